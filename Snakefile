@@ -1,0 +1,40 @@
+"""seq2exp: raw public data -> per-gene features -> Seq2Exp models, metrics and regulatory elements.
+
+    snakemake --cores all --use-conda                          # the paper's run (config/config.yaml)
+    snakemake --cores all --configfile config/demo.yaml        # the offline demo
+"""
+
+import os
+import re
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+min_version("8.0")
+
+SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, SRC)
+# Scripts run in their own (conda) interpreters: let them import the package from this checkout.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
+
+from seq2exp.config import validate_config  # noqa: E402
+from seq2exp import sources  # noqa: E402
+
+# The paper's run by default; a --configfile replaces it rather than merging into it, so a
+# demo or user config never inherits the paper's cell types.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/download.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/inputs.smk"
+
+
+rule all:
+    input:
+        f"{RESULTS}/inputs.tsv",
+    default_target: True

@@ -1,0 +1,115 @@
+"""Loading and validating the pipeline configuration (shared by the Snakefile, scripts and tests)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration key is missing, unknown, or has a wrong type or value."""
+
+
+def load_config(path: str | Path) -> dict:
+    try:
+        with open(path) as handle:
+            config = yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"config file {path}: expected a mapping of keys at the top level")
+    return config
+
+
+def validate_config(config: dict, schema_path: str | Path) -> dict:
+    """Return a copy of `config` with schema defaults filled in, or raise ConfigError."""
+    with open(schema_path) as handle:
+        schema = yaml.safe_load(handle)
+    config = copy.deepcopy(config)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(e.absolute_path)))
+    if errors:
+        raise ConfigError("invalid configuration:\n" + "\n".join(_describe(e) for e in errors))
+    _fill_defaults(config, schema, schema)
+    _check_consistency(config)
+    return config
+
+
+def _key(path) -> str:
+    return ".".join(str(part) for part in path) or "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = _key(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        names = ", ".join(f"{key}.{u}" if error.absolute_path else u for u in unknown)
+        expected = f"; expected one of: {', '.join(allowed)}" if allowed else ""
+        return f"  unknown config key {names}{expected}"
+    if error.validator == "required":
+        return f"  config key {key}: {error.message}"
+    expected = error.schema.get("description")
+    hint = f" (expected {expected})" if expected else ""
+    return f"  config key {key}: {error.message}{hint}"
+
+
+def _resolve(node: dict, root: dict) -> dict:
+    ref = node.get("$ref")
+    if ref:
+        target = root
+        for part in ref.lstrip("#/").split("/"):
+            target = target[part]
+        return {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    return node
+
+
+def _fill_defaults(instance, node: dict, root: dict) -> None:
+    node = _resolve(node, root)
+    if not isinstance(instance, dict):
+        return
+    for name, sub in node.get("properties", {}).items():
+        sub = _resolve(sub, root)
+        if name not in instance and "default" in sub:
+            instance[name] = copy.deepcopy(sub["default"])
+        if name in instance:
+            _fill_defaults(instance[name], sub, root)
+    extra = node.get("additionalProperties")
+    if isinstance(extra, dict):
+        for name in set(instance) - set(node.get("properties", {})):
+            _fill_defaults(instance[name], extra, root)
+
+
+def _check_consistency(config: dict) -> None:
+    problems = []
+    unknown = [c for c in config["run_cell_types"] if c not in config["cell_types"]]
+    if unknown:
+        problems.append(f"run_cell_types: {unknown} not among cell_types ({', '.join(config['cell_types'])})")
+    both = set(config["split"]["valid"]) & set(config["split"]["test"])
+    if both:
+        problems.append(f"split: chromosome(s) {sorted(both)} are in both valid and test")
+    window = config["window"]
+    for key in ("central_region", "pooled_region"):
+        if window[key] > 2 * window["half_width"]:
+            problems.append(f"window.{key}: {window[key]} bp exceeds the window (2 x half_width = "
+                            f"{2 * window['half_width']} bp)")
+    demo = config.get("demo")
+    if demo:
+        chromosomes = set(demo["genes_per_chromosome"])
+        for part in ("valid", "test"):
+            missing = [c for c in config["split"][part] if c not in chromosomes]
+            if missing:
+                problems.append(f"demo.genes_per_chromosome: lacks {missing} named in split.{part}")
+        lacking = [c for c in config["cell_types"] if c not in demo["cell_type_motifs"]]
+        if lacking:
+            problems.append(f"demo.cell_type_motifs: no motifs for cell type(s) {lacking}")
+        low, high = demo["gene_spacing"]
+        if low > high:
+            problems.append(f"demo.gene_spacing: minimum {low} exceeds maximum {high}")
+    if problems:
+        raise ConfigError("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))

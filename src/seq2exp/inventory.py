@@ -1,0 +1,110 @@
+"""The inputs report: each source opened with its own reader, summarised in one row.
+
+It records what a run was built from (origin, size, sha256) and fails early, naming the file,
+when an input is not what its key says it is.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+
+import pandas as pd
+
+from .sources import Source, sha256sum
+
+
+def _chrom_style(names) -> str:
+    names = list(names)
+    prefixed = sum(str(n).startswith("chr") for n in names)
+    if prefixed == len(names):
+        return "chr-prefixed"
+    return "unprefixed" if prefixed == 0 else "mixed"
+
+
+def _open_text(path: str):
+    with open(path, "rb") as handle:
+        compressed = handle.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rt") if compressed else open(path)
+
+
+def _fasta(path: str) -> str:
+    fai = pd.read_csv(path + ".fai", sep="\t", header=None, usecols=[0, 1], names=["chrom", "length"])
+    return f"{len(fai)} sequences, {fai['length'].sum():,} bp, {_chrom_style(fai['chrom'])}"
+
+
+def _bed(path: str) -> str:
+    with _open_text(path) as handle:
+        bed = pd.read_csv(handle, sep="\t", header=None, comment="#", usecols=[0, 1, 2])
+    return f"{len(bed)} intervals on {bed[0].nunique()} chromosomes, {_chrom_style(bed[0].unique())}"
+
+
+def _table(path: str) -> str:
+    table = pd.read_csv(path)
+    return f"{len(table)} rows, {table.shape[1]} columns"
+
+
+def _bigwig(path: str) -> str:
+    import pyBigWig
+
+    bw = pyBigWig.open(path)
+    if bw is None or not bw.isBigWig():
+        raise ValueError("not a bigWig file")
+    chroms = bw.chroms()
+    bw.close()
+    return f"{len(chroms)} chromosomes, {_chrom_style(chroms)}"
+
+
+def _hic(path: str) -> str:
+    import hictkpy
+
+    if path.endswith(".mcool"):
+        resolutions = list(hictkpy.MultiResFile(path).resolutions())
+        chroms = hictkpy.File(f"{path}::/resolutions/{resolutions[0]}").chromosomes()
+    else:
+        resolutions = list(hictkpy.MultiResFile(path).resolutions()) if path.endswith(".hic") else None
+        first = hictkpy.File(path, resolutions[0]) if resolutions else hictkpy.File(path)
+        resolutions = resolutions or [first.resolution()]
+        chroms = first.chromosomes()
+    return (f"resolutions {','.join(str(r) for r in resolutions)} bp; {len(chroms)} chromosomes, "
+            f"{_chrom_style(chroms)}")
+
+
+def _ctss(path: str) -> str:
+    with _open_text(path) as handle:
+        ctss = pd.read_csv(handle, sep="\t", header=None, usecols=[0, 4, 5], names=["chrom", "tags", "strand"])
+    if ctss.empty:
+        raise ValueError("no CTSS records")
+    bad = ~ctss["strand"].isin(["+", "-"])
+    if bad.any():
+        raise ValueError(f"column 6 must be the strand (+/-); found {ctss.loc[bad, 'strand'].iloc[0]!r}")
+    return f"{len(ctss)} CTSS, {int(ctss['tags'].sum()):,} tags, {_chrom_style(ctss['chrom'].unique())}"
+
+
+SUMMARISERS = {
+    "fasta": _fasta,
+    "blacklist": _bed,
+    "gene_table": _table,
+    "mrna_features": _table,
+    "bigwig": _bigwig,
+    "hic": _hic,
+    "ctss": _ctss,
+}
+
+
+def describe(source: Source, path: str | None = None) -> dict:
+    """One report row; `path` overrides where the file is read (the prepared FASTA)."""
+    path = path or source.path
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{source.key}: input file {path} does not exist")
+    try:
+        summary = SUMMARISERS[source.kind](path)
+    except Exception as error:
+        raise ValueError(f"{source.key}: {path} could not be read as {source.kind}: {error}") from error
+    origin = source.location + (f"#{source.member}" if source.member else "")
+    return {"key": source.key, "kind": source.kind, "origin": origin, "path": path,
+            "bytes": os.path.getsize(path), "sha256": sha256sum(path), "summary": summary}
+
+
+def inputs_report(sources: list[Source], overrides: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame([describe(s, overrides.get(s.key)) for s in sources])

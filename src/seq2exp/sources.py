@@ -1,0 +1,173 @@
+"""Input sources: a URL or local path (optionally a member of a zip) -> a local file.
+
+Every configured source gets a key (`genome.fasta`, `K562.dnase`, ...). A URL is downloaded to
+`<resources_dir>/downloads/<key>/<file name>`; a zip member is extracted to
+`<resources_dir>/extracted/<key>/<member name>`; a local path is read where it is.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import urllib.parse
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+URL_SCHEMES = ("http", "https", "ftp")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One configured input: where it comes from and where the pipeline reads it."""
+
+    key: str
+    kind: str  # fasta | blacklist | gene_table | mrna_features | bigwig | hic | ctss
+    location: str  # URL or local path (of the archive when `member` is set)
+    member: str | None
+    path: str  # the local file that rules read
+
+    @property
+    def is_url(self) -> bool:
+        return is_url(self.location)
+
+
+def is_url(location: str) -> bool:
+    return urllib.parse.urlparse(location).scheme in URL_SCHEMES
+
+
+def file_name(location: str) -> str:
+    """A safe local file name from a URL or path: percent-decoded, odd characters replaced."""
+    name = urllib.parse.urlparse(location).path.rsplit("/", 1)[-1]
+    for _ in range(2):  # FANTOM5 names are percent-encoded twice
+        name = urllib.parse.unquote(name)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_")
+    return name or "download"
+
+
+def make_source(key: str, kind: str, value: str, resources_dir: str) -> Source:
+    location, _, member = value.partition("#")
+    if member:
+        path = f"{resources_dir}/extracted/{key}/{file_name(member)}"
+    elif is_url(location):
+        path = f"{resources_dir}/downloads/{key}/{file_name(location)}"
+    else:
+        path = location
+    return Source(key, kind, location, member or None, path)
+
+
+def archive_path(source: Source, resources_dir: str) -> str:
+    """The local archive a member source is extracted from."""
+    if source.is_url:
+        return f"{resources_dir}/downloads/{source.key}/{file_name(source.location)}"
+    return source.location
+
+
+def configured_sources(config: dict) -> list[Source]:
+    """All sources that the run needs, in a stable order."""
+    res = config["resources_dir"]
+    entries = [
+        ("genome.fasta", "fasta", config["genome"]["fasta"]),
+        ("genome.blacklist", "blacklist", config["genome"]["blacklist"]),
+        ("genes.table", "gene_table", config["genes"]["table"]),
+        ("genes.mrna_features", "mrna_features", config["genes"]["mrna_features"]),
+    ]
+    kinds = {"dnase": "bigwig", "h3k27ac": "bigwig", "hic": "hic", "cage": "ctss"}
+    for cell in config["run_cell_types"]:
+        for name, kind in kinds.items():
+            entries.append((f"{cell}.{name}", kind, config["cell_types"][cell][name]))
+    return [make_source(key, kind, value, res) for key, kind, value in entries]
+
+
+def downloads(config: dict) -> dict[str, str]:
+    """Local download path -> URL, for every URL among the sources (archives included)."""
+    res = config["resources_dir"]
+    table = {}
+    for source in configured_sources(config):
+        if not source.is_url:
+            continue
+        path = archive_path(source, res) if source.member else source.path
+        table[path] = source.location
+    return table
+
+
+def extractions(config: dict) -> dict[str, tuple[str, str]]:
+    """Local extracted path -> (archive path, member), for every zip member source."""
+    res = config["resources_dir"]
+    return {s.path: (archive_path(s, res), s.member) for s in configured_sources(config) if s.member}
+
+
+def download(url: str, destination: str, chunk_size: int = 1 << 20) -> None:
+    """Stream `url` into a temporary file beside `destination`, then move it into place."""
+    target = Path(destination)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    request = urllib.request.Request(url, headers={"User-Agent": "seq2exp-pipeline"})
+    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False) as tmp:
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                shutil.copyfileobj(response, tmp, chunk_size)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        except BaseException:
+            tmp.close()
+            os.unlink(tmp.name)
+            raise
+    os.replace(tmp.name, target)
+
+
+def extract_member(archive: str, member: str, destination: str) -> None:
+    """Copy one member of a zip archive to `destination`, atomically."""
+    with zipfile.ZipFile(archive) as handle:
+        names = handle.namelist()
+        if member not in names:
+            raise FileNotFoundError(f"{archive} has no member {member!r}; it holds: {', '.join(names[:20])}")
+        target = Path(destination)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with handle.open(member) as src, tempfile.NamedTemporaryFile(
+            dir=target.parent, prefix=f".{target.name}.", delete=False
+        ) as tmp:
+            shutil.copyfileobj(src, tmp)
+    os.replace(tmp.name, target)
+
+
+def prepare_fasta(source: str, fasta: str) -> None:
+    """Decompress (if gzipped) or copy `source` to `fasta` and index it (.fai)."""
+    import pyfaidx
+
+    target = Path(fasta)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    opener = gzip.open if _is_gzip(source) else open
+    with opener(source, "rb") as src:
+        if src.read(1) != b">":
+            raise ValueError(f"{source}: not a FASTA file (expected '>' as the first character)")
+        src.seek(0)
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False) as tmp:
+            shutil.copyfileobj(src, tmp, 1 << 20)
+    try:
+        pyfaidx.Faidx(tmp.name, rebuild=True).close()
+    except Exception:
+        os.unlink(tmp.name)
+        for leftover in (tmp.name + ".fai",):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
+        raise
+    os.replace(tmp.name + ".fai", str(target) + ".fai")
+    os.replace(tmp.name, target)
+
+
+def _is_gzip(path: str) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
+
+
+def sha256sum(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

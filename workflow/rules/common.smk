@@ -1,0 +1,26 @@
+# Configuration shared by every rule: validated once, then read-only.
+
+config.update(validate_config(config, workflow.source_path("../schemas/config.schema.yaml")))
+
+RESOURCES = config["resources_dir"]
+RESULTS = config["results_dir"]
+LOGS = f"{RESULTS}/logs"
+SOURCES = {s.key: s for s in sources.configured_sources(config)}
+DOWNLOADS = sources.downloads(config)
+EXTRACTIONS = sources.extractions(config)
+
+
+def source_path(key):
+    """The local file a rule reads for configured source `key` (see seq2exp.sources)."""
+    return SOURCES[key].path
+
+
+def alternatives(paths):
+    """A wildcard constraint matching exactly the given strings."""
+    return "|".join(re.escape(p) for p in paths) or "(?!)"
+
+
+def demo_outputs():
+    from seq2exp import demo
+
+    return demo.output_files(demo.paths_from_config(config), list(config["cell_types"]))

@@ -1,0 +1,30 @@
+# Inputs as the later stages read them: the genome decompressed and indexed, and a report of
+# every source (origin, size, sha256, what its reader sees).
+
+
+rule prepare_genome:
+    input:
+        source_path("genome.fasta"),
+    output:
+        fasta=f"{RESULTS}/genome/genome.fa",
+        fai=f"{RESULTS}/genome/genome.fa.fai",
+    log:
+        f"{LOGS}/prepare_genome.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/prepare_genome.py"
+
+
+rule inputs_report:
+    input:
+        fasta=rules.prepare_genome.output.fasta,
+        sources=[source_path(key) for key in SOURCES],
+    output:
+        f"{RESULTS}/inputs.tsv",
+    log:
+        f"{LOGS}/inputs_report.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/inputs_report.py"

@@ -1,0 +1,5 @@
+from seq2exp.logs import log_to
+from seq2exp.sources import download
+
+log_to(snakemake.log[0])
+download(snakemake.params.url, snakemake.output[0])
