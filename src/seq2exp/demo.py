@@ -83,7 +83,7 @@ class DemoSpec:
     element_length: int = 50
     enhancers_per_gene: tuple[int, int] = (1, 4)
     telomere_length: int = 300
-    log_base: float = 3.0
+    log_base: float = 3.5
     promoter_leak: float = 0.05
     hic_depth: float = 60.0
 
@@ -203,7 +203,7 @@ def _gene_table(spec: DemoSpec, layout: _Layout, rng: np.random.Generator) -> pd
     genes["start"] = np.where(plus, genes["tss"], genes["tss"] + 1 - body)
     genes["end"] = np.where(plus, genes["tss"] + body, genes["tss"] + 1)
     genes["promoter_sp1_sites"] = rng.integers(1, 4, size=n)
-    genes["promoter_strength"] = genes["promoter_sp1_sites"] * rng.lognormal(0.0, 0.5, size=n)
+    genes["promoter_strength"] = genes["promoter_sp1_sites"] * rng.lognormal(0.0, 0.7, size=n)
     # Housekeeping genes are on everywhere; the rest are on in one cell type only.
     on_everywhere = rng.random(n) < 0.7
     only_in = rng.choice(list(spec.cell_types), size=n)

@@ -1,0 +1,41 @@
+from pathlib import Path
+
+import pytest
+
+from seq2exp.demo import DemoPaths, DemoSpec, simulate, write_demo
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def tiny_demo():
+    """18 genes on the paper's chromosomes, 2 kb windows, both cell types."""
+    return simulate(DemoSpec(seed=11))
+
+
+@pytest.fixture(scope="session")
+def tiny_demo_paths(tiny_demo, tmp_path_factory) -> DemoPaths:
+    root = tmp_path_factory.mktemp("demo")
+    paths = DemoPaths(
+        fasta=str(root / "genome.fa.gz"),
+        blacklist=str(root / "blacklist.bed"),
+        gene_table=str(root / "gene_expression.csv"),
+        mrna_features=str(root / "mRNA_halflife_features.csv"),
+        cell_types={
+            cell: {
+                "dnase": str(root / f"{cell}.dnase.bigWig"),
+                "h3k27ac": str(root / f"{cell}.h3k27ac.bigWig"),
+                "hic": str(root / f"{cell}.hic"),
+                "cage": str(root / f"{cell}.ctss.bed.gz"),
+            }
+            for cell in tiny_demo.cell_types
+        },
+        truth_dir=str(root / "truth"),
+    )
+    write_demo(tiny_demo, paths)
+    return paths
