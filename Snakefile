@@ -4,7 +4,6 @@
     snakemake --cores all --configfile config/demo.yaml        # the offline demo
 """
 
-import os
 import re
 import sys
 from pathlib import Path
@@ -13,10 +12,9 @@ from snakemake.utils import min_version
 
 min_version("8.0")
 
-SRC = str(Path(workflow.basedir) / "src")
-sys.path.insert(0, SRC)
-# Scripts run in their own (conda) interpreters: let them import the package from this checkout.
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
+# The package is importable here and, since Snakemake passes its sys.path on to `script:`
+# interpreters, in every rule's (conda) environment too.
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from seq2exp.config import validate_config  # noqa: E402
 from seq2exp import sources  # noqa: E402

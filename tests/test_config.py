@@ -1,0 +1,101 @@
+"""Configuration: the shipped configs validate; wrong keys, types and values name the key."""
+
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from seq2exp.config import ConfigError, load_config, validate_config
+
+
+@pytest.fixture(scope="module")
+def schema(repo):
+    return repo / "workflow/schemas/config.schema.yaml"
+
+
+@pytest.fixture(scope="module")
+def demo_config(repo):
+    return load_config(repo / "config/demo.yaml")
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "demo.yaml"])
+def test_shipped_configs_validate(repo, schema, name):
+    config = validate_config(load_config(repo / "config" / name), schema)
+    assert set(config["run_cell_types"]) == {"K562", "GM12878"}
+
+
+def test_paper_config_has_the_papers_lengths(repo, schema):
+    config = validate_config(load_config(repo / "config/config.yaml"), schema)
+    assert 2 * config["window"]["half_width"] == 200_000
+    assert config["window"]["central_region"] == config["window"]["pooled_region"] == 2000
+    assert config["features"]["promoter_half_width"] == 500
+    assert config["hic"] == {"resolution": 5000, "normalization": "VC"}
+    assert config["split"] == {"valid": ["chr3", "chr21"], "test": ["chr22", "chrX"]}
+
+
+def test_defaults_are_filled(demo_config, schema):
+    config = copy.deepcopy(demo_config)
+    del config["window"]["reverse_complement_minus_strand"]
+    del config["demo"]["enhancers_per_gene"]
+    config = validate_config(config, schema)
+    assert config["window"]["reverse_complement_minus_strand"] is False
+    assert config["demo"]["enhancers_per_gene"] == [1, 4]
+
+
+def _broken(config, path, value):
+    config = copy.deepcopy(config)
+    node = config
+    for part in path[:-1]:
+        node = node[part]
+    if value is KeyError:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return config
+
+
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        (["window", "halfwidth"], 5, "unknown config key window.halfwidth; expected one of: central_region"),
+        (["window", "half_width"], "big", "config key window.half_width: 'big' is not of type 'integer'"),
+        (["window", "half_width"], 0, "config key window.half_width: 0 is less than the minimum of 1"),
+        (["hic", "normalization"], "ICE", "config key hic.normalization: 'ICE' is not one of"),
+        (["cell_types", "K562", "dnase"], KeyError, "config key cell_types.K562: 'dnase' is a required property"),
+        (["cell_types", "K562", "atac"], "x.bw", "unknown config key cell_types.K562.atac"),
+        (["genes", "table"], "a b.csv", "config key genes.table"),
+        (["run_cell_types"], ["HepG2"], "run_cell_types: ['HepG2'] not among cell_types"),
+        (["split", "test"], ["chr3"], "split: chromosome(s) ['chr3'] are in both valid and test"),
+        (["window", "central_region"], 5000, "window.central_region: 5000 bp exceeds the window"),
+        (["demo", "genes_per_chromosome"], {"chr1": 3}, "demo.genes_per_chromosome: lacks ['chr3', 'chr21']"),
+    ],
+)
+def test_bad_config_names_the_key(demo_config, schema, path, value, message):
+    with pytest.raises(ConfigError) as error:
+        validate_config(_broken(demo_config, path, value), schema)
+    assert message in str(error.value)
+
+
+def test_unreadable_config_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("window: [unclosed\n")
+    with pytest.raises(ConfigError, match=f"{bad} is not valid YAML"):
+        load_config(bad)
+
+
+def test_snakemake_stops_at_start_naming_the_wrong_key(repo, demo_config, tmp_path):
+    config = _broken(demo_config, ["window", "halfwidth"], 5)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "-s", str(repo / "Snakefile"),
+         "--directory", str(tmp_path), "--configfile", str(path)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode != 0
+    assert "unknown config key window.halfwidth" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()

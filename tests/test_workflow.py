@@ -1,0 +1,111 @@
+"""The Snakemake workflow: lint, the paper run's plan, and a tiny demo run end to end."""
+
+import gzip
+import hashlib
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from seq2exp.inventory import describe
+from seq2exp.sources import Source
+
+TINY_GENES = {"chr1": 4, "chr2": 3, "chr3": 2, "chr21": 2, "chr22": 2, "chrX": 2}
+
+
+def snakemake(repo, workdir, *args):
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", "-s", str(repo / "Snakefile"),
+         "--directory", str(workdir), *args],
+        capture_output=True, text=True,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("configfile", ["config/config.yaml", "config/demo.yaml"])
+def test_lint_is_clean(repo, tmp_path, configfile):
+    code, output = snakemake(repo, tmp_path, "--lint", "--configfile", str(repo / configfile))
+    assert code == 0, output
+    assert "Lints for" not in output
+
+
+def test_paper_run_plans_downloads_for_both_cell_types(repo, tmp_path):
+    code, output = snakemake(repo, tmp_path, "-n", "--configfile", str(repo / "config/config.yaml"))
+    assert code == 0, output
+    downloads = [line.split("output: ")[1] for line in output.splitlines() if "output: resources/paper/downloads/" in line]
+    for cell in ("K562", "GM12878"):
+        for kind in ("dnase", "h3k27ac", "hic", "cage"):
+            assert any(path.startswith(f"resources/paper/downloads/{cell}.{kind}/") for path in downloads), (cell, kind)
+    assert len(downloads) == 12
+
+
+def tiny_config(repo, half_width=600):
+    config = yaml.safe_load((repo / "config/demo.yaml").read_text())
+    config["demo"]["genes_per_chromosome"] = TINY_GENES
+    config["window"]["half_width"] = half_width
+    return config
+
+
+@pytest.fixture(scope="module")
+def tiny_run(repo, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    configfile = workdir / "tiny.yaml"
+    configfile.write_text(yaml.safe_dump(tiny_config(repo), sort_keys=False))
+    code, output = snakemake(repo, workdir, "--configfile", str(configfile))
+    assert code == 0, output
+    return workdir, configfile
+
+
+def test_demo_run_writes_the_inputs_report(tiny_run):
+    workdir, _ = tiny_run
+    report = pd.read_csv(workdir / "results/demo/inputs.tsv", sep="\t").set_index("key")
+    assert len(report) == 4 + 2 * 4
+    assert report.loc["genome.fasta", "summary"].startswith("6 sequences")
+    assert report.loc["genes.table", "summary"] == f"{sum(TINY_GENES.values())} rows, 17 columns"
+    assert report.loc["K562.hic", "summary"] == "resolutions 50 bp; 6 chromosomes, chr-prefixed"
+    for row in report.itertuples():
+        data = (workdir / row.path).read_bytes()
+        assert row.bytes == len(data) and row.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_demo_run_prepares_the_genome(tiny_run):
+    workdir, _ = tiny_run
+    with gzip.open(workdir / "resources/demo/genome.fa.gz", "rt") as handle:
+        assert (workdir / "results/demo/genome/genome.fa").read_text() == handle.read()
+    fai = pd.read_csv(workdir / "results/demo/genome/genome.fa.fai", sep="\t", header=None)
+    assert list(fai[0]) == list(TINY_GENES)
+
+
+def test_demo_run_writes_truth_for_evaluation(tiny_run):
+    workdir, _ = tiny_run
+    genes = pd.read_csv(workdir / "resources/demo/gene_expression.csv")
+    for cell in ("K562", "GM12878"):
+        bed = pd.read_csv(workdir / f"resources/demo/truth/{cell}.causal_elements.bed", sep="\t", comment="#", header=None)
+        assert set(bed[6]) <= set(genes["ENSID"]) and len(bed) >= len(genes) // 2
+
+
+def test_rerun_has_nothing_to_do(repo, tiny_run):
+    workdir, configfile = tiny_run
+    code, output = snakemake(repo, workdir, "-n", "--configfile", str(configfile))
+    assert code == 0 and "Nothing to be done" in output, output
+
+
+def test_missing_local_source_is_named(repo, tmp_path):
+    config = tiny_config(repo)
+    del config["demo"]
+    config["genome"]["fasta"] = "data/nowhere.fa.gz"
+    configfile = tmp_path / "c.yaml"
+    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+    code, output = snakemake(repo, tmp_path, "-n", "--configfile", str(configfile))
+    assert code != 0 and "data/nowhere.fa.gz" in output
+
+
+def test_report_names_a_file_of_the_wrong_kind(tmp_path):
+    path = tmp_path / "dnase.bigWig"
+    path.write_text("chr1\t0\t10\t1.0\n")
+    with pytest.raises(ValueError, match=f"K562.dnase: {path} could not be read as bigwig"):
+        describe(Source("K562.dnase", "bigwig", str(path), None, str(path)))
+    with pytest.raises(FileNotFoundError, match="K562.hic: input file"):
+        describe(Source("K562.hic", "hic", "x.hic", None, str(tmp_path / "x.hic")))
