@@ -1,0 +1,72 @@
+"""Genome access: chromosome names across files, TSS-centred windows, DNA as uint8 codes.
+
+DNA codes: A=0, C=1, G=2, T=3, N (and anything else, and padding beyond chromosome ends) = 4.
+A window of a gene with 0-based TSS t is [t - half_width, t + half_width).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyfaidx
+
+N_CODE = 4
+_CODE_OF = np.full(256, N_CODE, dtype=np.uint8)
+for _code, _bases in enumerate(("Aa", "Cc", "Gg", "Tt")):
+    for _base in _bases:
+        _CODE_OF[ord(_base)] = _code
+_COMPLEMENT_CODE = np.array([3, 2, 1, 0, N_CODE], dtype=np.uint8)
+
+
+def chromosome_aliases(name: str) -> list[str]:
+    """Names the same chromosome goes by: 'chr1' <-> '1', 'chrM' <-> 'MT' <-> 'M'."""
+    bare = name[3:] if name.startswith("chr") else name
+    aliases = [name, bare, f"chr{bare}"]
+    if bare in ("M", "MT"):
+        aliases += ["chrM", "MT", "M", "chrMT"]
+    return list(dict.fromkeys(aliases))
+
+
+def match_chromosomes(wanted, available, source: str) -> dict[str, str]:
+    """Map each wanted name to the name `source` uses for it; names it lacks are left out."""
+    available = set(available)
+    mapping = {}
+    for name in wanted:
+        found = [alias for alias in chromosome_aliases(name) if alias in available]
+        if len(found) > 1 and name not in found:
+            raise ValueError(f"{source}: chromosome {name} is ambiguous: it holds {found}")
+        if found:
+            mapping[name] = name if name in found else found[0]
+    return mapping
+
+
+def window_bounds(tss: int, half_width: int) -> tuple[int, int]:
+    return tss - half_width, tss + half_width
+
+
+def sequence_codes(sequence: str) -> np.ndarray:
+    return _CODE_OF[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)]
+
+
+def window_codes(fasta: pyfaidx.Fasta, chrom: str, tss: int, half_width: int) -> np.ndarray:
+    """DNA codes of the window; positions beyond the chromosome ends are N."""
+    start, end = window_bounds(tss, half_width)
+    length = len(fasta[chrom])
+    codes = np.full(end - start, N_CODE, dtype=np.uint8)
+    lo, hi = max(start, 0), min(end, length)
+    if lo < hi:
+        codes[lo - start : hi - start] = sequence_codes(str(fasta[chrom][lo:hi]))
+    return codes
+
+
+def reverse_complement_codes(codes: np.ndarray) -> np.ndarray:
+    return _COMPLEMENT_CODE[codes[..., ::-1]]
+
+
+def interval_mask(intervals, start: int, end: int) -> np.ndarray:
+    """uint8 mask of [start, end) covered by any (s, e) interval of one chromosome."""
+    mask = np.zeros(end - start, dtype=np.uint8)
+    for s, e in intervals:
+        lo, hi = max(s, start), min(e, end)
+        if lo < hi:
+            mask[lo - start : hi - start] = 1
+    return mask

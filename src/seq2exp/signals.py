@@ -1,0 +1,72 @@
+"""bigWig signal tracks: windows with padding, NaN -> 0, and RPM over regions.
+
+A bigWig carries no read count, so "RPM" here is the signal summed over a region divided by the
+whole file's summed signal, times 1e6 (our stand-in for reads per million).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyBigWig
+
+from .genome import match_chromosomes, window_bounds
+
+
+class Track:
+    """An open bigWig whose chromosomes are addressed by the genome's names."""
+
+    def __init__(self, path: str, chromosomes=None):
+        self.path = path
+        self._bw = pyBigWig.open(path)
+        if self._bw is None or not self._bw.isBigWig():
+            raise ValueError(f"{path}: not a bigWig file")
+        self.file_chroms = self._bw.chroms()
+        self.names = match_chromosomes(chromosomes or self.file_chroms, self.file_chroms, path)
+
+    def chromosomes(self) -> list[str]:
+        return list(self.names)
+
+    def _name(self, chrom: str) -> str:
+        try:
+            return self.names[chrom]
+        except KeyError:
+            raise KeyError(f"{self.path}: no chromosome {chrom} (it has {', '.join(self.file_chroms)})") from None
+
+    def window(self, chrom: str, tss: int, half_width: int) -> np.ndarray:
+        """float32 values over the TSS window; no data, NaN and beyond-end positions are 0."""
+        start, end = window_bounds(tss, half_width)
+        name = self._name(chrom)
+        values = np.zeros(end - start, dtype=np.float32)
+        lo, hi = max(start, 0), min(end, self.file_chroms[name])
+        if lo < hi:
+            values[lo - start : hi - start] = np.nan_to_num(self._bw.values(name, lo, hi, numpy=True), nan=0.0)
+        return values
+
+    def region_sum(self, chrom: str, start: int, end: int) -> float:
+        name = self._name(chrom)
+        lo, hi = max(start, 0), min(end, self.file_chroms[name])
+        if lo >= hi:
+            return 0.0
+        total = self._bw.stats(name, lo, hi, type="sum", exact=True)[0]
+        return float(total or 0.0)
+
+    def total(self) -> float:
+        """The summed signal over the whole file (the header's sumData is truncated)."""
+        return float(sum(self._bw.stats(c, type="sum", exact=True)[0] or 0.0 for c in self.file_chroms))
+
+    def close(self) -> None:
+        self._bw.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def region_rpm(track: Track, regions, total: float | None = None) -> np.ndarray:
+    """Signal per million of the file's total, for (chrom, start, end) regions."""
+    total = track.total() if total is None else total
+    if total <= 0:
+        raise ValueError(f"{track.path}: the signal sums to {total}; RPM is undefined")
+    return np.array([track.region_sum(c, s, e) for c, s, e in regions]) / total * 1e6
