@@ -17,7 +17,10 @@ class Track:
 
     def __init__(self, path: str, chromosomes=None):
         self.path = path
-        self._bw = pyBigWig.open(path)
+        try:
+            self._bw = pyBigWig.open(path)
+        except RuntimeError:
+            self._bw = None
         if self._bw is None or not self._bw.isBigWig():
             raise ValueError(f"{path}: not a bigWig file")
         self.file_chroms = self._bw.chroms()
@@ -43,16 +46,23 @@ class Track:
         return values
 
     def region_sum(self, chrom: str, start: int, end: int) -> float:
-        name = self._name(chrom)
+        return self._file_sum(self._name(chrom), start, end)
+
+    def _file_sum(self, name: str, start: int, end: int, block: int = 10_000_000) -> float:
+        """Exact per-base sum; NaN and no-data count as 0 (bigWig stats give None then)."""
         lo, hi = max(start, 0), min(end, self.file_chroms[name])
-        if lo >= hi:
-            return 0.0
-        total = self._bw.stats(name, lo, hi, type="sum", exact=True)[0]
-        return float(total or 0.0)
+        total = 0.0
+        for s in range(lo, hi, block):
+            total += float(np.nansum(self._bw.values(name, s, min(s + block, hi), numpy=True), dtype=np.float64))
+        return total
 
     def total(self) -> float:
-        """The summed signal over the whole file (the header's sumData is truncated)."""
-        return float(sum(self._bw.stats(c, type="sum", exact=True)[0] or 0.0 for c in self.file_chroms))
+        """The summed signal over the whole file (the header's sumData is truncated to an integer)."""
+        total = 0.0
+        for name, length in self.file_chroms.items():
+            exact = self._bw.stats(name, type="sum", exact=True)[0]
+            total += exact if exact is not None and np.isfinite(exact) else self._file_sum(name, 0, length)
+        return total
 
     def close(self) -> None:
         self._bw.close()

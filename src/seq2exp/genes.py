@@ -1,0 +1,209 @@
+"""The gene table: which genes, where (TSS, strand), which split; CAGE targets; extra features.
+
+Coordinates are 0-based throughout (a 1-based TSS column is converted on reading).
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+
+import numpy as np
+import pandas as pd
+import pyfaidx
+
+from .genome import N_CODE, interval_mask, match_chromosomes, window_bounds, window_codes
+from .signals import Track, region_rpm
+
+log = logging.getLogger(__name__)
+GENE_FIELDS = ("gene_id", "gene_name", "chrom", "tss", "strand")
+
+
+def read_table(path: str, **kwargs) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, **kwargs)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: the file is empty") from None
+
+
+def require_columns(table: pd.DataFrame, columns, path: str) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; it has {list(table.columns)}")
+
+
+def read_gene_table(path: str, columns: dict, tss_one_based: bool) -> pd.DataFrame:
+    """The configured columns renamed to gene_id, gene_name, chrom, tss (0-based), strand."""
+    table = read_table(path, dtype={columns["chrom"]: str})
+    require_columns(table, [columns[f] for f in GENE_FIELDS], path)
+    genes = table[[columns[f] for f in GENE_FIELDS]].copy()
+    genes.columns = list(GENE_FIELDS)
+    genes["tss"] = pd.to_numeric(genes["tss"], errors="coerce")
+    if tss_one_based:
+        genes["tss"] -= 1
+    return genes
+
+
+def drop(genes: pd.DataFrame, bad: pd.Series, reason, dropped: list) -> pd.DataFrame:
+    """Move rows flagged `bad` out of `genes`, recording why (a string or a per-row Series)."""
+    if bad.any():
+        reasons = reason[bad] if isinstance(reason, pd.Series) else reason
+        dropped.append(pd.DataFrame({"gene_id": genes.loc[bad, "gene_id"], "reason": reasons}))
+        log.info("dropped %d genes: %s", int(bad.sum()), reason if isinstance(reason, str) else "see dropped table")
+    return genes[~bad].copy()
+
+
+def common_chromosomes(genome_sizes: dict, inputs: dict[str, list[str]]) -> tuple[list[str], pd.DataFrame]:
+    """Chromosomes of the genome that every input has; a report of the others and why."""
+    report = []
+    kept = []
+    for chrom in genome_sizes:
+        lacking = [label for label, names in inputs.items() if chrom not in match_chromosomes([chrom], names, label)]
+        kept += [] if lacking else [chrom]
+        report.append((chrom, not lacking, "" if not lacking else "absent from " + ", ".join(lacking)))
+    table = pd.DataFrame(report, columns=["chrom", "processed", "reason"])
+    left_out = table[~table["processed"]]
+    if len(left_out):
+        log.info("chromosomes left out: %s", "; ".join(f"{r.chrom} ({r.reason})" for r in left_out.itertuples()))
+    return kept, table
+
+
+def select_genes(raw: pd.DataFrame, genome_sizes: dict, processed: list[str], split: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Genes with a valid TSS on a processed chromosome, with their split; the rest with reasons."""
+    dropped: list = []
+    genes = raw.copy()
+    genes = drop(genes, genes["gene_id"].duplicated(keep="first"), "duplicate gene id", dropped)
+    to_genome = match_chromosomes(genes["chrom"].unique(), genome_sizes, "genome FASTA")
+    genes = drop(genes, ~genes["chrom"].isin(list(to_genome)),
+                 "chromosome " + genes["chrom"] + " not in the genome FASTA", dropped)
+    genes["chrom"] = genes["chrom"].map(to_genome)
+    genes = drop(genes, ~genes["chrom"].isin(processed),
+                 "chromosome " + genes["chrom"] + " not in every input", dropped)
+    length = genes["chrom"].map(genome_sizes)
+    genes = drop(genes, genes["tss"].isna() | (genes["tss"] < 0) | (genes["tss"] >= length),
+                 "TSS outside the assembly", dropped)
+    genes = drop(genes, ~genes["strand"].isin(["+", "-"]), "strand not + or -", dropped)
+    genes["tss"] = genes["tss"].astype(np.int64)
+    genes["split"] = assign_split(genes["chrom"], split, genome_sizes)
+    columns = ["gene_id", "reason"]
+    dropped_table = pd.concat(dropped, ignore_index=True) if dropped else pd.DataFrame(columns=columns)
+    return genes.reset_index(drop=True), dropped_table
+
+
+def assign_split(chroms: pd.Series, split: dict, genome_sizes: dict) -> pd.Series:
+    """valid / test by the configured chromosome lists (names harmonised), train otherwise."""
+    result = pd.Series("train", index=chroms.index)
+    for part in ("valid", "test"):
+        names = match_chromosomes(split[part], genome_sizes, "genome FASTA").values()
+        result[chroms.isin(list(names))] = part
+    return result
+
+
+def window_qc(genes: pd.DataFrame, fasta_path: str, blacklist: pd.DataFrame, half_width: int) -> pd.DataFrame:
+    """Per gene: fraction of the window that is N (or beyond the chromosome) and blacklisted."""
+    fasta = pyfaidx.Fasta(fasta_path, as_raw=True, sequence_always_upper=True)
+    by_chrom = {c: list(zip(t["start"], t["end"])) for c, t in blacklist.groupby("chrom")}
+    frac_n, frac_blacklist = [], []
+    for g in genes.itertuples():
+        codes = window_codes(fasta, g.chrom, g.tss, half_width)
+        frac_n.append(float(np.mean(codes == N_CODE)))
+        start, end = window_bounds(g.tss, half_width)
+        frac_blacklist.append(float(interval_mask(by_chrom.get(g.chrom, []), start, end).mean()))
+    fasta.close()
+    return genes.assign(frac_n=frac_n, frac_blacklist=frac_blacklist)
+
+
+def read_blacklist(path: str, genome_sizes: dict) -> pd.DataFrame:
+    """Blacklist intervals with chromosome names harmonised to the genome's."""
+    table = read_table(path, sep="\t", header=None, comment="#", usecols=[0, 1, 2],
+                       names=["chrom", "start", "end"], dtype={"chrom": str})
+    to_genome = {v: k for k, v in match_chromosomes(genome_sizes, table["chrom"].unique(), path).items()}
+    return table[table["chrom"].isin(list(to_genome))].assign(chrom=lambda t: t["chrom"].map(to_genome))
+
+
+def attach_mrna_features(genes: pd.DataFrame, path: str, id_column: str, feature_columns: list,
+                         dropped: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Join the mRNA half-life features by gene id; genes without them are dropped."""
+    table = read_table(path)
+    require_columns(table, [id_column, *feature_columns], path)
+    features = table.drop_duplicates(id_column).set_index(id_column)[feature_columns]
+    merged = genes.join(features, on="gene_id")
+    missing = merged[feature_columns].isna().any(axis=1)
+    extra: list = []
+    merged = drop(merged, missing, "no mRNA half-life features", extra)
+    return merged.reset_index(drop=True), pd.concat([dropped, *extra], ignore_index=True)
+
+
+def drop_mostly_n(genes: pd.DataFrame, dropped: pd.DataFrame, max_fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    extra: list = []
+    kept = drop(genes, genes["frac_n"] > max_fraction, f"window more than {max_fraction:.0%} N or padding", extra)
+    return kept.reset_index(drop=True), pd.concat([dropped, *extra], ignore_index=True)
+
+
+# --- CAGE targets ---------------------------------------------------------------------------
+
+
+def read_ctss(path: str) -> pd.DataFrame:
+    """A FANTOM5 CTSS BED6 (plain or gzipped): chrom, start, end, name, tag count, strand."""
+    opener = gzip.open if _is_gzip(path) else open
+    with opener(path, "rt") as handle:
+        try:
+            ctss = pd.read_csv(handle, sep="\t", header=None, usecols=[0, 1, 4, 5], comment="#",
+                               names=["chrom", "start", "count", "strand"], dtype={"chrom": str})
+        except pd.errors.EmptyDataError:
+            ctss = pd.DataFrame()
+    if ctss.empty:
+        raise ValueError(f"{path}: no CTSS records (expected BED6: chrom, start, end, name, tag count, strand)")
+    if not pd.api.types.is_numeric_dtype(ctss["count"]) or not ctss["strand"].isin(["+", "-"]).all():
+        raise ValueError(f"{path}: not CTSS BED6 (column 5 must be tag counts, column 6 the strand)")
+    return ctss
+
+
+def _is_gzip(path: str) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
+
+
+def cage_targets(ctss: pd.DataFrame, genes: pd.DataFrame, half_width: int, per_million: bool,
+                 source: str) -> pd.DataFrame:
+    """Tags over [TSS - half_width, TSS + half_width) on both strands, then log10(x + 1)."""
+    to_file = match_chromosomes(genes["chrom"].unique(), ctss["chrom"].unique(), source)
+    tags = np.zeros(len(genes))
+    for chrom, file_chrom in to_file.items():
+        sites = ctss[ctss["chrom"] == file_chrom]
+        order = np.argsort(sites["start"].to_numpy(), kind="stable")
+        starts = sites["start"].to_numpy()[order]
+        cumulative = np.concatenate([[0], np.cumsum(sites["count"].to_numpy()[order])])
+        rows = np.flatnonzero(genes["chrom"].to_numpy() == chrom)
+        tss = genes["tss"].to_numpy()[rows]
+        lo = np.searchsorted(starts, tss - half_width, side="left")
+        hi = np.searchsorted(starts, tss + half_width, side="left")
+        tags[rows] = cumulative[hi] - cumulative[lo]
+    value = tags / (ctss["count"].sum() / 1e6) if per_million else tags
+    return pd.DataFrame({"gene_id": genes["gene_id"].to_numpy(), "cage_tags": tags,
+                         "target": np.log10(value + 1.0)})
+
+
+def compare_with_precomputed(targets: pd.DataFrame, table_path: str, id_column: str, column: str) -> float:
+    """Pearson r of our target with log10(precomputed + 1) from the gene table, logged."""
+    table = read_table(table_path)
+    require_columns(table, [id_column, column], table_path)
+    theirs = np.log10(table.drop_duplicates(id_column).set_index(id_column)[column] + 1.0)
+    paired = pd.DataFrame({"ours": targets.set_index("gene_id")["target"], "theirs": theirs}).dropna()
+    r = float(paired["ours"].corr(paired["theirs"]))
+    log.info("target vs %s: Pearson r = %.4f over %d genes", column, r, len(paired))
+    return r
+
+
+# --- promoter activity ----------------------------------------------------------------------
+
+
+def promoter_activity(genes: pd.DataFrame, dnase_path: str, h3k27ac_path: str, half_width: int) -> pd.DataFrame:
+    """sqrt(H3K27ac RPM x DNase RPM) over TSS +/- half_width (ABC's TSS1Kb region)."""
+    regions = [(c, t - half_width, t + half_width) for c, t in zip(genes["chrom"], genes["tss"])]
+    chroms = list(genes["chrom"].unique())
+    with Track(dnase_path, chroms) as dnase, Track(h3k27ac_path, chroms) as h3k27ac:
+        dnase_rpm = region_rpm(dnase, regions)
+        h3k27ac_rpm = region_rpm(h3k27ac, regions)
+    return pd.DataFrame({"gene_id": genes["gene_id"].to_numpy(), "dnase_rpm": dnase_rpm,
+                         "h3k27ac_rpm": h3k27ac_rpm, "promoter_activity": np.sqrt(dnase_rpm * h3k27ac_rpm)})

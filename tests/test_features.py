@@ -1,0 +1,165 @@
+"""Genome windows, bigWig tracks, the gene table, CAGE targets and promoter activity (hand-computed)."""
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pyBigWig
+import pyfaidx
+import pytest
+
+from seq2exp.genes import (
+    cage_targets,
+    common_chromosomes,
+    promoter_activity,
+    read_ctss,
+    read_gene_table,
+    select_genes,
+    window_qc,
+)
+from seq2exp.genome import match_chromosomes, reverse_complement_codes, sequence_codes, window_codes
+from seq2exp.signals import Track
+
+
+@pytest.fixture
+def fasta(tmp_path):
+    path = tmp_path / "genome.fa"
+    path.write_text(">chr1\nACGTNacgtA\n>chr2\nGGGG\n")
+    return pyfaidx.Fasta(str(path), as_raw=True)
+
+
+def test_window_near_chromosome_ends_is_padded_with_n(fasta):
+    assert list(window_codes(fasta, "chr1", 1, 3)) == [4, 4, 0, 1, 2, 3]          # [-2, 4)
+    assert list(window_codes(fasta, "chr1", 8, 3)) == [0, 1, 2, 3, 0, 4]          # [5, 11): "acgtA" + pad
+    assert list(window_codes(fasta, "chr2", 2, 4)) == [4, 4, 2, 2, 2, 2, 4, 4]    # both ends
+
+
+def test_codes_and_reverse_complement():
+    codes = sequence_codes("ACGTNx")
+    assert list(codes) == [0, 1, 2, 3, 4, 4]
+    assert list(reverse_complement_codes(sequence_codes("AACGN"))) == list(sequence_codes("NCGTT"))
+
+
+def test_chromosome_names_are_matched_across_conventions():
+    assert match_chromosomes(["chr1", "chrX", "chrM", "chr9"], ["1", "X", "MT"], "f.hic") == \
+        {"chr1": "1", "chrX": "X", "chrM": "MT"}
+    assert match_chromosomes(["22"], ["chr22"], "a.bw") == {"22": "chr22"}
+    with pytest.raises(ValueError, match=r"x.bw: chromosome M is ambiguous: it holds \['chrM', 'MT'\]"):
+        match_chromosomes(["M"], ["chrM", "MT"], "x.bw")
+
+
+def write_bigwig(path, chroms, entries):
+    bw = pyBigWig.open(str(path), "w")
+    bw.addHeader(list(chroms.items()))
+    for chrom, start, end, value in entries:
+        bw.addEntries([chrom], [start], ends=[end], values=[value])
+    bw.close()
+    return str(path)
+
+
+def test_track_window_pads_and_turns_missing_data_to_zero(tmp_path):
+    path = write_bigwig(tmp_path / "s.bw", {"1": 20}, [("1", 2, 4, 1.5), ("1", 10, 12, float("nan"))])
+    with Track(path, ["chr1"]) as track:
+        values = track.window("chr1", 3, 5)                                     # [-2, 8)
+        assert values.dtype == np.float32
+        assert list(values) == [0, 0, 0, 0, 1.5, 1.5, 0, 0, 0, 0]
+        assert not np.isnan(track.window("chr1", 11, 2)).any()
+        assert track.region_sum("chr1", 0, 20) == pytest.approx(3.0)
+        with pytest.raises(KeyError, match=f"{path}: no chromosome chr2"):
+            track.window("chr2", 5, 2)
+
+
+def test_not_a_bigwig_is_named(tmp_path):
+    path = tmp_path / "x.bw"
+    path.write_text("chr1\t0\t1\t2\n")
+    with pytest.raises((ValueError, RuntimeError), match="x.bw"):
+        Track(str(path))
+
+
+def test_promoter_activity_is_the_geometric_mean_of_rpms(tmp_path):
+    chroms = {"chr1": 1000}
+    dnase = write_bigwig(tmp_path / "d.bw", chroms, [("chr1", 0, 1000, 1.0)])     # total 1000
+    h3k27ac = write_bigwig(tmp_path / "h.bw", chroms, [("chr1", 100, 200, 4.0)])  # total 400
+    genes = pd.DataFrame({"gene_id": ["g1", "g2"], "chrom": ["chr1", "chr1"], "tss": [150, 600]})
+    table = promoter_activity(genes, dnase, h3k27ac, half_width=50)
+    # g1: DNase 100/1000 = 0.1 -> 1e5 RPM; H3K27ac 400/400 -> 1e6 RPM
+    np.testing.assert_allclose(table["dnase_rpm"], [1e5, 1e5])
+    np.testing.assert_allclose(table["h3k27ac_rpm"], [1e6, 0.0])
+    np.testing.assert_allclose(table["promoter_activity"], [np.sqrt(1e11), 0.0])
+
+
+def write_ctss(path, rows):
+    with gzip.open(path, "wt") as handle:
+        for chrom, start, count, strand in rows:
+            handle.write(f"{chrom}\t{start}\t{start + 1}\t{chrom}:{start}..{start + 1},{strand}\t{count}\t{strand}\n")
+    return str(path)
+
+
+def test_cage_target_sums_both_strands_within_half_width(tmp_path):
+    path = write_ctss(tmp_path / "c.ctss.bed.gz", [
+        ("1", 808, 5, "+"),    # TSS - 192: inside
+        ("1", 1000, 3, "-"),   # at the TSS, other strand: inside
+        ("1", 1191, 2, "+"),   # TSS + 191: inside
+        ("1", 1192, 100, "+"), # TSS + 192: outside (half-open window)
+        ("1", 807, 100, "-"),  # TSS - 193: outside
+        ("2", 1000, 7, "+"),   # another chromosome
+    ])
+    genes = pd.DataFrame({"gene_id": ["g1", "g2", "g3"], "chrom": ["chr1", "chr2", "chr1"], "tss": [1000, 1000, 5000]})
+    targets = cage_targets(read_ctss(path), genes, half_width=192, per_million=False, source=path)
+    assert list(targets["cage_tags"]) == [10, 7, 0]
+    np.testing.assert_allclose(targets["target"], np.log10([11, 8, 1]))
+    per_million = cage_targets(read_ctss(path), genes, 192, True, path)
+    np.testing.assert_allclose(per_million["target"], np.log10(np.array([10, 7, 0]) / (217 / 1e6) + 1))
+
+
+def test_empty_or_malformed_ctss_is_named(tmp_path):
+    empty = tmp_path / "empty.ctss.bed"
+    empty.write_text("")
+    with pytest.raises(ValueError, match=f"{empty}: no CTSS records"):
+        read_ctss(str(empty))
+    bad = tmp_path / "bad.bed"
+    bad.write_text("chr1\t1\t2\tx\t5\t.\n")
+    with pytest.raises(ValueError, match=f"{bad}: not CTSS BED6"):
+        read_ctss(str(bad))
+
+
+def test_gene_selection_drops_with_reasons():
+    raw = pd.DataFrame({
+        "gene_id": ["a", "b", "c", "d", "e", "a", "f"],
+        "gene_name": list("ABCDEAF"),
+        "chrom": ["1", "chr2", "chrUn", "chr1", "chr1", "chr1", "chr3"],
+        "tss": [10, 5, 1, 1000, 20, 10, 3],
+        "strand": ["+", "-", "+", "+", "?", "+", "+"],
+    })
+    sizes = {"chr1": 100, "chr2": 50, "chr3": 50}
+    kept, report = common_chromosomes(sizes, {"K562.hic (x.hic)": ["1", "2"]})
+    assert kept == ["chr1", "chr2"]
+    assert report.set_index("chrom").loc["chr3", "reason"] == "absent from K562.hic (x.hic)"
+    genes, dropped = select_genes(raw, sizes, kept, {"valid": ["chr2"], "test": ["chrX"]})
+    assert list(genes["gene_id"]) == ["a", "b"]
+    assert list(genes["chrom"]) == ["chr1", "chr2"] and list(genes["split"]) == ["train", "valid"]
+    reasons = dict(zip(dropped["gene_id"], dropped["reason"]))
+    assert reasons == {"a": "duplicate gene id", "c": "chromosome chrUn not in the genome FASTA",
+                       "f": "chromosome chr3 not in every input",
+                       "d": "TSS outside the assembly", "e": "strand not + or -"}
+    assert (dropped["gene_id"] == "a").sum() == 1
+
+
+def test_one_based_tss_and_missing_columns(tmp_path):
+    path = tmp_path / "genes.csv"
+    pd.DataFrame({"ENSID": ["g"], "Gene name": ["G"], "chrom": ["1"], "TSS_xpresso": [11], "strand": ["+"]}).to_csv(path, index=False)
+    columns = {"gene_id": "ENSID", "gene_name": "Gene name", "chrom": "chrom", "tss": "TSS_xpresso", "strand": "strand"}
+    assert read_gene_table(str(path), columns, tss_one_based=True)["tss"].tolist() == [10]
+    assert read_gene_table(str(path), columns, tss_one_based=False)["tss"].tolist() == [11]
+    with pytest.raises(ValueError, match=r"genes.csv: missing column\(s\) \['TSS'\]"):
+        read_gene_table(str(path), {**columns, "tss": "TSS"}, True)
+
+
+def test_window_qc_counts_n_padding_and_blacklist(tmp_path):
+    path = tmp_path / "genome.fa"
+    path.write_text(">chr1\nNNNNACGTACGTACGTACGT\n")
+    genes = pd.DataFrame({"gene_id": ["g"], "chrom": ["chr1"], "tss": [2]})
+    blacklist = pd.DataFrame({"chrom": ["chr1"], "start": [4], "end": [6]})
+    qc = window_qc(genes, str(path), blacklist, half_width=4)                   # [-2, 6)
+    assert qc["frac_n"].iloc[0] == pytest.approx(6 / 8)   # 2 padding + 4 N
+    assert qc["frac_blacklist"].iloc[0] == pytest.approx(2 / 8)
