@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .files import atomic_output
+
 MOTIFS = {
     # Consensus sites (IUPAC N = any base) of the factors the demo plants.
     "GATA1": "AGATAAGGCA",
@@ -659,19 +661,8 @@ def write_causal_bed(causal: pd.DataFrame, path: str) -> None:
 
 
 def _atomic(path: str, write) -> None:
-    """Write through a temporary file beside `path`, then rename it into place."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    suffix = "".join(target.suffixes)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
-    os.close(fd)
-    try:
-        os.unlink(tmp)  # writers such as pyBigWig and hictkpy refuse an existing file
+    with atomic_output(path) as tmp:
         write(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 # --- configuration ------------------------------------------------------------------------

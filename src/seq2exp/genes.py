@@ -184,17 +184,6 @@ def cage_targets(ctss: pd.DataFrame, genes: pd.DataFrame, half_width: int, per_m
                          "target": np.log10(value + 1.0)})
 
 
-def compare_with_precomputed(targets: pd.DataFrame, table_path: str, id_column: str, column: str) -> float:
-    """Pearson r of our target with log10(precomputed + 1) from the gene table, logged."""
-    table = read_table(table_path)
-    require_columns(table, [id_column, column], table_path)
-    theirs = np.log10(table.drop_duplicates(id_column).set_index(id_column)[column] + 1.0)
-    paired = pd.DataFrame({"ours": targets.set_index("gene_id")["target"], "theirs": theirs}).dropna()
-    r = float(paired["ours"].corr(paired["theirs"]))
-    log.info("target vs %s: Pearson r = %.4f over %d genes", column, r, len(paired))
-    return r
-
-
 # --- promoter activity ----------------------------------------------------------------------
 
 
@@ -207,3 +196,48 @@ def promoter_activity(genes: pd.DataFrame, dnase_path: str, h3k27ac_path: str, h
         h3k27ac_rpm = region_rpm(h3k27ac, regions)
     return pd.DataFrame({"gene_id": genes["gene_id"].to_numpy(), "dnase_rpm": dnase_rpm,
                          "h3k27ac_rpm": h3k27ac_rpm, "promoter_activity": np.sqrt(dnase_rpm * h3k27ac_rpm)})
+
+
+# --- the stage ------------------------------------------------------------------------------
+
+
+def genome_sizes(fasta_path: str) -> dict[str, int]:
+    fai = pd.read_csv(f"{fasta_path}.fai", sep="\t", header=None, usecols=[0, 1], dtype={0: str})
+    return dict(zip(fai[0], fai[1]))
+
+
+def build_gene_table(config: dict, table_path: str, mrna_path: str, fasta_path: str, blacklist_path: str,
+                     input_chromosomes: dict[str, list[str]]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Genes to model (TSS, strand, split, mRNA features, window QC), dropped genes, chromosomes."""
+    genes_cfg, window = config["genes"], config["window"]
+    sizes = genome_sizes(fasta_path)
+    processed, chromosomes = common_chromosomes(sizes, input_chromosomes)
+    raw = read_gene_table(table_path, genes_cfg["columns"], genes_cfg["tss_one_based"])
+    genes, dropped = select_genes(raw, sizes, processed, config["split"])
+    genes, dropped = attach_mrna_features(genes, mrna_path, genes_cfg["mrna_gene_id_column"],
+                                          genes_cfg["mrna_feature_columns"], dropped)
+    genes = window_qc(genes, fasta_path, read_blacklist(blacklist_path, sizes), window["half_width"])
+    genes, dropped = drop_mostly_n(genes, dropped, genes_cfg["max_n_fraction"])
+    if genes.empty:
+        raise ValueError(f"{table_path}: no gene left after filtering; see the dropped table for why")
+    log.info("%d genes kept (%s), %d dropped", len(genes),
+             ", ".join(f"{k} {v}" for k, v in genes["split"].value_counts().items()), len(dropped))
+    return genes, dropped, chromosomes
+
+
+def cell_targets(config: dict, genes: pd.DataFrame, ctss_path: str, table_path: str, cell: str) -> pd.DataFrame:
+    """The CAGE target of every gene, beside the gene table's precomputed one where configured."""
+    features = config["features"]
+    targets = cage_targets(read_ctss(ctss_path), genes, features["cage_half_width"],
+                           features["cage_per_million"], ctss_path)
+    template = config["genes"]["precomputed_target_column"]
+    if template:
+        column = template.format(cell_type=cell)
+        table = read_table(table_path)
+        id_column = config["genes"]["columns"]["gene_id"]
+        require_columns(table, [id_column, column], table_path)
+        precomputed = table.drop_duplicates(id_column).set_index(id_column)[column]
+        targets["precomputed"] = targets["gene_id"].map(precomputed).to_numpy()
+        r = targets["target"].corr(np.log10(targets["precomputed"] + 1.0))
+        log.info("%s: target vs log10(%s + 1): Pearson r = %.4f over %d genes", cell, column, r, len(targets))
+    return targets

@@ -12,12 +12,12 @@ import hashlib
 import os
 import re
 import shutil
-import tempfile
 import urllib.parse
 import urllib.request
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
+
+from .files import atomic_output
 
 URL_SCHEMES = ("http", "https", "ftp")
 
@@ -104,20 +104,10 @@ def extractions(config: dict) -> dict[str, tuple[str, str]]:
 
 def download(url: str, destination: str, chunk_size: int = 1 << 20) -> None:
     """Stream `url` into a temporary file beside `destination`, then move it into place."""
-    target = Path(destination)
-    target.parent.mkdir(parents=True, exist_ok=True)
     request = urllib.request.Request(url, headers={"User-Agent": "seq2exp-pipeline"})
-    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False) as tmp:
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                shutil.copyfileobj(response, tmp, chunk_size)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        except BaseException:
-            tmp.close()
-            os.unlink(tmp.name)
-            raise
-    os.replace(tmp.name, target)
+    with atomic_output(destination) as tmp:
+        with urllib.request.urlopen(request, timeout=60) as response, open(tmp, "wb") as out:
+            shutil.copyfileobj(response, out, chunk_size)
 
 
 def extract_member(archive: str, member: str, destination: str) -> None:
@@ -126,38 +116,28 @@ def extract_member(archive: str, member: str, destination: str) -> None:
         names = handle.namelist()
         if member not in names:
             raise FileNotFoundError(f"{archive} has no member {member!r}; it holds: {', '.join(names[:20])}")
-        target = Path(destination)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with handle.open(member) as src, tempfile.NamedTemporaryFile(
-            dir=target.parent, prefix=f".{target.name}.", delete=False
-        ) as tmp:
-            shutil.copyfileobj(src, tmp)
-    os.replace(tmp.name, target)
+        with atomic_output(destination) as tmp, handle.open(member) as src, open(tmp, "wb") as out:
+            shutil.copyfileobj(src, out)
 
 
 def prepare_fasta(source: str, fasta: str) -> None:
     """Decompress (if gzipped) or copy `source` to `fasta` and index it (.fai)."""
     import pyfaidx
 
-    target = Path(fasta)
-    target.parent.mkdir(parents=True, exist_ok=True)
     opener = gzip.open if _is_gzip(source) else open
-    with opener(source, "rb") as src:
-        if src.read(1) != b">":
-            raise ValueError(f"{source}: not a FASTA file (expected '>' as the first character)")
-        src.seek(0)
-        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False) as tmp:
-            shutil.copyfileobj(src, tmp, 1 << 20)
-    try:
-        pyfaidx.Faidx(tmp.name, rebuild=True).close()
-    except Exception:
-        os.unlink(tmp.name)
-        for leftover in (tmp.name + ".fai",):
-            if os.path.exists(leftover):
-                os.unlink(leftover)
-        raise
-    os.replace(tmp.name + ".fai", str(target) + ".fai")
-    os.replace(tmp.name, target)
+    with atomic_output(fasta) as tmp:
+        with opener(source, "rb") as src:
+            if src.read(1) != b">":
+                raise ValueError(f"{source}: not a FASTA file (expected '>' as the first character)")
+            src.seek(0)
+            with open(tmp, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+        try:
+            pyfaidx.Faidx(tmp, rebuild=True).close()
+            os.replace(tmp + ".fai", fasta + ".fai")
+        finally:
+            if os.path.exists(tmp + ".fai"):
+                os.unlink(tmp + ".fai")
 
 
 def _is_gzip(path: str) -> bool:

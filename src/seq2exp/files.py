@@ -1,0 +1,32 @@
+"""Writing outputs atomically: through a temporary file beside the target, renamed on success."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_output(path: str):
+    """Yield a temporary path (not yet existing) beside `path`; on success it replaces `path`.
+
+    On any error the temporary file is removed, so a failed step leaves no partial output.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix="".join(target.suffixes), dir=target.parent)
+    os.close(fd)
+    os.unlink(tmp)  # writers such as pyBigWig, hictkpy and h5py refuse or truncate an existing file
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_tsv(table, path: str) -> None:
+    with atomic_output(path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False)
