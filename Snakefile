@@ -30,9 +30,12 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/inputs.smk"
+include: "workflow/rules/genes.smk"
 
 
 rule all:
     input:
         f"{RESULTS}/inputs.tsv",
+        rules.gene_table.output,
+        expand(f"{RESULTS}/{{cell}}/{{table}}.tsv", cell=CELLS, table=["cage_targets", "promoter_activity"]),
     default_target: True

@@ -55,17 +55,25 @@ def _bigwig(path: str) -> str:
     return f"{len(chroms)} chromosomes, {_chrom_style(chroms)}"
 
 
-def _hic(path: str) -> str:
+def _hic_resolutions(path: str) -> list[int]:
+    import hictkpy
+
+    if path.endswith(".cool"):
+        return [hictkpy.File(path).resolution()]
+    return list(hictkpy.MultiResFile(path).resolutions())
+
+
+def _hic_file(path: str, resolution: int):
     import hictkpy
 
     if path.endswith(".mcool"):
-        resolutions = list(hictkpy.MultiResFile(path).resolutions())
-        chroms = hictkpy.File(f"{path}::/resolutions/{resolutions[0]}").chromosomes()
-    else:
-        resolutions = list(hictkpy.MultiResFile(path).resolutions()) if path.endswith(".hic") else None
-        first = hictkpy.File(path, resolutions[0]) if resolutions else hictkpy.File(path)
-        resolutions = resolutions or [first.resolution()]
-        chroms = first.chromosomes()
+        return hictkpy.File(f"{path}::/resolutions/{resolution}")
+    return hictkpy.File(path) if path.endswith(".cool") else hictkpy.File(path, resolution)
+
+
+def _hic(path: str) -> str:
+    resolutions = _hic_resolutions(path)
+    chroms = _hic_file(path, resolutions[0]).chromosomes()
     return (f"resolutions {','.join(str(r) for r in resolutions)} bp; {len(chroms)} chromosomes, "
             f"{_chrom_style(chroms)}")
 
@@ -79,6 +87,24 @@ def _ctss(path: str) -> str:
     if bad.any():
         raise ValueError(f"column 6 must be the strand (+/-); found {ctss.loc[bad, 'strand'].iloc[0]!r}")
     return f"{len(ctss)} CTSS, {int(ctss['tags'].sum()):,} tags, {_chrom_style(ctss['chrom'].unique())}"
+
+
+def chromosome_names(kind: str, path: str) -> list[str]:
+    """The chromosome names an input file uses (bigWig header, Hi-C header, CTSS rows)."""
+    if kind == "bigwig":
+        import pyBigWig
+
+        bw = pyBigWig.open(path)
+        names = list(bw.chroms())
+        bw.close()
+        return names
+    if kind == "hic":
+        names = _hic_file(path, _hic_resolutions(path)[0]).chromosomes()
+        return [n for n in names if n.lower() != "all"]
+    if kind == "ctss":
+        with _open_text(path) as handle:
+            return list(pd.read_csv(handle, sep="\t", header=None, usecols=[0], dtype=str)[0].unique())
+    raise ValueError(f"no chromosome list for inputs of kind {kind}")
 
 
 SUMMARISERS = {

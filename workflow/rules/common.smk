@@ -24,3 +24,16 @@ def demo_outputs():
     from seq2exp import demo
 
     return demo.output_files(demo.paths_from_config(config), list(config["cell_types"]))
+
+
+CELLS = config["run_cell_types"]
+CELL_INPUTS = ("dnase", "h3k27ac", "hic", "cage")
+
+
+wildcard_constraints:
+    cell=alternatives(CELLS),
+
+
+def cell_source(kind):
+    """Input function: the local file of `kind` for the job's cell type."""
+    return lambda wildcards: source_path(f"{wildcards.cell}.{kind}")
