@@ -1,0 +1,149 @@
+"""The per-gene tensor store and its PyTorch Dataset.
+
+One HDF5 file holds what all cell types share, one file per cell type the rest; each per-gene
+array is one chunk, so reading a training sample touches one chunk per dataset:
+
+    sequence.h5   gene_id (n,)   dna (n, L) uint8 codes A,C,G,T,N = 0..4   blacklist (n, L) uint8
+    <cell>.h5     gene_id (n,)   signals (n, 3, L) float16: H3K27ac, DNase, Hi-C contact (log10(x+1))
+                  peaks (n, L) uint8   target (n,) float32   features (n, 9) float32
+
+L = 2 x half_width. With `reverse_complement_minus_strand`, windows of minus-strand genes are
+stored reverse-complemented (every channel flipped with the DNA), so the TSS faces the same way.
+Masks of mostly zeros are LZF-compressed (they decompress faster than they read); DNA and
+signals are stored raw, which keeps a sample's read close to a memory copy.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pyfaidx
+
+from .files import atomic_output
+from .genome import interval_mask, reverse_complement_codes, window_bounds, window_codes
+from .signals import Track
+
+SIGNAL_CHANNELS = ("h3k27ac", "dnase", "hic")
+MASK_OPTIONS = {"compression": "lzf", "shuffle": False}
+
+
+def _atomic_h5(path: str, fill) -> None:
+    """Write an HDF5 file under a temporary name, then rename it: no partial store on failure."""
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as handle:
+        fill(handle)
+
+
+def _per_gene(handle, name, shape, dtype, **options):
+    return handle.create_dataset(name, shape=shape, dtype=dtype, chunks=(1, *shape[1:]), **options)
+
+
+def _orient(array: np.ndarray, minus: bool, reverse_minus: bool) -> np.ndarray:
+    return array[..., ::-1] if (minus and reverse_minus) else array
+
+
+def build_sequence_store(path: str, genes: pd.DataFrame, fasta_path: str, blacklist: pd.DataFrame,
+                         half_width: int, reverse_minus: bool) -> None:
+    """DNA codes and the blacklist mask of every gene's window (shared by all cell types)."""
+    length = 2 * half_width
+    by_chrom = {c: list(zip(t["start"], t["end"])) for c, t in blacklist.groupby("chrom")}
+
+    def fill(handle):
+        handle.attrs.update(half_width=half_width, reverse_complement_minus_strand=reverse_minus)
+        handle["gene_id"] = genes["gene_id"].to_numpy().astype("S")
+        dna = _per_gene(handle, "dna", (len(genes), length), np.uint8)
+        mask = _per_gene(handle, "blacklist", (len(genes), length), np.uint8, **MASK_OPTIONS)
+        fasta = pyfaidx.Fasta(fasta_path, as_raw=True)
+        for i, g in enumerate(genes.itertuples()):
+            minus = g.strand == "-"
+            codes = window_codes(fasta, g.chrom, g.tss, half_width)
+            dna[i] = reverse_complement_codes(codes) if (minus and reverse_minus) else codes
+            start, end = window_bounds(g.tss, half_width)
+            mask[i] = _orient(interval_mask(by_chrom.get(g.chrom, []), start, end), minus, reverse_minus)
+        fasta.close()
+
+    _atomic_h5(path, fill)
+
+
+def build_cell_store(path: str, genes: pd.DataFrame, feature_columns: list, dnase_path: str,
+                     h3k27ac_path: str, hic_contact, peaks: pd.DataFrame, half_width: int,
+                     reverse_minus: bool) -> None:
+    """Signals, Hi-C contact, peak mask, target and features of one cell type.
+
+    `genes` carries `target` and the `feature_columns` (model order);
+    `hic_contact(gene_row) -> float32 (L,)` gives the per-base Hi-C channel.
+    """
+    length = 2 * half_width
+    chroms = list(genes["chrom"].unique())
+    peaks_by_chrom = {c: list(zip(t["start"], t["end"])) for c, t in peaks.groupby("chrom")}
+    features = list(feature_columns)
+
+    def fill(handle):
+        handle.attrs.update(half_width=half_width, reverse_complement_minus_strand=reverse_minus,
+                            channels=list(SIGNAL_CHANNELS), feature_columns=list(features))
+        handle["gene_id"] = genes["gene_id"].to_numpy().astype("S")
+        handle["target"] = genes["target"].to_numpy(np.float32)
+        handle["features"] = genes[features].to_numpy(np.float32)
+        signals = _per_gene(handle, "signals", (len(genes), len(SIGNAL_CHANNELS), length), np.float16)
+        peak_mask = _per_gene(handle, "peaks", (len(genes), length), np.uint8, **MASK_OPTIONS)
+        with Track(h3k27ac_path, chroms) as h3k27ac, Track(dnase_path, chroms) as dnase:
+            for i, g in enumerate(genes.itertuples()):
+                minus = g.strand == "-"
+                window = np.stack([h3k27ac.window(g.chrom, g.tss, half_width),
+                                   dnase.window(g.chrom, g.tss, half_width),
+                                   hic_contact(g)])
+                signals[i] = _orient(window, minus, reverse_minus).astype(np.float16)
+                start, end = window_bounds(g.tss, half_width)
+                peak_mask[i] = _orient(interval_mask(peaks_by_chrom.get(g.chrom, []), start, end),
+                                       minus, reverse_minus)
+
+    _atomic_h5(path, fill)
+
+
+class GeneWindows:
+    """A torch-style Dataset over one cell type's store; HDF5 files open lazily in each worker.
+
+    Each item: dna (L,) uint8 codes, signals (3, L) float32, blacklist (L,) bool, peaks (L,) bool,
+    features (9,) float32, target float32, gene_id str.
+    """
+
+    def __init__(self, store_dir: str, cell_type: str, indices=None):
+        self.sequence_path = str(Path(store_dir) / "sequence.h5")
+        self.cell_path = str(Path(store_dir) / f"{cell_type}.h5")
+        with h5py.File(self.sequence_path, "r") as seq, h5py.File(self.cell_path, "r") as cell:
+            if not np.array_equal(seq["gene_id"][:], cell["gene_id"][:]):
+                raise ValueError(f"{self.cell_path}: genes differ from {self.sequence_path}; rebuild the store")
+            self.gene_ids = seq["gene_id"][:].astype(str)
+        self.indices = np.arange(len(self.gene_ids)) if indices is None else np.asarray(indices)
+        self._handles = None
+        self._pid = None
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def _open(self):
+        if self._handles is None or self._pid != os.getpid():
+            self._handles = (h5py.File(self.sequence_path, "r"), h5py.File(self.cell_path, "r"))
+            self._pid = os.getpid()
+        return self._handles
+
+    def __getitem__(self, item: int) -> dict:
+        seq, cell = self._open()
+        i = int(self.indices[item])
+        return {
+            "gene_id": self.gene_ids[i],
+            "dna": seq["dna"][i],
+            "blacklist": seq["blacklist"][i].astype(bool),
+            "signals": cell["signals"][i].astype(np.float32),
+            "peaks": cell["peaks"][i].astype(bool),
+            "features": cell["features"][i],
+            "target": np.float32(cell["target"][i]),
+        }
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_handles"] = None
+        return state

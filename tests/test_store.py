@@ -1,0 +1,110 @@
+"""The per-gene store: values equal their sources, orientation follows the config, reads are lazy."""
+
+import gzip
+import pickle
+
+import numpy as np
+import pandas as pd
+import pyBigWig
+import pytest
+
+from seq2exp.genome import reverse_complement_codes, sequence_codes
+from seq2exp.store import GeneWindows, build_cell_store, build_sequence_store
+
+FEATURES = ["f1", "f2"]
+
+
+@pytest.fixture(scope="module")
+def fasta_path(tiny_demo_paths, tmp_path_factory):
+    path = tmp_path_factory.mktemp("genome") / "genome.fa"
+    with gzip.open(tiny_demo_paths.fasta) as src:
+        path.write_bytes(src.read())
+    import pyfaidx
+
+    pyfaidx.Faidx(str(path)).close()
+    return str(path)
+
+
+def hic_ramp(half_width):
+    """A stand-in Hi-C channel that identifies the gene: its TSS / 1e4 everywhere."""
+    return lambda gene: np.full(2 * half_width, gene.tss / 1e4, dtype=np.float32)
+
+
+def build(tmp_path, demo, paths, fasta_path, reverse_minus, genes=None):
+    genes = demo.genes if genes is None else genes
+    genes = genes.assign(target=np.arange(len(genes), dtype=float), f1=1.0, f2=2.0)
+    hw = demo.spec.window_half_width
+    blacklist = demo.blacklist[["chrom", "start", "end"]]
+    peaks = demo.elements.loc[demo.elements["kind"] == "enhancer", ["chrom", "start", "end"]]
+    build_sequence_store(str(tmp_path / "sequence.h5"), genes, fasta_path, blacklist, hw, reverse_minus)
+    cell = demo.cell_types[0]
+    build_cell_store(str(tmp_path / f"{cell}.h5"), genes, FEATURES, paths.cell_types[cell]["dnase"],
+                     paths.cell_types[cell]["h3k27ac"], hic_ramp(hw), peaks, hw, reverse_minus)
+    return GeneWindows(str(tmp_path), cell), genes
+
+
+def test_store_holds_the_source_values(tiny_demo, tiny_demo_paths, fasta_path, tmp_path):
+    data, genes = build(tmp_path, tiny_demo, tiny_demo_paths, fasta_path, reverse_minus=False)
+    cell, hw = tiny_demo.cell_types[0], tiny_demo.spec.window_half_width
+    assert len(data) == len(genes)
+    enhancers = tiny_demo.elements[(tiny_demo.elements["kind"] == "enhancer")
+                                   & (tiny_demo.elements[f"activity_{cell}"] > 0)]
+    checked = 0
+    for i, g in enumerate(genes.itertuples()):
+        item = data[i]
+        assert item["gene_id"] == g.gene_id and item["target"] == i
+        np.testing.assert_array_equal(item["features"], [1.0, 2.0])
+        start = g.tss - hw
+        expected_dna = np.full(2 * hw, 4, dtype=np.uint8)
+        seq = tiny_demo.sequence[g.chrom]
+        lo, hi = max(start, 0), min(g.tss + hw, len(seq))
+        expected_dna[lo - start : hi - start] = sequence_codes(seq[lo:hi])
+        np.testing.assert_array_equal(item["dna"], expected_dna)
+        assert item["signals"].shape == (3, 2 * hw)
+        np.testing.assert_allclose(item["signals"][2], g.tss / 1e4, rtol=1e-3)
+        for e in enhancers[enhancers["chrom"] == g.chrom].itertuples():
+            if not (start <= e.start and e.end <= g.tss + hw):
+                continue
+            bw = pyBigWig.open(tiny_demo_paths.cell_types[cell]["dnase"])
+            truth = bw.values(e.chrom, e.start, e.end, numpy=True)
+            stored = item["signals"][1, e.start - start : e.end - start]
+            np.testing.assert_allclose(stored, truth, rtol=1e-3)
+            assert item["peaks"][e.start - start : e.end - start].all()
+            checked += 1
+    assert checked >= 10
+
+
+def test_minus_strand_windows_follow_the_config(tiny_demo, tiny_demo_paths, fasta_path, tmp_path):
+    genes = tiny_demo.genes
+    minus = int(np.flatnonzero(genes["strand"] == "-")[0])
+    forward, _ = build(tmp_path / "fwd", tiny_demo, tiny_demo_paths, fasta_path, reverse_minus=False)
+    flipped, _ = build(tmp_path / "rc", tiny_demo, tiny_demo_paths, fasta_path, reverse_minus=True)
+    a, b = forward[minus], flipped[minus]
+    np.testing.assert_array_equal(b["dna"], reverse_complement_codes(a["dna"]))
+    np.testing.assert_array_equal(b["signals"], a["signals"][:, ::-1])
+    np.testing.assert_array_equal(b["peaks"], a["peaks"][::-1])
+    np.testing.assert_array_equal(b["blacklist"], a["blacklist"][::-1])
+    plus = int(np.flatnonzero(genes["strand"] == "+")[0])
+    np.testing.assert_array_equal(forward[plus]["dna"], flipped[plus]["dna"])
+
+
+def test_dataset_opens_lazily_and_pickles(tiny_demo, tiny_demo_paths, fasta_path, tmp_path):
+    data, _ = build(tmp_path, tiny_demo, tiny_demo_paths, fasta_path, reverse_minus=False)
+    assert data._handles is None
+    first = data[0]
+    assert data._handles is not None
+    clone = pickle.loads(pickle.dumps(data))
+    assert clone._handles is None
+    np.testing.assert_array_equal(clone[0]["dna"], first["dna"])
+    subset = GeneWindows(str(tmp_path), tiny_demo.cell_types[0], indices=[3, 1])
+    assert len(subset) == 2 and subset[0]["gene_id"] == data[3]["gene_id"]
+
+
+def test_failed_build_leaves_no_store(tiny_demo, tiny_demo_paths, fasta_path, tmp_path):
+    genes = tiny_demo.genes.copy()
+    genes.loc[0, "chrom"] = "chr9"  # not in the bigWigs
+    with pytest.raises(KeyError, match="no chromosome chr9"):
+        build_cell_store(str(tmp_path / "K562.h5"), genes.assign(target=0.0, f1=0.0, f2=0.0), FEATURES,
+                         tiny_demo_paths.cell_types["K562"]["dnase"], tiny_demo_paths.cell_types["K562"]["h3k27ac"],
+                         hic_ramp(1000), pd.DataFrame(columns=["chrom", "start", "end"]), 1000, False)
+    assert list(tmp_path.iterdir()) == []
