@@ -31,11 +31,13 @@ include: "workflow/rules/download.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/inputs.smk"
 include: "workflow/rules/genes.smk"
+include: "workflow/rules/peaks.smk"
 
 
 rule all:
     input:
         f"{RESULTS}/inputs.tsv",
         rules.gene_table.output,
-        expand(f"{RESULTS}/{{cell}}/{{table}}.tsv", cell=CELLS, table=["cage_targets", "promoter_activity"]),
+        expand(f"{RESULTS}/{{cell}}/{{table}}.tsv", cell=CELLS,
+               table=["cage_targets", "promoter_activity", "dnase_peak_mask"]),
     default_target: True

@@ -1,0 +1,16 @@
+# MACS3 peaks on each cell type's DNase-seq signal, and each gene's peak mask ratio.
+
+
+rule dnase_peaks:
+    input:
+        dnase=cell_source("dnase"),
+        genes=rules.gene_table.output.genes,
+    output:
+        peaks=f"{RESULTS}/{{cell}}/dnase_peaks.narrowPeak",
+        mask_ratios=f"{RESULTS}/{{cell}}/dnase_peak_mask.tsv",
+    log:
+        f"{LOGS}/{{cell}}/dnase_peaks.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/dnase_peaks.py"
