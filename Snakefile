@@ -32,12 +32,14 @@ include: "workflow/rules/demo.smk"
 include: "workflow/rules/inputs.smk"
 include: "workflow/rules/genes.smk"
 include: "workflow/rules/peaks.smk"
+include: "workflow/rules/hic.smk"
+include: "workflow/rules/store.smk"
 
 
 rule all:
     input:
         f"{RESULTS}/inputs.tsv",
-        rules.gene_table.output,
-        expand(f"{RESULTS}/{{cell}}/{{table}}.tsv", cell=CELLS,
-               table=["cage_targets", "promoter_activity", "dnase_peak_mask"]),
+        rules.store_sequence.output,
+        expand(rules.store_cell.output.store, cell=CELLS),
+        rules.store_gene_table.output,
     default_target: True

@@ -147,3 +147,68 @@ class GeneWindows:
         state = dict(self.__dict__)
         state["_handles"] = None
         return state
+
+
+# --- the stage ----------------------------------------------------------------------------
+
+
+def feature_columns(config: dict) -> list[str]:
+    """The nine extra features, in model order: the mRNA features, then promoter activity."""
+    return [*config["genes"]["mrna_feature_columns"], "promoter_activity"]
+
+
+def build_sequence_stage(config: dict, genes_path: str, fasta_path: str, blacklist_path: str, out_h5: str) -> None:
+    from .genes import genome_sizes, read_blacklist
+
+    genes = pd.read_csv(genes_path, sep="\t")
+    blacklist = read_blacklist(blacklist_path, genome_sizes(fasta_path))
+    window = config["window"]
+    build_sequence_store(out_h5, genes, fasta_path, blacklist, window["half_width"],
+                         window["reverse_complement_minus_strand"])
+
+
+def build_cell_stage(config: dict, genes_path: str, targets_path: str, promoter_path: str, dnase_path: str,
+                     h3k27ac_path: str, contacts_path: str, peaks_path: str, out_h5: str, out_table: str) -> None:
+    """One cell type's store file, and its per-gene table (target, features, QC)."""
+    from .files import write_tsv
+    from .genome import match_chromosomes
+    from .hic import per_base_contact
+    from .peaks import read_narrowpeak
+
+    half_width = config["window"]["half_width"]
+    resolution = config["hic"]["resolution"]
+    genes = (pd.read_csv(genes_path, sep="\t")
+             .merge(pd.read_csv(targets_path, sep="\t")[["gene_id", "target"]], on="gene_id", how="left")
+             .merge(pd.read_csv(promoter_path, sep="\t")[["gene_id", "promoter_activity"]], on="gene_id", how="left"))
+    missing = genes[["target", "promoter_activity"]].isna().any(axis=1)
+    if missing.any():
+        raise ValueError(f"{targets_path} / {promoter_path}: no target or promoter activity for "
+                         f"{int(missing.sum())} genes, e.g. {genes.loc[missing, 'gene_id'].iloc[0]}")
+    contacts = pd.read_csv(contacts_path, sep="\t")
+    profiles = dict(tuple(contacts.groupby("gene_id", sort=False)))
+    peaks = read_narrowpeak(peaks_path)
+    to_genome = {f: g for g, f in match_chromosomes(genes["chrom"].unique(), peaks["chrom"].unique(),
+                                                    peaks_path).items()}
+    peaks = peaks.assign(chrom=peaks["chrom"].map(to_genome)).dropna(subset=["chrom"])
+
+    def hic_channel(gene):
+        return per_base_contact(profiles[gene.gene_id], gene.tss, half_width, resolution)
+
+    build_cell_store(out_h5, genes, feature_columns(config), dnase_path, h3k27ac_path, hic_channel, peaks,
+                     half_width, config["window"]["reverse_complement_minus_strand"])
+    qc = contacts.groupby("gene_id", sort=False)["hic_contact"].apply(lambda c: float(c.isna().mean()))
+    table = genes[["gene_id", "target", *feature_columns(config)]].assign(
+        frac_hic_missing=genes["gene_id"].map(qc).to_numpy())
+    write_tsv(table, out_table)
+
+
+def combined_gene_table(genes_path: str, cell_tables: dict[str, str], peak_tables: dict[str, str]) -> pd.DataFrame:
+    """The gene table with every cell type's target, promoter activity and QC columns beside it."""
+    genes = pd.read_csv(genes_path, sep="\t")
+    for cell, path in cell_tables.items():
+        table = pd.read_csv(path, sep="\t")[["gene_id", "target", "promoter_activity", "frac_hic_missing"]]
+        peaks = pd.read_csv(peak_tables[cell], sep="\t")[["gene_id", "mask_ratio"]].rename(
+            columns={"mask_ratio": "peak_mask_ratio"})
+        table = table.merge(peaks, on="gene_id", how="left").set_index("gene_id").add_suffix(f"_{cell}")
+        genes = genes.join(table, on="gene_id")
+    return genes

@@ -1,0 +1,15 @@
+# ABC-style Hi-C contact of every bin in each gene's window with the gene's TSS bin.
+
+
+rule hic_contacts:
+    input:
+        hic=cell_source("hic"),
+        genes=rules.gene_table.output.genes,
+    output:
+        f"{RESULTS}/{{cell}}/hic_contact.tsv.gz",
+    log:
+        f"{LOGS}/{{cell}}/hic_contacts.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/hic_contacts.py"

@@ -1,0 +1,52 @@
+# The per-gene tensor store: DNA and blacklist shared by cell types, then per cell type the
+# signals, Hi-C contact, peak mask, target and features; and the gene table with every QC column.
+
+
+rule store_sequence:
+    input:
+        genes=rules.gene_table.output.genes,
+        fasta=rules.prepare_genome.output.fasta,
+        blacklist=source_path("genome.blacklist"),
+    output:
+        f"{RESULTS}/store/sequence.h5",
+    log:
+        f"{LOGS}/store_sequence.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/store_sequence.py"
+
+
+rule store_cell:
+    input:
+        genes=rules.gene_table.output.genes,
+        targets=rules.cage_targets.output[0],
+        promoter=rules.promoter_activity.output[0],
+        dnase=cell_source("dnase"),
+        h3k27ac=cell_source("h3k27ac"),
+        contacts=rules.hic_contacts.output[0],
+        peaks=rules.dnase_peaks.output.peaks,
+    output:
+        store=f"{RESULTS}/store/{{cell}}.h5",
+        table=f"{RESULTS}/store/{{cell}}.genes.tsv",
+    log:
+        f"{LOGS}/{{cell}}/store_cell.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/store_cell.py"
+
+
+rule store_gene_table:
+    input:
+        genes=rules.gene_table.output.genes,
+        cells=expand(rules.store_cell.output.table, cell=CELLS),
+        peaks=expand(rules.dnase_peaks.output.mask_ratios, cell=CELLS),
+    output:
+        f"{RESULTS}/store/genes.tsv",
+    log:
+        f"{LOGS}/store_gene_table.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/store_gene_table.py"
