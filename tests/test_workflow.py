@@ -5,6 +5,7 @@ import hashlib
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -84,6 +85,27 @@ def test_demo_run_writes_truth_for_evaluation(tiny_run):
     for cell in ("K562", "GM12878"):
         bed = pd.read_csv(workdir / f"resources/demo/truth/{cell}.causal_elements.bed", sep="\t", comment="#", header=None)
         assert set(bed[6]) <= set(genes["ENSID"]) and len(bed) >= len(genes) // 2
+
+
+def test_demo_run_builds_the_store(tiny_run):
+    workdir, _ = tiny_run
+    from seq2exp.store import GeneWindows
+
+    table = pd.read_csv(workdir / "results/demo/store/genes.tsv", sep="\t")
+    source = pd.read_csv(workdir / "resources/demo/gene_expression.csv").set_index("ENSID")
+    assert len(table) == sum(TINY_GENES.values())
+    for cell in ("K562", "GM12878"):
+        expected = np.log10(source.loc[table["gene_id"], f"{cell}_CAGE_128*3_sum"].to_numpy() + 1)
+        np.testing.assert_allclose(table[f"target_{cell}"], expected)
+        assert table[f"promoter_activity_{cell}"].gt(0).mean() > 0.5
+        assert 0.02 < table[f"peak_mask_ratio_{cell}"].mean() < 0.5
+        data = GeneWindows(str(workdir / "results/demo/store"), cell)
+        assert len(data) == len(table)
+        item = data[0]
+        assert item["dna"].shape == (1200,) and item["signals"].shape == (3, 1200)
+        assert item["target"] == pytest.approx(table[f"target_{cell}"].iloc[0], rel=1e-6)
+        assert item["signals"][2].min() >= 0 and item["signals"][2].max() > 0  # log10(contact + 1)
+    assert set(table["split"]) == {"train", "valid", "test"}
 
 
 def test_rerun_has_nothing_to_do(repo, tiny_run):
