@@ -31,7 +31,9 @@ def test_paper_config_has_the_papers_lengths(repo, schema):
     assert 2 * config["window"]["half_width"] == 200_000
     assert config["window"]["central_region"] == config["window"]["pooled_region"] == 2000
     assert config["features"]["promoter_half_width"] == 500
-    assert config["hic"] == {"resolution": 5000, "normalization": "VC"}
+    hic = config["hic"]
+    assert (hic["resolution"], hic["normalization"], hic["reference_gamma"]) == (5000, "VC", 0.87)
+    assert (hic["pseudocount_distance"], hic["tss_hic_contribution"]) == (5000, 100)
     assert config["split"] == {"valid": ["chr3", "chr21"], "test": ["chr22", "chrX"]}
 
 
