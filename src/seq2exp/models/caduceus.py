@@ -1,0 +1,146 @@
+"""Caduceus backbone: bidirectional Mamba ("add", projections tied), optional RCPS; plain Mamba from the same blocks.
+
+Also the reverse-complement tools the Caduceus-Ph baseline needs (augmentation and post-hoc averaging).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from .mamba import BackboneConfig, MambaMixer, RMSNorm
+
+# Per-position inputs of a sample and whether their channel axis is complemented under reverse complement.
+POSITIONAL_KEYS = {"dna": True, "signals": False, "blacklist": False, "mask": False}
+
+
+def one_hot(codes: torch.Tensor) -> torch.Tensor:
+    """uint8 codes 0..4 = A, C, G, T, N (..., L) -> float one-hot (..., L, 4) in ACGT order, N all zeros."""
+    return torch.eye(5, dtype=torch.float32, device=codes.device)[codes.long()][..., :4]
+
+
+def reverse_complement(dna: torch.Tensor) -> torch.Tensor:
+    """One-hot (B, L, 4) in ACGT order: complement reverses the channels, reverse flips the length."""
+    return dna.flip(-2, -1)
+
+
+def reverse_complement_sample(batch: dict) -> dict:
+    """The whole sample on the other strand: DNA reverse-complemented, signals and masks flipped along L."""
+    out = dict(batch)
+    for key, complement in POSITIONAL_KEYS.items():
+        if key in batch and batch[key] is not None:
+            out[key] = batch[key].flip(-2, -1) if complement else batch[key].flip(1)
+    return out
+
+
+def rc_averaged_predict(model: nn.Module, batch: dict) -> torch.Tensor:
+    """Caduceus-Ph test-time prediction: mean of the forward and reverse-complement predictions."""
+    forward = model(batch).prediction
+    return (forward + model(reverse_complement_sample(batch)).prediction) / 2
+
+
+def flip_streams(x: torch.Tensor) -> torch.Tensor:
+    """RCPS: the reverse-complement view of a (B, L, C) tensor (length and channels flipped)."""
+    return x.flip(-2, -1)
+
+
+class RCPS(nn.Module):
+    """Applies `module` to the forward half of the channels and, with the same weights, to the
+    reverse-complement view of the other half (Caduceus-PS)."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
+        fwd, rc = x.chunk(2, dim=-1)
+        return torch.cat([self.module(fwd, **kwargs), flip_streams(self.module(flip_streams(rc), **kwargs))], dim=-1)
+
+
+def merge_rc_streams(hidden: torch.Tensor) -> torch.Tensor:
+    """(B, L, 2d) RCPS states -> (B, L, d) with merged(rc x)[t] = merged(x)[L-1-t]: strand-symmetric features."""
+    fwd, rc = hidden.chunk(2, dim=-1)
+    return fwd + rc.flip(-1)
+
+
+class BiMamba(nn.Module):
+    """out = M_fwd(h) + flip(M_rev(flip(h))); in_proj and out_proj shared by the two directions."""
+
+    def __init__(self, cfg: BackboneConfig):
+        super().__init__()
+        self.forward_mixer = MambaMixer(cfg)
+        self.reverse_mixer = MambaMixer(cfg)
+        self.reverse_mixer.in_proj.weight = self.forward_mixer.in_proj.weight
+        self.reverse_mixer.out_proj.weight = self.forward_mixer.out_proj.weight
+
+    def forward(self, h: torch.Tensor, block_size: int | None = None) -> torch.Tensor:
+        return _mix(self.forward_mixer, h, block_size) + _mix(self.reverse_mixer, h.flip(1), block_size).flip(1)
+
+
+class CausalMamba(nn.Module):
+    def __init__(self, cfg: BackboneConfig):
+        super().__init__()
+        self.mixer = MambaMixer(cfg)
+
+    def forward(self, h: torch.Tensor, block_size: int | None = None) -> torch.Tensor:
+        return _mix(self.mixer, h, block_size)
+
+
+def _mix(mixer: MambaMixer, h: torch.Tensor, block_size: int | None) -> torch.Tensor:
+    return mixer(h) if block_size is None else mixer.forward_streamed(h, block_size)
+
+
+class ResidualBlock(nn.Module):
+    """Pre-norm residual block without MLP, residual stream in fp32: x + mixer(norm(x))."""
+
+    def __init__(self, cfg: BackboneConfig):
+        super().__init__()
+        mixer = BiMamba(cfg) if cfg.bidirectional else CausalMamba(cfg)
+        norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.mixer, self.norm = (RCPS(mixer), RCPS(norm)) if cfg.rcps else (mixer, norm)
+
+    def forward(self, x: torch.Tensor, block_size: int | None = None) -> torch.Tensor:
+        return x + self.mixer(self.norm(x), block_size=block_size).float()
+
+
+class Caduceus(nn.Module):
+    """Stack of residual (Bi)Mamba blocks and a final RMSNorm over embedded inputs (B, L, width).
+
+    width = d_model, or 2 * d_model with RCPS (forward and reverse-complement streams).
+    `bidirectional=False` gives the plain Mamba backbone.
+    """
+
+    def __init__(self, cfg: BackboneConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.layers = nn.ModuleList(ResidualBlock(cfg) for _ in range(cfg.n_layer))
+        norm_f = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.norm_f = RCPS(norm_f) if cfg.rcps else norm_f
+
+    @property
+    def width(self) -> int:
+        return 2 * self.cfg.d_model if self.cfg.rcps else self.cfg.d_model
+
+    def forward(self, hidden: torch.Tensor, block_size: int | None = None) -> torch.Tensor:
+        """`block_size` streams each layer's scan in blocks (inference at 200 kb on a CPU)."""
+        x = hidden.float()
+        for layer in self.layers:
+            x = layer(x, block_size=block_size)
+        return self.norm_f(x)
+
+
+class InputEmbedding(nn.Module):
+    """Linear embedding of per-position inputs (B, L, n_in) -> (B, L, width); with RCPS the second half
+    embeds the reverse-complement view (`complement`: channels complemented, as for one-hot DNA)."""
+
+    def __init__(self, n_in: int, d_model: int, rcps: bool, complement: bool):
+        super().__init__()
+        self.linear = nn.Linear(n_in, d_model)
+        self.rcps, self.complement = rcps, complement
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        fwd = self.linear(x)
+        if not self.rcps:
+            return fwd
+        rc_input = x.flip(-2, -1) if self.complement else x.flip(-2)
+        return torch.cat([fwd, flip_streams(self.linear(rc_input))], dim=-1)

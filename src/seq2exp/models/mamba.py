@@ -1,0 +1,121 @@
+"""Mamba block (mamba-ssm's `Mamba` mixer) on top of our selective scan, with RMSNorm and its config."""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .scan import DEFAULT_CHUNK, resolve_scan, selective_scan
+
+
+@dataclass
+class BackboneConfig:
+    """Sizes and options of a Caduceus / Mamba backbone (defaults: the paper's 4 x 128)."""
+
+    d_model: int = 128
+    n_layer: int = 4
+    d_state: int = 16
+    expand: int = 2
+    d_conv: int = 4
+    dt_rank: int | None = None  # None: ceil(d_model / 16), as mamba-ssm
+    dt_min: float = 1e-3
+    dt_max: float = 1e-1
+    dt_init_floor: float = 1e-4
+    bidirectional: bool = True  # False: plain (causal) Mamba
+    rcps: bool = False          # reverse-complement parameter sharing (Caduceus-PS)
+    norm_eps: float = 1e-5
+    scan_impl: str = "auto"     # auto | torch | mamba_ssm
+    chunk_size: int = DEFAULT_CHUNK
+
+    @property
+    def d_inner(self) -> int:
+        return self.expand * self.d_model
+
+    @property
+    def rank(self) -> int:
+        return self.dt_rank or math.ceil(self.d_model / 16)
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x32 = x.float()
+        normed = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        return (normed * self.weight.float()).to(x.dtype)
+
+
+class MambaMixer(nn.Module):
+    """in_proj -> causal depthwise conv1d -> SiLU -> x_proj -> dt_proj -> selective scan (+D) -> * SiLU(z) -> out_proj."""
+
+    def __init__(self, cfg: BackboneConfig):
+        super().__init__()
+        self.cfg = cfg
+        d_inner, rank, n = cfg.d_inner, cfg.rank, cfg.d_state
+        self.in_proj = nn.Linear(cfg.d_model, 2 * d_inner, bias=False)
+        self.conv1d = nn.Conv1d(d_inner, d_inner, cfg.d_conv, groups=d_inner, bias=True)
+        self.x_proj = nn.Linear(d_inner, rank + 2 * n, bias=False)
+        self.dt_proj = nn.Linear(rank, d_inner, bias=True)
+        self.out_proj = nn.Linear(d_inner, cfg.d_model, bias=False)
+        self.A_log = nn.Parameter(torch.log(torch.arange(1, n + 1, dtype=torch.float32)).repeat(d_inner, 1))
+        self.D = nn.Parameter(torch.ones(d_inner))
+        self._init_dt()
+        self._scan_device = self._scan = None
+
+    def _init_dt(self):
+        cfg = self.cfg
+        std = cfg.rank ** -0.5
+        nn.init.uniform_(self.dt_proj.weight, -std, std)
+        log_lo, log_hi = math.log(cfg.dt_min), math.log(cfg.dt_max)
+        dt = torch.exp(torch.rand(cfg.d_inner) * (log_hi - log_lo) + log_lo).clamp(min=cfg.dt_init_floor)
+        with torch.no_grad():
+            self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # inverse softplus
+
+    def scan_fn(self, device: torch.device):
+        if self._scan_device != device:
+            scan = resolve_scan(self.cfg.scan_impl, device)
+            if scan is selective_scan:
+                scan = functools.partial(selective_scan, chunk_size=self.cfg.chunk_size)
+            self._scan, self._scan_device = scan, device
+        return self._scan
+
+    def forward(self, hidden: torch.Tensor, state: tuple | None = None, return_state: bool = False):
+        """hidden (B, L, d_model). `state` = (conv tail (B, d_inner, d_conv-1), ssm state (B, d_inner, N))
+        continues a sequence from an earlier block; then the PyTorch scan is used and the new state returned."""
+        batch, length, _ = hidden.shape
+        x, z = self.in_proj(hidden).transpose(1, 2).chunk(2, dim=1)  # (B, d_inner, L) each
+        if state is None:
+            tail = x.new_zeros(batch, x.shape[1], self.cfg.d_conv - 1)
+        else:
+            tail = state[0].to(x.dtype)
+        x_full = torch.cat([tail, x], dim=-1)
+        x = F.silu(F.conv1d(x_full, self.conv1d.weight, self.conv1d.bias, groups=x.shape[1]))
+        dt, B, C = self.x_proj(x.transpose(1, 2)).split([self.cfg.rank, self.cfg.d_state, self.cfg.d_state], dim=-1)
+        delta = F.linear(dt, self.dt_proj.weight).transpose(1, 2)  # bias and softplus in fp32 in the scan
+        A = -torch.exp(self.A_log.float())
+        scan_args = (x, delta, A, B.transpose(1, 2), C.transpose(1, 2), self.D.float(), z)
+        scan_kwargs = dict(delta_bias=self.dt_proj.bias.float(), delta_softplus=True)
+        if state is None and not return_state:
+            y = self.scan_fn(hidden.device)(*scan_args, **scan_kwargs)
+            return self.out_proj(y.transpose(1, 2).to(hidden.dtype))
+        ssm = None if state is None else state[1]
+        y, ssm = selective_scan(*scan_args, **scan_kwargs, initial_state=ssm, return_last_state=True,
+                                chunk_size=self.cfg.chunk_size)
+        out = self.out_proj(y.transpose(1, 2).to(hidden.dtype))
+        return out, (x_full[..., -(self.cfg.d_conv - 1):], ssm)
+
+    def forward_streamed(self, hidden: torch.Tensor, block_size: int) -> torch.Tensor:
+        """Same result as forward, computed block by block carrying the conv and SSM state (inference)."""
+        outs, state = [], None
+        for lo in range(0, hidden.shape[1], block_size):
+            out, state = self(hidden[:, lo:lo + block_size], state=state, return_state=True)
+            outs.append(out)
+        return torch.cat(outs, dim=1)

@@ -1,0 +1,233 @@
+"""Selective scan (Mamba-1 SSM): exact chunked PyTorch scan, a naive reference, and the mamba-ssm bridge.
+
+All scans follow mamba-ssm's `selective_scan_fn` layout and semantics (time is the last axis):
+u, delta (B, D, L); A (D, N) with A < 0; B, C (B, N, L); D (D,); z (B, D, L).
+
+    s_t = exp(delta_t A) s_{t-1} + delta_t u_t B_t,    y_t = C_t . s_t + D u_t,    out = y * silu(z)
+
+The chunked scan computes each segment of positions in closed form. With h_t = sum_{k=2..t} delta_k A
+(h_1 = 0, h <= 0 and decreasing) the states of a segment starting from state s_0 are
+
+    s_t = exp(h_t) * (a_1 s_0 + cumsum_j(exp(-h_j) delta_j u_j B_j)),
+
+so one cumulative sum replaces the loop over positions. exp(-h) grows along the segment, so segments
+are cut wherever the total decay could pass `max_decay`; this keeps every term finite, which makes
+the result exact (same math as the sequential recurrence) for any delta and A. Only one segment's
+(B, D, N, T) states exist at a time: the backward pass recomputes them from the saved segment start
+states and runs the adjoint recurrence the same way, right to left.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+DEFAULT_CHUNK = 128
+# Largest total decay inside one segment; exp(max_decay) times the segment's input sum must stay finite.
+MAX_DECAY = {torch.float32: 60.0, torch.float64: 600.0}
+SCAN_IMPLS = ("auto", "torch", "mamba_ssm")
+
+
+def selective_scan_reference(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                             initial_state=None, return_last_state=False):
+    """Naive sequential scan, one position at a time (mamba-ssm's `selective_scan_ref`); for tests."""
+    delta, state_dtype = _prepare_delta(delta, delta_bias, delta_softplus, u.dtype)
+    u, A, B, C = (t.to(state_dtype) for t in (u, A, B, C))
+    batch, d_inner, length = u.shape
+    state = _initial_state(initial_state, batch, d_inner, A.shape[1], u)
+    decay = torch.exp(delta.unsqueeze(2) * A[None, :, :, None])  # (B, D, N, L)
+    drive = (delta * u).unsqueeze(2) * B.unsqueeze(1)
+    ys = []
+    for t in range(length):
+        state = decay[..., t] * state + drive[..., t]
+        ys.append((state * C[:, None, :, t]).sum(-1))
+    y = torch.stack(ys, dim=-1)
+    return _finish(y, u, D, z, state, return_last_state)
+
+
+def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                   initial_state=None, return_last_state=False, chunk_size=DEFAULT_CHUNK):
+    """Exact chunked selective scan in PyTorch, differentiable, memory O(B D N chunk).
+
+    `initial_state` (B, D, N) continues a scan from a previous block (streamed inference);
+    `return_last_state` also returns the state after the last position.
+    """
+    with torch.autocast(u.device.type, enabled=False):
+        delta, state_dtype = _prepare_delta(delta, delta_bias, delta_softplus, u.dtype)
+        u32, A32, B32, C32 = (t.to(state_dtype) for t in (u, A, B, C))
+        batch, d_inner, _ = u.shape
+        state = _initial_state(initial_state, batch, d_inner, A.shape[1], u32)
+        y, last = ChunkedScan.apply(u32, delta, A32, B32, C32, state, chunk_size)
+        return _finish(y, u32, D, z, last, return_last_state)
+
+
+def _prepare_delta(delta, delta_bias, delta_softplus, input_dtype):
+    state_dtype = torch.float64 if input_dtype == torch.float64 else torch.float32
+    delta = delta.to(state_dtype)
+    if delta_bias is not None:
+        delta = delta + delta_bias.to(state_dtype)[:, None]
+    if delta_softplus:
+        delta = F.softplus(delta)
+    return delta, state_dtype
+
+
+def _initial_state(initial_state, batch, d_inner, d_state, like):
+    if initial_state is None:
+        return like.new_zeros(batch, d_inner, d_state)
+    return initial_state.to(like.dtype)
+
+
+def _finish(y, u, D, z, last_state, return_last_state):
+    if D is not None:
+        y = y + u * D.to(y.dtype)[:, None]
+    if z is not None:
+        y = y * F.silu(z.to(y.dtype))
+    return (y, last_state) if return_last_state else y
+
+
+def plan_segments(delta: torch.Tensor, A: torch.Tensor, chunk_size: int) -> list[tuple[int, int]]:
+    """Cut [0, L) into segments of at most `chunk_size` positions whose decay stays below MAX_DECAY.
+
+    The bound per position is max over batch and channels of delta * |A|; the first position of a
+    segment does not count (its decay multiplies the incoming state only, exp(delta A) <= 1).
+    """
+    length = delta.shape[-1]
+    limit = MAX_DECAY[delta.dtype]
+    worst = (delta * (-A).amax(-1)[:, None]).amax(dim=(0, 1))  # (L,)
+    if float(worst.max()) * chunk_size <= limit:
+        return [(s, min(s + chunk_size, length)) for s in range(0, length, chunk_size)]
+    segments, start, total = [], 0, 0.0
+    for t, decay in enumerate(worst.tolist()[1:], start=1):
+        if t - start >= chunk_size or total + decay > limit:
+            segments.append((start, t))
+            start, total = t, 0.0
+        else:
+            total += decay
+    segments.append((start, length))
+    return segments
+
+
+def _segment_states(u, delta, A, B, s0):
+    """States (B, D, N, T) of one segment and the pieces the backward pass reuses."""
+    drive_u = delta * u                                           # (B, D, T)
+    decay_sum = delta.cumsum(-1) - delta[..., :1]                 # sum_{k=2..t} delta_k
+    growth = torch.exp_(decay_sum.unsqueeze(2) * (-A)[None, :, :, None])  # exp(-h_t) >= 1
+    drive = drive_u.unsqueeze(2) * B.unsqueeze(1)                 # delta_t u_t B_t
+    first = torch.exp(delta[..., :1].unsqueeze(2) * A[None, :, :, None]).squeeze(-1)  # a_1 (B, D, N)
+    states = torch.cumsum(drive * growth, dim=-1)
+    states += (first * s0).unsqueeze(-1)
+    states /= growth
+    return states, growth, drive, drive_u, first
+
+
+class ChunkedScan(torch.autograd.Function):
+    """y_t = C_t . s_t over segments; saves only inputs and the state at each segment start."""
+
+    @staticmethod
+    def forward(ctx, u, delta, A, B, C, s0, chunk_size):
+        segments = plan_segments(delta, A, chunk_size)
+        y = u.new_empty(u.shape)
+        starts = []
+        state = s0
+        for lo, hi in segments:
+            starts.append(state)
+            states = _segment_states(u[..., lo:hi], delta[..., lo:hi], A, B[..., lo:hi], state)[0]
+            y[..., lo:hi] = (states * C[:, None, :, lo:hi]).sum(2)
+            state = states[..., -1].clone()
+        ctx.segments = segments
+        ctx.save_for_backward(u, delta, A, B, C, *starts)
+        return y, state
+
+    @staticmethod
+    def backward(ctx, dy, dlast):
+        u, delta, A, B, C, *starts = ctx.saved_tensors
+        du, ddelta, dB, dC = (torch.empty_like(t) for t in (u, delta, B, C))
+        dA = torch.zeros_like(A)
+        carry = dlast  # dL/ds from the right of the current segment
+        for (lo, hi), s0 in zip(reversed(ctx.segments), reversed(starts)):
+            sl = slice(lo, hi)
+            d_seg, dy_seg, B_seg, C_seg = delta[..., sl], dy[..., sl], B[..., sl], C[..., sl]
+            states, growth, drive, drive_u, first = _segment_states(u[..., sl], d_seg, A, B_seg, s0)
+            dC[..., sl] = (states * dy_seg.unsqueeze(2)).sum(1)
+            # adjoint: lam_t = C_t dy_t + a_{t+1} lam_{t+1}, solved like the forward scan, right to left
+            source = dy_seg.unsqueeze(2) * C_seg.unsqueeze(1)
+            source /= growth
+            lam = torch.flip(torch.cumsum(torch.flip(source, (-1,)), dim=-1), (-1,))
+            lam += (carry / growth[..., -1]).unsqueeze(-1)
+            lam *= growth
+            dB[..., sl] = (lam * drive_u.unsqueeze(2)).sum(1)
+            d_drive_u = (lam * B_seg.unsqueeze(1)).sum(2)
+            # gradient of log a_t = delta_t A is lam_t * a_t s_{t-1} = lam_t * (s_t - drive_t)
+            states -= drive
+            states *= lam
+            ddelta[..., sl] = (states * A[:, :, None]).sum(2) + d_drive_u * u[..., sl]
+            dA += (states * d_seg.unsqueeze(2)).sum((0, 3))
+            du[..., sl] = d_drive_u * d_seg
+            carry = first * lam[..., 0]
+        return du, ddelta, dA, dB, dC, carry, None
+
+
+# ----------------------------------------------------------------------------------------------
+# Choosing the implementation: ours everywhere, mamba-ssm's CUDA kernel only when it imports and agrees.
+
+ScanFn = Callable[..., torch.Tensor]
+
+
+def resolve_scan(impl: str = "auto", device: torch.device | str = "cpu") -> ScanFn:
+    """The scan function for `impl` in SCAN_IMPLS on `device`.
+
+    "torch": ours. "mamba_ssm": mamba-ssm's kernel, an error if it is unusable. "auto": mamba-ssm's
+    kernel on CUDA when it imports and passes a self-check against ours, else ours (with a warning
+    on CUDA, where the faster kernel was wanted).
+    """
+    if impl not in SCAN_IMPLS:
+        raise ValueError(f"scan_impl must be one of {SCAN_IMPLS}, got {impl!r}")
+    device = torch.device(device)
+    if impl == "torch" or (impl == "auto" and device.type != "cuda"):
+        return selective_scan
+    problem = mamba_ssm_problem(device.index or 0) if device.type == "cuda" else "device is not CUDA"
+    if problem is None:
+        from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
+        return selective_scan_fn
+    if impl == "mamba_ssm":
+        raise RuntimeError(f"scan_impl 'mamba_ssm' requested but unusable: {problem}")
+    warnings.warn(f"mamba-ssm selective scan unusable ({problem}); using the PyTorch chunked scan",
+                  stacklevel=2)
+    return selective_scan
+
+
+@functools.lru_cache(maxsize=None)
+def mamba_ssm_problem(device_index: int = 0) -> str | None:
+    """None when mamba-ssm's selective scan imports and matches ours on a small input, else why not."""
+    try:
+        from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
+    except Exception as err:  # ImportError, or a missing/incompatible CUDA extension
+        return f"import failed: {err}"
+    device = torch.device("cuda", device_index)
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    args = random_scan_inputs(2, 8, 4, 300, generator=gen)
+    args = [t.to(device) for t in args]
+    try:
+        theirs = selective_scan_fn(*args, delta_softplus=True)
+    except Exception as err:
+        return f"kernel failed: {err}"
+    ours = selective_scan(*args, delta_softplus=True)
+    error = (theirs - ours).abs().max().item()
+    if not error <= 1e-3 * (1 + ours.abs().max().item()):
+        return f"self-check mismatch (max abs difference {error:.3g})"
+    return None
+
+
+def random_scan_inputs(batch, d_inner, d_state, length, generator=None, dtype=torch.float32):
+    """Random (u, delta, A, B, C, D, z) in mamba-ssm's layout, delta before softplus."""
+    def randn(*shape):
+        return torch.randn(*shape, generator=generator, dtype=dtype)
+    u = randn(batch, d_inner, length)
+    delta = randn(batch, d_inner, length) * 0.5 - 1.0
+    A = -torch.exp(randn(d_inner, d_state) * 0.5)
+    return u, delta, A, randn(batch, d_state, length), randn(batch, d_state, length), \
+        randn(d_inner), randn(batch, d_inner, length)

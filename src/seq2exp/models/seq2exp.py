@@ -1,0 +1,276 @@
+"""Seq2Exp: a Beta-distributed mask over positions (generator) and an expression regressor (predictor).
+
+Also the baselines built from the same parts: a backbone on DNA (+ signals) without mask, and a
+predictor behind a fixed external mask (MACS3 peaks, or the top-k% of a trained soft mask).
+
+Batch convention (dict of tensors): dna (B, L, 4) one-hot ACGT; signals (B, L, 3) as
+(H3K27ac, DNase, Hi-C); features (B, 9); target (B,); optional blacklist (B, L) bool; mask (B, L)
+for the fixed-mask models. The window centre (the TSS) is position L // 2.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .caduceus import Caduceus, InputEmbedding, merge_rc_streams
+from .mamba import BackboneConfig
+
+BETA_FORMS = ("authors", "paper")
+MASK_KINDS = ("soft", "hard")
+
+
+@dataclass
+class Seq2ExpConfig:
+    """Model options; defaults are the paper's / the authors' code (see reference notes)."""
+
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    n_signals: int = 3
+    n_features: int = 9
+    use_features: bool = True
+    mlp_hidden: int = 128
+    beta_min: float = 1.0
+    signal_scale: float = 10.0
+    signal_b: tuple[float, ...] = (1.5, 0.2, 1.0)       # beta constants of (H3K27ac, DNase, Hi-C)
+    signal_weights: tuple[float, ...] = (0.4, 0.4, 0.2)
+    prior: tuple[float, float] = (10.0, 90.0)           # Beta(alpha3, beta3), mean 0.1
+    kl_weight: float = 0.01
+    beta_form: str = "authors"  # authors: Beta(a_seq + sum w a_i, ...); paper: the same minus 1 (Prop. 2)
+    mask: str = "soft"          # soft | hard
+    threshold: float = 0.5
+    share_weights: bool = False  # hard run: generator and predictor are one backbone
+    compact: bool = False        # hard run: the predictor sees only the selected positions
+    central_region_bp: int = 2000  # always selected
+    pooled_region_bp: int = 2000   # the head mean-pools here
+
+    def __post_init__(self):
+        if self.beta_form not in BETA_FORMS:
+            raise ValueError(f"beta_form must be one of {BETA_FORMS}, got {self.beta_form!r}")
+        if self.mask not in MASK_KINDS:
+            raise ValueError(f"mask must be one of {MASK_KINDS}, got {self.mask!r}")
+        if not len(self.signal_b) == len(self.signal_weights) == self.n_signals:
+            raise ValueError("signal_b and signal_weights need one entry per signal (n_signals)")
+        if not math.isclose(sum(self.signal_weights), 1.0):
+            raise ValueError(f"signal_weights must sum to 1, got {self.signal_weights}")
+
+
+@dataclass
+class ModelOutput:
+    prediction: torch.Tensor               # (B,)
+    mask: torch.Tensor | None = None       # (B, L) mask applied to the predictor's input
+    kl: torch.Tensor | None = None         # scalar KL(mask || prior), mean over length then batch
+    alpha: torch.Tensor | None = None      # (B, L) parameters of the mask distribution
+    beta: torch.Tensor | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Beta mask math
+
+
+def sequence_beta(logits: torch.Tensor, beta_min: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(..., 2) generator outputs -> alpha, beta = softplus + beta_min (Eq. 8)."""
+    params = F.softplus(logits.float()) + beta_min
+    return params[..., 0], params[..., 1]
+
+
+def signal_beta(signals: torch.Tensor, b: tuple[float, ...], weights: tuple[float, ...], beta_min: float,
+                scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weighted signal Beta from raw signals (B, L, S): alpha_i = (s_i + beta_min) scale,
+    beta_i = (b_i + beta_min) scale, summed with the fixed weights."""
+    w = signals.new_tensor(weights)
+    alpha = ((signals.float() + beta_min) * scale * w).sum(-1)
+    beta = ((signals.new_tensor(b) + beta_min) * scale * w).sum().expand_as(alpha)
+    return alpha, beta
+
+
+def beta_product(alpha_seq, beta_seq, alpha_sig, beta_sig, form: str = "authors"):
+    """Parameters of the combined mask distribution.
+
+    "paper": Beta(a_seq + a_sig - 1, b_seq + b_sig - 1), the normalised product of the sequence Beta
+    with the weighted geometric mean of the signal Betas (Proposition 2). "authors": the same with +1
+    on each parameter, as the authors' code computes it.
+    """
+    shift = {"authors": 0.0, "paper": 1.0}[form]
+    return alpha_seq + alpha_sig - shift, beta_seq + beta_sig - shift
+
+
+def kl_beta(alpha1, beta1, alpha2, beta2) -> torch.Tensor:
+    """KL(Beta(alpha1, beta1) || Beta(alpha2, beta2)) in closed form, elementwise."""
+    alpha2, beta2 = (torch.as_tensor(p, dtype=alpha1.dtype, device=alpha1.device) for p in (alpha2, beta2))
+    log_norm1 = torch.lgamma(alpha1) + torch.lgamma(beta1) - torch.lgamma(alpha1 + beta1)
+    log_norm2 = torch.lgamma(alpha2) + torch.lgamma(beta2) - torch.lgamma(alpha2 + beta2)
+    return (log_norm2 - log_norm1 + (alpha1 - alpha2) * torch.digamma(alpha1)
+            + (beta1 - beta2) * torch.digamma(beta1)
+            + (alpha2 - alpha1 + beta2 - beta1) * torch.digamma(alpha1 + beta1))
+
+
+def straight_through(soft: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Exactly 0/1 forward (soft >= threshold); the gradient passes to `soft` unchanged."""
+    hard = (soft >= threshold).to(soft.dtype)
+    return hard + (soft - soft.detach())  # soft - soft.detach() is exactly 0, so the forward stays 0/1
+
+
+def central_slice(length: int, region_bp: int) -> slice:
+    """The `region_bp` positions centred on position length // 2, clipped to the window."""
+    start = length // 2 - region_bp // 2
+    return slice(max(start, 0), min(start + region_bp, length))
+
+
+def force_mask(mask: torch.Tensor, blacklist: torch.Tensor | None, central_bp: int) -> torch.Tensor:
+    """Blacklisted positions 0, the central region 1 (the central region wins)."""
+    if blacklist is not None:
+        mask = mask.masked_fill(blacklist.bool(), 0.0)
+    keep = torch.zeros(mask.shape[-1], dtype=torch.bool, device=mask.device)
+    keep[central_slice(mask.shape[-1], central_bp)] = True
+    return mask.masked_fill(keep, 1.0)
+
+
+def top_fraction_mask(scores: torch.Tensor, fraction: float, blacklist: torch.Tensor | None = None) -> torch.Tensor:
+    """Seq2Exp-retrain: per sample, 1.0 at the round(fraction * L) highest-scoring positions, else 0.0."""
+    if blacklist is not None:
+        scores = scores.masked_fill(blacklist.bool(), float("-inf"))
+    k = round(fraction * scores.shape[-1])
+    mask = torch.zeros_like(scores, dtype=torch.float32)
+    return mask.scatter_(-1, scores.topk(k, dim=-1).indices, 1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Modules
+
+
+class RegressionHead(nn.Module):
+    """Mean-pool states over the pooled region, concatenate the extra features, MLP to one value."""
+
+    def __init__(self, width: int, cfg: Seq2ExpConfig):
+        super().__init__()
+        self.n_features = cfg.n_features if cfg.use_features else 0
+        self.mlp = nn.Sequential(nn.Linear(width + self.n_features, cfg.mlp_hidden), nn.ReLU(),
+                                 nn.Linear(cfg.mlp_hidden, cfg.mlp_hidden), nn.ReLU(),
+                                 nn.Linear(cfg.mlp_hidden, 1))
+
+    def forward(self, states: torch.Tensor, pool: torch.Tensor, features: torch.Tensor | None) -> torch.Tensor:
+        """states (B, L, d); pool (B, L) or (L,) weights of the pooled positions; features (B, F)."""
+        pool = pool.to(states.dtype).expand(states.shape[:2])
+        pooled = (states * pool[..., None]).sum(1) / pool.sum(1, keepdim=True).clamp(min=1)
+        if self.n_features:
+            pooled = torch.cat([pooled, features.to(pooled.dtype)], dim=-1)
+        return self.mlp(pooled).squeeze(-1)
+
+
+class Regressor(nn.Module):
+    """Shared parts: DNA and signal embeddings, a predictor backbone, the head, and the loss."""
+
+    uses_signals = True
+
+    def __init__(self, cfg: Seq2ExpConfig):
+        super().__init__()
+        self.cfg = cfg
+        bb = cfg.backbone
+        self.dna_embed = InputEmbedding(4, bb.d_model, bb.rcps, complement=True)
+        if self.uses_signals:
+            self.signal_embed = InputEmbedding(cfg.n_signals, bb.d_model, bb.rcps, complement=False)
+        self.predictor = Caduceus(bb)
+        self.head = RegressionHead(bb.d_model, cfg)
+
+    def embed(self, batch: dict) -> torch.Tensor:
+        x = self.dna_embed(batch["dna"].float())
+        if self.uses_signals:
+            x = x + self.signal_embed(batch["signals"].float())
+        return x
+
+    def backbone_states(self, backbone: Caduceus, x: torch.Tensor) -> torch.Tensor:
+        states = backbone(x)
+        return merge_rc_streams(states) if backbone.cfg.rcps else states
+
+    def predict(self, x: torch.Tensor, batch: dict, selected: torch.Tensor | None = None) -> torch.Tensor:
+        """Predictor + head on embedded input (B, L, w); `selected` (B, L) bool compacts each sample to
+        its selected positions first (then one sample at a time: lengths differ)."""
+        length = x.shape[1]
+        pool = torch.zeros(length, device=x.device)
+        pool[central_slice(length, self.cfg.pooled_region_bp)] = 1.0
+        features = batch.get("features")
+        if selected is None:
+            return self.head(self.backbone_states(self.predictor, x), pool, features)
+        preds = []
+        for b in range(x.shape[0]):
+            idx = selected[b].nonzero().squeeze(-1)
+            states = self.backbone_states(self.predictor, x[b:b + 1, idx])
+            feats = None if features is None else features[b:b + 1]
+            preds.append(self.head(states, pool[idx][None], feats))
+        return torch.cat(preds)
+
+    def loss(self, output: ModelOutput, target: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """SmoothL1 + kl_weight * KL; metrics (detached) include the mask ratio where there is a mask."""
+        regression = F.smooth_l1_loss(output.prediction.float(), target.float())
+        loss = regression
+        metrics = {"smooth_l1": regression.detach()}
+        if output.kl is not None:
+            loss = loss + self.cfg.kl_weight * output.kl
+            metrics["kl"] = output.kl.detach()
+        if output.mask is not None:
+            metrics["mask_ratio"] = output.mask.detach().float().mean()
+        metrics["loss"] = loss.detach()
+        return loss, metrics
+
+
+class Seq2Exp(Regressor):
+    """Generator on the DNA embedding -> Beta mask (combined with the signal Beta) -> predictor on
+    (DNA + signal embedding) x mask -> head. Soft: rsample in training, mean in evaluation.
+    Hard: threshold with a straight-through gradient, optionally shared weights and compaction."""
+
+    def __init__(self, cfg: Seq2ExpConfig):
+        if cfg.compact and cfg.mask != "hard":
+            raise ValueError("compact needs mask 'hard' (a soft mask selects no positions)")
+        super().__init__(cfg)
+        self.generator = self.predictor if cfg.share_weights else Caduceus(cfg.backbone)
+        self.beta_head = nn.Linear(cfg.backbone.d_model, 2)
+
+    def mask_distribution(self, batch: dict, dna_embedding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cfg = self.cfg
+        logits = self.beta_head(self.backbone_states(self.generator, dna_embedding))
+        with torch.autocast(logits.device.type, enabled=False):
+            alpha_seq, beta_seq = sequence_beta(logits, cfg.beta_min)
+            alpha_sig, beta_sig = signal_beta(batch["signals"], cfg.signal_b, cfg.signal_weights,
+                                              cfg.beta_min, cfg.signal_scale)
+            return beta_product(alpha_seq, beta_seq, alpha_sig, beta_sig, cfg.beta_form)
+
+    def forward(self, batch: dict) -> ModelOutput:
+        cfg = self.cfg
+        dna_embedding = self.dna_embed(batch["dna"].float())
+        alpha, beta = self.mask_distribution(batch, dna_embedding)
+        kl = kl_beta(alpha, beta, *cfg.prior).mean(-1).mean()
+        if self.training:
+            soft = torch.distributions.Beta(alpha, beta).rsample()
+        else:
+            soft = alpha / (alpha + beta)
+        mask = straight_through(soft, cfg.threshold) if cfg.mask == "hard" else soft
+        mask = force_mask(mask, batch.get("blacklist"), cfg.central_region_bp)
+        x = (dna_embedding + self.signal_embed(batch["signals"].float())) * mask[..., None].to(dna_embedding.dtype)
+        selected = mask.detach() > 0.5 if cfg.compact else None
+        prediction = self.predict(x, batch, selected)
+        return ModelOutput(prediction, mask=mask, kl=kl, alpha=alpha, beta=beta)
+
+
+class SequenceRegressor(Regressor):
+    """Baselines without a mask: Caduceus (or Mamba) on DNA alone, or with the signals embedded and added."""
+
+    def __init__(self, cfg: Seq2ExpConfig, use_signals: bool):
+        self.uses_signals = use_signals
+        super().__init__(cfg)
+
+    def forward(self, batch: dict) -> ModelOutput:
+        return ModelOutput(self.predict(self.embed(batch), batch))
+
+
+class FixedMaskRegressor(Regressor):
+    """Predictor behind an external mask batch["mask"] (B, L): MACS3 peaks, or Seq2Exp-retrain's top-k%."""
+
+    def forward(self, batch: dict) -> ModelOutput:
+        mask = force_mask(batch["mask"].float(), batch.get("blacklist"), self.cfg.central_region_bp)
+        x = self.embed(batch) * mask[..., None]
+        selected = mask > 0.5 if self.cfg.compact else None
+        return ModelOutput(self.predict(x, batch, selected), mask=mask)

@@ -1,0 +1,98 @@
+"""Caduceus / Mamba backbones: RCPS equivariance, tied bidirectional projections, causality, streaming, RC tools."""
+
+import pytest
+import torch
+
+from seq2exp.models import build_model, one_hot, rc_averaged_predict, reverse_complement, reverse_complement_sample
+from seq2exp.models.caduceus import Caduceus, InputEmbedding, flip_streams, merge_rc_streams
+from seq2exp.models.mamba import BackboneConfig
+
+
+def _tiny(**kw):
+    return BackboneConfig(**{"d_model": 16, "n_layer": 2, "d_state": 4, "chunk_size": 32, **kw})
+
+
+def _dna(batch=2, length=101, seed=0):
+    return one_hot(torch.randint(0, 5, (batch, length), generator=torch.Generator().manual_seed(seed)))
+
+
+def test_one_hot_and_reverse_complement():
+    codes = torch.tensor([[0, 1, 2, 3, 4]], dtype=torch.uint8)  # ACGTN
+    x = one_hot(codes)
+    assert x.tolist() == [[[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]]]
+    # reverse complement of ACGTN is NACGT
+    assert reverse_complement(x).argmax(-1).tolist()[0][1:] == [0, 1, 2, 3]
+    assert reverse_complement(x)[0, 0].sum() == 0
+
+
+def test_rcps_backbone_is_reverse_complement_equivariant():
+    torch.manual_seed(0)
+    cfg = _tiny(rcps=True)
+    embed, net = InputEmbedding(4, 16, rcps=True, complement=True), Caduceus(cfg)
+    x = _dna()
+    h, h_rc = net(embed(x)), net(embed(reverse_complement(x)))
+    assert h.shape == (2, 101, 32)
+    torch.testing.assert_close(h_rc, flip_streams(h))
+    torch.testing.assert_close(merge_rc_streams(h_rc), merge_rc_streams(h).flip(1))
+
+
+def test_rcps_regressor_prediction_is_strand_invariant():
+    torch.manual_seed(0)
+    model = build_model("caduceus", {"d_model": 16, "n_layer": 2, "d_state": 4, "rcps": True,
+                                     "pooled_region_bp": 20, "central_region_bp": 20}).eval()
+    batch = {"dna": _dna(length=100), "features": torch.randn(2, 9)}
+    torch.testing.assert_close(model(reverse_complement_sample(batch)).prediction, model(batch).prediction)
+
+
+def test_bidirectional_projections_are_tied_and_directions_differ():
+    net = Caduceus(_tiny())
+    bi = net.layers[0].mixer
+    assert bi.forward_mixer.in_proj.weight is bi.reverse_mixer.in_proj.weight
+    assert bi.forward_mixer.out_proj.weight is bi.reverse_mixer.out_proj.weight
+    assert bi.forward_mixer.conv1d.weight is not bi.reverse_mixer.conv1d.weight
+    n_shared = bi.forward_mixer.in_proj.weight.numel() + bi.forward_mixer.out_proj.weight.numel()
+    one_direction = sum(p.numel() for p in bi.forward_mixer.parameters())
+    assert sum(p.numel() for p in bi.parameters()) == 2 * one_direction - n_shared
+
+
+def test_plain_mamba_is_causal_and_caduceus_is_not():
+    torch.manual_seed(0)
+    x = torch.randn(1, 64, 16)
+    x2 = x.clone()
+    x2[:, 40:] += 1.0
+    causal = Caduceus(_tiny(bidirectional=False))
+    torch.testing.assert_close(causal(x)[:, :40], causal(x2)[:, :40])
+    bidirectional = Caduceus(_tiny())
+    assert not torch.allclose(bidirectional(x)[:, :40], bidirectional(x2)[:, :40])
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_streamed_inference_equals_full_forward(bidirectional):
+    torch.manual_seed(0)
+    net = Caduceus(_tiny(bidirectional=bidirectional))
+    x = torch.randn(2, 150, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x, block_size=37), net(x), rtol=1e-5, atol=1e-5)
+
+
+def test_reverse_complement_sample_flips_everything_positional():
+    batch = {"dna": _dna(1, 6), "signals": torch.arange(18.0).view(1, 6, 3),
+             "blacklist": torch.tensor([[1, 0, 0, 0, 0, 0]], dtype=torch.bool),
+             "features": torch.arange(9.0)[None], "target": torch.tensor([1.5])}
+    rc = reverse_complement_sample(batch)
+    torch.testing.assert_close(rc["dna"], reverse_complement(batch["dna"]))
+    torch.testing.assert_close(rc["signals"], batch["signals"].flip(1))  # channels keep their meaning
+    assert rc["blacklist"].tolist() == [[False] * 5 + [True]]
+    assert rc["features"] is batch["features"] and rc["target"] is batch["target"]
+    torch.testing.assert_close(reverse_complement_sample(rc)["dna"], batch["dna"])
+
+
+def test_rc_averaged_predict_is_strand_symmetric():
+    torch.manual_seed(0)
+    model = build_model("caduceus", {"d_model": 16, "n_layer": 1, "d_state": 4, "pooled_region_bp": 20}).eval()
+    batch = {"dna": _dna(length=80), "features": torch.randn(2, 9)}
+    with torch.no_grad():
+        both = rc_averaged_predict(model, batch)
+        expected = (model(batch).prediction + model(reverse_complement_sample(batch)).prediction) / 2
+        torch.testing.assert_close(both, expected)
+        torch.testing.assert_close(rc_averaged_predict(model, reverse_complement_sample(batch)), both)
