@@ -542,16 +542,13 @@ def _abc_scaling(table: pd.DataFrame, powerlaw: PowerLaw, reference_gamma: float
 def per_base_contact(profile: pd.DataFrame, tss: int, half_width: int, resolution: int) -> np.ndarray:
     """log10(x + 1) of each base's bin's hic_contact_pl_scaled_adj over [tss - half_width,
     tss + half_width), 0-based; bases beyond the chromosome (no bin in `profile`) are 0."""
-    positions = np.arange(tss - half_width, tss + half_width)
-    out = np.zeros(positions.size, dtype=np.float32)
-    if profile.empty:
-        return out
-    profile = profile.sort_values("bin_start")
-    bins = profile["bin_start"].to_numpy() // resolution
-    at = np.clip(np.searchsorted(bins, positions // resolution), 0, len(bins) - 1)
-    inside = (positions >= 0) & (positions < profile["bin_end"].to_numpy()[at])
-    hit = (bins[at] == positions // resolution) & inside
-    out[hit] = np.log10(profile["hic_contact_pl_scaled_adj"].to_numpy()[at[hit]] + 1.0)
+    start, end = tss - half_width, tss + half_width
+    out = np.zeros(end - start, dtype=np.float32)
+    values = np.log10(profile["hic_contact_pl_scaled_adj"].to_numpy() + 1.0)
+    for bin_start, bin_end, value in zip(profile["bin_start"].to_numpy(), profile["bin_end"].to_numpy(), values):
+        lo, hi = max(bin_start, start), min(bin_end, end)
+        if lo < hi:
+            out[lo - start : hi - start] = value
     return out
 
 
