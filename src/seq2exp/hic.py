@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .genome import match_chromosomes
+
 log = logging.getLogger(__name__)
 
 # ABC (predictor.py, add_powerlaw_to_predictions): the reference scale is a linear function of the
@@ -58,21 +60,11 @@ class PowerLaw(NamedTuple):
 
 def file_chromosome(chrom: str, available, path: str) -> str:
     """The file's name for our chromosome `chrom` ("chr22" -> "22" where the file says "22")."""
-    bare = chrom[3:] if chrom.startswith("chr") else chrom
-    candidates = [chrom, bare, "chr" + bare]
-    if bare in ("M", "MT"):
-        candidates += ["chrM", "MT", "M"]
-    for name in candidates:
-        if name in available:
-            return name
-    shown = ", ".join(list(available)[:30])
-    raise HicError(f"{path}: chromosome {chrom!r} is not in the file (it has {shown})")
-
-
-def our_chromosome(name: str) -> str:
-    """Our name for a file's chromosome: "22" -> "chr22", "MT" -> "chrM"."""
-    bare = name[3:] if name.startswith("chr") else name
-    return "chrM" if bare in ("M", "MT") else "chr" + bare
+    found = match_chromosomes([chrom], available, path)
+    if chrom not in found:
+        shown = ", ".join(list(available)[:30])
+        raise HicError(f"{path}: chromosome {chrom!r} is not in the file (it has {shown})")
+    return found[chrom]
 
 
 # --- readers: observed upper-triangle pixels and divisive normalisation vectors -------------

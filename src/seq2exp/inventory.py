@@ -11,6 +11,7 @@ import os
 
 import pandas as pd
 
+from .signals import Track
 from .sources import Source, sha256sum
 
 
@@ -45,13 +46,7 @@ def _table(path: str) -> str:
 
 
 def _bigwig(path: str) -> str:
-    import pyBigWig
-
-    bw = pyBigWig.open(path)
-    if bw is None or not bw.isBigWig():
-        raise ValueError("not a bigWig file")
-    chroms = bw.chroms()
-    bw.close()
+    chroms = chromosome_names("bigwig", path)
     return f"{len(chroms)} chromosomes, {_chrom_style(chroms)}"
 
 
@@ -92,12 +87,8 @@ def _ctss(path: str) -> str:
 def chromosome_names(kind: str, path: str) -> list[str]:
     """The chromosome names an input file uses (bigWig header, Hi-C header, CTSS rows)."""
     if kind == "bigwig":
-        import pyBigWig
-
-        bw = pyBigWig.open(path)
-        names = list(bw.chroms())
-        bw.close()
-        return names
+        with Track(path) as track:
+            return list(track.file_chroms)
     if kind == "hic":
         names = _hic_file(path, _hic_resolutions(path)[0]).chromosomes()
         return [n for n in names if n.lower() != "all"]

@@ -28,6 +28,7 @@ import pandas as pd
 
 from .files import atomic_output
 from .genome import match_chromosomes
+from .signals import Track
 
 log = logging.getLogger(__name__)
 
@@ -77,31 +78,22 @@ class PeakCalls:
 # --- bigWig -------------------------------------------------------------------------------
 
 
-def open_bigwig(path: str | os.PathLike, chromosomes=None):
-    """Open a bigWig and check that it has every requested chromosome; returns (handle, sizes)."""
-    import pyBigWig
-
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"DNase bigWig {path} does not exist")
-    try:
-        bw = pyBigWig.open(str(path))
-    except RuntimeError:
-        bw = None
-    if bw is None or not bw.isBigWig():
-        raise ValueError(f"{path} is not a bigWig file (expected a DNase-seq signal bigWig)")
-    sizes = bw.chroms()
+def open_bigwig(path: str | os.PathLike, chromosomes=None) -> tuple[Track, dict[str, int]]:
+    """Open a bigWig and check that it has every requested chromosome; returns (track, sizes)."""
+    track = Track(str(path))
+    sizes = track.file_chroms
     missing = [c for c in (chromosomes or []) if c not in sizes]
     if missing:
-        bw.close()
+        track.close()
         shown = ", ".join(sorted(sizes)[:30]) + (", ..." if len(sizes) > 30 else "")
         raise ValueError(f"bigWig {path} lacks chromosome(s) {missing}; it has {shown}")
-    return bw, {c: sizes[c] for c in (chromosomes or sizes)}
+    return track, {c: sizes[c] for c in (chromosomes or sizes)}
 
 
-def _signal_runs(bw, chrom: str, length: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _signal_runs(track: Track, chrom: str, length: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Runs of equal signal as (starts, ends, values), leaving out bases with no data or 0."""
     for offset in range(0, length, READ_CHUNK):
-        values = bw.values(chrom, offset, min(offset + READ_CHUNK, length), numpy=True)
+        values = track.bw.values(chrom, offset, min(offset + READ_CHUNK, length), numpy=True)
         values = np.nan_to_num(values, nan=0.0)
         change = np.flatnonzero(np.diff(values)) + 1
         starts = np.concatenate([[0], change])
@@ -129,29 +121,29 @@ def _add_histograms(histograms: list[pd.Series]) -> pd.Series:
 def bigwig_to_bedgraph(bigwig_path, bedgraph_path, chromosomes=None) -> pd.Series:
     """Write the bigWig's signal as a 4-column bedGraph (atomically); bases with no data or 0 are
     left out. Returns the signal's value distribution (bases per value > 0) for `signal_cutoff`."""
-    bw, sizes = open_bigwig(bigwig_path, chromosomes)
+    track, sizes = open_bigwig(bigwig_path, chromosomes)
     histograms = []
     try:
         with atomic_output(bedgraph_path) as tmp, open(tmp, "w") as out:
             for chrom, length in sizes.items():
-                for starts, ends, values in _signal_runs(bw, chrom, length):
+                for starts, ends, values in _signal_runs(track, chrom, length):
                     pd.DataFrame({"chrom": chrom, "start": starts, "end": ends, "value": values}).to_csv(
                         out, sep="\t", header=False, index=False, float_format="%.6g")
                     histograms.append(_value_histogram(values, ends - starts))
                 histograms = [_add_histograms(histograms)]
     finally:
-        bw.close()
+        track.close()
     return _add_histograms(histograms)
 
 
 def signal_histogram(bigwig_path, chromosomes=None) -> pd.Series:
     """The value distribution of a bigWig's signal: bases per value, over bases with signal > 0."""
-    bw, sizes = open_bigwig(bigwig_path, chromosomes)
+    track, sizes = open_bigwig(bigwig_path, chromosomes)
     try:
         histograms = [_value_histogram(values, ends - starts)
-                      for chrom, length in sizes.items() for starts, ends, values in _signal_runs(bw, chrom, length)]
+                      for chrom, length in sizes.items() for starts, ends, values in _signal_runs(track, chrom, length)]
     finally:
-        bw.close()
+        track.close()
     return _add_histograms(histograms)
 
 
@@ -342,8 +334,8 @@ def peak_step(dnase_bigwig, genes: pd.DataFrame, half_width: int, settings: Peak
 
     The narrowPeak keeps the bigWig's chromosome names; the mask table uses the genes' names.
     """
-    bw, file_sizes = open_bigwig(dnase_bigwig)
-    bw.close()
+    track, file_sizes = open_bigwig(dnase_bigwig)
+    track.close()
     to_file = match_chromosomes(sorted(set(genes["chrom"])), file_sizes, str(dnase_bigwig))
     missing = sorted(set(genes["chrom"]) - set(to_file))
     if missing:  # fail before writing anything

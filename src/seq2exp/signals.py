@@ -6,6 +6,8 @@ whole file's summed signal, times 1e6 (our stand-in for reads per million).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pyBigWig
 
@@ -17,13 +19,15 @@ class Track:
 
     def __init__(self, path: str, chromosomes=None):
         self.path = path
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"bigWig {path} does not exist")
         try:
-            self._bw = pyBigWig.open(path)
+            self.bw = pyBigWig.open(path)
         except RuntimeError:
-            self._bw = None
-        if self._bw is None or not self._bw.isBigWig():
-            raise ValueError(f"{path}: not a bigWig file")
-        self.file_chroms = self._bw.chroms()
+            self.bw = None
+        if self.bw is None or not self.bw.isBigWig():
+            raise ValueError(f"{path} is not a bigWig file")
+        self.file_chroms = self.bw.chroms()
         self.names = match_chromosomes(chromosomes or self.file_chroms, self.file_chroms, path)
 
     def chromosomes(self) -> list[str]:
@@ -42,7 +46,7 @@ class Track:
         values = np.zeros(end - start, dtype=np.float32)
         lo, hi = max(start, 0), min(end, self.file_chroms[name])
         if lo < hi:
-            values[lo - start : hi - start] = np.nan_to_num(self._bw.values(name, lo, hi, numpy=True), nan=0.0)
+            values[lo - start : hi - start] = np.nan_to_num(self.bw.values(name, lo, hi, numpy=True), nan=0.0)
         return values
 
     def region_sum(self, chrom: str, start: int, end: int) -> float:
@@ -53,19 +57,19 @@ class Track:
         lo, hi = max(start, 0), min(end, self.file_chroms[name])
         total = 0.0
         for s in range(lo, hi, block):
-            total += float(np.nansum(self._bw.values(name, s, min(s + block, hi), numpy=True), dtype=np.float64))
+            total += float(np.nansum(self.bw.values(name, s, min(s + block, hi), numpy=True), dtype=np.float64))
         return total
 
     def total(self) -> float:
         """The summed signal over the whole file (the header's sumData is truncated to an integer)."""
         total = 0.0
         for name, length in self.file_chroms.items():
-            exact = self._bw.stats(name, type="sum", exact=True)[0]
+            exact = self.bw.stats(name, type="sum", exact=True)[0]
             total += exact if exact is not None and np.isfinite(exact) else self._file_sum(name, 0, length)
         return total
 
     def close(self) -> None:
-        self._bw.close()
+        self.bw.close()
 
     def __enter__(self):
         return self
