@@ -46,7 +46,8 @@ class Track:
         values = np.zeros(end - start, dtype=np.float32)
         lo, hi = max(start, 0), min(end, self.file_chroms[name])
         if lo < hi:
-            values[lo - start : hi - start] = np.nan_to_num(self.bw.values(name, lo, hi, numpy=True), nan=0.0)
+            values[lo - start : hi - start] = self.bw.values(name, lo, hi, numpy=True)
+            values[np.isnan(values)] = 0.0
         return values
 
     def region_sum(self, chrom: str, start: int, end: int) -> float:
