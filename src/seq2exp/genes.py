@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pyfaidx
 
-from .genome import N_CODE, interval_mask, match_chromosomes, window_bounds, window_codes
+from .genome import N_CODE, interval_mask, match_chromosomes, merged_intervals, window_bounds, window_codes
 from .signals import Track, region_rpm
 
 log = logging.getLogger(__name__)
@@ -102,13 +102,13 @@ def assign_split(chroms: pd.Series, split: dict, genome_sizes: dict) -> pd.Serie
 def window_qc(genes: pd.DataFrame, fasta_path: str, blacklist: pd.DataFrame, half_width: int) -> pd.DataFrame:
     """Per gene: fraction of the window that is N (or beyond the chromosome) and blacklisted."""
     fasta = pyfaidx.Fasta(fasta_path, as_raw=True, sequence_always_upper=True)
-    by_chrom = {c: list(zip(t["start"], t["end"])) for c, t in blacklist.groupby("chrom")}
+    merged = merged_intervals(blacklist)
     frac_n, frac_blacklist = [], []
     for g in genes.itertuples():
         codes = window_codes(fasta, g.chrom, g.tss, half_width)
         frac_n.append(float(np.mean(codes == N_CODE)))
         start, end = window_bounds(g.tss, half_width)
-        frac_blacklist.append(float(interval_mask(by_chrom.get(g.chrom, []), start, end).mean()))
+        frac_blacklist.append(float(interval_mask(merged, g.chrom, start, end).mean()))
     fasta.close()
     return genes.assign(frac_n=frac_n, frac_blacklist=frac_blacklist)
 

@@ -62,11 +62,24 @@ def reverse_complement_codes(codes: np.ndarray) -> np.ndarray:
     return _COMPLEMENT_CODE[codes[..., ::-1]]
 
 
-def interval_mask(intervals, start: int, end: int) -> np.ndarray:
-    """uint8 mask of [start, end) covered by any (s, e) interval of one chromosome."""
+def merged_intervals(table) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per chromosome, the union of a table's (chrom, start, end) intervals as sorted, disjoint
+    (starts, ends) arrays, ready for `interval_mask`."""
+    merged = {}
+    for chrom, chunk in table.groupby("chrom", sort=False):
+        order = np.argsort(chunk["start"].to_numpy(), kind="stable")
+        starts, ends = chunk["start"].to_numpy()[order], chunk["end"].to_numpy()[order]
+        reach = np.maximum.accumulate(ends)
+        first = np.flatnonzero(np.concatenate([[True], starts[1:] > reach[:-1]]))
+        merged[chrom] = (starts[first], np.maximum.reduceat(ends, first))
+    return merged
+
+
+def interval_mask(merged: dict, chrom: str, start: int, end: int) -> np.ndarray:
+    """uint8 mask of [start, end) on `chrom`: 1 where a merged interval covers the position."""
     mask = np.zeros(end - start, dtype=np.uint8)
-    for s, e in intervals:
-        lo, hi = max(s, start), min(e, end)
-        if lo < hi:
-            mask[lo - start : hi - start] = 1
+    starts, ends = merged.get(chrom, (np.empty(0, np.int64), np.empty(0, np.int64)))
+    first, last = np.searchsorted(ends, start, side="right"), np.searchsorted(starts, end, side="left")
+    for s, e in zip(starts[first:last], ends[first:last]):
+        mask[max(s, start) - start : min(e, end) - start] = 1
     return mask

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .files import atomic_output
-from .genome import match_chromosomes
+from .genome import interval_mask, match_chromosomes, merged_intervals
 from .signals import Track
 
 log = logging.getLogger(__name__)
@@ -260,38 +260,23 @@ _NARROWPEAK_DTYPES = {"chrom": str, "start": np.int64, "end": np.int64, "name": 
 # --- peak masks ---------------------------------------------------------------------------
 
 
-def merged_peaks(peaks: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per chromosome, the union of the peaks as sorted, disjoint (starts, ends)."""
-    merged = {}
-    for chrom, chunk in peaks.groupby("chrom", sort=False):
-        order = np.argsort(chunk["start"].to_numpy(), kind="stable")
-        starts, ends = chunk["start"].to_numpy()[order], chunk["end"].to_numpy()[order]
-        reach = np.maximum.accumulate(ends)
-        first = np.flatnonzero(np.concatenate([[True], starts[1:] > reach[:-1]]))
-        merged[chrom] = (starts[first], np.maximum.reduceat(ends, first))
-    return merged
-
-
 def _window_mask(merged, chrom: str, tss: int, half_width: int, chrom_length: int) -> np.ndarray:
-    window_start, window_end = tss - half_width, tss + half_width
-    lo, hi = max(window_start, 0), min(window_end, chrom_length)
-    mask = np.zeros(2 * half_width, dtype=np.uint8)
-    starts, ends = merged.get(chrom, (np.empty(0, np.int64), np.empty(0, np.int64)))
-    first, last = np.searchsorted(ends, lo, side="right"), np.searchsorted(starts, hi, side="left")
-    for start, end in zip(starts[first:last], ends[first:last]):
-        mask[max(start, lo) - window_start : min(end, hi) - window_start] = 1
+    start = tss - half_width
+    mask = interval_mask(merged, chrom, start, tss + half_width)
+    mask[: max(-start, 0)] = 0  # before the chromosome
+    mask[max(chrom_length - start, 0) :] = 0  # beyond its end
     return mask
 
 
 def peak_mask(peaks: pd.DataFrame, chrom: str, tss: int, half_width: int, chrom_length: int) -> np.ndarray:
     """uint8 mask of length 2 * half_width over [tss - half_width, tss + half_width): 1 inside peaks."""
-    return _window_mask(merged_peaks(peaks), chrom, tss, half_width, chrom_length)
+    return _window_mask(merged_intervals(peaks), chrom, tss, half_width, chrom_length)
 
 
 def gene_peak_masks(peaks: pd.DataFrame, genes: pd.DataFrame, half_width: int,
                     chrom_sizes: dict[str, int]) -> Iterator[tuple[str, np.ndarray]]:
     """(gene_id, mask) for each gene (columns gene_id, chrom, tss), merging the peaks once."""
-    merged = merged_peaks(peaks)
+    merged = merged_intervals(peaks)
     for gene in genes.itertuples():
         yield gene.gene_id, _window_mask(merged, gene.chrom, int(gene.tss), half_width, chrom_sizes[gene.chrom])
 

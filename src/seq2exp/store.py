@@ -25,7 +25,7 @@ import pandas as pd
 import pyfaidx
 
 from .files import atomic_output
-from .genome import interval_mask, reverse_complement_codes, window_bounds, window_codes
+from .genome import interval_mask, merged_intervals, reverse_complement_codes, window_bounds, window_codes
 from .signals import Track
 
 SIGNAL_CHANNELS = ("h3k27ac", "dnase", "hic")
@@ -53,7 +53,7 @@ def build_sequence_store(path: str, genes: pd.DataFrame, fasta_path: str, blackl
                          half_width: int, reverse_minus: bool) -> None:
     """DNA codes and the blacklist mask of every gene's window (shared by all cell types)."""
     length = 2 * half_width
-    by_chrom = {c: list(zip(t["start"], t["end"])) for c, t in blacklist.groupby("chrom")}
+    merged = merged_intervals(blacklist)
 
     def fill(handle):
         handle.attrs.update(half_width=half_width, reverse_complement_minus_strand=reverse_minus)
@@ -66,7 +66,7 @@ def build_sequence_store(path: str, genes: pd.DataFrame, fasta_path: str, blackl
             codes = window_codes(fasta, g.chrom, g.tss, half_width)
             dna[i] = reverse_complement_codes(codes) if (minus and reverse_minus) else codes
             start, end = window_bounds(g.tss, half_width)
-            mask[i] = np.packbits(_orient(interval_mask(by_chrom.get(g.chrom, []), start, end), minus, reverse_minus))
+            mask[i] = np.packbits(_orient(interval_mask(merged, g.chrom, start, end), minus, reverse_minus))
         fasta.close()
 
     _atomic_h5(path, fill)
@@ -82,7 +82,7 @@ def build_cell_store(path: str, genes: pd.DataFrame, feature_columns: list, dnas
     """
     length = 2 * half_width
     chroms = list(genes["chrom"].unique())
-    peaks_by_chrom = {c: list(zip(t["start"], t["end"])) for c, t in peaks.groupby("chrom")}
+    merged_peaks = merged_intervals(peaks)
     features = list(feature_columns)
 
     def fill(handle):
@@ -101,7 +101,7 @@ def build_cell_store(path: str, genes: pd.DataFrame, feature_columns: list, dnas
                                    hic_contact(g)])
                 signals[i] = _orient(window, minus, reverse_minus).astype(np.float16)
                 start, end = window_bounds(g.tss, half_width)
-                peak_mask[i] = np.packbits(_orient(interval_mask(peaks_by_chrom.get(g.chrom, []), start, end),
+                peak_mask[i] = np.packbits(_orient(interval_mask(merged_peaks, g.chrom, start, end),
                                                    minus, reverse_minus))
 
     _atomic_h5(path, fill)
@@ -192,7 +192,7 @@ def build_cell_stage(config: dict, genes_path: str, targets_path: str, promoter_
     """One cell type's store file, and its per-gene table (target, features, QC)."""
     from .files import write_tsv
     from .genome import match_chromosomes
-    from .hic import per_base_contact
+    from .hic import missing_fraction, per_base_contact
     from .peaks import read_narrowpeak
 
     half_width = config["window"]["half_width"]
@@ -216,7 +216,7 @@ def build_cell_stage(config: dict, genes_path: str, targets_path: str, promoter_
 
     build_cell_store(out_h5, genes, feature_columns(config), dnase_path, h3k27ac_path, hic_channel, peaks,
                      half_width, config["window"]["reverse_complement_minus_strand"])
-    qc = contacts.groupby("gene_id", sort=False)["hic_contact"].apply(lambda c: float(c.isna().mean()))
+    qc = contacts.groupby("gene_id", sort=False)[["hic_contact"]].apply(missing_fraction)
     table = genes[["gene_id", "target", *feature_columns(config)]].assign(
         frac_hic_missing=genes["gene_id"].map(qc).to_numpy())
     write_tsv(table, out_table)
