@@ -53,6 +53,11 @@ class RMSNorm(nn.Module):
         return (normed * self.weight.float()).to(x.dtype)
 
 
+def _channel_major(weight: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """weight (out, in) applied to h (B, L, in) as (B, out, L) dense rows, without a transposed copy."""
+    return torch.bmm(weight.unsqueeze(0).expand(h.shape[0], -1, -1), h.transpose(1, 2))
+
+
 class MambaMixer(nn.Module):
     """in_proj -> causal depthwise conv1d -> SiLU -> x_proj -> dt_proj -> selective scan (+D) -> * SiLU(z) -> out_proj."""
 
@@ -91,26 +96,33 @@ class MambaMixer(nn.Module):
         """hidden (B, L, d_model). `state` = (conv tail (B, d_inner, d_conv-1), ssm state (B, d_inner, N))
         continues a sequence from an earlier block; then the PyTorch scan is used and the new state returned."""
         batch, length, _ = hidden.shape
-        x, z = self.in_proj(hidden).transpose(1, 2).chunk(2, dim=1)  # (B, d_inner, L) each
+        # Projections are computed channel-major, W @ h^T, so that x, z, delta, B and C come out as
+        # dense (B, channels, L) rows: the scan's elementwise work is several times slower on the
+        # transposed views that self.in_proj(hidden).transpose(1, 2) would give (same weights and math).
+        x, z = _channel_major(self.in_proj.weight, hidden).chunk(2, dim=1)  # (B, d_inner, L) each
         if state is None:
             tail = x.new_zeros(batch, x.shape[1], self.cfg.d_conv - 1)
         else:
             tail = state[0].to(x.dtype)
         x_full = torch.cat([tail, x], dim=-1)
         x = F.silu(F.conv1d(x_full, self.conv1d.weight, self.conv1d.bias, groups=x.shape[1]))
-        dt, B, C = self.x_proj(x.transpose(1, 2)).split([self.cfg.rank, self.cfg.d_state, self.cfg.d_state], dim=-1)
-        delta = F.linear(dt, self.dt_proj.weight).transpose(1, 2)  # bias and softplus in fp32 in the scan
+        dt, B, C = torch.matmul(self.x_proj.weight, x).split([self.cfg.rank, self.cfg.d_state, self.cfg.d_state], dim=1)
+        delta = torch.matmul(self.dt_proj.weight, dt)  # (B, d_inner, L); bias and softplus in fp32 in the scan
         A = -torch.exp(self.A_log.float())
-        scan_args = (x, delta, A, B.transpose(1, 2), C.transpose(1, 2), self.D.float(), z)
+        scan_args = (x, delta, A, B, C, self.D.float(), z)
         scan_kwargs = dict(delta_bias=self.dt_proj.bias.float(), delta_softplus=True)
         if state is None and not return_state:
             y = self.scan_fn(hidden.device)(*scan_args, **scan_kwargs)
-            return self.out_proj(y.transpose(1, 2).to(hidden.dtype))
+            return self._out(y, hidden.dtype)
         ssm = None if state is None else state[1]
         y, ssm = selective_scan(*scan_args, **scan_kwargs, initial_state=ssm, return_last_state=True,
                                 chunk_size=self.cfg.chunk_size)
-        out = self.out_proj(y.transpose(1, 2).to(hidden.dtype))
-        return out, (x_full[..., -(self.cfg.d_conv - 1):], ssm)
+        return self._out(y, hidden.dtype), (x_full[..., -(self.cfg.d_conv - 1):], ssm)
+
+    def _out(self, y: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """out_proj of y (B, d_inner, L) -> (B, L, d_model); channel-major, so the gradient reaching
+        the scan is dense (B, d_inner, L) too."""
+        return torch.matmul(self.out_proj.weight, y.to(dtype)).transpose(1, 2)
 
     def forward_streamed(self, hidden: torch.Tensor, block_size: int) -> torch.Tensor:
         """Same result as forward, computed block by block carrying the conv and SSM state (inference)."""
