@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
 import tempfile
 from pathlib import Path
@@ -30,3 +31,13 @@ def atomic_output(path: str):
 def write_tsv(table, path: str) -> None:
     with atomic_output(path) as tmp:
         table.to_csv(tmp, sep="\t", index=False)
+
+
+def is_gzip(path: str) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
+
+
+def open_maybe_gzip(path: str, mode: str = "rt"):
+    """Open a file that may or may not be gzipped (judged by its magic bytes, not its name)."""
+    return gzip.open(path, mode) if is_gzip(path) else open(path, mode)

@@ -5,13 +5,13 @@ Coordinates are 0-based throughout (a 1-based TSS column is converted on reading
 
 from __future__ import annotations
 
-import gzip
 import logging
 
 import numpy as np
 import pandas as pd
 import pyfaidx
 
+from .files import open_maybe_gzip
 from .genome import N_CODE, interval_mask, match_chromosomes, merged_intervals, window_bounds, window_codes
 from .signals import Track, region_rpm
 
@@ -145,8 +145,7 @@ def drop_mostly_n(genes: pd.DataFrame, dropped: pd.DataFrame, max_fraction: floa
 
 def read_ctss(path: str) -> pd.DataFrame:
     """A FANTOM5 CTSS BED6 (plain or gzipped): chrom, start, end, name, tag count, strand."""
-    opener = gzip.open if _is_gzip(path) else open
-    with opener(path, "rt") as handle:
+    with open_maybe_gzip(path) as handle:
         try:
             ctss = pd.read_csv(handle, sep="\t", header=None, usecols=[0, 1, 4, 5], comment="#",
                                names=["chrom", "start", "count", "strand"], dtype={"chrom": str})
@@ -157,11 +156,6 @@ def read_ctss(path: str) -> pd.DataFrame:
     if not pd.api.types.is_numeric_dtype(ctss["count"]) or not ctss["strand"].isin(["+", "-"]).all():
         raise ValueError(f"{path}: not CTSS BED6 (column 5 must be tag counts, column 6 the strand)")
     return ctss
-
-
-def _is_gzip(path: str) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(2) == b"\x1f\x8b"
 
 
 def cage_targets(ctss: pd.DataFrame, genes: pd.DataFrame, half_width: int, per_million: bool,

@@ -6,11 +6,11 @@ when an input is not what its key says it is.
 
 from __future__ import annotations
 
-import gzip
 import os
 
 import pandas as pd
 
+from .files import open_maybe_gzip
 from .signals import Track
 from .sources import Source, sha256sum
 
@@ -23,19 +23,13 @@ def _chrom_style(names) -> str:
     return "unprefixed" if prefixed == 0 else "mixed"
 
 
-def _open_text(path: str):
-    with open(path, "rb") as handle:
-        compressed = handle.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rt") if compressed else open(path)
-
-
 def _fasta(path: str) -> str:
     fai = pd.read_csv(path + ".fai", sep="\t", header=None, usecols=[0, 1], names=["chrom", "length"])
     return f"{len(fai)} sequences, {fai['length'].sum():,} bp, {_chrom_style(fai['chrom'])}"
 
 
 def _bed(path: str) -> str:
-    with _open_text(path) as handle:
+    with open_maybe_gzip(path) as handle:
         bed = pd.read_csv(handle, sep="\t", header=None, comment="#", usecols=[0, 1, 2])
     return f"{len(bed)} intervals on {bed[0].nunique()} chromosomes, {_chrom_style(bed[0].unique())}"
 
@@ -74,7 +68,7 @@ def _hic(path: str) -> str:
 
 
 def _ctss(path: str) -> str:
-    with _open_text(path) as handle:
+    with open_maybe_gzip(path) as handle:
         ctss = pd.read_csv(handle, sep="\t", header=None, usecols=[0, 4, 5], names=["chrom", "tags", "strand"])
     if ctss.empty:
         raise ValueError("no CTSS records")
@@ -93,7 +87,7 @@ def chromosome_names(kind: str, path: str) -> list[str]:
         names = _hic_file(path, _hic_resolutions(path)[0]).chromosomes()
         return [n for n in names if n.lower() != "all"]
     if kind == "ctss":
-        with _open_text(path) as handle:
+        with open_maybe_gzip(path) as handle:
             return list(pd.read_csv(handle, sep="\t", header=None, usecols=[0], dtype=str)[0].unique())
     raise ValueError(f"no chromosome list for inputs of kind {kind}")
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .files import atomic_output
+from .files import atomic_output, write_tsv
 from .genome import interval_mask, match_chromosomes, merged_intervals
 from .signals import Track
 
@@ -331,6 +331,5 @@ def peak_step(dnase_bigwig, genes: pd.DataFrame, half_width: int, settings: Peak
     ratios = mask_ratios(peaks, genes, half_width, {ours: file_sizes[file] for ours, file in to_file.items()})
     log.info("%s: mean peak mask ratio %.4f over %d genes (paper: 0.1361 K562, 0.1595 GM12878)",
              dnase_bigwig, ratios["mask_ratio"].mean(), len(ratios))
-    with atomic_output(out_mask_table) as tmp:
-        ratios.to_csv(tmp, sep="\t", index=False)
+    write_tsv(ratios, out_mask_table)
     return ratios

@@ -7,7 +7,6 @@ Every configured source gets a key (`genome.fasta`, `K562.dnase`, ...). A URL is
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import re
@@ -17,7 +16,7 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 
-from .files import atomic_output
+from .files import atomic_output, open_maybe_gzip
 
 URL_SCHEMES = ("http", "https", "ftp")
 
@@ -124,9 +123,8 @@ def prepare_fasta(source: str, fasta: str) -> None:
     """Decompress (if gzipped) or copy `source` to `fasta` and index it (.fai)."""
     import pyfaidx
 
-    opener = gzip.open if _is_gzip(source) else open
     with atomic_output(fasta) as tmp:
-        with opener(source, "rb") as src:
+        with open_maybe_gzip(source, "rb") as src:
             if src.read(1) != b">":
                 raise ValueError(f"{source}: not a FASTA file (expected '>' as the first character)")
             src.seek(0)
@@ -138,11 +136,6 @@ def prepare_fasta(source: str, fasta: str) -> None:
         finally:
             if os.path.exists(tmp + ".fai"):
                 os.unlink(tmp + ".fai")
-
-
-def _is_gzip(path: str) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(2) == b"\x1f\x8b"
 
 
 def sha256sum(path: str) -> str:
