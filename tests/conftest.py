@@ -39,3 +39,12 @@ def tiny_demo_paths(tiny_demo, tmp_path_factory) -> DemoPaths:
     )
     write_demo(tiny_demo, paths)
     return paths
+
+
+@pytest.fixture(scope="session")
+def demo_size_demo():
+    """The demo config's genes (250) in memory: big enough for statistics on the test genes."""
+    from seq2exp.config import load_config
+    from seq2exp.demo import spec_from_config
+
+    return simulate(spec_from_config(load_config(REPO / "config" / "demo.yaml")))

@@ -9,7 +9,7 @@ import pyBigWig
 import pyfaidx
 import pytest
 
-from seq2exp.demo import MOTIFS, DemoSpec, expected_tags, simulate, validate_spec
+from seq2exp.demo import MOTIFS, MRNA_FEATURES, DemoSpec, expected_tags, simulate, validate_spec
 
 COMPLEMENT = str.maketrans("ACGT", "TGCA")
 
@@ -210,3 +210,31 @@ def test_invalid_specs_are_rejected_with_the_key(change, message):
     spec = DemoSpec(**change)
     with pytest.raises(ValueError, match=message):
         validate_spec(spec)
+
+
+def _promoter_activity(demo, cell):
+    """sqrt(H3K27ac x DNase) over the promoter window, from the simulated tracks (the feature's
+    RPM scaling is one constant per file, which a fit on its logarithm absorbs)."""
+    h = demo.spec.promoter_half_width
+    tracks = demo.tracks[cell]
+    return np.array([np.sqrt(tracks["h3k27ac"][g.chrom][g.tss - h:g.tss + h].mean()
+                             * tracks["dnase"][g.chrom][g.tss - h:g.tss + h].mean())
+                     for g in demo.genes.itertuples()])
+
+
+def test_features_alone_leave_most_expression_to_distal_elements(demo_size_demo):
+    """The question must be hard: a linear fit on the nine features (mRNA features and log promoter
+    activity) stays at test Pearson <= 0.7, while the planted elements explain the target."""
+    demo = demo_size_demo
+    genes = demo.genes
+    test = genes["chrom"].isin(["chr22", "chrX"]).to_numpy()
+    train = ~genes["chrom"].isin(["chr22", "chrX", "chr3", "chr21"]).to_numpy()
+    for cell in demo.cell_types:
+        target = np.log10(genes[f"{cell}_CAGE_128*3_sum"].to_numpy() + 1.0)
+        features = np.column_stack([genes[list(MRNA_FEATURES)].to_numpy(),
+                                    np.log10(_promoter_activity(demo, cell) + 1e-3), np.ones(len(genes))])
+        coef, *_ = np.linalg.lstsq(features[train], target[train], rcond=None)
+        features_only = np.corrcoef(features[test] @ coef, target[test])[0, 1]
+        assert features_only <= 0.7, (cell, features_only)
+        planted = np.log10(genes[f"expected_tags_{cell}"].to_numpy() + 1.0)
+        assert np.corrcoef(planted[test], target[test])[0, 1] >= 0.9

@@ -12,9 +12,11 @@ The biology planted per gene g and cell type c (all lengths in bp, coordinates 0
 - expected CAGE tags  lambda = baseline + sum of the contributions of causal elements:
       scale_g    = exp(log_base + mrna_effect_g)
       baseline   = scale_g * promoter_leak
-      promoter   = scale_g * promoter_strength_g               (if the promoter is on in c)
-      enhancer e = scale_g * promoter_strength_g * activity_e * contact_e   (if also active)
+      promoter   = scale_g * promoter_weight * promoter_strength_g          (if the promoter is on in c)
+      enhancer e = scale_g * enhancer_gain * activity_e * contact_e         (if also active in c)
   and the observed tags are Poisson(lambda), placed around the TSS in the CTSS file.
+  Distal enhancers carry most of the expression: what the promoter's own signal (the promoter
+  activity feature) cannot explain has to be found in the window, as the paper's question assumes.
 Decoys make peaks alone insufficient: CTCF-like open sites with no effect, active enhancers
 of neighbouring genes (overlapping windows), motif clusters in closed chromatin, blacklisted
 high-signal artefacts, and neighbouring promoters.
@@ -87,6 +89,9 @@ class DemoSpec:
     telomere_length: int = 300
     log_base: float = 3.5
     promoter_leak: float = 0.05
+    promoter_weight: float = 0.05
+    enhancer_gain: float = 2.0
+    housekeeping_fraction: float = 0.9  # promoters on in every cell type; the rest in one only
     hic_depth: float = 60.0
 
     @property
@@ -207,7 +212,7 @@ def _gene_table(spec: DemoSpec, layout: _Layout, rng: np.random.Generator) -> pd
     genes["promoter_sp1_sites"] = rng.integers(1, 4, size=n)
     genes["promoter_strength"] = genes["promoter_sp1_sites"] * rng.lognormal(0.0, 0.7, size=n)
     # Housekeeping genes are on everywhere; the rest are on in one cell type only.
-    on_everywhere = rng.random(n) < 0.7
+    on_everywhere = rng.random(n) < spec.housekeeping_fraction
     only_in = rng.choice(list(spec.cell_types), size=n)
     for cell in spec.cell_types:
         genes[f"promoter_on_{cell}"] = on_everywhere | (only_in == cell)
@@ -363,7 +368,6 @@ def _realise(consensus: str, rng) -> bytes:
 def _causal_elements(spec, genes, elements) -> pd.DataFrame:
     """Per cell type, the elements that the expected tags of each gene are computed from."""
     scale = np.exp(spec.log_base + genes.set_index("gene_id")["mrna_effect"])
-    strength = genes.set_index("gene_id")["promoter_strength"]
     tables = []
     for cell in spec.cell_types:
         on = genes.set_index("gene_id")[f"promoter_on_{cell}"]
@@ -371,12 +375,9 @@ def _causal_elements(spec, genes, elements) -> pd.DataFrame:
         own = own[on[own["target_gene"]].to_numpy()]
         target = own["target_gene"]
         promoter = own["kind"].to_numpy() == "promoter"
-        contribution = np.where(
-            promoter,
-            scale[target].to_numpy() * own[f"activity_{cell}"].to_numpy(),
-            scale[target].to_numpy() * strength[target].to_numpy()
-            * own[f"activity_{cell}"].to_numpy() * own["contact"].to_numpy(),
-        )
+        activity = own[f"activity_{cell}"].to_numpy()
+        contribution = scale[target].to_numpy() * np.where(
+            promoter, spec.promoter_weight * activity, spec.enhancer_gain * activity * own["contact"].to_numpy())
         tables.append(own.assign(cell_type=cell, contribution=contribution,
                                  activity=own[f"activity_{cell}"]))
     columns = ["chrom", "start", "end", "element_id", "target_gene", "cell_type", "kind",
