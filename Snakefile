@@ -17,7 +17,7 @@ min_version("8.0")
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from seq2exp.config import validate_config  # noqa: E402
-from seq2exp import sources  # noqa: E402
+from seq2exp import jobs, sources  # noqa: E402
 
 # The paper's run by default; a --configfile replaces it rather than merging into it, so a
 # demo or user config never inherits the paper's cell types.
@@ -34,6 +34,7 @@ include: "workflow/rules/genes.smk"
 include: "workflow/rules/peaks.smk"
 include: "workflow/rules/hic.smk"
 include: "workflow/rules/store.smk"
+include: "workflow/rules/train.smk"
 
 
 rule all:
@@ -42,4 +43,5 @@ rule all:
         rules.store_sequence.output,
         expand(rules.store_cell.output.store, cell=CELLS),
         rules.store_gene_table.output,
+        expand(f"{MODEL_DIR}/predictions.tsv", cell=CELLS, model=MODELS),
     default_target: True

@@ -85,6 +85,20 @@ def _fill_defaults(instance, node: dict, root: dict) -> None:
             _fill_defaults(instance[name], extra, root)
 
 
+def _model_option_problems(config: dict) -> list[str]:
+    """Model options are checked by building their configs (no weights), so a typo stops the run at start."""
+    from .models.registry import model_config
+
+    problems = []
+    for key, options in [("model", config["model"]),
+                         *((f"model_overrides.{m}", {**config["model"], **o}) for m, o in config["model_overrides"].items())]:
+        try:
+            model_config(options)
+        except (KeyError, ValueError, TypeError) as error:
+            problems.append(f"{key}: {error}")
+    return problems
+
+
 def _check_consistency(config: dict) -> None:
     problems = []
     unknown = [c for c in config["run_cell_types"] if c not in config["cell_types"]]
@@ -98,6 +112,12 @@ def _check_consistency(config: dict) -> None:
         if window[key] > 2 * window["half_width"]:
             problems.append(f"window.{key}: {window[key]} bp exceeds the window (2 x half_width = "
                             f"{2 * window['half_width']} bp)")
+    if config["target"]["source"] == "precomputed" and not config["genes"].get("precomputed_target_column"):
+        problems.append("target.source: precomputed needs genes.precomputed_target_column (the table's column "
+                        "of CAGE sums, e.g. '{cell_type}_CAGE_128*3_sum')")
+    if "seq2exp-retrain" in config["models"] and "seq2exp-soft" not in config["models"]:
+        problems.append("models: seq2exp-retrain is trained on the masks of seq2exp-soft, which is not listed")
+    problems += _model_option_problems(config)
     demo = config.get("demo")
     if demo:
         chromosomes = set(demo["genes_per_chromosome"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -41,3 +42,30 @@ def is_gzip(path: str) -> bool:
 def open_maybe_gzip(path: str, mode: str = "rt"):
     """Open a file that may or may not be gzipped (judged by its magic bytes, not its name)."""
     return gzip.open(path, mode) if is_gzip(path) else open(path, mode)
+
+
+def sha256sum(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def checksum_sidecar(path: str) -> str:
+    return f"{path}.sha256"
+
+
+def write_checksum(path: str) -> str:
+    """`<path>.sha256` in sha256sum's format, so that later jobs can identify the file without rereading it."""
+    digest = sha256sum(path)
+    with atomic_output(checksum_sidecar(path)) as tmp:
+        Path(tmp).write_text(f"{digest}  {Path(path).name}\n")
+    return digest
+
+
+def read_checksum(path: str) -> str:
+    sidecar = Path(checksum_sidecar(path))
+    if not sidecar.exists():
+        raise FileNotFoundError(f"{sidecar}: checksum of {path} missing; rerun the rule that writes {path}")
+    return sidecar.read_text().split()[0]

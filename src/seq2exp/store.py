@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pyfaidx
 
-from .files import atomic_output
+from .files import atomic_output, write_checksum
 from .genome import interval_mask, merged_intervals, reverse_complement_codes, window_bounds, window_codes
 from .signals import Track
 
@@ -32,9 +32,11 @@ SIGNAL_CHANNELS = ("h3k27ac", "dnase", "hic")
 
 
 def _atomic_h5(path: str, fill) -> None:
-    """Write an HDF5 file under a temporary name, then rename it: no partial store on failure."""
+    """Write an HDF5 file under a temporary name, then rename it: no partial store on failure.
+    Its checksum goes to a sidecar file, which training manifests record."""
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as handle:
         fill(handle)
+    write_checksum(path)
 
 
 def _per_gene(handle, name, shape, dtype, **options):

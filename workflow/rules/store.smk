@@ -8,7 +8,8 @@ rule store_sequence:
         fasta=rules.prepare_genome.output.fasta,
         blacklist=source_path("genome.blacklist"),
     output:
-        f"{RESULTS}/store/sequence.h5",
+        store=f"{RESULTS}/store/sequence.h5",
+        checksum=f"{RESULTS}/store/sequence.h5.sha256",
     log:
         f"{LOGS}/store_sequence.log",
     conda:
@@ -28,6 +29,7 @@ rule store_cell:
         peaks=rules.dnase_peaks.output.peaks,
     output:
         store=f"{RESULTS}/store/{{cell}}.h5",
+        checksum=f"{RESULTS}/store/{{cell}}.h5.sha256",
         table=f"{RESULTS}/store/{{cell}}.genes.tsv",
     log:
         f"{LOGS}/{{cell}}/store_cell.log",

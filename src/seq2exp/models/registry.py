@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from typing import Any, Callable
 
 from .mamba import BackboneConfig
-from .seq2exp import FixedMaskRegressor, Regressor, Seq2Exp, Seq2ExpConfig, SequenceRegressor
+from .seq2exp import FeaturesOnly, FixedMaskRegressor, Regressor, Seq2Exp, Seq2ExpConfig, SequenceRegressor
 
 # Each entry: (class, options fixed by the model name, defaults the user may override).
 MODELS: dict[str, tuple[Callable[..., Regressor], dict, dict]] = {
+    "features_only": (FeaturesOnly, {}, {}),
     "seq2exp_soft": (Seq2Exp, {"mask": "soft"}, {}),
     "seq2exp_hard": (Seq2Exp, {"mask": "hard"}, {"share_weights": True, "compact": True}),
     "seq2exp_retrain": (FixedMaskRegressor, {}, {}),

@@ -161,6 +161,37 @@ class RegressionHead(nn.Module):
         return self.mlp(pooled).squeeze(-1)
 
 
+def regression_loss(output: ModelOutput, target: torch.Tensor, kl_weight: float) -> tuple[torch.Tensor, dict]:
+    """SmoothL1 + kl_weight * KL; metrics (detached) include the mask ratio where there is a mask."""
+    regression = F.smooth_l1_loss(output.prediction.float(), target.float())
+    loss = regression
+    metrics = {"smooth_l1": regression.detach()}
+    if output.kl is not None:
+        loss = loss + kl_weight * output.kl
+        metrics["kl"] = output.kl.detach()
+    if output.mask is not None:
+        metrics["mask_ratio"] = output.mask.detach().float().mean()
+    metrics["loss"] = loss.detach()
+    return loss, metrics
+
+
+class FeaturesOnly(nn.Module):
+    """The floor every sequence model must beat: the head's MLP on the extra features alone."""
+
+    def __init__(self, cfg: Seq2ExpConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.mlp = nn.Sequential(nn.Linear(cfg.n_features, cfg.mlp_hidden), nn.ReLU(),
+                                 nn.Linear(cfg.mlp_hidden, cfg.mlp_hidden), nn.ReLU(),
+                                 nn.Linear(cfg.mlp_hidden, 1))
+
+    def forward(self, batch: dict) -> ModelOutput:
+        return ModelOutput(self.mlp(batch["features"].float()).squeeze(-1))
+
+    def loss(self, output: ModelOutput, target: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        return regression_loss(output, target, self.cfg.kl_weight)
+
+
 class Regressor(nn.Module):
     """Shared parts: DNA and signal embeddings, a predictor backbone, the head, and the loss."""
 
@@ -204,17 +235,7 @@ class Regressor(nn.Module):
         return torch.cat(preds)
 
     def loss(self, output: ModelOutput, target: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        """SmoothL1 + kl_weight * KL; metrics (detached) include the mask ratio where there is a mask."""
-        regression = F.smooth_l1_loss(output.prediction.float(), target.float())
-        loss = regression
-        metrics = {"smooth_l1": regression.detach()}
-        if output.kl is not None:
-            loss = loss + self.cfg.kl_weight * output.kl
-            metrics["kl"] = output.kl.detach()
-        if output.mask is not None:
-            metrics["mask_ratio"] = output.mask.detach().float().mean()
-        metrics["loss"] = loss.detach()
-        return loss, metrics
+        return regression_loss(output, target, self.cfg.kl_weight)
 
 
 class Seq2Exp(Regressor):

@@ -1,0 +1,373 @@
+"""Training one model on one cell type: the Lightning module, the trainer, resumable work folders,
+and the predictions (and masks) of the best checkpoint for every gene.
+
+A job's work folder (`.../models/<cell>/<model>/work/`) is not a declared output, so it survives
+Snakemake's clean-up of failed jobs; its `last.ckpt` is resumed only when `manifest.json` beside it
+matches the job (config hash, seed, split, store checksum). The declared outputs are written last:
+`best.ckpt`, `manifest.json`, `metrics.csv`, `predictions.tsv` and, for models with a mask, `masks.h5`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from .batches import (BatchMaker, FeatureScaling, IndexedWindows, MaskSource, check_channel_order,
+                      split_indices)
+from .jobs import MODEL_SPECS
+from .files import atomic_output, read_checksum, sha256sum, write_tsv
+from .models import build_model, rc_averaged_predict, reverse_complement_sample, tune_allocator
+from .models.seq2exp import Seq2Exp, central_slice, force_mask
+from .store import GeneWindows
+
+log = logging.getLogger(__name__)
+
+
+def model_options(config: dict, model: str) -> dict:
+    """The registry options of `model`: the shared `model` section, the window's central and pooled
+    regions, then the model's own overrides under `model_overrides`."""
+    options = dict(config["model"])
+    options.update(central_region_bp=config["window"]["central_region"],
+                   pooled_region_bp=config["window"]["pooled_region"])
+    options.update(config.get("model_overrides", {}).get(model, {}))
+    return options
+
+
+# --- schedule and module -------------------------------------------------------------------
+
+
+def warmup_cosine(step: int, lr: float, warmup_steps: int, warmup_start_lr: float, min_lr: float,
+                  max_steps: int) -> float:
+    """Linear warm-up from `warmup_start_lr` to `lr`, then a cosine down to `min_lr` at `max_steps`."""
+    if step < warmup_steps:
+        return warmup_start_lr + (lr - warmup_start_lr) * step / warmup_steps
+    progress = min(1.0, (step - warmup_steps) / max(1, max_steps - warmup_steps))
+    return min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * progress))
+
+
+class ExpressionModule(L.LightningModule):
+    """A registry model with its optimiser, schedule, augmentation and validation metrics."""
+
+    def __init__(self, model: str, options: dict, training: dict, scaling: dict):
+        super().__init__()
+        self.save_hyperparameters()
+        self.spec = MODEL_SPECS[model]
+        self.model = build_model(self.spec.registry_name, options)
+        self.training_cfg = training
+        self._val: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def forward(self, batch: dict):
+        return self.model(batch)
+
+    def predict_batch(self, batch: dict) -> torch.Tensor:
+        if self.spec.reverse_complement:
+            return rc_averaged_predict(self.model, batch)
+        return self.model(batch).prediction
+
+    def training_step(self, batch: dict, batch_idx: int):
+        if self.spec.reverse_complement and torch.rand(()) < 0.5:
+            batch = reverse_complement_sample(batch)
+        loss, metrics = self.model.loss(self.model(batch), batch["target"])
+        self.log_dict({f"train/{k}": v for k, v in metrics.items()}, batch_size=len(batch["target"]))
+        self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"], batch_size=len(batch["target"]))
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int):
+        self._val.append((self.predict_batch(batch).float().cpu(), batch["target"].float().cpu()))
+
+    def on_validation_epoch_end(self):
+        if not self._val:
+            return
+        prediction, target = (torch.cat(parts) for parts in zip(*self._val))
+        self._val.clear()
+        self.log_dict({"val/mse": F.mse_loss(prediction, target), "val/pearson": pearson(prediction, target)})
+
+    def configure_optimizers(self):
+        t = self.training_cfg
+        optimizer = torch.optim.AdamW(self.parameters(), lr=t["lr"], weight_decay=t["weight_decay"],
+                                      betas=tuple(t["betas"]))
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(
+            step, t["lr"], t["warmup_steps"], t["warmup_start_lr"], t["min_lr"], t["max_steps"]) / t["lr"])
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+def pearson(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    x, y = x - x.mean(), y - y.mean()
+    return (x * y).sum() / (x.norm() * y.norm()).clamp(min=1e-12)
+
+
+# --- manifest and resume ----------------------------------------------------------------
+
+
+def config_hash(config: dict, model: str) -> str:
+    """Hash of everything that shapes the model's training: its options, the training recipe,
+    the window, the split and the target definition."""
+    relevant = {"model": model_options(config, model), "training": training_recipe(config),
+                "window": config["window"], "split": config["split"], "target": config.get("target")}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def training_recipe(config: dict) -> dict:
+    """The training keys that change the result (not threads, GPUs or logging)."""
+    return {k: v for k, v in config["training"].items() if k not in ("threads", "gpus", "progress_bar")}
+
+
+def code_version() -> str:
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], capture_output=True, text=True,
+                             cwd=Path(__file__).parent, timeout=10)
+        if out.returncode == 0:
+            return out.stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    from importlib.metadata import version
+
+    return f"seq2exp {version('seq2exp')}"
+
+
+def make_manifest(config: dict, model: str, cell: str, store_dir: str, genes: pd.DataFrame,
+                  extra_inputs: dict[str, str]) -> dict:
+    split = {part: sorted(genes.loc[genes["split"] == part, "gene_id"]) for part in ("valid", "test")}
+    return {
+        "model": model, "cell_type": cell, "seed": config["training"]["seed"],
+        "config_hash": config_hash(config, model),
+        "split_hash": hashlib.sha256(json.dumps(split).encode()).hexdigest()[:16],
+        "split": {"valid": config["split"]["valid"], "test": config["split"]["test"],
+                  **{f"n_{part}": int((genes["split"] == part).sum()) for part in ("train", "valid", "test")}},
+        "store_checksum": {name: read_checksum(str(Path(store_dir) / name)) for name in ("sequence.h5", f"{cell}.h5")},
+        "inputs_checksum": {k: sha256sum(v) for k, v in extra_inputs.items()},
+        "code_version": code_version(),
+        "config": {"model": model_options(config, model), "training": config["training"],
+                   "window": config["window"], "target": config.get("target")},
+    }
+
+
+RESUME_KEYS = ("config_hash", "seed", "split_hash", "store_checksum", "inputs_checksum")
+
+
+def resume_checkpoint(work: Path, manifest: dict) -> str | None:
+    """work/last.ckpt when its manifest matches this job; otherwise None, saying why, and the
+    stale work folder is cleared."""
+    last, saved = work / "last.ckpt", work / "manifest.json"
+    if not last.exists():
+        return None
+    old = json.loads(saved.read_text()) if saved.exists() else {}
+    differs = [k for k in RESUME_KEYS if old.get(k) != manifest[k]]
+    if differs:
+        log.warning("%s: not resuming, the job's %s changed; training starts afresh", last, ", ".join(differs))
+        shutil.rmtree(work)
+        return None
+    log.info("resuming from %s", last)
+    return str(last)
+
+
+# --- the job ------------------------------------------------------------------------------
+
+
+@dataclass
+class JobPaths:
+    store_dir: str
+    genes: str            # the gene table with the split column
+    out_dir: str          # results/<run>/models/<cell>/<model>
+    soft_masks: str | None = None  # seq2exp-soft's masks.h5, for seq2exp-retrain
+
+    @property
+    def work(self) -> Path:
+        return Path(self.out_dir) / "work"
+
+
+def train_job(config: dict, model: str, cell: str, paths: JobPaths, threads: int = 1) -> None:
+    """Train (or resume), then write the best checkpoint, manifest, metrics, predictions and masks."""
+    tune_allocator()
+    torch.set_num_threads(threads)
+    t = config["training"]
+    genes = pd.read_csv(paths.genes, sep="\t")
+    windows = GeneWindows(paths.store_dir, cell)
+    check_channel_order(windows)
+    rows = split_indices(windows, genes)
+    scaling = FeatureScaling.fit(windows.features[rows["train"]])
+    spec = MODEL_SPECS[model]
+    mask_source = _mask_source(spec, paths, config)
+    extra = {"soft_masks": paths.soft_masks} if spec.mask_source == "retrain" else {}
+    manifest = make_manifest(config, model, cell, paths.store_dir, genes, extra)
+    work = paths.work
+    ckpt = resume_checkpoint(work, manifest)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "manifest.json").write_text(json.dumps(manifest, indent=1))
+
+    L.seed_everything(t["seed"], workers=True, verbose=False)
+    module = ExpressionModule(model, model_options(config, model), t, scaling.to_dict())
+    log.info("%s / %s: %d parameters; genes train %d, valid %d, test %d", cell, model,
+             sum(p.numel() for p in module.parameters()), *(len(rows[p]) for p in ("train", "valid", "test")))
+    collate = BatchMaker(scaling, mask_source)
+    loader = _loaders(windows, rows, collate, t)
+    trainer, best = _trainer(config, work)
+    trainer.fit(module, loader["train"], loader["valid"], ckpt_path=ckpt)
+    log.info("%s / %s: best validation MSE %s at %s", cell, model, best.best_model_score, best.best_model_path)
+
+    best_module = ExpressionModule.load_from_checkpoint(best.best_model_path, map_location="cpu")
+    out = Path(paths.out_dir)
+    with atomic_output(str(out / "best.ckpt")) as tmp:
+        shutil.copyfile(best.best_model_path, tmp)
+    write_metrics(work, out / "metrics.csv")
+    everything = np.arange(len(windows))
+    predictions = predict(best_module, windows, everything, collate, genes, t["batch_size"],
+                          masks_path=str(out / "masks.h5") if spec.has_mask else None,
+                          untrained=_untrained(model, config, scaling) if spec.has_generator else None)
+    write_tsv(predictions, str(out / "predictions.tsv"))
+    test = predictions[predictions["split"] == "test"]
+    log.info("%s / %s: test MSE %.4f, Pearson %.4f over %d genes (target SD %.3f)", cell, model,
+             float(((test["prediction"] - test["target"]) ** 2).mean()), test["prediction"].corr(test["target"]),
+             len(test), test["target"].std())
+    with atomic_output(str(out / "manifest.json")) as tmp:
+        Path(tmp).write_text(json.dumps({**manifest, "best_val_mse": float(best.best_model_score),
+                                         "steps": int(trainer.global_step)}, indent=1))
+
+
+def _mask_source(spec, paths: JobPaths, config: dict) -> MaskSource | None:
+    if spec.mask_source is None:
+        return None
+    if spec.mask_source == "retrain" and not paths.soft_masks:
+        raise ValueError("seq2exp-retrain needs the masks of seq2exp-soft (JobPaths.soft_masks)")
+    return MaskSource(spec.mask_source, paths.soft_masks, config["training"]["retrain_fraction"],
+                      config["window"]["central_region"])
+
+
+def _untrained(model: str, config: dict, scaling: FeatureScaling) -> "ExpressionModule":
+    """The model as initialised at step 0 (same seed), for comparing masks before and after training."""
+    L.seed_everything(config["training"]["seed"], workers=True, verbose=False)
+    return ExpressionModule(model, model_options(config, model), config["training"], scaling.to_dict())
+
+
+def _loaders(windows, rows, collate, t) -> dict:
+    generator = torch.Generator().manual_seed(t["seed"])
+    common = dict(collate_fn=collate, num_workers=t["num_workers"], persistent_workers=t["num_workers"] > 0)
+    return {
+        "train": torch.utils.data.DataLoader(IndexedWindows(windows, rows["train"]), batch_size=t["batch_size"],
+                                             shuffle=True, drop_last=len(rows["train"]) > t["batch_size"],
+                                             generator=generator, **common),
+        "valid": torch.utils.data.DataLoader(IndexedWindows(windows, rows["valid"]), batch_size=t["batch_size"],
+                                             **common),
+    }
+
+
+def _trainer(config: dict, work: Path) -> tuple[L.Trainer, L.pytorch.callbacks.ModelCheckpoint]:
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    t = config["training"]
+    best = ModelCheckpoint(dirpath=work, filename="best", monitor="val/mse", mode="min", save_top_k=1,
+                           save_on_train_epoch_end=False, enable_version_counter=False)
+    last = ModelCheckpoint(dirpath=work, filename="last", every_n_train_steps=t["checkpoint_every_steps"],
+                           save_top_k=1, enable_version_counter=False)
+    gpus = t["gpus"]
+    trainer = L.Trainer(
+        max_steps=t["max_steps"], val_check_interval=t["val_every_steps"], check_val_every_n_epoch=None,
+        num_sanity_val_steps=0, gradient_clip_val=t["gradient_clip"],
+        accelerator="gpu" if gpus else "cpu", devices=gpus or 1, precision="bf16-mixed" if gpus else "32-true",
+        callbacks=[best, last], logger=CSVLogger(str(work), name="logs"), log_every_n_steps=t["log_every_steps"],
+        enable_progress_bar=t["progress_bar"], enable_model_summary=False, default_root_dir=str(work),
+        deterministic=False,
+    )
+    return trainer, best
+
+
+def write_metrics(work: Path, path: Path) -> None:
+    """All CSV logs of the work folder (one per run of the job: resumes add one) as one CSV."""
+    logs = sorted((work / "logs").glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1]))
+    table = pd.concat([pd.read_csv(p) for p in logs], ignore_index=True) if logs else pd.DataFrame()
+    with atomic_output(str(path)) as tmp:
+        table.to_csv(tmp, index=False)
+
+
+# --- predictions and masks -----------------------------------------------------------------
+
+
+@torch.no_grad()
+def predict(module: ExpressionModule, windows: GeneWindows, rows: np.ndarray, collate: BatchMaker,
+            genes: pd.DataFrame, batch_size: int, masks_path: str | None = None,
+            untrained: ExpressionModule | None = None) -> pd.DataFrame:
+    """Predictions of `rows` (store order) as a table; with `masks_path`, the masks as well:
+    `mask` (what the predictor saw), `soft` (the Beta mean, hard model), `mask_untrained` (step 0)."""
+    module.eval()
+    if untrained is not None:
+        untrained.eval()
+    loader = torch.utils.data.DataLoader(IndexedWindows(windows, rows), batch_size=batch_size, collate_fn=collate)
+    records = []
+    writer = _MaskWriter(masks_path, windows, module) if masks_path else None
+    with writer or contextlib.nullcontext():
+        for batch in loader:
+            prediction = module.predict_batch(batch).float()
+            mask = soft = None
+            if writer:
+                mask, soft = applied_mask(module.model, batch)
+                writer.add(batch["row"], mask=mask, soft=soft,
+                           mask_untrained=None if untrained is None else applied_mask(untrained.model, batch)[0])
+            for i, gene_id in enumerate(batch["gene_id"]):
+                records.append(_record(gene_id, batch["target"][i], prediction[i], mask, i, module))
+    table = pd.DataFrame(records)
+    info = genes.set_index("gene_id")[["gene_name", "chrom", "split"]]
+    return info.reindex(table["gene_id"]).reset_index().merge(table, on="gene_id")
+
+
+def _record(gene_id, target, prediction, mask, i, module) -> dict:
+    record = {"gene_id": gene_id, "target": float(target), "prediction": float(prediction)}
+    if mask is not None:
+        m = mask[i].float()
+        outside = torch.ones_like(m, dtype=torch.bool)
+        outside[central_slice(len(m), module.model.cfg.central_region_bp)] = False
+        record.update(mask_ratio=float(m.mean()), mask_ratio_no_centre=float(m[outside].mean()))
+    return record
+
+
+def applied_mask(model, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(mask the predictor sees at evaluation, the Beta mean where it differs from it: hard model)."""
+    output = model(batch)
+    if not isinstance(model, Seq2Exp) or model.cfg.mask == "soft":
+        return output.mask, None
+    soft = force_mask(output.alpha / (output.alpha + output.beta), batch.get("blacklist"), model.cfg.central_region_bp)
+    return output.mask, soft
+
+
+class _MaskWriter:
+    """masks.h5: per-gene float16 masks in store row order, one chunk per gene."""
+
+    def __init__(self, path: str, windows: GeneWindows, module: ExpressionModule):
+        self.path, self.n, self.length = path, len(windows), windows.length
+        self.gene_ids = windows.gene_ids
+        self.attrs = {"model": module.hparams.model, "central_region_bp": module.model.cfg.central_region_bp}
+
+    def __enter__(self):
+        self._atomic = atomic_output(self.path)
+        self.handle = h5py.File(self._atomic.__enter__(), "w")
+        self.handle.attrs.update(self.attrs)
+        self.handle["gene_id"] = self.gene_ids.astype("S")
+        return self
+
+    def add(self, rows: torch.Tensor, **masks) -> None:
+        for name, values in masks.items():
+            if values is None:
+                continue
+            if name not in self.handle:
+                self.handle.create_dataset(name, shape=(self.n, self.length), dtype=np.float16,
+                                           chunks=(1, self.length), fillvalue=np.nan, track_times=False)
+            for row, value in zip(rows.tolist(), values.float().cpu().numpy()):
+                self.handle[name][row] = value
+
+    def __exit__(self, *exc):
+        self.handle.close()
+        return self._atomic.__exit__(*exc)

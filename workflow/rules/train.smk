@@ -1,0 +1,56 @@
+# One job per model x cell type: train (resuming from the job's work folder where it can), then
+# predict every gene with the best checkpoint; models with a mask also write their masks.
+
+MODELS = config["models"]
+MODEL_DIR = f"{RESULTS}/models/{{cell}}/{{model}}"
+
+
+def soft_masks(wildcards):
+    """seq2exp-retrain keeps the top fraction of seq2exp-soft's masks."""
+    if wildcards.model == "seq2exp-retrain":
+        return f"{RESULTS}/models/{wildcards.cell}/seq2exp-soft/masks.h5"
+    return []
+
+
+rule train_model:
+    input:
+        sequence=rules.store_sequence.output.store,
+        sequence_checksum=rules.store_sequence.output.checksum,
+        cell=rules.store_cell.output.store,
+        cell_checksum=rules.store_cell.output.checksum,
+        genes=rules.gene_table.output.genes,
+        soft_masks=soft_masks,
+    output:
+        checkpoint=f"{MODEL_DIR}/best.ckpt",
+        manifest=f"{MODEL_DIR}/manifest.json",
+        metrics=f"{MODEL_DIR}/metrics.csv",
+        predictions=f"{MODEL_DIR}/predictions.tsv",
+    wildcard_constraints:
+        model=alternatives(jobs.plain_models(MODELS)),
+    threads: config["training"]["threads"]
+    resources:
+        gpu=config["training"]["gpus"],
+    log:
+        f"{LOGS}/{{cell}}/train_{{model}}.log",
+    conda:
+        "../envs/model.yaml"
+    script:
+        "../scripts/train_model.py"
+
+
+use rule train_model as train_masked_model with:
+    output:
+        checkpoint=f"{MODEL_DIR}/best.ckpt",
+        manifest=f"{MODEL_DIR}/manifest.json",
+        metrics=f"{MODEL_DIR}/metrics.csv",
+        predictions=f"{MODEL_DIR}/predictions.tsv",
+        masks=f"{MODEL_DIR}/masks.h5",
+    wildcard_constraints:
+        model=alternatives([m for m in jobs.mask_models(MODELS) if m != jobs.RETRAIN_SOURCE]),
+
+
+# The soft model first: seq2exp-retrain waits for its masks, so it is the critical path.
+use rule train_masked_model as train_soft_model with:
+    wildcard_constraints:
+        model=alternatives([jobs.RETRAIN_SOURCE] if jobs.RETRAIN_SOURCE in MODELS else []),
+    priority: 10
