@@ -169,6 +169,13 @@ def test_read_truth_bed_reads_the_demo_layout(truth):
     assert truth["contribution"].tolist() == [10.0, 2.5, 1.0]
 
 
+def test_read_truth_bed_accepts_a_user_bed_without_kind(tmp_path):
+    path = tmp_path / "user.bed"
+    path.write_text("chr1\t100\t150\tenh1\t0\t.\tG1\n")
+    truth = read_truth_bed(str(path))
+    assert truth["kind"].tolist() == ["element"] and truth["contribution"].isna().all()
+
+
 def test_read_truth_bed_errors_name_the_file(tmp_path):
     short = tmp_path / "short.bed"
     short.write_text("chr1\t1\t5\tx\n")
