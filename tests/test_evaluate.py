@@ -76,6 +76,13 @@ def test_bootstrap_ci_narrows_with_more_genes_and_covers_the_true_correlation():
     assert low < 1 / math.sqrt(2) < high
 
 
+def test_bootstrap_ci_width_matches_the_normal_theory_standard_error():
+    # For normal data SE(r) = (1 - rho^2) / sqrt(n): rho^2 = 1/2, so a 95% interval spans 2 x 1.96 x 0.5 / sqrt(n).
+    n = 2000
+    low, high = bootstrap_pearson_ci(*noisy(n, 1.0), n_boot=2000)
+    assert 0.93 < (high - low) / (2 * 1.959964 * 0.5 / math.sqrt(n)) < 1.12
+
+
 def test_bootstrap_ci_level_sets_the_percentiles():
     target, prediction = noisy(100, 1.0)
     wide = bootstrap_pearson_ci(target, prediction, level=0.99)
