@@ -237,6 +237,8 @@ def test_per_base_auprc_pools_genes_and_ignores_ineligible_bases():
     b = GeneWindow(labels, eligible, {"m": np.array([0.7, 0.6, 0.1, 0.1, 0.1, 5.0])})
     # pooled eligible ranking: .9+ .8+ .7+ .6- .3- .2- then a tie .1 (1+, 3-): AP = 3/4 + 1/4 x 4/10
     assert per_base_auprc([a, b])["m"] == pytest.approx(0.75 + 0.25 * 0.4)
+    as_tuples = [(labels.astype(int), eligible.astype(int), g.scores) for g in (a, b)]
+    assert per_base_auprc(as_tuples)["m"] == pytest.approx(0.75 + 0.25 * 0.4)
 
 
 def test_per_base_auprc_requires_every_method_in_every_gene():
