@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import StrMethodFormatter
 
 from .files import atomic_output
 
@@ -132,11 +133,12 @@ def plot_gene_tracks(tracks: dict[str, np.ndarray], title: str, path: str,
         ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
         for region_name, spans in (regions or {}).items():
             for i, (start, end) in enumerate(spans):
-                ax.axvspan(start, end, color=region_colours[region_name], alpha=0.25,
+                ax.axvspan(start, end, color=region_colours[region_name], alpha=0.25, zorder=0,
                            label=region_name if i == 0 else None)
     if regions:
         axes[0].legend(fontsize=7, loc="upper right")
     axes[0].set_title(title)
     axes[-1].set_xlim(x[0], x[-1])
+    axes[-1].xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))  # genome coordinates, no offset
     figure.tight_layout()
     return _save(figure, path)
