@@ -26,6 +26,9 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/demo.smk"
@@ -35,6 +38,7 @@ include: "workflow/rules/peaks.smk"
 include: "workflow/rules/hic.smk"
 include: "workflow/rules/store.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:
@@ -43,5 +47,5 @@ rule all:
         rules.store_sequence.output,
         expand(rules.store_cell.output.store, cell=CELLS),
         rules.store_gene_table.output,
-        expand(f"{MODEL_DIR}/predictions.tsv", cell=CELLS, model=MODELS),
+        evaluation_outputs(),
     default_target: True

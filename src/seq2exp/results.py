@@ -1,0 +1,223 @@
+"""The evaluation stage: trained models' predictions and masks -> tables, discovery scores, mask
+tracks and figures. Each function is one rule's work; the metrics live in `evaluate`, the scoring
+in `discovery`, the writers in `tracks` and `plots`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from . import discovery, evaluate, plots, tracks
+from .files import atomic_output, write_tsv
+from .genome import N_CODE
+from .jobs import MODEL_SPECS
+from .peaks import read_narrowpeak
+from .store import GeneWindows
+
+log = logging.getLogger(__name__)
+TABLE2_EXTRA = ("seq2exp-retrain", "macs3")
+
+
+def _write_text(text: str, path: str) -> None:
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(text)
+
+
+# --- tables -------------------------------------------------------------------------------
+
+
+def result_tables(config: dict, predictions: dict[tuple[str, str], str], out: dict[str, str]) -> None:
+    """Table 1, Table 2 and the paired comparison with seq2exp-soft, from each job's predictions.tsv
+    (`predictions` maps (cell, model) to its path)."""
+    ev = config["evaluation"]
+    cells = list(dict.fromkeys(cell for cell, _ in predictions))
+    tables = {(cell, model): pd.read_csv(path, sep="\t") for (cell, model), path in predictions.items()}
+    rows = [_metrics_row(table, model, cell, ev) for (cell, model), table in tables.items()]
+    table1_models = evaluate.TABLE1_MODELS
+    table1 = evaluate.results_table([r for r in rows if r["model"] in table1_models], table1_models, cells)
+    table2 = evaluate.results_table([r for r in rows if r["model"] in evaluate.TABLE2_MODELS],
+                                    evaluate.TABLE2_MODELS, cells)
+    write_tsv(table1, out["table1"])
+    write_tsv(table2, out["table2"])
+    _write_text(evaluate.render_markdown(table1, table1_models, cells, "Table 1: test set (chromosomes "
+                                         + " + ".join(config["split"]["test"]) + ")", mask_ratios=False),
+                out["table1_md"])
+    _write_text(evaluate.render_markdown(table2, evaluate.TABLE2_MODELS, cells,
+                                         "Table 2: masks (test set), mask ratio with and without the central region"),
+                out["table2_md"])
+    comparisons = [evaluate.paired_comparison({m: t for (c, m), t in tables.items() if c == cell},
+                                              n_boot=ev["bootstrap"], seed=ev["seed"]).assign(cell_type=cell)
+                   for cell in cells if (cell, "seq2exp-soft") in tables]
+    comparison = pd.concat(comparisons, ignore_index=True) if comparisons else pd.DataFrame()
+    write_tsv(comparison, out["comparison"])
+    _write_text("\n\n".join(evaluate.render_comparison_markdown(c, f"{c['cell_type'].iloc[0]}: each model minus "
+                                                                   "seq2exp-soft (paired bootstrap over test genes)")
+                            for c in comparisons), out["comparison_md"])
+    for row in rows:
+        log.info("%s / %s: test MSE %.4f, MAE %.4f, Pearson %.4f [%.4f, %.4f]", row["cell_type"], row["model"],
+                 row["mse"], row["mae"], row["pearson"], row["pearson_ci_low"], row["pearson_ci_high"])
+
+
+def _metrics_row(predictions: pd.DataFrame, model: str, cell: str, ev: dict) -> dict:
+    test = predictions[predictions["split"] == "test"]
+    ratios = {k: float(test[k].mean()) if k in test else None for k in ("mask_ratio", "mask_ratio_no_centre")}
+    return evaluate.metrics_row(predictions, model, cell, n_boot=ev["bootstrap"], seed=ev["seed"], **ratios)
+
+
+# --- masks and windows ----------------------------------------------------------------------
+
+
+def read_masks(path: str, name: str = "mask") -> tuple[np.ndarray, h5py.Dataset, h5py.File]:
+    """(gene ids, the dataset `name`, the open file) of a job's masks.h5."""
+    handle = h5py.File(path, "r")
+    if name not in handle:
+        handle.close()
+        raise KeyError(f"{path}: no dataset {name!r}")
+    return handle["gene_id"][:].astype(str), handle[name], handle
+
+
+def track_mask_name(path: str) -> str:
+    """The soft mask of a model: its Beta mean where it has a hard one, else what its predictor saw."""
+    with h5py.File(path, "r") as handle:
+        return "soft" if "soft" in handle else "mask"
+
+
+def mask_tracks(config: dict, genes_path: str, masks_path: str, fai_path: str, out_bigwig: str, out_bed: str,
+                threshold: float) -> None:
+    """A bigWig of the model's soft mask over every gene's window and a BED of its elements."""
+    genes = pd.read_csv(genes_path, sep="\t").set_index("gene_id")
+    sizes = dict(pd.read_csv(fai_path, sep="\t", header=None, usecols=[0, 1]).itertuples(index=False))
+    gene_ids, masks, handle = read_masks(masks_path, track_mask_name(masks_path))
+    with handle:
+        table = genes.loc[gene_ids].reset_index()
+        window = config["window"]
+        tracks.write_mask_bigwig(table, masks, window["half_width"], window["reverse_complement_minus_strand"],
+                                 sizes, out_bigwig)
+        elements = tracks.mask_elements(table, masks, window["half_width"],
+                                        window["reverse_complement_minus_strand"], sizes, threshold=threshold)
+    tracks.write_mask_bed(elements, out_bed)
+    log.info("%s: %d elements over %d genes", out_bed, len(elements), elements["gene_id"].nunique())
+
+
+# --- discovery ----------------------------------------------------------------------------
+
+
+def peak_strength(peaks: pd.DataFrame) -> pd.Series:
+    """How strong MACS3 calls each peak: its signal value, or, where the caller leaves that 0
+    (`bdgpeakcall` does), its score, which is ten times the summit's height."""
+    return peaks["signal_value"] if (peaks["signal_value"] > 0).any() else peaks["score"].astype(float)
+
+
+def _per_base_peak_signal(window: discovery.Window, peaks: pd.DataFrame) -> np.ndarray:
+    """MACS3 peaks as a per-base score: the peak's strength inside peaks, 0 outside."""
+    score = np.zeros(window.length)
+    for row in window.overlapping(peaks.assign(strength=peak_strength(peaks))).itertuples():
+        score[row.i:row.j] = np.maximum(score[row.i:row.j], row.strength)
+    return score
+
+
+def discovery_scores(config: dict, cell: str, store_dir: str, genes_path: str, soft_masks: str,
+                     hard_masks: str | None, peaks_path: str, truth_bed: str,
+                     elements_path: str | None) -> list[discovery.GeneWindow]:
+    """Per test gene: truth labels, eligible bases, and the scores of each method."""
+    window_cfg = config["window"]
+    genes = pd.read_csv(genes_path, sep="\t").set_index("gene_id")
+    windows = GeneWindows(store_dir, cell)
+    truth = discovery.read_truth_bed(truth_bed)
+    decoys = discovery.read_elements(elements_path) if elements_path else None
+    background = None if decoys is not None else int((truth["end"] - truth["start"]).median())
+    peaks = read_narrowpeak(peaks_path)
+    soft_ids, soft, soft_file = read_masks(soft_masks)
+    untrained = soft_file["mask_untrained"]
+    hard = read_masks(hard_masks) if hard_masks else None
+    row_of = {g: i for i, g in enumerate(windows.gene_ids)}
+    if list(soft_ids) != list(windows.gene_ids):
+        raise ValueError(f"{soft_masks}: genes differ from the store {windows.cell_path}")
+    result = []
+    with soft_file:
+        for gene_id in genes.index[genes["split"] == "test"]:
+            if gene_id not in row_of:
+                continue
+            row, g = row_of[gene_id], genes.loc[gene_id]
+            item = windows[row]
+            window = discovery.Window(g["chrom"], int(g["tss"]), window_cfg["half_width"], g["strand"] == "-",
+                                      window_cfg["reverse_complement_minus_strand"])
+            eligible = discovery.eligible_positions(window.length, window_cfg["central_region"], item["blacklist"],
+                                                    item["dna"] == N_CODE)
+            signals = item["signals"].astype(np.float32)  # (H3K27ac, DNase, Hi-C)
+            peak_signal = _per_base_peak_signal(window, peaks)
+            trained = soft[row].astype(np.float32)
+            scores = {"seq2exp-soft": trained, "seq2exp-soft (untrained)": untrained[row].astype(np.float32),
+                      "macs3": peak_signal, "dnase": signals[1], "hic-contact": signals[2],
+                      "dnase x contact": signals[1] * signals[2]}
+            macs3_ratio = float((peak_signal[eligible] > 0).mean()) if eligible.any() else 0.0
+            selections = {"seq2exp-soft top-k at macs3 ratio": discovery.top_k_selection(trained, eligible, macs3_ratio),
+                          "macs3 peaks": peak_signal > 0}
+            if hard is not None:
+                selections["seq2exp-hard"] = hard[1][row] >= 0.5
+            result.append(discovery.gene_window(window, gene_id, truth, eligible, scores, selections, decoys,
+                                                background))
+    if hard is not None:
+        hard[2].close()
+    return result
+
+
+def discovery_tables(config: dict, per_cell: dict[str, dict], out_tsv: str, out_md: str) -> None:
+    """`per_cell`: cell -> keyword arguments of `discovery_scores`."""
+    table = discovery.discovery_table({cell: discovery_scores(config, cell, **kwargs) for cell, kwargs in per_cell.items()})
+    write_tsv(table, out_tsv)
+    _write_text(discovery.render_discovery_markdown(table), out_md)
+    for row in table.itertuples():
+        log.info("%s %-40s %-7s AUPRC %.3f precision %.3f recall %.3f", row.cell_type, row.method, row.level,
+                 row.auprc, row.precision, row.recall)
+
+
+# --- figures ------------------------------------------------------------------------------
+
+
+def model_figures(model: str, cell: str, predictions_path: str, metrics_path: str, out_scatter: str,
+                  out_curves: str) -> None:
+    predictions = pd.read_csv(predictions_path, sep="\t")
+    plots.plot_predicted_vs_observed(predictions, f"{cell} / {model}: test genes", out_scatter)
+    plots.plot_training_curves(metrics_path, f"{cell} / {model}: training", out_curves)
+
+
+def gene_track_figures(config: dict, cell: str, store_dir: str, genes_path: str, masks: dict[str, str],
+                       peaks_path: str, truth_bed: str | None, out_dir: str) -> None:
+    """For the first `evaluation.figure_genes` test genes (by expression), the input tracks, the
+    learned masks, MACS3 peaks and (where known) the true elements."""
+    window_cfg = config["window"]
+    hw = window_cfg["half_width"]
+    genes = pd.read_csv(genes_path, sep="\t").set_index("gene_id")
+    windows = GeneWindows(store_dir, cell)
+    row_of = {g: i for i, g in enumerate(windows.gene_ids)}
+    test = [g for g in genes.index[genes["split"] == "test"] if g in row_of]
+    chosen = sorted(test, key=lambda g: -windows.targets[row_of[g]])[:config["evaluation"]["figure_genes"]]
+    truth = discovery.read_truth_bed(truth_bed) if truth_bed else None
+    peaks = read_narrowpeak(peaks_path)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    opened = {name: read_masks(path, track_mask_name(path)) for name, path in masks.items()}
+    try:
+        for gene_id in chosen:
+            g, item = genes.loc[gene_id], windows[row_of[gene_id]]
+            window = discovery.Window(g["chrom"], int(g["tss"]), window_cfg["half_width"], g["strand"] == "-",
+                                      window_cfg["reverse_complement_minus_strand"])
+            signals = item["signals"].astype(np.float32)
+            panels = {"DNase": signals[1], "H3K27ac": signals[0], "Hi-C contact": signals[2]}
+            panels.update({f"{name} mask": data[row_of[gene_id]].astype(np.float32) for name, (_, data, _) in opened.items()})
+            panels["MACS3 peaks"] = (_per_base_peak_signal(window, peaks) > 0).astype(np.float32)
+            regions = None
+            if truth is not None:
+                own = window.overlapping(truth[truth["gene_id"] == gene_id])
+                regions = {"true elements": [(int(i) - hw, int(j) - hw) for i, j in zip(own["i"], own["j"])]}
+            plots.plot_gene_tracks(panels, f"{cell}: {g.get('gene_name', gene_id)} ({gene_id}, {g['chrom']}:{g['tss']:,}"
+                                   f" {g['strand']}); x: bp from the TSS in window order",
+                                   str(Path(out_dir) / f"{gene_id}.png"), regions=regions, x=np.arange(2 * hw) - hw)
+    finally:
+        for _, _, handle in opened.values():
+            handle.close()

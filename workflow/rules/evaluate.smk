@@ -1,0 +1,137 @@
+# From the trained models to what users came for: Table 1 and Table 2, the paired comparison,
+# the discovery scores against known elements, mask tracks for a genome browser, and figures.
+
+TABLES = f"{RESULTS}/tables"
+FIGURES = f"{RESULTS}/figures"
+TRACKS = f"{RESULTS}/tracks"
+MASK_MODELS = jobs.mask_models(MODELS)
+TRUTH_BED = config["evaluation"]["truth_bed"]
+REPORT_TABLES = "report/tables.rst"
+
+
+def predictions_of(cells, models):
+    return {(c, m): f"{RESULTS}/models/{c}/{m}/predictions.tsv" for c in cells for m in models}
+
+
+rule result_tables:
+    input:
+        list(predictions_of(CELLS, MODELS).values()),
+    output:
+        table1=report(f"{TABLES}/table1.tsv", category="Tables", caption="../report/table.rst"),
+        table1_md=report(f"{TABLES}/table1.md", category="Tables", caption="../report/table.rst"),
+        table2=report(f"{TABLES}/table2.tsv", category="Tables", caption="../report/table.rst"),
+        table2_md=report(f"{TABLES}/table2.md", category="Tables", caption="../report/table.rst"),
+        comparison=report(f"{TABLES}/comparison.tsv", category="Tables", caption="../report/table.rst"),
+        comparison_md=report(f"{TABLES}/comparison.md", category="Tables", caption="../report/table.rst"),
+    params:
+        predictions=predictions_of(CELLS, MODELS),
+    log:
+        f"{LOGS}/result_tables.log",
+    conda:
+        "../envs/model.yaml"
+    script:
+        "../scripts/result_tables.py"
+
+
+def discovery_inputs(wildcards):
+    files = {}
+    for cell in CELLS:
+        files[f"{cell}_soft"] = f"{RESULTS}/models/{cell}/seq2exp-soft/masks.h5"
+        if "seq2exp-hard" in MODELS:
+            files[f"{cell}_hard"] = f"{RESULTS}/models/{cell}/seq2exp-hard/masks.h5"
+        files[f"{cell}_peaks"] = rules.dnase_peaks.output.peaks.format(cell=cell)
+        files[f"{cell}_store"] = rules.store_cell.output.store.format(cell=cell)
+        files[f"{cell}_truth"] = TRUTH_BED.format(cell_type=cell)
+    if config["evaluation"]["truth_elements"]:
+        files["elements"] = config["evaluation"]["truth_elements"]
+    return files
+
+
+rule discovery:
+    input:
+        unpack(discovery_inputs),
+        sequence=rules.store_sequence.output.store,
+        genes=rules.gene_table.output.genes,
+    output:
+        tsv=report(f"{TABLES}/discovery.tsv", category="Tables", caption="../report/discovery.rst"),
+        md=report(f"{TABLES}/discovery.md", category="Tables", caption="../report/discovery.rst"),
+    log:
+        f"{LOGS}/discovery.log",
+    conda:
+        "../envs/model.yaml"
+    script:
+        "../scripts/discovery.py"
+
+
+rule mask_tracks:
+    input:
+        masks=f"{RESULTS}/models/{{cell}}/{{model}}/masks.h5",
+        genes=rules.gene_table.output.genes,
+        fai=rules.prepare_genome.output.fai,
+    output:
+        bigwig=f"{TRACKS}/{{cell}}/{{model}}.mask.bw",
+        bed=report(f"{TRACKS}/{{cell}}/{{model}}.mask.bed", category="Mask tracks", subcategory="{cell}",
+                   caption="../report/tracks.rst"),
+    params:
+        threshold=config["model"].get("threshold", 0.5),
+    wildcard_constraints:
+        model=alternatives(MASK_MODELS),
+    log:
+        f"{LOGS}/{{cell}}/mask_tracks_{{model}}.log",
+    conda:
+        "../envs/model.yaml"
+    script:
+        "../scripts/mask_tracks.py"
+
+
+rule model_figures:
+    input:
+        predictions=f"{RESULTS}/models/{{cell}}/{{model}}/predictions.tsv",
+        metrics=f"{RESULTS}/models/{{cell}}/{{model}}/metrics.csv",
+    output:
+        scatter=report(f"{FIGURES}/{{cell}}/{{model}}.predictions.png", category="Predictions",
+                       subcategory="{cell}", caption="../report/predictions.rst"),
+        curves=report(f"{FIGURES}/{{cell}}/{{model}}.training.png", category="Training",
+                      subcategory="{cell}", caption="../report/training.rst"),
+    log:
+        f"{LOGS}/{{cell}}/model_figures_{{model}}.log",
+    conda:
+        "../envs/model.yaml"
+    script:
+        "../scripts/model_figures.py"
+
+
+def gene_track_masks(wildcards):
+    return {m: f"{RESULTS}/models/{wildcards.cell}/{m}/masks.h5" for m in MASK_MODELS}
+
+
+rule gene_track_figures:
+    input:
+        unpack(gene_track_masks),
+        store=rules.store_cell.output.store,
+        sequence=rules.store_sequence.output.store,
+        genes=rules.gene_table.output.genes,
+        peaks=rules.dnase_peaks.output.peaks,
+    output:
+        report(directory(f"{FIGURES}/{{cell}}/genes"), patterns=["{gene}.png"], category="Masks",
+               subcategory="{cell}", caption="../report/gene_tracks.rst"),
+    params:
+        masks=MASK_MODELS,
+        truth=lambda w: TRUTH_BED.format(cell_type=w.cell) if TRUTH_BED else None,
+    log:
+        f"{LOGS}/{{cell}}/gene_track_figures.log",
+    conda:
+        "../envs/model.yaml"
+    script:
+        "../scripts/gene_track_figures.py"
+
+
+def evaluation_outputs():
+    outputs = list(rules.result_tables.output)
+    if TRUTH_BED and "seq2exp-soft" in MODELS:
+        outputs += list(rules.discovery.output)
+    outputs += expand(rules.mask_tracks.output, cell=CELLS, model=MASK_MODELS)
+    outputs += expand(rules.model_figures.output, cell=CELLS, model=MODELS)
+    if MASK_MODELS:
+        outputs += expand(rules.gene_track_figures.output, cell=CELLS)
+    return outputs
