@@ -244,7 +244,9 @@ def triton_scan(device: torch.device) -> tuple[ScanFn | None, str | None]:
         from . import scan_triton
     except Exception as err:  # triton missing, or it fails to load
         return None, f"import failed: {err}"
-    if device.type == "cuda":
+    if scan_triton.version_problem():
+        problem = scan_triton.version_problem()
+    elif device.type == "cuda":
         problem = scan_triton.triton_problem(device.index or 0)
     elif not scan_triton.interpreter_active():
         problem = f"device is {device.type}, not CUDA, and Triton's interpreter is off"

@@ -15,9 +15,10 @@ not reliable for non-commutative combines, triton-lang/triton#4362, so we flip i
 dB and dC sum over channels from several programs: fp32 (fp64) atomic adds; dA, dD and delta_bias's
 gradient are per-program partial sums reduced over the batch in PyTorch.
 
-Requirements: triton >= 3.2 (tl.flip on 3-D blocks, tuple associative_scan); on CUDA machines use
-the triton that torch pins. On CPU tensors the kernels run only in Triton's interpreter
-(TRITON_INTERPRET=1 before triton is first imported): that is how the tests run without a GPU.
+Requirements: triton >= MIN_TRITON, the oldest version checked (3.7.1, which torch 2.13 pins; 3.2's
+interpreter fails on these kernels). On CUDA machines use the triton that torch pins. On CPU tensors
+the kernels run only in Triton's interpreter (TRITON_INTERPRET=1 before triton is first imported):
+that is how the tests run without a GPU.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import torch
 import triton
 import triton.language as tl
 
+MIN_TRITON = (3, 7)
 CHUNK = 64          # positions per chunk (a power of two): also the spacing of the saved states
 BLOCK_D_FWD = 8     # channels per program; untuned until measured on a GPU (benchmarks/bench_triton_scan.py)
 BLOCK_D_BWD = 4
@@ -338,6 +340,13 @@ class TritonScan(torch.autograd.Function):
                  None if delta_bias is None else dbias.sum(0).to(delta_bias.dtype),
                  None if ctx.initial_state_dtype is None else ds0.to(ctx.initial_state_dtype), None, None]
         return tuple(grads)
+
+
+def version_problem() -> str | None:
+    """Why this triton is too old for the kernels, or None."""
+    version = tuple(int(part) for part in triton.__version__.split(".")[:2])
+    return None if version >= MIN_TRITON else \
+        f"triton {triton.__version__} is older than {'.'.join(map(str, MIN_TRITON))}, the oldest checked"
 
 
 @functools.lru_cache(maxsize=None)
