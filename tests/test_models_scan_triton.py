@@ -94,6 +94,19 @@ def test_bfloat16_inputs_are_cast_to_float32_inside_the_kernel():
     assert out.dtype == torch.bfloat16
 
 
+def test_gradients_when_only_the_output_is_used():
+    """As in a training step: no last state asked for, so autograd hands the backward zeros for it."""
+    inputs = {k: v.double() for k, v in _inputs(13).items()}
+    ref = {k: v.clone().requires_grad_() for k, v in inputs.items()}
+    ours = {k: v.to(DEVICE).requires_grad_() for k, v in inputs.items()}
+    weights = torch.randn(2, 3, 13, dtype=torch.float64)
+    expected = torch.autograd.grad((selective_scan_reference(**ref) * weights).sum(), list(ref.values()))
+    out = selective_scan_triton(**ours, chunk_size=4)
+    got = torch.autograd.grad((out * weights.to(DEVICE)).sum(), list(ours.values()))
+    for name, a, b in zip(ours, got, expected):
+        torch.testing.assert_close(a.cpu(), b, rtol=1e-10, atol=1e-10, msg=lambda m, name=name: f"{name}: {m}")
+
+
 def test_blocks_with_carried_state_equal_one_pass():
     inputs = {k: v.double() for k, v in _inputs(40).items()}
     del inputs["initial_state"]

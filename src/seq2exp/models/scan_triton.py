@@ -292,7 +292,7 @@ class TritonScan(torch.autograd.Function):
     def forward(ctx, u, delta, A, B, C, D, z, delta_bias, initial_state, softplus, chunk):
         u, delta, B, C = (_rows(t) for t in (u, delta, B, C))
         z = None if z is None else _rows(z)
-        A = A.contiguous()
+        A, D, delta_bias = (None if t is None else t.contiguous() for t in (A, D, delta_bias))
         batch, channels, length = u.shape
         n_state = A.shape[1]
         n_chunks = triton.cdiv(length, chunk)
@@ -318,9 +318,7 @@ class TritonScan(torch.autograd.Function):
         batch, channels, length = u.shape
         n_state = A.shape[1]
         compute = starts.dtype
-        dout = torch.zeros_like(u) if dout is None else dout.contiguous()
-        dlast = (torch.zeros(batch, channels, n_state, dtype=compute, device=u.device) if dlast is None
-                 else dlast.to(compute).contiguous())
+        dout, dlast = dout.contiguous(), dlast.to(compute).contiguous()  # autograd gives zeros for unused outputs
         du, ddelta = torch.empty_like(u, memory_format=torch.contiguous_format), \
             torch.empty_like(delta, memory_format=torch.contiguous_format)
         dz = None if z is None else torch.empty_like(z, memory_format=torch.contiguous_format)
