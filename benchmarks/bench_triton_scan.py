@@ -1,7 +1,7 @@
 """The fused Triton selective scan (scan_impl triton) against its floor and the other scans, on a GPU.
 
     python benchmarks/bench_triton_scan.py              # GPU: 200 kb, batch 8, d_model 128, d_state 16, bf16
-    python benchmarks/bench_triton_scan.py --impls triton --block-d 8,4 --chunk 64 --num-warps 4   # tuning
+    python benchmarks/bench_triton_scan.py --configs "4,2,64,4;8,4,64,8;4,2,32,4"   # tune the kernel
     python benchmarks/bench_triton_scan.py --smoke      # CPU: tiny sizes in Triton's interpreter (no figures)
 
 Prints, for one scan call (bf16 u, delta, z, B, C as a bf16 Mamba block gives them; fp32 A, D, bias)
@@ -29,6 +29,8 @@ import torch  # noqa: E402
 import triton  # noqa: E402
 import triton.language as tl  # noqa: E402
 
+from seq2exp.models import scan_triton  # noqa: E402
+
 PAPER_STEPS = 50_000
 
 
@@ -51,14 +53,21 @@ def parse_args():
     parser.add_argument("--d-state", type=int, default=16)
     parser.add_argument("--impls", default="triton,torch,mamba_ssm", help="comma-separated scan_impl values")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--block-d", help="channels per program, forward,backward (kernel defaults if unset)")
-    parser.add_argument("--chunk", type=int, help="positions per chunk (a power of two)")
-    parser.add_argument("--num-warps", type=int)
+    parser.add_argument("--configs", help="kernel configs for the scan call, 'FWD,BWD,CHUNK,WARPS;...': channels "
+                        "per program forward and backward, positions per chunk, warps; the first one is used "
+                        "for the training step (default: the kernel's)")
     args = parser.parse_args()
+    defaults = f"{scan_triton.BLOCK_D_FWD},{scan_triton.BLOCK_D_BWD},{scan_triton.CHUNK},{scan_triton.NUM_WARPS}"
     if args.smoke:
         args.length, args.batch, args.d_model, args.n_layer, args.d_state, args.repeats = 20, 1, 4, 1, 4, 1
-        args.impls, args.chunk = "triton,torch", args.chunk or 8  # several chunks, one padded
+        args.impls = "triton,torch"
+        defaults = f"{scan_triton.BLOCK_D_FWD},{scan_triton.BLOCK_D_BWD},8,{scan_triton.NUM_WARPS}"  # 3 chunks
+    args.configs = [tuple(int(x) for x in config.split(",")) for config in (args.configs or defaults).split(";")]
     return args
+
+
+def use_config(config):
+    scan_triton.BLOCK_D_FWD, scan_triton.BLOCK_D_BWD, scan_triton.CHUNK, scan_triton.NUM_WARPS = config
 
 
 def synchronize(device):
@@ -180,24 +189,15 @@ def row(name, result, tokens, floor=None):
 
 def main():
     args = parse_args()
-    from seq2exp.models import scan_triton
     device = torch.device("cuda" if torch.cuda.is_available() and not args.smoke else "cpu")
     if device.type == "cpu" and not args.smoke:
         print("no CUDA device: nothing to measure (run with --smoke to check that the script runs)")
         return 0
-    if args.block_d:
-        scan_triton.BLOCK_D_FWD, scan_triton.BLOCK_D_BWD = (int(x) for x in args.block_d.split(","))
-    if args.chunk:
-        scan_triton.CHUNK = args.chunk
-    if args.num_warps:
-        scan_triton.NUM_WARPS = args.num_warps
     name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU, Triton interpreter (smoke: no figures)"
     tokens = args.batch * args.length
     d_inner = 2 * args.d_model
     print(f"{name} | torch {torch.__version__} | triton {triton.__version__} | "
           f"L {args.length:,} | batch {args.batch} | d_inner {d_inner} | d_state {args.d_state} | bf16")
-    print(f"kernel: chunk {scan_triton.CHUNK}, channels per program {scan_triton.BLOCK_D_FWD} (forward) "
-          f"{scan_triton.BLOCK_D_BWD} (backward), {scan_triton.NUM_WARPS} warps")
 
     bandwidth, exps = copy_bandwidth(device, 1 << 20 if args.smoke else 1 << 30), exp_throughput(
         device, *((1 << 10, 4) if args.smoke else ()))
@@ -208,22 +208,29 @@ def main():
           f"forward+backward {floors[1] * 1e3:.2f} ms ({scan_bytes(args, 1) / 1e9:.2f} GB, {2 * n_exp / 1e9:.2f} G exp)")
 
     impls = args.impls.split(",")
-    print("\nOne scan call (one layer, one direction)")
+    print("\nOne scan call (one layer, one direction); triton configs: channels per program forward,backward,"
+          "chunk,warps")
     scan_results = {}
-    for impl in impls:
+    runs = [(impl, config) for impl in impls for config in (args.configs if impl == "triton" else [None])]
+    for impl, config in runs:
+        if config:
+            use_config(config)
+        label = f"{impl} {','.join(map(str, config))}" if config else impl
         result = attempt(bench_scan, args, impl, device)
-        scan_results[impl] = result
+        scan_results.setdefault(impl, result)
         if isinstance(result, str):
-            print(row(impl, result, tokens))
+            print(row(label, result, tokens))
             continue
-        print(row(f"{impl} forward", result[0], tokens, floors[0]))
-        print(row(f"{impl} forward+backward", result[1], tokens, floors[1]))
+        print(row(f"{label} forward", result[0], tokens, floors[0]))
+        print(row(f"{label} fwd+bwd", result[1], tokens, floors[1]))
+    use_config(args.configs[0])
     ours, theirs = scan_results.get("triton"), scan_results.get("torch")
     if isinstance(ours, tuple) and isinstance(theirs, tuple):
         print(f"triton vs chunked PyTorch scan: forward {theirs[0][0] / ours[0][0]:.1f}x, "
               f"forward+backward {theirs[1][0] / ours[1][0]:.1f}x faster")
 
-    print(f"\nOne Seq2Exp-soft training step ({args.n_layer} layers, d_model {args.d_model}, AdamW)")
+    print(f"\nOne Seq2Exp-soft training step ({args.n_layer} layers, d_model {args.d_model}, AdamW; "
+          f"triton config {','.join(map(str, args.configs[0]))})")
     for impl in impls:
         result = attempt(bench_step, args, impl, device)
         if isinstance(result, str):

@@ -31,8 +31,10 @@ import triton.language as tl
 
 MIN_TRITON = (3, 7)
 CHUNK = 64          # positions per chunk (a power of two): also the spacing of the saved states
-BLOCK_D_FWD = 8     # channels per program; untuned until measured on a GPU (benchmarks/bench_triton_scan.py)
-BLOCK_D_BWD = 4
+# Channels per program: guesses that keep the (BLOCK_D, 16, CHUNK) blocks within ~32 fp32 values per
+# thread and block; untuned until measured on a GPU (benchmarks/bench_triton_scan.py --configs).
+BLOCK_D_FWD = 4
+BLOCK_D_BWD = 2
 NUM_WARPS = 4
 
 
@@ -223,12 +225,14 @@ def _scan_bwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_p
 # PyTorch side: argument checks, launches, autograd.
 
 def selective_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
-                          initial_state=None, return_last_state=False, chunk_size=CHUNK):
+                          initial_state=None, return_last_state=False, chunk_size=None):
     """mamba-ssm's `selective_scan_fn` (plus `initial_state`) on the fused kernels; differentiable in
     every tensor argument. The output has u's dtype, the last state the compute dtype (fp32, fp64).
-    `chunk_size` (a power of two) is the positions per chunk, and the spacing of the saved states."""
+    `chunk_size` (a power of two; default CHUNK) is the positions per chunk, and the spacing of the
+    saved states."""
     _check_shapes(u, delta, A, B, C, D, z, delta_bias, initial_state)
     _check_device(u)
+    chunk_size = chunk_size or CHUNK
     if chunk_size < 2 or chunk_size & (chunk_size - 1):
         raise ValueError(f"selective_scan_triton: chunk_size must be a power of two >= 2, got {chunk_size}")
     with torch.autocast(u.device.type, enabled=False):
