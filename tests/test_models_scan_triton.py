@@ -147,7 +147,9 @@ def test_auto_on_cuda_without_mamba_ssm_resolves_to_the_kernel_and_logs_once(mon
     with caplog.at_level("INFO", logger=scan.__name__):
         assert resolve_scan("auto", "cuda") is selective_scan_triton
         assert resolve_scan("auto", "cuda") is selective_scan_triton
-    assert [r.getMessage() for r in caplog.records] == ["scan_impl 'auto' on cuda: fused Triton kernel"]
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1
+    assert messages[0].startswith("scan_impl 'auto' on cuda: fused Triton kernel (mamba-ssm: import failed")
     assert resolve_scan("auto", "cpu") is selective_scan
 
     monkeypatch.setattr(scan_triton, "triton_problem", lambda device_index=0: "kernel failed: planted")

@@ -221,6 +221,7 @@ def resolve_scan(impl: str = "auto", device: torch.device | str = "cpu") -> Scan
     device = torch.device(device)
     if impl == "torch" or (impl == "auto" and device.type != "cuda"):
         return _chosen(impl, device, selective_scan, "PyTorch chunked scan")
+    problem = None  # why mamba-ssm's kernel is not used, where it was wanted
     if impl in ("auto", "mamba_ssm"):
         problem = mamba_ssm_problem(device.index or 0) if device.type == "cuda" else "device is not CUDA"
         if problem is None:
@@ -230,7 +231,7 @@ def resolve_scan(impl: str = "auto", device: torch.device | str = "cpu") -> Scan
             raise RuntimeError(f"scan_impl 'mamba_ssm' requested but unusable: {problem}")
     kernel, kernel_problem = triton_scan(device)
     if kernel_problem is None:
-        return _chosen(impl, device, kernel, "fused Triton kernel")
+        return _chosen(impl, device, kernel, "fused Triton kernel" + (f" (mamba-ssm: {problem})" if problem else ""))
     if impl == "triton":
         raise RuntimeError(f"scan_impl 'triton' requested but unusable: {kernel_problem}")
     warnings.warn(f"mamba-ssm selective scan unusable ({problem}) and the Triton kernel too ({kernel_problem}); "
