@@ -4,6 +4,9 @@
     python benchmarks/bench_triton_scan.py --configs "4,2,64,4;8,4,64,8;4,2,32,4"   # tune the kernel
     python benchmarks/bench_triton_scan.py --smoke      # CPU: tiny sizes in Triton's interpreter (no figures)
 
+On a short GPU lease, `--repeats 1` first: the chunked PyTorch scan's training step at 200 kb takes
+seconds per call, and every figure is measured after one warm-up (compilation) call.
+
 Prints, for one scan call (bf16 u, delta, z, B, C as a bf16 Mamba block gives them; fp32 A, D, bias)
 and for one Seq2Exp-soft training step (two 4-layer bidirectional backbones, bf16 autocast, AdamW):
 forward and forward+backward time, tokens/s and peak memory per scan implementation, and the
