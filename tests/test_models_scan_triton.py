@@ -164,6 +164,8 @@ def test_bad_shapes_and_chunk_size_are_named():
     inputs = {k: v.to(DEVICE) for k, v in _inputs(5).items()}
     with pytest.raises(ValueError, match=r"B has shape \(2, 4, 5\), expected \(2, 3, 5\)"):
         selective_scan_triton(**{**inputs, "B": inputs["B"][:, :1].expand(2, 4, 5)})
+    with pytest.raises(ValueError, match=r"u must be \(batch, d_inner, length\)"):
+        selective_scan_triton(**{**inputs, "u": inputs["u"][0]})
     with pytest.raises(ValueError, match="chunk_size must be a power of two"):
         selective_scan_triton(**inputs, chunk_size=12)
 

@@ -12,7 +12,8 @@ The forward saves only the state at each chunk start, (B, D, n_chunks, N): N / C
 recomputes a chunk's states from its saved start state, and solves the adjoint
 g_t = C_t dy_t + a_{t+1} g_{t+1} as a scan over the time-flipped chunk (Triton's reverse=True scan is
 not reliable for non-commutative combines, triton-lang/triton#4362, so we flip instead).
-dB and dC sum over channels from several programs: fp32 (fp64) atomic adds; dA, dD and delta_bias's
+dB and dC sum over channels from several programs: fp32 (fp64) atomic adds, D / BLOCK_D_BWD per element
+(as mamba-ssm's kernel does per channel; a cost to watch on the GPU); dA, dD and delta_bias's
 gradient are per-program partial sums reduced over the batch in PyTorch.
 
 Requirements: triton >= MIN_TRITON, the oldest version checked (3.7.1, which torch 2.13 pins; 3.2's
@@ -242,6 +243,9 @@ def selective_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, de
 
 
 def _check_shapes(u, delta, A, B, C, D, z, delta_bias, initial_state):
+    if u.dim() != 3 or A.dim() != 2:
+        raise ValueError(f"selective_scan_triton: u must be (batch, d_inner, length) and A (d_inner, d_state), "
+                         f"got {tuple(u.shape)} and {tuple(A.shape)}")
     batch, channels, length = u.shape
     n_state = A.shape[-1]
     expected = {"delta": (delta, (batch, channels, length)), "A": (A, (channels, n_state)),
