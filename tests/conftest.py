@@ -1,6 +1,13 @@
+import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# Our Triton kernels run on CPU tensors only in Triton's interpreter, which must be chosen before triton
+# is first imported (it decides how @triton.jit builds kernels). With a GPU the same tests run compiled.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 from seq2exp.demo import DemoPaths, DemoSpec, simulate, write_demo
 

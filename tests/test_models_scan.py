@@ -96,7 +96,7 @@ def test_resolve_scan_on_cpu_is_ours_and_mamba_ssm_request_fails_clearly():
     with pytest.raises(RuntimeError, match="mamba_ssm"):
         resolve_scan("mamba_ssm", "cpu")
     with pytest.raises(ValueError, match="scan_impl"):
-        resolve_scan("triton", "cpu")
+        resolve_scan("cuda_kernel", "cpu")
 
 
 @pytest.mark.gpu

@@ -6,6 +6,9 @@ from .mamba import BackboneConfig
 from .registry import MODELS, build_model, model_config
 from .runtime import tune_allocator
 from .scan import resolve_scan, selective_scan, selective_scan_reference
+
+# scan_triton is imported on demand (resolve_scan): importing triton fixes whether its kernels are
+# compiled or interpreted (TRITON_INTERPRET), which tests and benchmarks must choose first.
 from .seq2exp import ModelOutput, Seq2Exp, Seq2ExpConfig, top_fraction_mask
 
 __all__ = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from dataclasses import dataclass
 
@@ -29,7 +30,7 @@ class BackboneConfig:
     bidirectional: bool = True  # False: plain (causal) Mamba
     rcps: bool = False          # reverse-complement parameter sharing (Caduceus-PS)
     norm_eps: float = 1e-5
-    scan_impl: str = "auto"     # auto | torch | mamba_ssm
+    scan_impl: str = "auto"     # auto | torch | triton | mamba_ssm (scan.SCAN_IMPLS)
     chunk_size: int = DEFAULT_CHUNK
 
     @property
@@ -84,17 +85,21 @@ class MambaMixer(nn.Module):
         with torch.no_grad():
             self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # inverse softplus
 
-    def scan_fn(self, device: torch.device):
+    def scan_fn(self, device: torch.device, stateful: bool = False):
+        """The configured scan on `device` (resolved once per device); `stateful`: one that takes an
+        initial state, i.e. the PyTorch scan in place of mamba-ssm's (ours, Triton or PyTorch, do)."""
         if self._scan_device != device:
-            scan = resolve_scan(self.cfg.scan_impl, device)
-            if scan is selective_scan:
-                scan = functools.partial(selective_scan, chunk_size=self.cfg.chunk_size)
-            self._scan, self._scan_device = scan, device
-        return self._scan
+            self._scan, self._scan_device = resolve_scan(self.cfg.scan_impl, device), device
+        scan = self._scan
+        if stateful and "initial_state" not in inspect.signature(scan).parameters:
+            scan = selective_scan
+        if scan is selective_scan:
+            scan = functools.partial(selective_scan, chunk_size=self.cfg.chunk_size)
+        return scan
 
     def forward(self, hidden: torch.Tensor, state: tuple | None = None, return_state: bool = False):
         """hidden (B, L, d_model). `state` = (conv tail (B, d_inner, d_conv-1), ssm state (B, d_inner, N))
-        continues a sequence from an earlier block; then the PyTorch scan is used and the new state returned."""
+        continues a sequence from an earlier block; then the new state is returned too."""
         batch, length, _ = hidden.shape
         # Projections are computed channel-major, W @ h^T, so that x, z, delta, B and C come out as
         # dense (B, channels, L) rows: the scan's elementwise work is several times slower on the
@@ -115,8 +120,8 @@ class MambaMixer(nn.Module):
             y = self.scan_fn(hidden.device)(*scan_args, **scan_kwargs)
             return self._out(y, hidden.dtype)
         ssm = None if state is None else state[1]
-        y, ssm = selective_scan(*scan_args, **scan_kwargs, initial_state=ssm, return_last_state=True,
-                                chunk_size=self.cfg.chunk_size)
+        y, ssm = self.scan_fn(hidden.device, stateful=True)(*scan_args, **scan_kwargs, initial_state=ssm,
+                                                            return_last_state=True)
         return self._out(y, hidden.dtype), (x_full[..., -(self.cfg.d_conv - 1):], ssm)
 
     def _out(self, y: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""Selective scan (Mamba-1 SSM): exact chunked PyTorch scan, a naive reference, and the mamba-ssm bridge.
+"""Selective scan (Mamba-1 SSM): exact chunked PyTorch scan, a naive reference, and the choice among it,
+our fused Triton kernel (scan_triton.py) and mamba-ssm's CUDA kernel.
 
 All scans follow mamba-ssm's `selective_scan_fn` layout and semantics (time is the last axis):
 u, delta (B, D, L); A (D, N) with A < 0; B, C (B, N, L); D (D,); z (B, D, L).
@@ -24,6 +25,7 @@ first made dense in (B, D, L) order; on transposed (time-major) views the same o
 from __future__ import annotations
 
 import functools
+import logging
 import warnings
 from typing import Callable
 
@@ -34,7 +36,7 @@ DEFAULT_CHUNK = 128
 # Largest total decay inside one segment. Factors are centred on the segment, so they lie within
 # exp(+-max_decay / 2): fp32 keeps ~1e26 * |input| finite and ~1e-26 normal (not subnormal).
 MAX_DECAY = {torch.float32: 120.0, torch.float64: 600.0}
-SCAN_IMPLS = ("auto", "torch", "mamba_ssm")
+SCAN_IMPLS = ("auto", "torch", "triton", "mamba_ssm")
 
 
 def selective_scan_reference(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
@@ -198,32 +200,70 @@ class ChunkedScan(torch.autograd.Function):
 
 
 # ----------------------------------------------------------------------------------------------
-# Choosing the implementation: ours everywhere, mamba-ssm's CUDA kernel only when it imports and agrees.
+# Choosing the implementation: mamba-ssm's CUDA kernel when it imports and agrees, else our Triton
+# kernel on CUDA (scan_triton.py), else the chunked PyTorch scan above.
 
 ScanFn = Callable[..., torch.Tensor]
+log = logging.getLogger(__name__)
 
 
 def resolve_scan(impl: str = "auto", device: torch.device | str = "cpu") -> ScanFn:
     """The scan function for `impl` in SCAN_IMPLS on `device`.
 
-    "torch": ours. "mamba_ssm": mamba-ssm's kernel, an error if it is unusable. "auto": mamba-ssm's
-    kernel on CUDA when it imports and passes a self-check against ours, else ours (with a warning
-    on CUDA, where the faster kernel was wanted).
+    "torch": ours in PyTorch. "mamba_ssm": mamba-ssm's kernel, an error if it is unusable. "triton":
+    our fused kernel, an error if it is unusable (on CPU tensors it runs only in Triton's interpreter,
+    for tests). "auto": on CUDA mamba-ssm's kernel if it imports and passes a self-check, else the
+    Triton kernel if it passes its self-check, else the PyTorch scan (with a warning); on other
+    devices the PyTorch scan. The choice is logged once per (impl, device).
     """
     if impl not in SCAN_IMPLS:
         raise ValueError(f"scan_impl must be one of {SCAN_IMPLS}, got {impl!r}")
     device = torch.device(device)
     if impl == "torch" or (impl == "auto" and device.type != "cuda"):
-        return selective_scan
-    problem = mamba_ssm_problem(device.index or 0) if device.type == "cuda" else "device is not CUDA"
-    if problem is None:
-        from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
-        return selective_scan_fn
-    if impl == "mamba_ssm":
-        raise RuntimeError(f"scan_impl 'mamba_ssm' requested but unusable: {problem}")
-    warnings.warn(f"mamba-ssm selective scan unusable ({problem}); using the PyTorch chunked scan",
-                  stacklevel=2)
-    return selective_scan
+        return _chosen(impl, device, selective_scan, "PyTorch chunked scan")
+    problem = None  # why mamba-ssm's kernel is not used, where it was wanted
+    if impl in ("auto", "mamba_ssm"):
+        problem = mamba_ssm_problem(device.index or 0) if device.type == "cuda" else "device is not CUDA"
+        if problem is None:
+            from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
+            return _chosen(impl, device, selective_scan_fn, "mamba-ssm selective_scan_fn")
+        if impl == "mamba_ssm":
+            raise RuntimeError(f"scan_impl 'mamba_ssm' requested but unusable: {problem}")
+    kernel, kernel_problem = triton_scan(device)
+    if kernel_problem is None:
+        return _chosen(impl, device, kernel, "fused Triton kernel" + (f" (mamba-ssm: {problem})" if problem else ""))
+    if impl == "triton":
+        raise RuntimeError(f"scan_impl 'triton' requested but unusable: {kernel_problem}")
+    warnings.warn(f"mamba-ssm selective scan unusable ({problem}) and the Triton kernel too ({kernel_problem}); "
+                  "using the PyTorch chunked scan", stacklevel=2)
+    return _chosen(impl, device, selective_scan, "PyTorch chunked scan")
+
+
+def triton_scan(device: torch.device) -> tuple[ScanFn | None, str | None]:
+    """(our Triton scan, None) when it is usable on `device`, else (None, why not)."""
+    try:
+        from . import scan_triton
+    except Exception as err:  # triton missing, or it fails to load
+        return None, f"import failed: {err}"
+    if scan_triton.version_problem():
+        problem = scan_triton.version_problem()
+    elif device.type == "cuda":
+        problem = scan_triton.triton_problem(device.index or 0)
+    elif not scan_triton.interpreter_active():
+        problem = f"device is {device.type}, not CUDA, and Triton's interpreter is off"
+    else:
+        problem = None
+    return (None, problem) if problem else (scan_triton.selective_scan_triton, None)
+
+
+def _chosen(impl: str, device: torch.device, scan: ScanFn, name: str) -> ScanFn:
+    _log_choice(impl, str(device), name)
+    return scan
+
+
+@functools.lru_cache(maxsize=None)
+def _log_choice(impl: str, device: str, name: str) -> None:
+    log.info("scan_impl %r on %s: %s", impl, device, name)
 
 
 @functools.lru_cache(maxsize=None)
