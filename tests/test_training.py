@@ -1,0 +1,137 @@
+"""Training: batches from the store, the retrain mask, the schedule, manifests and resuming a killed job."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from seq2exp.batches import BatchMaker, FeatureScaling, IndexedWindows, check_channel_order, retrain_mask, split_indices
+from seq2exp.files import write_checksum
+from seq2exp.models import build_model
+from seq2exp.store import GeneWindows
+from seq2exp.train import warmup_cosine
+
+LENGTH = 40
+SPLITS = ["train"] * 6 + ["valid"] * 3 + ["test"] * 3
+
+
+def make_store(root, n_genes=12, length=LENGTH, seed=0, channels=("h3k27ac", "dnase", "hic")):
+    """A hand-made store in the store's layout, each channel holding recognisable values."""
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    gene_ids = np.array([f"G{i:03d}" for i in range(n_genes)])
+    dna = rng.integers(0, 5, (n_genes, length)).astype(np.uint8)
+    blacklist = np.zeros((n_genes, length), dtype=bool)
+    blacklist[:, :3] = True
+    peaks = np.zeros((n_genes, length), dtype=bool)
+    peaks[:, 5:9] = True
+    h3k27ac = np.arange(length, dtype=np.float16)[None].repeat(n_genes, 0)          # 0, 1, 2, ...
+    dnase = np.full((n_genes, length), 7.0, dtype=np.float16)                        # constant 7
+    hic = (np.arange(n_genes, dtype=np.float16)[:, None] / 4).repeat(length, 1)      # per gene
+    with h5py.File(root / "sequence.h5", "w") as seq:
+        seq.attrs["half_width"] = length // 2
+        seq["gene_id"] = gene_ids.astype("S")
+        seq.create_dataset("dna", data=dna, chunks=(1, length))
+        seq.create_dataset("blacklist", data=np.packbits(blacklist, axis=1), chunks=(1, -(-length // 8)))
+    with h5py.File(root / "CELL.h5", "w") as cell:
+        cell.attrs.update(half_width=length // 2, channels=list(channels))
+        cell["gene_id"] = gene_ids.astype("S")
+        cell["target"] = rng.normal(2, 0.5, n_genes).astype(np.float32)
+        cell["features"] = rng.normal(3, 2, (n_genes, 9)).astype(np.float32)
+        cell.create_dataset("signals", data=np.stack([h3k27ac, dnase, hic], axis=1), chunks=(1, 3, length))
+        cell.create_dataset("peaks", data=np.packbits(peaks, axis=1), chunks=(1, -(-length // 8)))
+    for name in ("sequence.h5", "CELL.h5"):
+        write_checksum(str(root / name))
+    genes = pd.DataFrame({"gene_id": gene_ids, "gene_name": [f"N{i}" for i in range(n_genes)],
+                          "chrom": "chr1", "tss": 1000 + 100 * np.arange(n_genes), "strand": "+",
+                          "split": (SPLITS * n_genes)[:n_genes] if n_genes != 12 else SPLITS})
+    genes.to_csv(root / "genes.tsv", sep="\t", index=False)
+    return dna, blacklist, peaks
+
+
+def test_each_channel_lands_where_the_model_reads_it(tmp_path):
+    dna, blacklist, peaks = make_store(tmp_path)
+    windows = GeneWindows(str(tmp_path), "CELL")
+    check_channel_order(windows)
+    genes = pd.read_csv(tmp_path / "genes.tsv", sep="\t")
+    rows = split_indices(windows, genes)
+    scaling = FeatureScaling.fit(windows.features[rows["train"]])
+    batch = BatchMaker(scaling)([IndexedWindows(windows, [2, 5])[i] for i in range(2)])
+    assert batch["dna"].shape == (2, LENGTH, 4) and batch["signals"].shape == (2, LENGTH, 3)
+    codes = dna[[2, 5]]
+    for code, base in enumerate("ACGT"):
+        assert torch.equal(batch["dna"][..., code] == 1, torch.from_numpy(codes == code)), base
+    assert (batch["dna"][torch.from_numpy(codes == 4)] == 0).all()   # N: all zeros
+    torch.testing.assert_close(batch["signals"][0, :, 0], torch.arange(LENGTH, dtype=torch.float32))  # H3K27ac
+    assert (batch["signals"][..., 1] == 7.0).all()                                                     # DNase
+    torch.testing.assert_close(batch["signals"][:, 0, 2], torch.tensor([0.5, 1.25]))                   # Hi-C
+    assert torch.equal(batch["blacklist"], torch.from_numpy(blacklist[[2, 5]]))
+    train_features = windows.features[rows["train"]]
+    np.testing.assert_allclose(scaling.apply(train_features).mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(batch["features"].numpy(), (windows.features[[2, 5]] - train_features.mean(0))
+                               / train_features.std(0), rtol=1e-5)
+    # the model's signal Beta reads H3K27ac, DNase and Hi-C with weights 0.4, 0.4, 0.2
+    model = build_model("seq2exp_soft", {"d_model": 8, "n_layer": 1, "d_state": 4, "central_region_bp": 4,
+                                         "pooled_region_bp": 4, "signal_scale": 1.0})
+    alpha, _ = model.mask_distribution(batch, model.dna_embed(batch["dna"]))
+    from seq2exp.models.seq2exp import sequence_beta
+    seq_alpha, _ = sequence_beta(model.beta_head(model.generator(model.dna_embed(batch["dna"]))), 1.0)
+    h3k27ac, dnase, hic = np.arange(LENGTH), 7.0, 0.5
+    torch.testing.assert_close(alpha[0] - seq_alpha[0], torch.tensor(
+        0.4 * (h3k27ac + 1) + 0.4 * (dnase + 1) + 0.2 * (hic + 1), dtype=torch.float32))
+
+
+def test_a_store_with_other_channel_order_is_refused(tmp_path):
+    make_store(tmp_path, channels=("dnase", "h3k27ac", "hic"))
+    with pytest.raises(ValueError, match="signal channels"):
+        check_channel_order(GeneWindows(str(tmp_path), "CELL"))
+
+
+def test_fixed_masks_come_from_the_peaks_and_the_soft_mask(tmp_path):
+    _, _, peaks = make_store(tmp_path)
+    windows = GeneWindows(str(tmp_path), "CELL")
+    from seq2exp.batches import MaskSource
+    items = [IndexedWindows(windows, [0, 1])[i] for i in range(2)]
+    batch = BatchMaker(FeatureScaling.fit(windows.features), MaskSource("peaks"))(items)
+    assert torch.equal(batch["mask"].bool(), torch.from_numpy(peaks[[0, 1]]))
+
+
+def test_retrain_mask_is_exactly_the_fraction_with_the_centre_inside():
+    torch.manual_seed(0)
+    soft = torch.rand(3, 200)
+    blacklist = torch.zeros(3, 200, dtype=torch.bool)
+    blacklist[:, :50] = True
+    soft[:, :50] = 2.0   # would win if the blacklist were ignored
+    mask = retrain_mask(soft, 0.1, central_bp=8, blacklist=blacklist)
+    assert (mask.sum(-1) == 20).all()                     # exactly 10.00%
+    assert (mask[:, 96:104] == 1).all()                   # the central region, counted inside
+    assert (mask[:, :50] == 0).all()
+    outside = soft.clone()
+    outside[:, 96:104] = -1
+    outside[:, :50] = -1
+    top = outside.topk(12, dim=-1).indices
+    assert (mask.gather(-1, top) == 1).all()              # then the highest soft values
+
+
+def test_schedule_warms_up_linearly_then_follows_a_cosine_to_the_floor():
+    args = dict(lr=5e-4, warmup_steps=5000, warmup_start_lr=1e-5, min_lr=1e-4, max_steps=50000)
+    assert warmup_cosine(0, **args) == pytest.approx(1e-5)
+    assert warmup_cosine(2500, **args) == pytest.approx((1e-5 + 5e-4) / 2)
+    assert warmup_cosine(5000, **args) == pytest.approx(5e-4)
+    assert warmup_cosine(27500, **args) == pytest.approx((5e-4 + 1e-4) / 2)
+    assert warmup_cosine(50000, **args) == pytest.approx(1e-4)
+
+
+def test_a_split_without_genes_is_an_error(tmp_path):
+    make_store(tmp_path)
+    genes = pd.read_csv(tmp_path / "genes.tsv", sep="\t").assign(split="train")
+    with pytest.raises(ValueError, match=r"no gene in split\(s\) \['valid', 'test'\]"):
+        split_indices(GeneWindows(str(tmp_path), "CELL"), genes)
