@@ -5,10 +5,13 @@ import gzip
 import hashlib
 import http.server
 import re
+import subprocess
+import sys
 import threading
 import zipfile
 
 import pytest
+import yaml
 
 from seq2exp.config import load_config, validate_config
 from seq2exp.sources import (
@@ -253,6 +256,44 @@ def test_download_jobs_carry_published_md5s(paper_config):
     config["downloads"]["md5"] = {"K562.dnasee": "a" * 32}
     with pytest.raises(ValueError, match=r"downloads.md5: \['K562.dnasee'\] are not source keys"):
         download_jobs(config)
+
+
+def test_download_rules_are_local_one_per_file(repo, paper_config, tmp_path):
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import ConfigSettings, ResourceSettings
+
+    with SnakemakeApi() as api:
+        workflow = api.workflow(ResourceSettings(), ConfigSettings(configfiles=[repo / "config/config.yaml"]),
+                                snakefile=repo / "Snakefile", workdir=tmp_path)._workflow
+        rules = {rule.name: rule for rule in workflow.rules if rule.name.startswith("download_")}
+        local = workflow._localrules  # what a cluster executor keeps on the submitting machine
+    assert sorted(rules) == sorted(f"download_{job.key.replace('.', '_')}" for job in download_jobs(paper_config))
+    assert set(rules) | {"extract_member"} <= local
+    assert sorted(str(f) for rule in rules.values() for f in rule.output) == sorted(
+        job.path for job in download_jobs(paper_config))
+
+
+def test_pipeline_downloads_once_and_records_the_file(repo, portal, tmp_path):
+    url = serve(portal, "/files/ENCFF356LFX/@@download/ENCFF356LFX.bed.gz", data=gzip.compress(b"chr1\t0\t10\n"))
+    config = yaml.safe_load((repo / "config/config.yaml").read_text())
+    config["genome"]["blacklist"] = url
+    config["downloads"]["backoff_seconds"] = 0.01
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    target = "resources/paper/downloads/genome.blacklist/ENCFF356LFX.bed.gz"
+
+    def snakemake(*args):
+        result = subprocess.run([sys.executable, "-m", "snakemake", *args, "--cores", "1", "-s", str(repo / "Snakefile"),
+                                 "--directory", str(tmp_path), "--configfile", str(tmp_path / "run.yaml")],
+                                capture_output=True, text=True)
+        return result.returncode, result.stdout + result.stderr
+
+    code, output = snakemake(target)
+    assert code == 0, output
+    assert gzip.decompress((tmp_path / target).read_bytes()) == b"chr1\t0\t10\n"
+    assert url in (tmp_path / "config" / "sources.lock.tsv").read_text()
+    code, output = snakemake("-n", target)
+    assert code == 0 and "Nothing to be done" in output, output
+    assert len(portal.requests) == 1
 
 
 def test_lock_file_rows_are_checked(tmp_path):
