@@ -102,16 +102,18 @@ class PortalHandler(http.server.BaseHTTPRequestHandler):
             self.send_body(b"<!DOCTYPE html><html><body>Sign in</body></html>", "text/html; charset=utf-8")
         elif behaviour == "always short":  # ignores Range and closes halfway every time
             self.send_body(data, cut=len(data) // 2, honour_range=False)
-        elif behaviour == "cut once" and attempt == 1:
+        elif behaviour in ("cut once", "cut, then resumed at 0") and attempt == 1:
             self.send_body(data, cut=len(data) // 3)
+        elif behaviour == "cut, then resumed at 0" and attempt == 2:  # a 206 from the wrong byte
+            self.send_body(data, honour_range=False, status=206)
         else:
             self.send_body(data)
 
-    def send_body(self, data, content_type="application/octet-stream", cut=None, honour_range=True):
+    def send_body(self, data, content_type="application/octet-stream", cut=None, honour_range=True, status=None):
         requested = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
         start = int(requested.group(1)) if requested and honour_range else 0
-        self.send_response(206 if start else 200)
-        if start:
+        self.send_response(status or (206 if start else 200))
+        if start or status == 206:
             self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data) - start))
@@ -202,6 +204,14 @@ def test_cut_transfer_resumes_with_a_range_request(portal, settings, tmp_path):
     download(url, str(target), settings)
     assert target.read_bytes() == PAYLOAD and left_in(target.parent) == ["x.hic"]
     assert [rng for _, rng in portal.requests] == [None, f"bytes={len(PAYLOAD) // 3}-"]
+
+
+def test_resume_from_the_wrong_byte_starts_again(portal, settings, tmp_path):
+    url = serve(portal, "/x.bigWig", "cut, then resumed at 0")
+    target = tmp_path / "res" / "x.bigWig"
+    download(url, str(target), settings)
+    assert target.read_bytes() == PAYLOAD
+    assert [rng for _, rng in portal.requests] == [None, f"bytes={len(PAYLOAD) // 3}-", None]
 
 
 def test_transient_503_is_retried(portal, settings, tmp_path, caplog):

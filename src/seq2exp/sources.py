@@ -228,6 +228,10 @@ def _transfer(url: str, tmp: str, settings: DownloadSettings) -> None:
         raise _TransientError(f"no response ({getattr(error, 'reason', error)})") from None
     with response:
         resumed = offset > 0 and response.status == 206
+        if resumed and not response.headers.get("Content-Range", "").startswith(f"bytes {offset}-"):
+            os.unlink(tmp)
+            raise _TransientError(f"asked to resume at byte {offset}, the server sent "
+                                  f"{response.headers.get('Content-Range')!r}; starting again")
         if not resumed:
             offset = 0
             _reject_html_type(url, response.headers.get("Content-Type", ""))
