@@ -1,9 +1,11 @@
 """Sources: local paths, URLs and zip members map to local files; downloads are atomic."""
 
 import base64
+import dataclasses
 import gzip
 import hashlib
 import http.server
+import json
 import re
 import subprocess
 import sys
@@ -133,8 +135,8 @@ def portal():
 
 @pytest.fixture
 def settings(tmp_path):
-    return DownloadSettings(lock_file=str(tmp_path / "config" / "sources.lock.tsv"), retries=2,
-                            backoff_seconds=0.01, timeout_seconds=10, chunk_size=4096)
+    return DownloadSettings(lock_file=str(tmp_path / "config" / "sources.lock.tsv"), published_checksums=False,
+                            retries=2, backoff_seconds=0.01, timeout_seconds=10, chunk_size=4096)
 
 
 PAYLOAD = bytes(range(256)) * 1000  # 256 kB, binary
@@ -186,6 +188,50 @@ def test_published_md5_is_checked_before_the_file_is_moved_into_place(portal, se
     assert left_in(target.parent) == [] and read_lock(settings.lock_file) == {}
     download(url, str(target), settings, md5=PAYLOAD_MD5.upper())
     assert target.read_bytes() == PAYLOAD
+
+
+def encode_metadata(md5):
+    return json.dumps({"accession": "ENCFF414OGC", "md5sum": md5, "file_size": len(PAYLOAD)})
+
+
+PORTALS = {  # file path, metadata path, metadata text for an md5, as each portal serves them
+    "ENCODE": ("/files/ENCFF414OGC/@@download/ENCFF414OGC.bigWig", "/files/ENCFF414OGC/?format=json",
+               encode_metadata),
+    "4DN": ("/files-processed/4DNFITUOMFUQ/@@download/4DNFITUOMFUQ.hic", "/files-processed/4DNFITUOMFUQ/?format=json",
+            encode_metadata),
+    "Zenodo": ("/records/13232430/files/expression_data.zip", "/api/records/13232430", lambda md5: json.dumps(
+        {"files": [{"key": "other.zip", "size": 3, "checksum": "md5:" + "1" * 32},
+                   {"key": "expression_data.zip", "size": len(PAYLOAD), "checksum": f"md5:{md5}"}]})),
+    "UCSC": ("/goldenPath/hg38/bigZips/hg38.fa.gz", "/goldenPath/hg38/bigZips/md5sum.txt",
+             lambda md5: f"{'2' * 32}  hg38.2bit\n{md5}  hg38.fa.gz\n"),
+}
+
+
+@pytest.mark.parametrize("portal_name", PORTALS)
+def test_checksum_the_portal_publishes_is_checked(portal, settings, tmp_path, portal_name):
+    file_path, metadata_path, metadata = PORTALS[portal_name]
+    settings = dataclasses.replace(settings, published_checksums=True)
+    url = serve(portal, file_path)
+    serve(portal, metadata_path, data=metadata("0" * 32).encode())
+    target = tmp_path / "res" / "file"
+    with pytest.raises(DownloadError, match=rf"{re.escape(url)} .*md5 {PAYLOAD_MD5}, expected {'0' * 32} \(expected "
+                                            rf"values from {portal_name} metadata {re.escape(portal.url(metadata_path))}"):
+        download(url, str(target), settings)
+    assert left_in(target.parent) == []
+    serve(portal, metadata_path, data=metadata(PAYLOAD_MD5).encode())
+    download(url, str(target), settings)
+    assert target.read_bytes() == PAYLOAD
+
+
+def test_unreadable_metadata_falls_back_to_the_lock_file(portal, settings, tmp_path, caplog):
+    settings = dataclasses.replace(settings, published_checksums=True)
+    url = serve(portal, "/files/ENCFF5/@@download/ENCFF5.bigWig")  # no metadata: 404
+    download(url, str(tmp_path / "a" / "ENCFF5.bigWig"), settings)
+    assert f"{url}: no checksum from ENCODE metadata" in caplog.text and url in read_lock(settings.lock_file)
+    plain = serve(portal, "/data/mRNA_halflife_features.csv")  # GitHub, FANTOM5: nothing to look up
+    download(plain, str(tmp_path / "a" / "features.csv"), settings)
+    assert [path for path, _ in portal.requests[-1:]] == ["/data/mRNA_halflife_features.csv"]
+    assert len(portal.requests) == 3
 
 
 def test_body_shorter_than_content_length_is_an_error(portal, settings, tmp_path):
@@ -284,7 +330,10 @@ def test_download_rules_are_local_one_per_file(repo, paper_config, tmp_path):
 
 
 def test_pipeline_downloads_once_and_records_the_file(repo, portal, tmp_path):
-    url = serve(portal, "/files/ENCFF356LFX/@@download/ENCFF356LFX.bed.gz", data=gzip.compress(b"chr1\t0\t10\n"))
+    blacklist = gzip.compress(b"chr1\t0\t10\n")
+    url = serve(portal, "/files/ENCFF356LFX/@@download/ENCFF356LFX.bed.gz", data=blacklist)
+    serve(portal, "/files/ENCFF356LFX/?format=json", data=json.dumps({"md5sum": hashlib.md5(blacklist).hexdigest(),
+                                                                      "file_size": len(blacklist)}).encode())
     config = yaml.safe_load((repo / "config/config.yaml").read_text())
     config["genome"]["blacklist"] = url
     config["downloads"]["backoff_seconds"] = 0.01
@@ -303,7 +352,8 @@ def test_pipeline_downloads_once_and_records_the_file(repo, portal, tmp_path):
     assert url in (tmp_path / "config" / "sources.lock.tsv").read_text()
     code, output = snakemake("-n", target)
     assert code == 0 and "Nothing to be done" in output, output
-    assert len(portal.requests) == 1
+    assert [path for path, _ in portal.requests] == ["/files/ENCFF356LFX/?format=json",
+                                                     "/files/ENCFF356LFX/@@download/ENCFF356LFX.bed.gz"]
 
 
 def test_lock_file_rows_are_checked(tmp_path):

@@ -11,6 +11,7 @@ import base64
 import fcntl
 import hashlib
 import http.client
+import json
 import logging
 import os
 import re
@@ -120,6 +121,7 @@ class DownloadSettings:
     """The config's `downloads.*` keys (see config/README.md)."""
 
     lock_file: str | None = None  # where measured sizes and md5s are recorded; None: nowhere
+    published_checksums: bool = True  # look up the md5 a portal publishes in its metadata
     retries: int = 4
     backoff_seconds: float = 5.0  # the wait before retry k is backoff_seconds x 2^k
     timeout_seconds: float = 120.0
@@ -128,8 +130,8 @@ class DownloadSettings:
     @classmethod
     def from_config(cls, config: dict) -> "DownloadSettings":
         section = config["downloads"]
-        return cls(section["lock_file"], section["retries"], section["backoff_seconds"],
-                   section["timeout_seconds"])
+        return cls(section["lock_file"], section["published_checksums"], section["retries"],
+                   section["backoff_seconds"], section["timeout_seconds"])
 
 
 @dataclass(frozen=True)
@@ -166,12 +168,16 @@ def download(url: str, destination: str, settings: DownloadSettings = DownloadSe
     """Download `url` to `destination`, checked, or raise DownloadError and leave nothing there.
 
     The body streams into a temporary file beside `destination`; transient failures are retried
-    with back-off, resuming with a Range request where the server allows. The file must match
-    `md5` if given (the portal's published checksum), else the size and md5 recorded for this URL
-    in `settings.lock_file`; with neither, its size and md5 are recorded there.
+    with back-off, resuming with a Range request where the server allows. The file must match,
+    first found: `md5` (from the config), the md5 and size the portal publishes in its metadata
+    (`published_fingerprint`), the size and md5 recorded for this URL in `settings.lock_file`.
+    Its size and md5 are recorded there at its first download.
     """
-    expected = Fingerprint(md5.lower(), None, "the config's downloads.md5") if md5 else \
-        read_lock(settings.lock_file).get(url)
+    expected = Fingerprint(md5.lower(), None, "the config's downloads.md5") if md5 else None
+    if expected is None and settings.published_checksums:
+        expected = published_fingerprint(url, settings)
+    if expected is None:
+        expected = read_lock(settings.lock_file).get(url)
     with atomic_output(destination) as tmp:
         _fetch(url, tmp, settings)
         actual = Fingerprint(md5sum(tmp), os.path.getsize(tmp), "downloaded")
@@ -292,6 +298,78 @@ def _refusal(url: str, status: int, reason: str) -> str:
                           f"and export {FOURDN_KEY_VARIABLES[0]} and {FOURDN_KEY_VARIABLES[1]}, or download "
                           "the file yourself and point its source at the local copy (config/README.md)")
     return message
+
+
+# --- checksums the portals publish -------------------------------------------------------------
+
+
+def published_fingerprint(url: str, settings: DownloadSettings = DownloadSettings()) -> Fingerprint | None:
+    """The md5 (and size) that the portal serving `url` publishes: ENCODE and 4DN file metadata,
+    Zenodo's record, UCSC's md5sum.txt. None for other servers (FANTOM5, GitHub publish none) or
+    when the metadata cannot be read (a warning: the lock file is checked instead)."""
+    lookup = _metadata_lookup(url)
+    if lookup is None:
+        return None
+    portal, metadata_url, parse = lookup
+    request = urllib.request.Request(metadata_url, headers={"User-Agent": "seq2exp-pipeline",
+                                                            "Accept": "application/json"})
+    _add_credentials(request, metadata_url)
+    try:
+        with urllib.request.urlopen(request, timeout=settings.timeout_seconds) as response:
+            md5, size = parse(response.read().decode(), _name_in_url(url))
+    except (OSError, http.client.HTTPException, ValueError, KeyError, TypeError) as error:
+        log.warning("%s: no checksum from %s metadata %s (%s: %s); checking against the lock file instead",
+                    url, portal, metadata_url, type(error).__name__, error)
+        return None
+    if not MD5_PATTERN.match(md5.lower()):
+        log.warning("%s: %s metadata %s gives %r, not an md5; checking against the lock file instead",
+                    url, portal, metadata_url, md5)
+        return None
+    return Fingerprint(md5.lower(), size, f"{portal} metadata {metadata_url}")
+
+
+def _metadata_lookup(url: str):
+    """(portal, metadata URL, parser) for the portals that publish checksums, else None."""
+    parsed = urllib.parse.urlparse(url)
+    base = f"{parsed.scheme}://{parsed.netloc}"
+    portal_file = re.match(r"^/(files[A-Za-z-]*)/((ENCFF|4DNFI)[0-9A-Z]+)/@@download/", parsed.path)
+    if portal_file:
+        portal = "4DN" if portal_file.group(3) == "4DNFI" else "ENCODE"
+        return portal, f"{base}/{portal_file.group(1)}/{portal_file.group(2)}/?format=json", _file_metadata
+    zenodo = re.match(r"^(?:/api)?/records/(\d+)/files/", parsed.path)
+    if zenodo:
+        return "Zenodo", f"{base}/api/records/{zenodo.group(1)}", _zenodo_record
+    if "/goldenPath/" in parsed.path and "/bigZips/" in parsed.path:
+        return "UCSC", f"{base}{parsed.path.rsplit('/', 1)[0]}/md5sum.txt", _md5sum_txt
+    return None
+
+
+def _name_in_url(url: str) -> str:
+    return urllib.parse.unquote(urllib.parse.urlparse(url).path.rsplit("/", 1)[-1])
+
+
+def _file_metadata(text: str, name: str) -> tuple[str, int | None]:
+    """ENCODE and 4DN file objects carry `md5sum` and `file_size`."""
+    record = json.loads(text)
+    return record["md5sum"], int(record["file_size"]) if record.get("file_size") is not None else None
+
+
+def _zenodo_record(text: str, name: str) -> tuple[str, int | None]:
+    for entry in json.loads(text)["files"]:
+        if entry["key"] == name:
+            algorithm, _, value = entry["checksum"].partition(":")
+            if algorithm != "md5":
+                raise ValueError(f"checksum {entry['checksum']!r} is not an md5")
+            return value, int(entry["size"])
+    raise KeyError(f"the record lists no file {name!r}")
+
+
+def _md5sum_txt(text: str, name: str) -> tuple[str, int | None]:
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[1].lstrip("*") == name:
+            return fields[0], None
+    raise KeyError(f"md5sum.txt lists no {name!r}")
 
 
 # --- the lock file of measured sizes and md5s ------------------------------------------------
