@@ -88,7 +88,7 @@ class PeakSettings:
 @dataclass(frozen=True)
 class PeakCalls:
     peaks: pd.DataFrame  # narrowPeak columns
-    genome_mean: float  # the control's floor: the signal's mean over the chromosomes called
+    genome_mean: float  # the control's floor: the signal per base over the chromosomes called, blacklist left out
 
 
 # --- bigWig -------------------------------------------------------------------------------
