@@ -9,26 +9,28 @@ import pyBigWig
 import pybedtools
 import pytest
 
+from seq2exp.config import load_config
 from seq2exp.peaks import (
     PeakSettings,
+    SignalBins,
     bdgpeakcall,
     bigwig_to_bedgraph,
     call_peaks,
+    control_track,
     gene_peak_masks,
     mask_ratio,
     mask_ratios,
     peak_mask,
     peak_step,
     read_narrowpeak,
-    signal_cutoff,
 )
 
 REAL_PEAKS = Path("/work/shared/real/peaks")
 REAL_BEDGRAPH = REAL_PEAKS / "macs3_CTCF_chr22_treat_pileup.bdg"
 REAL_CALLPEAK = REAL_PEAKS / "macs3_CTCF_chr22_peaks.narrowPeak"
 HG19_CHR22 = 51_304_566
-# The demo's elements are 50 bp, a tenth of real DNase peaks' scale: MACS3's -l 200 -g 30 scaled down.
-DEMO_SETTINGS = PeakSettings(min_length=20, max_gap=10)
+REPO = Path(__file__).resolve().parents[1]
+DEMO_SETTINGS = PeakSettings(**load_config(REPO / "config/demo.yaml")["peaks"])
 needs_real = pytest.mark.skipif(not REAL_BEDGRAPH.is_file(), reason="real MACS3 test files not available")
 
 
@@ -77,22 +79,17 @@ def test_bdgpeakcall_on_real_bedgraph(tmp_path):
 
 
 @needs_real
-def test_derived_cutoff_gives_sane_peaks_on_real_signal(real_bigwig, tmp_path, caplog):
+def test_poisson_score_on_a_real_pileup_finds_callpeaks_peaks(real_bigwig, tmp_path, caplog):
+    """On a count-like track (MACS3's own CTCF pileup) the ppois route calls peaks that
+    `macs3 callpeak` called too."""
     caplog.set_level(logging.INFO, logger="seq2exp.peaks")
-    calls = call_peaks(real_bigwig, tmp_path / "peaks.narrowPeak", PeakSettings())
-    # Covered bases of a pileup mostly hold one read: median 1, so the default cutoff is 5.
-    assert calls.cutoff == pytest.approx(5.0)
-    assert 300 <= len(calls.peaks) <= 2000
+    calls = call_peaks(real_bigwig, tmp_path / "peaks.narrowPeak", PeakSettings(score="ppois", cutoff=3.0))
+    assert 300 <= len(calls.peaks) <= 500  # 391 with MACS3 3.0.4
     callpeak = read_narrowpeak(REAL_CALLPEAK)
-    assert overlapping_fraction(callpeak, calls.peaks) >= 0.85
-    assert overlapping_fraction(calls.peaks, callpeak) >= 0.8
-    assert f"{len(calls.peaks)} MACS3 peaks" in caplog.text and "cutoff 5" in caplog.text
+    assert overlapping_fraction(calls.peaks, callpeak) >= 0.95
+    assert overlapping_fraction(callpeak, calls.peaks) >= 0.4
+    assert f"{len(calls.peaks)} MACS3 peaks (ppois >= 3" in caplog.text
     assert files_in(tmp_path) == ["peaks.narrowPeak"]
-
-
-@needs_real
-def test_quantile_rule_on_real_signal(real_bigwig):
-    assert signal_cutoff(str(real_bigwig), "quantile", quantile=0.95) == pytest.approx(9.0)
 
 
 # --- demo ---------------------------------------------------------------------------------
@@ -106,7 +103,7 @@ def demo_peaks(tiny_demo, tiny_demo_paths, tmp_path_factory):
     for cell in tiny_demo.cell_types:
         narrowpeak, table = out / f"{cell}.narrowPeak", out / f"{cell}.peak_mask.tsv"
         ratios = peak_step(tiny_demo_paths.cell_types[cell]["dnase"], tiny_demo.genes,
-                           tiny_demo.spec.window_half_width, DEMO_SETTINGS, narrowpeak, table)
+                           tiny_demo.spec.window_half_width, DEMO_SETTINGS, narrowpeak, table, tiny_demo_paths.blacklist)
         results[cell] = (narrowpeak, table, ratios)
     return results
 
@@ -120,9 +117,11 @@ def test_demo_peaks_find_planted_open_elements(tiny_demo, demo_peaks):
         regulatory = elements["kind"].isin(["enhancer", "promoter", "ctcf_open"])
         open_elements = elements[active & regulatory]
         closed_elements = elements[~active & (regulatory | (elements["kind"] == "closed_motifs"))]
-        assert len(open_elements) >= 40 and len(closed_elements) >= 20
+        closed_motifs = elements[elements["kind"] == "closed_motifs"]
+        assert len(open_elements) >= 40 and len(closed_elements) >= 20 and len(closed_motifs) >= 5
         assert overlapping_fraction(open_elements, peaks) >= 0.9, cell
         assert overlapping_fraction(closed_elements, peaks) <= 0.1, cell
+        assert overlapping_fraction(closed_motifs, peaks) <= 0.1, cell
         # Peaks are the planted elements (or blacklisted artefacts), not background noise.
         assert overlapping_fraction(peaks, elements) >= 0.9, cell
 
@@ -142,14 +141,65 @@ def test_demo_mask_table_matches_per_gene_masks(tiny_demo, demo_peaks):
         assert 0.05 <= written["mask_ratio"].mean() <= 0.3, cell
 
 
-def test_default_macs3_cutoff_misses_demo_peaks(tiny_demo, tiny_demo_paths, tmp_path):
-    """Why the cutoff is derived: MACS3's default (5, a -log10 p-value) is off the signal's scale."""
-    derived = signal_cutoff(tiny_demo_paths.cell_types["K562"]["dnase"])
-    assert 0.2 <= derived <= 1.0  # about 5 x the background level of 0.1
-    calls = call_peaks(tiny_demo_paths.cell_types["K562"]["dnase"], tmp_path / "p.narrowPeak",
-                       PeakSettings(cutoff=5.0, min_length=20, max_gap=10))
-    open_elements = tiny_demo.elements[tiny_demo.elements["activity_K562"] > 0]
-    assert overlapping_fraction(open_elements, calls.peaks) < 0.5
+def scaled_bigwig(source, path, factor):
+    """A copy of a bigWig with every value multiplied by `factor`."""
+    track = pyBigWig.open(str(source))
+    entries = [(chrom, *interval) for chrom in track.chroms() for interval in track.intervals(chrom)]
+    sizes = track.chroms()
+    track.close()
+    write_bigwig(path, sizes, [(c, s, e, v * factor) for c, s, e, v in entries])
+    return path
+
+
+@pytest.mark.parametrize("factor", [0.01, 100])
+def test_same_peaks_at_any_signal_scale(tiny_demo, tiny_demo_paths, demo_peaks, tmp_path, factor):
+    """Fold enrichment over a control built from the signal does not depend on its units."""
+    dnase = scaled_bigwig(tiny_demo_paths.cell_types["K562"]["dnase"], tmp_path / "scaled.bigWig", factor)
+    peak_step(dnase, tiny_demo.genes, tiny_demo.spec.window_half_width, DEMO_SETTINGS,
+              tmp_path / "scaled.narrowPeak", tmp_path / "m.tsv", tiny_demo_paths.blacklist)
+    scaled = read_narrowpeak(tmp_path / "scaled.narrowPeak")
+    original = read_narrowpeak(demo_peaks["K562"][0])
+    assert len(original) >= 40
+    pd.testing.assert_frame_equal(scaled[["chrom", "start", "end"]], original[["chrom", "start", "end"]])
+
+
+def test_mask_ratio_outside_the_sane_range_is_a_warning(tiny_demo, tiny_demo_paths, demo_peaks, tmp_path, caplog):
+    ratio = demo_peaks["K562"][2]["mask_ratio"].mean()
+    narrow = PeakSettings(**{**DEMO_SETTINGS.__dict__, "mask_ratio_range": (0.5, 0.9)})
+    with caplog.at_level(logging.WARNING, logger="seq2exp.peaks"):
+        peak_step(tiny_demo_paths.cell_types["K562"]["dnase"], tiny_demo.genes, tiny_demo.spec.window_half_width,
+                  narrow, tmp_path / "p.narrowPeak", tmp_path / "m.tsv", tiny_demo_paths.blacklist)
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert f"selects {100 * ratio:.1f}% of window bases, outside the sane range 50-90%" in warning.getMessage()
+
+
+def test_control_is_the_largest_of_genome_mean_and_local_means():
+    # Bins of 10 bp; one 40 bp chromosome with signal only in its third bin, one empty chromosome,
+    # 25 bp of the 100 blacklisted.
+    signal = SignalBins({"chr1": np.array([0.0, 0.0, 60.0, 0.0]), "chr2": np.zeros(6)}, {"chr1": 40, "chr2": 60}, 75)
+    control, genome_mean = control_track(signal, 10, local_windows=(10, 30))
+    assert genome_mean == pytest.approx(60 / 75)
+    # 10 bp window: the bin itself (6.0 in bin 2); 30 bp window: bins b-1..b+1 (60/30 = 2.0 next to it).
+    np.testing.assert_allclose(control["chr1"], [0.8, 2.0, 6.0, 2.0])
+    np.testing.assert_allclose(control["chr2"], np.full(6, 0.8))
+
+
+def test_blacklisted_signal_is_left_out_of_the_control(tmp_path):
+    bigwig = tmp_path / "s.bigWig"
+    write_bigwig(bigwig, {"chr1": 100}, [("chr1", 0, 50, 1.0), ("chr1", 50, 60, 500.0), ("chr1", 60, 100, 1.0)])
+    blacklist = pd.DataFrame({"chrom": ["chr1"], "start": [45], "end": [65]})
+    signal = bigwig_to_bedgraph(bigwig, tmp_path / "s.bdg", bin_size=10, blacklist=blacklist)
+    assert signal.sums["chr1"].tolist() == [10.0] * 4 + [5.0, 0.0, 5.0] + [10.0] * 3
+    assert signal.counted_bases == 80
+    assert "chr1\t50\t60\t500\n" in (tmp_path / "s.bdg").read_text()  # the treatment keeps it
+
+
+def test_no_peak_reaches_back_over_a_gap_in_the_signal(tmp_path):
+    """MACS3 reads each bedGraph record as starting where the previous ended: gaps must be written."""
+    bigwig = tmp_path / "s.bigWig"
+    write_bigwig(bigwig, {"chr1": 3000}, [("chr1", 0, 100, 1.0), ("chr1", 1500, 1560, 20.0), ("chr1", 1560, 3000, 1.0)])
+    peaks = call_peaks(bigwig, tmp_path / "p.narrowPeak", PeakSettings(cutoff=2.0, min_length=20, max_gap=10)).peaks
+    assert peaks[["start", "end"]].values.tolist() == [[1500, 1560]]
 
 
 # --- masks on a hand-made example ---------------------------------------------------------
@@ -192,33 +242,29 @@ def test_mask_ratios_hand_example(hand_peaks):
 # --- signal and cutoff --------------------------------------------------------------------
 
 
-def test_bigwig_to_bedgraph_leaves_out_no_data_and_zero(tmp_path):
+def test_bigwig_to_bedgraph_covers_each_chromosome_and_sums_bins(tmp_path):
     bigwig = tmp_path / "s.bigWig"
-    write_bigwig(bigwig, {"chr1": 100, "chr2": 50},
+    write_bigwig(bigwig, {"chr1": 45, "chr2": 20},
                  [("chr1", 0, 10, 1.5), ("chr1", 10, 20, 0.0), ("chr1", 30, 40, 2.0), ("chr2", 5, 15, 3.0)])
     out = tmp_path / "s.bdg"
-    histogram = bigwig_to_bedgraph(bigwig, out)
-    assert out.read_text() == "chr1\t0\t10\t1.5\nchr1\t30\t40\t2\nchr2\t5\t15\t3\n"
-    assert histogram.to_dict() == {1.5: 10, 2.0: 10, 3.0: 10}
+    signal = bigwig_to_bedgraph(bigwig, out, bin_size=20)
+    assert out.read_text() == ("chr1\t0\t10\t1.5\nchr1\t10\t30\t0\nchr1\t30\t40\t2\nchr1\t40\t45\t0\n"
+                               "chr2\t0\t5\t0\nchr2\t5\t15\t3\nchr2\t15\t20\t0\n")
+    assert {c: s.tolist() for c, s in signal.sums.items()} == {"chr1": [15.0, 20.0, 0.0], "chr2": [30.0]}
+    assert signal.sizes == {"chr1": 45, "chr2": 20} and signal.counted_bases == 65
     bigwig_to_bedgraph(bigwig, out, chromosomes=["chr2"])
-    assert out.read_text() == "chr2\t5\t15\t3\n"
+    assert out.read_text() == "chr2\t0\t5\t0\nchr2\t5\t15\t3\nchr2\t15\t20\t0\n"
     assert files_in(tmp_path) == ["s.bdg", "s.bigWig"]
 
 
-def test_signal_cutoff_rules():
-    values = np.array([0, 0, 1, 1, 1, 2, 2, 10, np.nan])
-    assert signal_cutoff(values) == pytest.approx(5.0)  # 5 x median (1) of bases above 0
-    assert signal_cutoff(values, "median_multiple", multiplier=2.5) == pytest.approx(2.5)
-    assert signal_cutoff(values, "quantile", quantile=0.7) == pytest.approx(2.0)
-    assert signal_cutoff(values, "quantile", quantile=0.9) == pytest.approx(10.0)
-    histogram = pd.Series([3, 2, 1], index=[1.0, 2.0, 10.0])
-    assert signal_cutoff(histogram, "quantile", quantile=0.9) == pytest.approx(10.0)
-    with pytest.raises(ValueError, match="no bases above 0"):
-        signal_cutoff(np.zeros(5))
-    with pytest.raises(ValueError, match="peaks.cutoff_rule"):
-        PeakSettings(cutoff_rule="mean")
-    with pytest.raises(ValueError, match="peaks.cutoff_quantile"):
-        PeakSettings(cutoff_quantile=1.5)
+def test_peak_settings_are_checked():
+    with pytest.raises(ValueError, match="peaks.score"):
+        PeakSettings(score="logFE")
+    with pytest.raises(ValueError, match="peaks.local_windows"):
+        PeakSettings(local_windows=())
+    with pytest.raises(ValueError, match="peaks.mask_ratio_range"):
+        PeakSettings(mask_ratio_range=(0.3, 0.05))
+    assert PeakSettings(local_windows=(1000, 10000)).control_bin == 100
 
 
 def test_read_narrowpeak_skips_headers_and_rejects_other_tables(tmp_path):

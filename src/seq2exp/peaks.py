@@ -1,10 +1,17 @@
 """MACS3 peaks on the DNase-seq signal, and the peak mask of the paper's MACS3 baseline (Table 2).
 
 The baseline's mask is 1 inside MACS3 DNase peaks and 0 elsewhere; the paper reports its mask
-ratio (13.61% of window bases in K562, 15.95% in GM12878). We call the peaks with
-`macs3 bdgpeakcall` on the DNase bigWig converted to a bedGraph. MACS3's default cutoff (5)
-is meant for its own -log10 p-value scores; on a converted signal it calls a handful of peaks
-or whole chromosomes, so the cutoff is derived from the signal's own scale (`signal_cutoff`).
+ratio (13.61% of window bases in K562, 15.95% in GM12878). We start from the DNase bigWig, whose
+scale depends on how it was normalised, so the route is scale-free, as MACS3 models background:
+
+1. the signal as a bedGraph (no data read as 0);
+2. a control (lambda) track built from the signal itself: per position the largest of the
+   genome-wide mean and the local means over `local_windows` (1 kb and 10 kb, as `callpeak`'s
+   slocal and llocal), computed on bins of a tenth of the smallest window. Blacklisted bases
+   (artefacts of huge signal) count as 0 there and the genome-wide mean leaves them out;
+3. `macs3 bdgcmp` of signal against control: fold enrichment (`FE`, unchanged when the signal is
+   multiplied by any constant) or a Poisson -log10 p-value (`ppois`, for count-like tracks);
+4. `macs3 bdgpeakcall` on that score with `cutoff`, `min_length` and `max_gap`.
 
 Coordinates are 0-based and half-open throughout. A gene's window is
 [tss - half_width, tss + half_width); window positions beyond a chromosome's ends are 0.
@@ -27,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from .files import atomic_output, write_tsv
+from .genes import read_blacklist
 from .genome import interval_mask, match_chromosomes, merged_intervals
 from .signals import Track
 
@@ -34,45 +42,53 @@ log = logging.getLogger(__name__)
 
 NARROWPEAK_COLUMNS = ["chrom", "start", "end", "name", "score", "strand", "signal_value", "p_value",
                       "q_value", "summit"]
-CUTOFF_RULES = ("median_multiple", "quantile")
+SCORES = ("FE", "ppois")
 READ_CHUNK = 10_000_000  # bases read from a bigWig at a time
-HISTOGRAM_DIGITS = 4  # significant digits kept in the value distribution (bounds its memory)
+BINS_PER_WINDOW = 10  # the control's bin is a tenth of the smallest local window
 
 
 @dataclass(frozen=True)
 class PeakSettings:
-    """How peaks are called; the fields are the config's `peaks.*` keys.
+    """How peaks are called; the fields are the config's `peaks.*` keys (see the module doc).
 
-    cutoff: the bdgpeakcall cutoff; None derives it from the signal with `cutoff_rule`:
-      - "median_multiple": cutoff_multiplier x the median of the signal over bases with signal > 0
-        (a fold enrichment over the typical covered base, as MACS3's own fold cutoffs);
-      - "quantile": the cutoff_quantile quantile of the signal over bases with signal > 0.
+    score: `FE` (fold enrichment over the control) or `ppois` (-log10 Poisson p-value).
+    cutoff: bdgpeakcall's -c on that score.
+    local_windows: bp of the local background windows (MACS3: 1,000 and 10,000).
     min_length, max_gap: bdgpeakcall's -l and -g, in bp (MACS3 defaults 200 and 30).
+    mask_ratio_range: the share of window bases in peaks outside which a run logs a warning.
     """
 
-    cutoff: float | None = None
-    cutoff_rule: str = "median_multiple"
-    cutoff_multiplier: float = 5.0
-    cutoff_quantile: float = 0.95
+    cutoff: float = 1.5
+    score: str = "FE"
+    local_windows: tuple[int, ...] = (1000, 10000)
     min_length: int = 200
     max_gap: int = 30
+    mask_ratio_range: tuple[float, float] = (0.05, 0.30)
 
     def __post_init__(self):
-        if self.cutoff_rule not in CUTOFF_RULES:
-            raise ValueError(f"peaks.cutoff_rule: {self.cutoff_rule!r} is not one of {CUTOFF_RULES}")
-        if self.cutoff_multiplier <= 0:
-            raise ValueError(f"peaks.cutoff_multiplier: expected a positive number, got {self.cutoff_multiplier}")
-        if not 0 < self.cutoff_quantile < 1:
-            raise ValueError(f"peaks.cutoff_quantile: expected a number in (0, 1), got {self.cutoff_quantile}")
+        if self.score not in SCORES:
+            raise ValueError(f"peaks.score: {self.score!r} is not one of {SCORES}")
+        if self.cutoff <= 0:
+            raise ValueError(f"peaks.cutoff: expected a positive number, got {self.cutoff}")
+        if not self.local_windows or min(self.local_windows) < 1:
+            raise ValueError(f"peaks.local_windows: expected window lengths >= 1 bp, got {self.local_windows}")
         if self.min_length < 1 or self.max_gap < 0:
             raise ValueError(f"peaks.min_length must be >= 1 and peaks.max_gap >= 0, got "
                              f"{self.min_length} and {self.max_gap}")
+        low, high = self.mask_ratio_range
+        if not 0 <= low < high <= 1:
+            raise ValueError(f"peaks.mask_ratio_range: expected [low, high] with 0 <= low < high <= 1, "
+                             f"got {list(self.mask_ratio_range)}")
+
+    @property
+    def control_bin(self) -> int:
+        return max(1, min(self.local_windows) // BINS_PER_WINDOW)
 
 
 @dataclass(frozen=True)
 class PeakCalls:
     peaks: pd.DataFrame  # narrowPeak columns
-    cutoff: float
+    genome_mean: float  # the control's floor: the signal per base over the chromosomes called, blacklist left out
 
 
 # --- bigWig -------------------------------------------------------------------------------
@@ -90,91 +106,86 @@ def open_bigwig(path: str | os.PathLike, chromosomes=None) -> tuple[Track, dict[
     return track, {c: sizes[c] for c in (chromosomes or sizes)}
 
 
-def _signal_runs(track: Track, chrom: str, length: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Runs of equal signal as (starts, ends, values), leaving out bases with no data or 0."""
-    for offset in range(0, length, READ_CHUNK):
-        values = track.bw.values(chrom, offset, min(offset + READ_CHUNK, length), numpy=True)
-        values = np.nan_to_num(values, nan=0.0)
-        change = np.flatnonzero(np.diff(values)) + 1
-        starts = np.concatenate([[0], change])
-        ends = np.concatenate([change, [len(values)]])
-        run_values = values[starts]
-        keep = run_values != 0.0
-        yield starts[keep] + offset, ends[keep] + offset, run_values[keep]
+def _signal_chunks(track: Track, chrom: str, length: int, chunk: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(offset, per-base values) over the chromosome, no data read as 0."""
+    for offset in range(0, length, chunk):
+        values = track.bw.values(chrom, offset, min(offset + chunk, length), numpy=True)
+        yield offset, np.nan_to_num(values, nan=0.0).astype(np.float64)
 
 
-def _value_histogram(values: np.ndarray, bases: np.ndarray) -> pd.Series:
-    """Bases per signal value (values > 0, rounded to HISTOGRAM_DIGITS significant digits)."""
-    positive = values > 0
-    values, bases = values[positive].astype(np.float64), bases[positive]
-    scale = 10.0 ** (np.floor(np.log10(values)) - (HISTOGRAM_DIGITS - 1))
-    rounded = np.round(values / scale) * scale
-    return pd.Series(bases, index=rounded, dtype=np.int64).groupby(level=0).sum()
+def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of equal value as (starts, ends, values)."""
+    change = np.flatnonzero(np.diff(values)) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [len(values)]])
+    return starts, ends, values[starts]
 
 
-def _add_histograms(histograms: list[pd.Series]) -> pd.Series:
-    if not histograms:
-        return pd.Series(dtype=np.int64)
-    return pd.concat(histograms).groupby(level=0).sum()
+def _write_bedgraph(out, chrom: str, starts, ends, values) -> None:
+    pd.DataFrame({"chrom": chrom, "start": starts, "end": ends, "value": values}).to_csv(
+        out, sep="\t", header=False, index=False, float_format="%.6g")
 
 
-def bigwig_to_bedgraph(bigwig_path, bedgraph_path, chromosomes=None) -> pd.Series:
-    """Write the bigWig's signal as a 4-column bedGraph (atomically); bases with no data or 0 are
-    left out. Returns the signal's value distribution (bases per value > 0) for `signal_cutoff`."""
+@dataclass(frozen=True)
+class SignalBins:
+    """A signal summed over bins, the input of `control_track`."""
+
+    sums: dict[str, np.ndarray]  # per chromosome, signal per bin (blacklisted bases as 0)
+    sizes: dict[str, int]  # chromosome lengths (the last bin may be shorter than bin_size)
+    counted_bases: int  # bases not blacklisted, over which the genome-wide mean is taken
+
+
+def bigwig_to_bedgraph(bigwig_path, bedgraph_path, chromosomes=None, bin_size: int = 1,
+                       blacklist: pd.DataFrame | None = None) -> SignalBins:
+    """Write the bigWig's signal as a 4-column bedGraph (atomically), bases with no data as 0 and
+    every chromosome covered from 0 to its end: MACS3 reads a bedGraph record as starting where
+    the previous one ended, so a gap would take the value of the record after it. Returns the
+    signal summed over bins of `bin_size` bp, outside `blacklist` (chrom, start, end in the
+    bigWig's names), from which `control_track` builds the control."""
     track, sizes = open_bigwig(bigwig_path, chromosomes)
-    histograms = []
+    chunk = READ_CHUNK - READ_CHUNK % bin_size
+    excluded = merged_intervals(blacklist) if blacklist is not None else {}
+    bin_sums, blacklisted = {}, 0
     try:
         with atomic_output(bedgraph_path) as tmp, open(tmp, "w") as out:
             for chrom, length in sizes.items():
-                for starts, ends, values in _signal_runs(track, chrom, length):
-                    pd.DataFrame({"chrom": chrom, "start": starts, "end": ends, "value": values}).to_csv(
-                        out, sep="\t", header=False, index=False, float_format="%.6g")
-                    histograms.append(_value_histogram(values, ends - starts))
-                histograms = [_add_histograms(histograms)]
+                sums = []
+                for offset, values in _signal_chunks(track, chrom, length, chunk):
+                    starts, ends, run_values = _runs(values)
+                    _write_bedgraph(out, chrom, starts + offset, ends + offset, run_values)
+                    outside = interval_mask(excluded, chrom, offset, offset + len(values)) == 0
+                    blacklisted += len(values) - int(outside.sum())
+                    sums.append(np.add.reduceat(values * outside, np.arange(0, len(values), bin_size)))
+                bin_sums[chrom] = np.concatenate(sums)
     finally:
         track.close()
-    return _add_histograms(histograms)
+    return SignalBins(bin_sums, sizes, sum(sizes.values()) - blacklisted)
 
 
-def signal_histogram(bigwig_path, chromosomes=None) -> pd.Series:
-    """The value distribution of a bigWig's signal: bases per value, over bases with signal > 0."""
-    track, sizes = open_bigwig(bigwig_path, chromosomes)
-    try:
-        histograms = [_value_histogram(values, ends - starts)
-                      for chrom, length in sizes.items() for starts, ends, values in _signal_runs(track, chrom, length)]
-    finally:
-        track.close()
-    return _add_histograms(histograms)
+def control_track(signal: SignalBins, bin_size: int, local_windows) -> tuple[dict[str, np.ndarray], float]:
+    """MACS3's local lambda from the signal itself: per bin, the largest of the genome-wide mean
+    (signal per counted base) and the mean over each local window centred on the bin. Returns
+    (per chromosome the control per bin, the genome-wide mean)."""
+    genome_mean = sum(float(s.sum()) for s in signal.sums.values()) / max(signal.counted_bases, 1)
+    control = {}
+    for chrom, sums in signal.sums.items():
+        cumulative = np.concatenate([[0.0], np.cumsum(sums)])
+        level = np.full(len(sums), genome_mean)
+        for window in local_windows:
+            bins = max(1, round(window / bin_size))
+            lo = np.arange(len(sums)) - bins // 2
+            hi = np.clip(lo + bins, 0, len(sums))
+            level = np.maximum(level, (cumulative[hi] - cumulative[np.clip(lo, 0, len(sums))]) / window)
+        control[chrom] = level
+    return control, genome_mean
 
 
-def signal_cutoff(signal, rule: str = "median_multiple", multiplier: float = 5.0, quantile: float = 0.95) -> float:
-    """The bdgpeakcall cutoff on the signal's own scale (rules: see `PeakSettings`).
-
-    `signal` is a bigWig path, a value distribution (pd.Series: bases per value) or per-base values.
-    """
-    if isinstance(signal, (str, os.PathLike)):
-        histogram = signal_histogram(signal)
-    elif isinstance(signal, pd.Series):
-        histogram = signal[signal.index > 0].sort_index()
-    else:
-        values = np.asarray(signal, dtype=np.float64)
-        histogram = _value_histogram(values, np.ones(len(values), dtype=np.int64))
-    if histogram.sum() == 0:
-        raise ValueError(f"cannot derive a peak cutoff: the signal {_describe(signal)} has no bases above 0")
-    if rule == "median_multiple":
-        return float(multiplier * _weighted_quantile(histogram, 0.5))
-    if rule == "quantile":
-        return float(_weighted_quantile(histogram, quantile))
-    raise ValueError(f"unknown cutoff rule {rule!r}; expected one of {CUTOFF_RULES}")
-
-
-def _weighted_quantile(histogram: pd.Series, q: float) -> float:
-    cumulative = histogram.cumsum().to_numpy()
-    return float(histogram.index[np.searchsorted(cumulative, q * cumulative[-1])])
-
-
-def _describe(signal) -> str:
-    return str(signal) if isinstance(signal, (str, os.PathLike)) else "given"
+def write_control(control: dict[str, np.ndarray], chrom_sizes: dict[str, int], bin_size: int, path) -> None:
+    """The control as a bedGraph: bins of equal value merged, the last bin ending at the chromosome's end."""
+    with atomic_output(path) as tmp, open(tmp, "w") as out:
+        for chrom, level in control.items():
+            starts, ends, values = _runs(level)
+            _write_bedgraph(out, chrom, starts * bin_size, np.minimum(ends * bin_size, chrom_sizes[chrom]), values)
 
 
 # --- MACS3 --------------------------------------------------------------------------------
@@ -192,6 +203,23 @@ def macs3_executable() -> str:
     return found
 
 
+def _run_macs3(subcommand: str, args: list[str], input_path, cwd) -> None:
+    command = [macs3_executable(), subcommand, *args]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=cwd)
+    if result.returncode != 0:
+        raise RuntimeError(f"macs3 {subcommand} failed on {input_path} (exit {result.returncode}):\n"
+                           f"{result.stderr.strip()[-4000:]}")
+
+
+def bdgcmp(treatment_bedgraph, control_bedgraph, out_bedgraph, score: str) -> None:
+    """`macs3 bdgcmp`: the treatment's score against the control (no pseudocount, so FE stays scale-free)."""
+    out = Path(out_bedgraph).resolve()
+    _run_macs3("bdgcmp", ["-t", str(Path(treatment_bedgraph).resolve()), "-c", str(Path(control_bedgraph).resolve()),
+                          "-m", score, "-p", "0", "-o", str(out)], treatment_bedgraph, out.parent)
+    if not out.is_file():
+        raise RuntimeError(f"macs3 bdgcmp wrote no {out} from {treatment_bedgraph}")
+
+
 def bdgpeakcall(bedgraph_path, out_narrowpeak, cutoff: float, min_length: int, max_gap: int) -> pd.DataFrame:
     """Run `macs3 bdgpeakcall` on a bedGraph; its narrowPeak (with MACS3's `track` line) appears
     at `out_narrowpeak` only if MACS3 succeeds. Returns the peaks."""
@@ -200,39 +228,40 @@ def bdgpeakcall(bedgraph_path, out_narrowpeak, cutoff: float, min_length: int, m
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmpdir:
         # MACS3 names the track and the peaks after its -o argument: give it the final file's name.
         tmp = Path(tmpdir) / out.name
-        command = [macs3_executable(), "bdgpeakcall", "-i", str(Path(bedgraph_path).resolve()),
-                   "-c", repr(float(cutoff)), "-l", str(min_length), "-g", str(max_gap), "-o", out.name]
-        result = subprocess.run(command, capture_output=True, text=True, cwd=tmpdir)
-        if result.returncode != 0 or not tmp.is_file():
-            raise RuntimeError(f"macs3 bdgpeakcall failed on {bedgraph_path} (exit {result.returncode}):\n"
-                               f"{result.stderr.strip()[-4000:]}")
+        _run_macs3("bdgpeakcall", ["-i", str(Path(bedgraph_path).resolve()), "-c", repr(float(cutoff)),
+                                   "-l", str(min_length), "-g", str(max_gap), "-o", out.name], bedgraph_path, tmpdir)
+        if not tmp.is_file():
+            raise RuntimeError(f"macs3 bdgpeakcall wrote no peaks from {bedgraph_path}")
         peaks = read_narrowpeak(tmp)
         os.replace(tmp, out)
     return peaks
 
 
-def call_peaks(bigwig_path, out_narrowpeak, settings: PeakSettings = PeakSettings(), chromosomes=None) -> PeakCalls:
-    """Call MACS3 peaks on a bigWig signal (restricted to `chromosomes` if given) and write the
-    narrowPeak atomically. The cutoff is `settings.cutoff`, or derived from the signal."""
+def call_peaks(bigwig_path, out_narrowpeak, settings: PeakSettings = PeakSettings(), chromosomes=None,
+               blacklist: pd.DataFrame | None = None) -> PeakCalls:
+    """Call MACS3 peaks on a bigWig signal (restricted to `chromosomes` if given) against a control
+    built from the signal itself outside `blacklist` (bigWig's chromosome names), and write the
+    narrowPeak atomically (see the module doc)."""
     out = Path(out_narrowpeak)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmpdir:
-        bedgraph = Path(tmpdir) / "signal.bdg"
-        histogram = bigwig_to_bedgraph(bigwig_path, bedgraph, chromosomes)
-        cutoff = settings.cutoff
-        if cutoff is None:
-            cutoff = signal_cutoff(histogram, settings.cutoff_rule, settings.cutoff_multiplier,
-                                   settings.cutoff_quantile)
-            log.info("%s: cutoff %.4g from rule %s (median of covered bases %.4g)", bigwig_path, cutoff,
-                     settings.cutoff_rule, _weighted_quantile(histogram, 0.5))
-        peaks = bdgpeakcall(bedgraph, out, cutoff, settings.min_length, settings.max_gap)
+        treatment, control, scored = (Path(tmpdir) / name for name in ("signal.bdg", "control.bdg", "score.bdg"))
+        signal = bigwig_to_bedgraph(bigwig_path, treatment, chromosomes, settings.control_bin, blacklist)
+        levels, genome_mean = control_track(signal, settings.control_bin, settings.local_windows)
+        if genome_mean <= 0:
+            raise ValueError(f"cannot call peaks on {bigwig_path}: its signal has no bases above 0 outside the blacklist")
+        write_control(levels, signal.sizes, settings.control_bin, control)
+        bdgcmp(treatment, control, scored, settings.score)
+        peaks = bdgpeakcall(scored, out, settings.cutoff, settings.min_length, settings.max_gap)
     widths = peaks["end"] - peaks["start"]
-    log.info("%s: %d MACS3 peaks (cutoff %.4g, min length %d, max gap %d), median width %s bp, %d bp in all",
-             bigwig_path, len(peaks), cutoff, settings.min_length, settings.max_gap,
-             int(widths.median()) if len(peaks) else "-", int(widths.sum()))
+    log.info("%s: %d MACS3 peaks (%s >= %g against max(genome mean %.4g, local means over %s bp); min length %d, "
+             "max gap %d), median width %s bp, %d bp in all", bigwig_path, len(peaks), settings.score,
+             settings.cutoff, genome_mean, "/".join(map(str, settings.local_windows)), settings.min_length,
+             settings.max_gap, int(widths.median()) if len(peaks) else "-", int(widths.sum()))
     if peaks.empty:
-        log.warning("%s: MACS3 called no peaks at cutoff %.4g; the peak mask will be all 0", bigwig_path, cutoff)
-    return PeakCalls(peaks, float(cutoff))
+        log.warning("%s: MACS3 called no peaks at %s cutoff %g; the peak mask will be all 0", bigwig_path,
+                    settings.score, settings.cutoff)
+    return PeakCalls(peaks, genome_mean)
 
 
 def read_narrowpeak(path) -> pd.DataFrame:
@@ -314,7 +343,7 @@ def mask_ratios(peaks: pd.DataFrame, genes: pd.DataFrame, half_width: int, chrom
 
 
 def peak_step(dnase_bigwig, genes: pd.DataFrame, half_width: int, settings: PeakSettings,
-              out_narrowpeak, out_mask_table) -> pd.DataFrame:
+              out_narrowpeak, out_mask_table, blacklist_path=None) -> pd.DataFrame:
     """Call peaks on the genes' chromosomes, then write each gene's mask ratio (TSV). Returns it.
 
     The narrowPeak keeps the bigWig's chromosome names; the mask table uses the genes' names.
@@ -325,11 +354,19 @@ def peak_step(dnase_bigwig, genes: pd.DataFrame, half_width: int, settings: Peak
     missing = sorted(set(genes["chrom"]) - set(to_file))
     if missing:  # fail before writing anything
         raise ValueError(f"bigWig {dnase_bigwig} lacks chromosome(s) {missing}; it has {', '.join(file_sizes)}")
-    calls = call_peaks(dnase_bigwig, out_narrowpeak, settings, sorted(to_file.values()))
+    blacklist = read_blacklist(blacklist_path, file_sizes) if blacklist_path else None
+    calls = call_peaks(dnase_bigwig, out_narrowpeak, settings, sorted(to_file.values()), blacklist)
     to_genes = {file: ours for ours, file in to_file.items()}
     peaks = calls.peaks.assign(chrom=calls.peaks["chrom"].map(to_genes))
     ratios = mask_ratios(peaks, genes, half_width, {ours: file_sizes[file] for ours, file in to_file.items()})
+    mean_ratio = ratios["mask_ratio"].mean()
     log.info("%s: mean peak mask ratio %.4f over %d genes (paper: 0.1361 K562, 0.1595 GM12878)",
-             dnase_bigwig, ratios["mask_ratio"].mean(), len(ratios))
+             dnase_bigwig, mean_ratio, len(ratios))
+    low, high = settings.mask_ratio_range
+    if not low <= mean_ratio <= high:
+        log.warning("%s: the peak mask selects %.1f%% of window bases, outside the sane range %g-%g%% "
+                    "(peaks.mask_ratio_range; the paper: 13.61%% K562, 15.95%% GM12878): check peaks.cutoff, "
+                    "peaks.score and peaks.local_windows against this signal", dnase_bigwig, 100 * mean_ratio,
+                    100 * low, 100 * high)
     write_tsv(ratios, out_mask_table)
     return ratios

@@ -6,7 +6,7 @@ RESOURCES = config["resources_dir"]
 RESULTS = config["results_dir"]
 LOGS = f"{RESULTS}/logs"
 SOURCES = {s.key: s for s in sources.configured_sources(config)}
-DOWNLOADS = sources.downloads(config)
+DOWNLOAD_JOBS = sources.download_jobs(config)
 EXTRACTIONS = sources.extractions(config)
 
 

@@ -1,19 +1,29 @@
-# Sources given as URLs: each is streamed to a temporary file and moved into resources/.
+# Sources given as URLs: one local rule per file (downloads run on the machine that runs
+# snakemake, never on cluster nodes). Each streams to a temporary file, is checked (length, md5)
+# and only then moved into resources/. Settings come from the config's `downloads` section; only
+# the URL and a published md5 are params, so changing retries or timeouts reruns nothing.
+
+for job in DOWNLOAD_JOBS:
+
+    rule:
+        name:
+            f"download_{re.sub(r'[^A-Za-z0-9]+', '_', job.key)}"
+        output:
+            job.path,
+        params:
+            url=job.url,
+            md5=job.md5,
+        localrule: True
+        log:
+            f"{LOGS}/download/{job.key}.log",
+        conda:
+            "../envs/data.yaml"
+        script:
+            "../scripts/download.py"
 
 
-rule download:
-    output:
-        "{download_path}",
-    wildcard_constraints:
-        download_path=alternatives(DOWNLOADS),
-    params:
-        url=lambda wildcards: DOWNLOADS[wildcards.download_path],
-    log:
-        f"{LOGS}/download/{{download_path}}.log",
-    conda:
-        "../envs/data.yaml"
-    script:
-        "../scripts/download.py"
+localrules:
+    extract_member,
 
 
 rule extract_member:

@@ -5,6 +5,7 @@ rule dnase_peaks:
     input:
         dnase=cell_source("dnase"),
         genes=rules.gene_table.output.genes,
+        blacklist=source_path("genome.blacklist"),
     output:
         peaks=f"{RESULTS}/{{cell}}/dnase_peaks.narrowPeak",
         mask_ratios=f"{RESULTS}/{{cell}}/dnase_peak_mask.tsv",
