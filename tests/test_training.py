@@ -135,3 +135,73 @@ def test_a_split_without_genes_is_an_error(tmp_path):
     genes = pd.read_csv(tmp_path / "genes.tsv", sep="\t").assign(split="train")
     with pytest.raises(ValueError, match=r"no gene in split\(s\) \['valid', 'test'\]"):
         split_indices(GeneWindows(str(tmp_path), "CELL"), genes)
+
+
+JOB = """
+import json, sys
+from seq2exp.train import JobPaths, train_job
+config = json.load(open(sys.argv[1]))
+train_job(config, sys.argv[2], "CELL", JobPaths(sys.argv[3], sys.argv[3] + "/genes.tsv", sys.argv[4]))
+"""
+
+
+def _job_config(repo, **training):
+    from seq2exp.config import load_config, validate_config
+
+    config = validate_config(load_config(repo / "config/demo.yaml"), repo / "workflow/schemas/config.schema.yaml")
+    config["window"].update(half_width=LENGTH // 2, central_region=4, pooled_region=4)
+    config["model"].update(d_model=4, d_state=2, mlp_hidden=4)
+    config["training"].update(batch_size=2, max_steps=3000, val_every_steps=100, checkpoint_every_steps=20,
+                              warmup_steps=10, log_every_steps=10, **training)
+    return config
+
+
+def _run_job(config, model, store, out, tmp_path, wait=True):
+    path = tmp_path / f"config_{time.monotonic_ns()}.json"
+    path.write_text(json.dumps(config))
+    process = subprocess.Popen([sys.executable, "-c", JOB, str(path), model, str(store), str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    if wait:
+        output, _ = process.communicate(timeout=600)
+        assert process.returncode == 0, output
+        return output
+    return process
+
+
+@pytest.mark.slow
+def test_a_killed_job_resumes_and_its_step_count_continues(repo, tmp_path):
+    make_store(tmp_path / "store")
+    out = tmp_path / "models" / "seq2exp-soft"
+    config = _job_config(repo)
+    process = _run_job(config, "seq2exp-soft", tmp_path / "store", out, tmp_path, wait=False)
+    last = out / "work" / "last.ckpt"
+    deadline = time.monotonic() + 300
+    while not last.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGKILL)   # what a scheduler's kill does to the job's process group
+    process.wait()
+    assert not (out / "best.ckpt").exists()
+    killed_at = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
+    assert 0 < killed_at < 3000
+    output = _run_job(config, "seq2exp-soft", tmp_path / "store", out, tmp_path)
+    assert "resuming from" in output
+    logs = sorted((out / "work" / "logs").glob("version_*/metrics.csv"))
+    assert len(logs) == 2
+    resumed = pd.read_csv(logs[1])
+    assert resumed["step"].min() >= killed_at          # continues, does not start at 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["steps"] == 3000
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert metrics["step"].max() == 2999 and metrics["step"].min() < killed_at
+    predictions = pd.read_csv(out / "predictions.tsv", sep="\t")
+    assert len(predictions) == 12 and set(predictions["split"]) == {"train", "valid", "test"}
+    assert predictions["prediction"].notna().all() and predictions["mask_ratio"].between(0, 1).all()
+    with h5py.File(out / "masks.h5", "r") as masks:
+        assert masks["mask"].shape == (12, LENGTH) and "mask_untrained" in masks
+    # a changed recipe does not resume from the old checkpoint: it says why and starts afresh
+    config["training"]["lr"] = 1e-3
+    config["training"]["max_steps"] = 200
+    output = _run_job(config, "seq2exp-soft", tmp_path / "store", out, tmp_path)
+    assert "not resuming, the job's config_hash changed" in output
+    assert json.loads((out / "manifest.json").read_text())["steps"] == 200

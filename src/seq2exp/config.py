@@ -117,6 +117,10 @@ def _check_consistency(config: dict) -> None:
                         "of CAGE sums, e.g. '{cell_type}_CAGE_128*3_sum')")
     if "seq2exp-retrain" in config["models"] and "seq2exp-soft" not in config["models"]:
         problems.append("models: seq2exp-retrain is trained on the masks of seq2exp-soft, which is not listed")
+    training = config["training"]
+    if training["max_steps"] % training["val_every_steps"]:
+        problems.append(f"training.max_steps: {training['max_steps']} is not a multiple of training.val_every_steps "
+                        f"({training['val_every_steps']}); the last steps would never be validated")
     problems += _model_option_problems(config)
     demo = config.get("demo")
     if demo:
