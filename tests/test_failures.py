@@ -59,9 +59,14 @@ def test_uncaught_error_reaches_the_log_file(tmp_path):
     assert "ValueError: genes.csv" in result.stderr  # still on stderr too
 
 
+def random_fasta(length: int = 20_000) -> bytes:
+    bases = np.random.default_rng(0).choice(list("ACGT"), length)
+    return (">chr1\n" + "".join(bases) + "\n").encode()
+
+
 def test_truncated_gzipped_fasta_is_named(tmp_path):
     source = tmp_path / "in.fa.gz"
-    source.write_bytes(gzip.compress((">chr1\n" + "ACGT" * 5000 + "\n").encode())[:-200])
+    source.write_bytes(gzip.compress(random_fasta())[:-200])
     with pytest.raises(ValueError, match=f"{source}: truncated or corrupt gzip"):
         prepare_fasta(str(source), str(tmp_path / "genome" / "genome.fa"))
     assert list((tmp_path / "genome").iterdir()) == []
@@ -79,7 +84,8 @@ def test_empty_ctss_is_named_wherever_it_is_read(tmp_path, gzipped):
 
 def test_truncated_gzipped_ctss_is_named(tmp_path):
     path = tmp_path / "c.ctss.bed.gz"
-    path.write_bytes(gzip.compress(b"chr1\t5\t6\tx\t3\t+\n" * 2000)[:-100])
+    rows = "".join(f"chr1\t{i}\t{i + 1}\tx\t{i % 7 + 1}\t+\n" for i in range(0, 20_000, 3))
+    path.write_bytes(gzip.compress(rows.encode())[:-100])
     with pytest.raises(ValueError, match=f"{path}: truncated or corrupt gzip"):
         read_ctss(str(path))
 

@@ -18,7 +18,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .files import atomic_output, write_tsv
+from .files import atomic_output, scratch_dir, write_tsv
 from .genome import interval_mask, match_chromosomes, merged_intervals
 from .signals import Track
 
@@ -197,7 +196,7 @@ def bdgpeakcall(bedgraph_path, out_narrowpeak, cutoff: float, min_length: int, m
     at `out_narrowpeak` only if MACS3 succeeds. Returns the peaks."""
     out = Path(out_narrowpeak)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmpdir:
+    with scratch_dir(out, "macs3") as tmpdir:
         # MACS3 names the track and the peaks after its -o argument: give it the final file's name.
         tmp = Path(tmpdir) / out.name
         command = [macs3_executable(), "bdgpeakcall", "-i", str(Path(bedgraph_path).resolve()),
@@ -216,7 +215,7 @@ def call_peaks(bigwig_path, out_narrowpeak, settings: PeakSettings = PeakSetting
     narrowPeak atomically. The cutoff is `settings.cutoff`, or derived from the signal."""
     out = Path(out_narrowpeak)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmpdir:
+    with scratch_dir(out, "bedgraph") as tmpdir:
         bedgraph = Path(tmpdir) / "signal.bdg"
         histogram = bigwig_to_bedgraph(bigwig_path, bedgraph, chromosomes)
         cutoff = settings.cutoff
