@@ -34,7 +34,7 @@ def test_paper_config_has_the_papers_lengths(repo, schema):
     hic = config["hic"]
     assert (hic["resolution"], hic["normalization"], hic["reference_gamma"]) == (5000, "VC", 0.87)
     assert (hic["pseudocount_distance"], hic["tss_hic_contribution"]) == (5000, 100)
-    assert config["split"] == {"valid": ["chr3", "chr21"], "test": ["chr22", "chrX"]}
+    assert config["split"] == {"valid": ["chr3", "chr21"], "test": ["chr22", "chrX"], "allow_missing_heldout": False}
 
 
 def test_defaults_are_filled(demo_config, schema):
