@@ -82,10 +82,7 @@ def chromosome_names(kind: str, path: str) -> list[str]:
         with Track(path) as track:
             return list(track.file_chroms)
     if kind == "hic":
-        try:
-            names = _hic_file(path, _hic_resolutions(path)[0]).chromosomes()
-        except RuntimeError as error:
-            raise ValueError(f"{path}: not a readable .hic/.mcool/.cool file ({error})") from error
+        names = _hic_file(path, _hic_resolutions(path)[0]).chromosomes()
         return [n for n in names if n.lower() != "all"]
     if kind == "ctss":
         return list(read_text_table(path, sep="\t", header=None, usecols=[0], dtype=str)[0].unique())
