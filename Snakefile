@@ -4,6 +4,7 @@
     snakemake --cores all --configfile config/demo.yaml        # the offline demo
 """
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -12,12 +13,25 @@ from snakemake.utils import min_version
 
 min_version("8.0")
 
-# The package is importable here and, since Snakemake passes its sys.path on to `script:`
-# interpreters, in every rule's (conda) environment too.
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+# This checkout's package, here and in every job: `script:` jobs are new interpreters that append
+# Snakemake's paths to sys.path, after whatever seq2exp the environment offers first (such as the
+# editable install of another checkout in a shared .venv), so PYTHONPATH puts ours in front.
+# (--use-conda jobs drop PYTHONPATH, but their envs install no seq2exp: Snakemake's path is ours.)
+PACKAGE_ROOT = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, PACKAGE_ROOT)
+if os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] != PACKAGE_ROOT:
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
+
+
+envvars:
+    "PYTHONPATH",  # passed on to jobs of remote executors too
+
 
 from seq2exp.config import validate_config  # noqa: E402
 from seq2exp import jobs, sources  # noqa: E402
+from seq2exp import sources  # noqa: E402
+from seq2exp.genes import genome_sizes  # noqa: E402
+from seq2exp.genome import split_chromosomes  # noqa: E402
 
 # The paper's run by default; a --configfile replaces it rather than merging into it, so a
 # demo or user config never inherits the paper's cell types.

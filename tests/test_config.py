@@ -34,7 +34,7 @@ def test_paper_config_has_the_papers_lengths(repo, schema):
     hic = config["hic"]
     assert (hic["resolution"], hic["normalization"], hic["reference_gamma"]) == (5000, "VC", 0.87)
     assert (hic["pseudocount_distance"], hic["tss_hic_contribution"]) == (5000, 100)
-    assert config["split"] == {"valid": ["chr3", "chr21"], "test": ["chr22", "chrX"]}
+    assert config["split"] == {"valid": ["chr3", "chr21"], "test": ["chr22", "chrX"], "allow_missing_heldout": False}
 
 
 def test_defaults_are_filled(demo_config, schema):
@@ -69,7 +69,10 @@ def _broken(config, path, value):
         (["cell_types", "K562", "atac"], "x.bw", "unknown config key cell_types.K562.atac"),
         (["genes", "table"], "a b.csv", "config key genes.table"),
         (["run_cell_types"], ["HepG2"], "run_cell_types: ['HepG2'] not among cell_types"),
-        (["split", "test"], ["chr3"], "split: chromosome(s) ['chr3'] are in both valid and test"),
+        (["split", "test"], ["chr3"], "split.test: chr3 is chromosome chr3 of split.valid"),
+        (["split", "test"], ["chr22", "3"], "split.test: 3 is chromosome chr3 of split.valid"),
+        (["split", "valid"], ["chr3", "3", "chr21"], "split.valid: 3 is chromosome chr3 of split.valid"),
+        (["split", "test"], ["chr22", "chrx"], "demo.genes_per_chromosome: lacks ['chrx'] named in split.test"),
         (["window", "central_region"], 5000, "window.central_region: 5000 bp exceeds the window"),
         (["demo", "genes_per_chromosome"], {"chr1": 3}, "demo.genes_per_chromosome: lacks ['chr3', 'chr21']"),
     ],
@@ -101,3 +104,26 @@ def test_snakemake_stops_at_start_naming_the_wrong_key(repo, demo_config, tmp_pa
     assert result.returncode != 0
     assert "unknown config key window.halfwidth" in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_split_names_follow_the_alias_rule(demo_config, schema):
+    config = validate_config(_broken(demo_config, ["split", "test"], ["22", "X"]), schema)
+    assert config["split"]["test"] == ["22", "X"]
+
+
+def test_snakemake_checks_split_chromosomes_against_the_genome_index(repo, demo_config, tmp_path):
+    config = _broken(demo_config, ["split", "test"], ["chr22", "chrx"])
+    del config["demo"]
+    config["results_dir"] = "results/x"
+    fai = tmp_path / "results/x/genome/genome.fa.fai"
+    fai.parent.mkdir(parents=True)
+    fai.write_text("".join(f"{c}\t1000\t6\t60\t61\n" for c in ("chr1", "chr3", "chr21", "chr22", "chrX")))
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "-s", str(repo / "Snakefile"),
+         "--directory", str(tmp_path), "--configfile", str(path)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode != 0
+    assert "split.test: ['chrx'] not in results/x/genome/genome.fa.fai" in result.stdout + result.stderr

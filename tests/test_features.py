@@ -115,7 +115,7 @@ def test_cage_target_sums_both_strands_within_half_width(tmp_path):
 def test_empty_or_malformed_ctss_is_named(tmp_path):
     empty = tmp_path / "empty.ctss.bed"
     empty.write_text("")
-    with pytest.raises(ValueError, match=f"{empty}: no CTSS records"):
+    with pytest.raises(ValueError, match=f"{empty}: the file is empty"):
         read_ctss(str(empty))
     bad = tmp_path / "bad.bed"
     bad.write_text("chr1\t1\t2\tx\t5\t.\n")

@@ -131,3 +131,49 @@ def test_report_names_a_file_of_the_wrong_kind(tmp_path):
         describe(Source("K562.dnase", "bigwig", str(path), None, str(path)))
     with pytest.raises(FileNotFoundError, match="K562.hic: input file"):
         describe(Source("K562.hic", "hic", "x.hic", None, str(tmp_path / "x.hic")))
+
+
+def genome_only_run(repo, tmp_path, fasta_bytes, snakefile=None, env=None):
+    """Run only `prepare_genome` (the first rule) of a config without the demo on a given FASTA."""
+    import os
+
+    config = tiny_config(repo)
+    del config["demo"]
+    config["genome"]["fasta"] = str(tmp_path / "in.fa.gz")
+    (tmp_path / "in.fa.gz").write_bytes(fasta_bytes)
+    configfile = tmp_path / "c.yaml"
+    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "results/demo/genome/genome.fa", "--cores", "1",
+         "-s", str(snakefile or repo / "Snakefile"), "--directory", str(tmp_path), "--configfile", str(configfile)],
+        capture_output=True, text=True, env={**os.environ, **(env or {})},
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_failing_rule_leaves_its_traceback_in_its_log(repo, tmp_path):
+    bases = np.random.default_rng(0).choice(list("ACGT"), 20_000)
+    truncated = gzip.compress((">chr1\n" + "".join(bases) + "\n").encode())[:-200]
+    code, output = genome_only_run(repo, tmp_path, truncated)
+    assert code != 0, output
+    log = (tmp_path / "results/demo/logs/prepare_genome.log").read_text()
+    assert "Traceback (most recent call last)" in log
+    assert f"ValueError: {tmp_path / 'in.fa.gz'}: truncated or corrupt gzip" in log
+
+
+def test_jobs_import_the_package_of_the_workflow_being_run(repo, tmp_path):
+    """A second checkout's jobs run its own seq2exp, even where another checkout's package is
+    importable first (the editable install of the shared .venv, here PYTHONPATH)."""
+    import shutil
+
+    clone = tmp_path / "clone"
+    for part in ("workflow", "src", "config"):
+        shutil.copytree(repo / part, clone / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copy(repo / "Snakefile", clone / "Snakefile")
+    with open(clone / "src/seq2exp/sources.py", "a") as handle:
+        handle.write("\n\ndef prepare_fasta(source, fasta):\n    raise RuntimeError('the clone ran')\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    code, output = genome_only_run(repo, work, gzip.compress(b">chr1\nACGT\n"), snakefile=clone / "Snakefile",
+                                   env={"PYTHONPATH": str(repo / "src")})
+    assert code != 0 and "RuntimeError: the clone ran" in output, output

@@ -8,6 +8,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from .genome import match_chromosomes, same_chromosome
+
 
 class ConfigError(ValueError):
     """A configuration key is missing, unknown, or has a wrong type or value."""
@@ -104,9 +106,7 @@ def _check_consistency(config: dict) -> None:
     unknown = [c for c in config["run_cell_types"] if c not in config["cell_types"]]
     if unknown:
         problems.append(f"run_cell_types: {unknown} not among cell_types ({', '.join(config['cell_types'])})")
-    both = set(config["split"]["valid"]) & set(config["split"]["test"])
-    if both:
-        problems.append(f"split: chromosome(s) {sorted(both)} are in both valid and test")
+    problems += _split_overlaps(config["split"])
     window = config["window"]
     for key in ("central_region", "pooled_region"):
         if window[key] > 2 * window["half_width"]:
@@ -126,7 +126,7 @@ def _check_consistency(config: dict) -> None:
     if demo:
         chromosomes = set(demo["genes_per_chromosome"])
         for part in ("valid", "test"):
-            missing = [c for c in config["split"][part] if c not in chromosomes]
+            missing = [c for c in config["split"][part] if not match_chromosomes([c], chromosomes, "demo")]
             if missing:
                 problems.append(f"demo.genes_per_chromosome: lacks {missing} named in split.{part}")
         lacking = [c for c in config["cell_types"] if c not in demo["cell_type_motifs"]]
@@ -137,3 +137,12 @@ def _check_consistency(config: dict) -> None:
             problems.append(f"demo.gene_spacing: minimum {low} exceeds maximum {high}")
     if problems:
         raise ConfigError("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def _split_overlaps(split: dict) -> list[str]:
+    """Each chromosome, under any of its names, may be in one split list only, once."""
+    entries = [(part, name) for part in ("valid", "test") for name in split[part]]
+    return [f"split.{part}: {name} is chromosome {other} of split.{other_part}; a chromosome may be "
+            "in one list only"
+            for i, (part, name) in enumerate(entries) for other_part, other in entries[:i]
+            if same_chromosome(name, other)]

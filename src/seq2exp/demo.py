@@ -24,7 +24,6 @@ high-signal artefacts, and neighbouring promoters.
 
 from __future__ import annotations
 
-import gzip
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .files import atomic_output
+from .files import atomic_output, gzip_text_writer
 
 MOTIFS = {
     # Consensus sites (IUPAC N = any base) of the factors the demo plants.
@@ -599,7 +598,7 @@ def truth_gene_table(demo: Demo) -> pd.DataFrame:
 
 
 def write_fasta_gz(sequence: dict[str, str], path: str, width: int = 60) -> None:
-    with gzip.open(path, "wt", compresslevel=6) as out:
+    with gzip_text_writer(path) as out:
         for chrom, seq in sequence.items():
             out.write(f">{chrom}\n")
             out.write("\n".join(seq[i : i + width] for i in range(0, len(seq), width)))
@@ -643,7 +642,7 @@ def write_hic(pixels: pd.DataFrame, chrom_sizes: dict[str, int], resolution: int
 
 def write_ctss(ctss: pd.DataFrame, path: str) -> None:
     """FANTOM5 per-library CTSS BED6 (gzipped): chrom, start, end, name, tag count, strand."""
-    with gzip.open(path, "wt") as out:
+    with gzip_text_writer(path) as out:
         ctss.to_csv(out, sep="\t", header=False, index=False)
 
 

@@ -1,37 +1,79 @@
-"""Writing outputs atomically: through a temporary file beside the target, renamed on success."""
+"""Writing outputs atomically and reproducibly; reading text inputs with errors that name the file.
+
+Temporary names are derived from the output's path (never random), so a rerun after a killed job
+(SIGKILL, or a scheduler's SIGTERM) removes what that job left behind.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import gzip
 import hashlib
+import io
 import os
-import tempfile
+import shutil
+import zlib
 from pathlib import Path
+
+import pandas as pd
+
+GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 @contextlib.contextmanager
 def atomic_output(path: str):
     """Yield a temporary path (not yet existing) beside `path`; on success it replaces `path`.
 
-    On any error the temporary file is removed, so a failed step leaves no partial output.
+    On any error the temporary file is removed, so a failed step leaves no partial output. The
+    temporary name keeps the target's suffixes, as writers pick the format from them.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix="".join(target.suffixes), dir=target.parent)
-    os.close(fd)
-    os.unlink(tmp)  # writers such as pyBigWig, hictkpy and h5py refuse or truncate an existing file
+    tmp = target.parent / f".{target.name}.partial{''.join(target.suffixes)}"
+    _remove(tmp)  # left by a killed run; writers such as pyBigWig, hictkpy and h5py refuse or truncate it
     try:
-        yield tmp
+        yield str(tmp)
         os.replace(tmp, target)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _remove(tmp)
+
+
+@contextlib.contextmanager
+def scratch_dir(path: str, purpose: str):
+    """A fresh folder beside output `path` for intermediate files, removed afterwards."""
+    target = Path(path)
+    scratch = target.parent / f".{target.name}.{purpose}.tmp"
+    _remove(scratch)
+    scratch.mkdir(parents=True)
+    try:
+        yield str(scratch)
+    finally:
+        _remove(scratch)
+
+
+@contextlib.contextmanager
+def gzip_text_writer(path: str, level: int = 6):
+    """A text handle writing gzip with no file name or time in its header (byte-reproducible)."""
+    with open(path, "wb") as raw, \
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=level) as packed, \
+            io.TextIOWrapper(packed, encoding="utf-8", newline="") as text:
+        yield text
 
 
 def write_tsv(table, path: str) -> None:
     with atomic_output(path) as tmp:
-        table.to_csv(tmp, sep="\t", index=False)
+        if str(path).endswith(".gz"):
+            with gzip_text_writer(tmp) as out:
+                table.to_csv(out, sep="\t", index=False)
+        else:
+            table.to_csv(tmp, sep="\t", index=False)
 
 
 def is_gzip(path: str) -> bool:
@@ -69,3 +111,15 @@ def read_checksum(path: str) -> str:
     if not sidecar.exists():
         raise FileNotFoundError(f"{sidecar}: checksum of {path} missing; rerun the rule that writes {path}")
     return sidecar.read_text().split()[0]
+def read_text_table(path: str, **kwargs) -> pd.DataFrame:
+    """pd.read_csv of a plain or gzipped file; an empty or broken file is a ValueError naming it."""
+    try:
+        with open_maybe_gzip(path) as handle:
+            if not handle.read(1):
+                raise pd.errors.EmptyDataError
+            handle.seek(0)
+            return pd.read_csv(handle, **kwargs)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: the file is empty") from None
+    except GZIP_ERRORS as error:
+        raise ValueError(f"{path}: truncated or corrupt gzip file ({error})") from None

@@ -11,19 +11,13 @@ import numpy as np
 import pandas as pd
 import pyfaidx
 
-from .files import open_maybe_gzip
-from .genome import N_CODE, interval_mask, match_chromosomes, merged_intervals, window_bounds, window_codes
+from .files import read_text_table
+from .genome import (N_CODE, interval_mask, match_chromosomes, merged_intervals, split_chromosomes, window_bounds,
+                     window_codes)
 from .signals import Track, region_rpm
 
 log = logging.getLogger(__name__)
 GENE_FIELDS = ("gene_id", "gene_name", "chrom", "tss", "strand")
-
-
-def read_table(path: str, **kwargs) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path, **kwargs)
-    except pd.errors.EmptyDataError:
-        raise ValueError(f"{path}: the file is empty") from None
 
 
 def require_columns(table: pd.DataFrame, columns, path: str) -> None:
@@ -34,7 +28,7 @@ def require_columns(table: pd.DataFrame, columns, path: str) -> None:
 
 def read_gene_table(path: str, columns: dict, tss_one_based: bool) -> pd.DataFrame:
     """The configured columns renamed to gene_id, gene_name, chrom, tss (0-based), strand."""
-    table = read_table(path, dtype={columns["chrom"]: str})
+    table = read_text_table(path, dtype={columns["chrom"]: str})
     require_columns(table, [columns[f] for f in GENE_FIELDS], path)
     genes = table[[columns[f] for f in GENE_FIELDS]].copy()
     genes.columns = list(GENE_FIELDS)
@@ -68,8 +62,10 @@ def common_chromosomes(genome_sizes: dict, inputs: dict[str, list[str]]) -> tupl
     return kept, table
 
 
-def select_genes(raw: pd.DataFrame, genome_sizes: dict, processed: list[str], split: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Genes with a valid TSS on a processed chromosome, with their split; the rest with reasons."""
+def select_genes(raw: pd.DataFrame, genome_sizes: dict, processed: list[str],
+                 heldout: dict[str, list[str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Genes with a valid TSS on a processed chromosome, with their split (`heldout`: valid and test
+    chromosomes in the genome's names, see `split_chromosomes`); the rest with reasons."""
     dropped: list = []
     genes = raw.copy()
     genes = drop(genes, genes["gene_id"].duplicated(keep="first"), "duplicate gene id", dropped)
@@ -84,19 +80,60 @@ def select_genes(raw: pd.DataFrame, genome_sizes: dict, processed: list[str], sp
                  "TSS outside the assembly", dropped)
     genes = drop(genes, ~genes["strand"].isin(["+", "-"]), "strand not + or -", dropped)
     genes["tss"] = genes["tss"].astype(np.int64)
-    genes["split"] = assign_split(genes["chrom"], split, genome_sizes)
+    genes["split"] = assign_split(genes["chrom"], heldout)
     columns = ["gene_id", "reason"]
     dropped_table = pd.concat(dropped, ignore_index=True) if dropped else pd.DataFrame(columns=columns)
     return genes.reset_index(drop=True), dropped_table
 
 
-def assign_split(chroms: pd.Series, split: dict, genome_sizes: dict) -> pd.Series:
-    """valid / test by the configured chromosome lists (names harmonised), train otherwise."""
+def assign_split(chroms: pd.Series, heldout: dict[str, list[str]]) -> pd.Series:
+    """valid / test by the held-out chromosomes (the genome's names), train otherwise."""
     result = pd.Series("train", index=chroms.index)
-    for part in ("valid", "test"):
-        names = match_chromosomes(split[part], genome_sizes, "genome FASTA").values()
-        result[chroms.isin(list(names))] = part
+    for part, names in heldout.items():
+        result[chroms.isin(names)] = part
     return result
+
+
+def check_heldout_inputs(heldout: dict[str, list[str]], inputs: dict[str, list[str]], allowed: bool) -> None:
+    """An input lacking a valid or test chromosome would silently shrink that split: an error
+    naming the input, unless `split.allow_missing_heldout` allows it (then the loss is logged)."""
+    problems = [f"{label} lacks {lacking} of split.{part}"
+                for label, names in inputs.items() for part, chroms in heldout.items()
+                if (lacking := [c for c in chroms if not match_chromosomes([c], names, label)])]
+    if problems and not allowed:
+        raise ValueError("; ".join(problems) + ": the genes on them would be lost from the held-out set. "
+                         "Use inputs with every held-out chromosome, or set split.allow_missing_heldout: "
+                         "true to drop those genes")
+
+
+def split_report(raw: pd.DataFrame, genes: pd.DataFrame, dropped: pd.DataFrame, chromosomes: pd.DataFrame,
+                 heldout: dict[str, list[str]], genome_sizes: dict, table_path: str) -> pd.DataFrame:
+    """Per chromosome: its split and the genes of the table on it / kept (columns added to the
+    chromosome report), logged per split; a valid or test split left empty is an error."""
+    to_genome = match_chromosomes(raw["chrom"].dropna().unique(), genome_sizes, "genome FASTA")
+    raw_chrom = raw["chrom"].map(to_genome)
+    split_of = {chrom: part for part, names in heldout.items() for chrom in names}
+    report = chromosomes.assign(
+        split=chromosomes["chrom"].map(split_of).fillna("train"),
+        genes_in_table=chromosomes["chrom"].map(raw_chrom.value_counts()).fillna(0).astype(np.int64),
+        genes_kept=chromosomes["chrom"].map(genes["chrom"].value_counts()).fillna(0).astype(np.int64))
+    totals = report.groupby("split")[["genes_in_table", "genes_kept"]].sum()
+    log.info("genes per split (kept of those in the table): %s; %d of %d genes in %s kept",
+             ", ".join(f"{p} {totals.loc[p, 'genes_kept']} of {totals.loc[p, 'genes_in_table']}"
+                       for p in ("train", "valid", "test") if p in totals.index),
+             len(genes), len(raw), table_path)
+    for part, names in heldout.items():
+        lost = report[report["chrom"].isin(names) & ~report["processed"] & (report["genes_in_table"] > 0)]
+        if len(lost):
+            log.warning("split.%s: %d genes lost (%s)", part, lost["genes_in_table"].sum(),
+                        "; ".join(f"{r.chrom} {r.reason}" for r in lost.itertuples()))
+        if not (genes["split"] == part).any():
+            on_split = raw.loc[raw_chrom.isin(names), "gene_id"]
+            reasons = dropped.loc[dropped["gene_id"].isin(on_split), "reason"].value_counts()
+            why = "; dropped: " + ", ".join(f"{r} ({n})" for r, n in reasons.items()) if len(reasons) else ""
+            raise ValueError(f"split.{part}: no gene left ({len(on_split)} genes on {', '.join(names)} in the "
+                             f"table{why}); see {table_path} and the dropped table")
+    return report
 
 
 def window_qc(genes: pd.DataFrame, fasta_path: str, blacklist: pd.DataFrame, half_width: int) -> pd.DataFrame:
@@ -115,8 +152,8 @@ def window_qc(genes: pd.DataFrame, fasta_path: str, blacklist: pd.DataFrame, hal
 
 def read_blacklist(path: str, genome_sizes: dict) -> pd.DataFrame:
     """Blacklist intervals with chromosome names harmonised to the genome's."""
-    table = read_table(path, sep="\t", header=None, comment="#", usecols=[0, 1, 2],
-                       names=["chrom", "start", "end"], dtype={"chrom": str})
+    table = read_text_table(path, sep="\t", header=None, comment="#", usecols=[0, 1, 2],
+                            names=["chrom", "start", "end"], dtype={"chrom": str})
     to_genome = {v: k for k, v in match_chromosomes(genome_sizes, table["chrom"].unique(), path).items()}
     return table[table["chrom"].isin(list(to_genome))].assign(chrom=lambda t: t["chrom"].map(to_genome))
 
@@ -124,7 +161,7 @@ def read_blacklist(path: str, genome_sizes: dict) -> pd.DataFrame:
 def attach_mrna_features(genes: pd.DataFrame, path: str, id_column: str, feature_columns: list,
                          dropped: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Join the mRNA half-life features by gene id; genes without them are dropped."""
-    table = read_table(path)
+    table = read_text_table(path)
     require_columns(table, [id_column, *feature_columns], path)
     features = table.drop_duplicates(id_column).set_index(id_column)[feature_columns]
     merged = genes.join(features, on="gene_id")
@@ -145,12 +182,8 @@ def drop_mostly_n(genes: pd.DataFrame, dropped: pd.DataFrame, max_fraction: floa
 
 def read_ctss(path: str) -> pd.DataFrame:
     """A FANTOM5 CTSS BED6 (plain or gzipped): chrom, start, end, name, tag count, strand."""
-    with open_maybe_gzip(path) as handle:
-        try:
-            ctss = pd.read_csv(handle, sep="\t", header=None, usecols=[0, 1, 4, 5], comment="#",
-                               names=["chrom", "start", "count", "strand"], dtype={"chrom": str})
-        except pd.errors.EmptyDataError:
-            ctss = pd.DataFrame()
+    ctss = read_text_table(path, sep="\t", header=None, usecols=[0, 1, 4, 5], comment="#",
+                           names=["chrom", "start", "count", "strand"], dtype={"chrom": str})
     if ctss.empty:
         raise ValueError(f"{path}: no CTSS records (expected BED6: chrom, start, end, name, tag count, strand)")
     if not pd.api.types.is_numeric_dtype(ctss["count"]) or not ctss["strand"].isin(["+", "-"]).all():
@@ -205,17 +238,18 @@ def build_gene_table(config: dict, table_path: str, mrna_path: str, fasta_path: 
     """Genes to model (TSS, strand, split, mRNA features, window QC), dropped genes, chromosomes."""
     genes_cfg, window = config["genes"], config["window"]
     sizes = genome_sizes(fasta_path)
+    heldout = split_chromosomes(config["split"], sizes, fasta_path)
+    check_heldout_inputs(heldout, input_chromosomes, config["split"]["allow_missing_heldout"])
     processed, chromosomes = common_chromosomes(sizes, input_chromosomes)
     raw = read_gene_table(table_path, genes_cfg["columns"], genes_cfg["tss_one_based"])
-    genes, dropped = select_genes(raw, sizes, processed, config["split"])
+    genes, dropped = select_genes(raw, sizes, processed, heldout)
     genes, dropped = attach_mrna_features(genes, mrna_path, genes_cfg["mrna_gene_id_column"],
                                           genes_cfg["mrna_feature_columns"], dropped)
     genes = window_qc(genes, fasta_path, read_blacklist(blacklist_path, sizes), window["half_width"])
     genes, dropped = drop_mostly_n(genes, dropped, genes_cfg["max_n_fraction"])
     if genes.empty:
         raise ValueError(f"{table_path}: no gene left after filtering; see the dropped table for why")
-    log.info("%d genes kept (%s), %d dropped", len(genes),
-             ", ".join(f"{k} {v}" for k, v in genes["split"].value_counts().items()), len(dropped))
+    chromosomes = split_report(raw, genes, dropped, chromosomes, heldout, sizes, table_path)
     return genes, dropped, chromosomes
 
 
@@ -228,7 +262,7 @@ def cell_targets(config: dict, genes: pd.DataFrame, ctss_path: str, table_path: 
     template = config["genes"]["precomputed_target_column"]
     if template:
         column = template.format(cell_type=cell)
-        table = read_table(table_path)
+        table = read_text_table(table_path)
         id_column = config["genes"]["columns"]["gene_id"]
         require_columns(table, [id_column, column], table_path)
         precomputed = table.drop_duplicates(id_column).set_index(id_column)[column]

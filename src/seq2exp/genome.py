@@ -39,6 +39,26 @@ def match_chromosomes(wanted, available, source: str) -> dict[str, str]:
     return mapping
 
 
+def same_chromosome(a: str, b: str) -> bool:
+    return bool(set(chromosome_aliases(a)) & set(chromosome_aliases(b)))
+
+
+def split_chromosomes(split: dict, available, source: str) -> dict[str, list[str]]:
+    """The valid and test chromosomes in `source`'s names; an error names those it lacks."""
+    available = list(available)
+    names, problems = {}, []
+    for part in ("valid", "test"):
+        found = match_chromosomes(split[part], available, source)
+        missing = [c for c in split[part] if c not in found]
+        if missing:
+            problems.append(f"split.{part}: {missing} not in {source}")
+        names[part] = list(found.values())
+    if problems:
+        shown = ", ".join(available[:40]) + (", ..." if len(available) > 40 else "")
+        raise ValueError("; ".join(problems) + f" (it has {shown})")
+    return names
+
+
 def window_bounds(tss: int, half_width: int) -> tuple[int, int]:
     return tss - half_width, tss + half_width
 

@@ -10,7 +10,7 @@ import os
 
 import pandas as pd
 
-from .files import open_maybe_gzip
+from .files import read_text_table
 from .signals import Track
 from .sources import Source, sha256sum
 
@@ -29,13 +29,12 @@ def _fasta(path: str) -> str:
 
 
 def _bed(path: str) -> str:
-    with open_maybe_gzip(path) as handle:
-        bed = pd.read_csv(handle, sep="\t", header=None, comment="#", usecols=[0, 1, 2])
+    bed = read_text_table(path, sep="\t", header=None, comment="#", usecols=[0, 1, 2])
     return f"{len(bed)} intervals on {bed[0].nunique()} chromosomes, {_chrom_style(bed[0].unique())}"
 
 
 def _table(path: str) -> str:
-    table = pd.read_csv(path)
+    table = read_text_table(path)
     return f"{len(table)} rows, {table.shape[1]} columns"
 
 
@@ -68,8 +67,7 @@ def _hic(path: str) -> str:
 
 
 def _ctss(path: str) -> str:
-    with open_maybe_gzip(path) as handle:
-        ctss = pd.read_csv(handle, sep="\t", header=None, usecols=[0, 4, 5], names=["chrom", "tags", "strand"])
+    ctss = read_text_table(path, sep="\t", header=None, usecols=[0, 4, 5], names=["chrom", "tags", "strand"])
     if ctss.empty:
         raise ValueError("no CTSS records")
     bad = ~ctss["strand"].isin(["+", "-"])
@@ -87,8 +85,7 @@ def chromosome_names(kind: str, path: str) -> list[str]:
         names = _hic_file(path, _hic_resolutions(path)[0]).chromosomes()
         return [n for n in names if n.lower() != "all"]
     if kind == "ctss":
-        with open_maybe_gzip(path) as handle:
-            return list(pd.read_csv(handle, sep="\t", header=None, usecols=[0], dtype=str)[0].unique())
+        return list(read_text_table(path, sep="\t", header=None, usecols=[0], dtype=str)[0].unique())
     raise ValueError(f"no chromosome list for inputs of kind {kind}")
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 
 def log_to(path: str) -> None:
+    """Log to `path` and stderr; an uncaught exception's traceback goes to both, then the
+    interpreter exits non-zero as usual (Snakemake points users at the log)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(
         level=logging.INFO,
@@ -13,3 +15,11 @@ def log_to(path: str) -> None:
         handlers=[logging.FileHandler(path, mode="w"), logging.StreamHandler(sys.stderr)],
         force=True,
     )
+    sys.excepthook = _log_uncaught
+
+
+def _log_uncaught(kind, error, traceback) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, traceback)
+        return
+    logging.getLogger("seq2exp").critical("uncaught error", exc_info=(kind, error, traceback))

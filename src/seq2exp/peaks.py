@@ -25,7 +25,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .files import atomic_output, write_tsv
+from .files import atomic_output, scratch_dir, write_tsv
 from .genes import read_blacklist
 from .genome import interval_mask, match_chromosomes, merged_intervals
 from .signals import Track
@@ -225,7 +224,7 @@ def bdgpeakcall(bedgraph_path, out_narrowpeak, cutoff: float, min_length: int, m
     at `out_narrowpeak` only if MACS3 succeeds. Returns the peaks."""
     out = Path(out_narrowpeak)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmpdir:
+    with scratch_dir(out, "macs3") as tmpdir:
         # MACS3 names the track and the peaks after its -o argument: give it the final file's name.
         tmp = Path(tmpdir) / out.name
         _run_macs3("bdgpeakcall", ["-i", str(Path(bedgraph_path).resolve()), "-c", repr(float(cutoff)),
@@ -244,7 +243,7 @@ def call_peaks(bigwig_path, out_narrowpeak, settings: PeakSettings = PeakSetting
     narrowPeak atomically (see the module doc)."""
     out = Path(out_narrowpeak)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmpdir:
+    with scratch_dir(out, "bedgraph") as tmpdir:
         treatment, control, scored = (Path(tmpdir) / name for name in ("signal.bdg", "control.bdg", "score.bdg"))
         signal = bigwig_to_bedgraph(bigwig_path, treatment, chromosomes, settings.control_bin, blacklist)
         levels, genome_mean = control_track(signal, settings.control_bin, settings.local_windows)

@@ -24,7 +24,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import atomic_output, open_maybe_gzip
+from .files import GZIP_ERRORS, atomic_output, open_maybe_gzip
 
 log = logging.getLogger(__name__)
 
@@ -425,12 +425,14 @@ def prepare_fasta(source: str, fasta: str) -> None:
     import pyfaidx
 
     with atomic_output(fasta) as tmp:
-        with open_maybe_gzip(source, "rb") as src:
-            if src.read(1) != b">":
-                raise ValueError(f"{source}: not a FASTA file (expected '>' as the first character)")
-            src.seek(0)
-            with open(tmp, "wb") as out:
+        with open_maybe_gzip(source, "rb") as src, open(tmp, "wb") as out:
+            try:
+                if src.read(1) != b">":
+                    raise ValueError(f"{source}: not a FASTA file (expected '>' as the first character)")
+                out.write(b">")
                 shutil.copyfileobj(src, out, 1 << 20)
+            except GZIP_ERRORS as error:
+                raise ValueError(f"{source}: truncated or corrupt gzip file ({error})") from None
         try:
             pyfaidx.Faidx(tmp, rebuild=True).close()
             os.replace(tmp + ".fai", fasta + ".fai")

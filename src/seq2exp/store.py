@@ -16,6 +16,7 @@ bit-packed instead, 8x smaller at no decoding cost worth measuring).
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -29,6 +30,8 @@ from .genome import interval_mask, merged_intervals, reverse_complement_codes, w
 from .signals import Track
 
 SIGNAL_CHANNELS = ("h3k27ac", "dnase", "hic")
+FLOAT16_MAX = float(np.finfo(np.float16).max)  # 65,504: larger signals would be stored as inf
+log = logging.getLogger(__name__)
 
 
 def _atomic_h5(path: str, fill) -> None:
@@ -40,7 +43,12 @@ def _atomic_h5(path: str, fill) -> None:
 
 
 def _per_gene(handle, name, shape, dtype, **options):
-    return handle.create_dataset(name, shape=shape, dtype=dtype, chunks=(1, *shape[1:]), **options)
+    return handle.create_dataset(name, shape=shape, dtype=dtype, chunks=(1, *shape[1:]), track_times=False,
+                                 **options)
+
+
+def _small(handle, name, data) -> None:
+    handle.create_dataset(name, data=data, track_times=False)  # no timestamp: byte-reproducible files
 
 
 def _orient(array: np.ndarray, minus: bool, reverse_minus: bool) -> np.ndarray:
@@ -59,7 +67,7 @@ def build_sequence_store(path: str, genes: pd.DataFrame, fasta_path: str, blackl
 
     def fill(handle):
         handle.attrs.update(half_width=half_width, reverse_complement_minus_strand=reverse_minus)
-        handle["gene_id"] = genes["gene_id"].to_numpy().astype("S")
+        _small(handle, "gene_id", genes["gene_id"].to_numpy().astype("S"))
         dna = _per_gene(handle, "dna", (len(genes), length), np.uint8)
         mask = _per_gene(handle, "blacklist", (len(genes), _packed_length(length)), np.uint8)
         fasta = pyfaidx.Fasta(fasta_path, as_raw=True)
@@ -86,13 +94,15 @@ def build_cell_store(path: str, genes: pd.DataFrame, feature_columns: list, dnas
     chroms = list(genes["chrom"].unique())
     merged_peaks = merged_intervals(peaks)
     features = list(feature_columns)
+    clipped = 0
 
     def fill(handle):
+        nonlocal clipped
         handle.attrs.update(half_width=half_width, reverse_complement_minus_strand=reverse_minus,
                             channels=list(SIGNAL_CHANNELS), feature_columns=list(features))
-        handle["gene_id"] = genes["gene_id"].to_numpy().astype("S")
-        handle["target"] = genes["target"].to_numpy(np.float32)
-        handle["features"] = genes[features].to_numpy(np.float32)
+        _small(handle, "gene_id", genes["gene_id"].to_numpy().astype("S"))
+        _small(handle, "target", genes["target"].to_numpy(np.float32))
+        _small(handle, "features", genes[features].to_numpy(np.float32))
         signals = _per_gene(handle, "signals", (len(genes), len(SIGNAL_CHANNELS), length), np.float16)
         peak_mask = _per_gene(handle, "peaks", (len(genes), _packed_length(length)), np.uint8)
         with Track(h3k27ac_path, chroms) as h3k27ac, Track(dnase_path, chroms) as dnase:
@@ -101,12 +111,16 @@ def build_cell_store(path: str, genes: pd.DataFrame, feature_columns: list, dnas
                 window = np.stack([h3k27ac.window(g.chrom, g.tss, half_width),
                                    dnase.window(g.chrom, g.tss, half_width),
                                    hic_contact(g)])
-                signals[i] = _orient(window, minus, reverse_minus).astype(np.float16)
+                clipped += int(np.count_nonzero(np.abs(window) > FLOAT16_MAX))
+                window = np.clip(_orient(window, minus, reverse_minus), -FLOAT16_MAX, FLOAT16_MAX)
+                signals[i] = window.astype(np.float16)
                 start, end = window_bounds(g.tss, half_width)
                 peak_mask[i] = np.packbits(_orient(interval_mask(merged_peaks, g.chrom, start, end),
                                                    minus, reverse_minus))
 
     _atomic_h5(path, fill)
+    if clipped:
+        log.warning("%s: %d signal values beyond float16's range (|x| > %g) clipped to it", path, clipped, FLOAT16_MAX)
 
 
 class GeneWindows:

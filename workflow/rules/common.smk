@@ -4,6 +4,11 @@ config.update(validate_config(config, workflow.source_path("../schemas/config.sc
 
 RESOURCES = config["resources_dir"]
 RESULTS = config["results_dir"]
+GENOME = f"{RESULTS}/genome/genome.fa"
+
+# Split chromosomes must be in the genome; once it is indexed, that is checked before any job.
+if os.path.exists(f"{GENOME}.fai"):
+    split_chromosomes(config["split"], genome_sizes(GENOME), f"{GENOME}.fai")
 LOGS = f"{RESULTS}/logs"
 SOURCES = {s.key: s for s in sources.configured_sources(config)}
 DOWNLOAD_JOBS = sources.download_jobs(config)

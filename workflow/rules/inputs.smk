@@ -6,8 +6,8 @@ rule prepare_genome:
     input:
         source_path("genome.fasta"),
     output:
-        fasta=f"{RESULTS}/genome/genome.fa",
-        fai=f"{RESULTS}/genome/genome.fa.fai",
+        fasta=GENOME,
+        fai=f"{GENOME}.fai",
     log:
         f"{LOGS}/prepare_genome.log",
     conda:

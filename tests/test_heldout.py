@@ -1,0 +1,82 @@
+"""Held-out genes are never lost silently: split names, inputs lacking a held-out chromosome, counts."""
+
+import copy
+import logging
+
+import pandas as pd
+import pytest
+
+from seq2exp.config import load_config, validate_config
+from seq2exp.genes import build_gene_table
+from seq2exp.sources import prepare_fasta
+
+ALL_CHROMS = ["chr1", "chr2", "chr3", "chr21", "chr22", "chrX"]
+
+
+@pytest.fixture(scope="module")
+def fasta(tiny_demo_paths, tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("genome") / "genome.fa")
+    prepare_fasta(tiny_demo_paths.fasta, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def config(repo):
+    return validate_config(load_config(repo / "config/demo.yaml"), repo / "workflow/schemas/config.schema.yaml")
+
+
+def gene_table(config, paths, fasta, inputs=None, allow_missing=False, **split):
+    config = copy.deepcopy(config)
+    config["split"].update(split, allow_missing_heldout=allow_missing)
+    inputs = inputs or {"K562.dnase (k.bw)": ALL_CHROMS}
+    return build_gene_table(config, paths.gene_table, paths.mrna_features, fasta, paths.blacklist, inputs)
+
+
+def test_every_gene_of_the_tiny_demo_is_kept(config, tiny_demo, tiny_demo_paths, fasta):
+    genes, dropped, _ = gene_table(config, tiny_demo_paths, fasta)
+    assert len(genes) == len(tiny_demo.genes) and dropped.empty
+
+
+def test_split_chromosome_not_in_the_genome_is_an_error(config, tiny_demo_paths, fasta):
+    with pytest.raises(ValueError, match=rf"split.test: \['chrx'\] not in {fasta}"):
+        gene_table(config, tiny_demo_paths, fasta, test=["chr22", "chrx"])
+
+
+def test_split_names_follow_the_alias_rule(config, tiny_demo_paths, fasta):
+    genes, _, _ = gene_table(config, tiny_demo_paths, fasta, valid=["3", "21"], test=["22", "X"])
+    assert genes.groupby("split")["chrom"].unique().map(sorted).to_dict() == {
+        "train": ["chr1", "chr2"], "valid": ["chr21", "chr3"], "test": ["chr22", "chrX"]}
+
+
+def test_input_lacking_a_held_out_chromosome_is_named(config, tiny_demo_paths, fasta):
+    inputs = {"K562.h3k27ac (h.bw)": ALL_CHROMS, "K562.dnase (k.bw)": [c for c in ALL_CHROMS if c != "chr22"]}
+    with pytest.raises(ValueError, match=r"K562.dnase \(k.bw\) lacks \['chr22'\] of split.test"
+                                         r".*split.allow_missing_heldout"):
+        gene_table(config, tiny_demo_paths, fasta, inputs=inputs)
+
+
+def test_allowed_missing_held_out_chromosome_reports_the_genes_lost(config, tiny_demo, tiny_demo_paths, fasta,
+                                                                    caplog):
+    inputs = {"K562.dnase (k.bw)": [c for c in ALL_CHROMS if c != "chr22"]}
+    with caplog.at_level(logging.INFO, logger="seq2exp.genes"):
+        genes, _, chromosomes = gene_table(config, tiny_demo_paths, fasta, inputs=inputs, allow_missing=True)
+    on_chr22 = int((tiny_demo.genes["chrom"] == "chr22").sum())
+    assert on_chr22 > 0 and "chr22" not in set(genes["chrom"])
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert f"split.test: {on_chr22} genes lost (chr22 absent from K562.dnase (k.bw))" in warnings
+    total = len(tiny_demo.genes)
+    test_total = int(tiny_demo.genes["chrom"].isin(["chr22", "chrX"]).sum())
+    assert (f"test {test_total - on_chr22} of {test_total}" in caplog.text
+            and f"of {total} genes in {tiny_demo_paths.gene_table}" in caplog.text)
+    table = chromosomes.set_index("chrom")
+    assert table.loc["chr22", ["split", "genes_in_table", "genes_kept"]].tolist() == ["test", on_chr22, 0]
+    assert table["genes_in_table"].sum() == total and table["genes_kept"].sum() == len(genes)
+    counts = genes["chrom"].value_counts()
+    assert table["genes_kept"].to_dict() == {c: int(counts.get(c, 0)) for c in ALL_CHROMS}
+
+
+def test_a_split_left_empty_is_an_error(config, tiny_demo_paths, fasta):
+    inputs = {"K562.hic (k.hic)": ["chr1", "chr2", "chr22", "chrX"]}
+    with pytest.raises(ValueError, match=r"split.valid: no gene left \(4 genes on chr3, chr21 in the table; "
+                                         r"dropped: .*not in every input"):
+        gene_table(config, tiny_demo_paths, fasta, inputs=inputs, allow_missing=True)
