@@ -46,6 +46,10 @@ def tiny_config(repo, half_width=600):
     config = yaml.safe_load((repo / "config/demo.yaml").read_text())
     config["demo"]["genes_per_chromosome"] = TINY_GENES
     config["window"]["half_width"] = half_width
+    config["model"].update(d_model=4, d_state=2, mlp_hidden=4)
+    config["training"].update(max_steps=6, val_every_steps=3, checkpoint_every_steps=3, warmup_steps=2,
+                              batch_size=4, log_every_steps=1)
+    config["evaluation"]["bootstrap"] = 50
     return config
 
 
@@ -106,6 +110,48 @@ def test_demo_run_builds_the_store(tiny_run):
         assert item["target"] == pytest.approx(table[f"target_{cell}"].iloc[0], rel=1e-6)
         assert item["signals"][2].min() >= 0 and item["signals"][2].max() > 0  # log10(contact + 1)
     assert set(table["split"]) == {"train", "valid", "test"}
+
+
+def test_demo_run_writes_both_tables_with_finite_numbers(tiny_run):
+    from seq2exp.evaluate import TABLE1_MODELS, TABLE2_MODELS
+
+    workdir, configfile = tiny_run
+    models = yaml.safe_load(configfile.read_text())["models"]
+    tables = workdir / "results/demo/tables"
+    for name, rows in (("table1", TABLE1_MODELS), ("table2", TABLE2_MODELS)):
+        table = pd.read_csv(tables / f"{name}.tsv", sep="\t")
+        ours = table[table["source"] == "ours"].set_index(["model", "cell_type"])
+        assert set(ours.index) == {(m, c) for m in rows for c in ("K562", "GM12878")}
+        trained = ours.loc[[(m, c) for m in rows if m in models for c in ("K562", "GM12878")]]
+        assert np.isfinite(trained[["mse", "mae", "pearson"]].to_numpy()).all(), trained
+        assert (trained["n_genes"] == TINY_GENES["chr22"] + TINY_GENES["chrX"]).all()
+        assert table["source"].eq("paper").any()
+        assert "## Ours" in (tables / f"{name}.md").read_text()
+    table2 = pd.read_csv(tables / "table2.tsv", sep="\t").query("source == 'ours'").set_index(["model", "cell_type"])
+    assert (table2.loc["seq2exp-retrain", "mask_ratio"].round(6) == 0.1).all()   # exactly 10.00%
+    discovery = pd.read_csv(tables / "discovery.tsv", sep="\t")
+    assert {"seq2exp-soft", "seq2exp-soft (untrained)", "macs3", "dnase", "dnase x contact"} <= set(discovery["method"])
+    assert discovery.loc[discovery["level"] == "base", "auprc"].dropna().between(0, 1).all()
+
+
+def test_demo_run_writes_mask_tracks_and_figures(tiny_run):
+    import pyBigWig
+
+    workdir, _ = tiny_run
+    results = workdir / "results/demo"
+    predictions = pd.read_csv(results / "models/K562/seq2exp-hard/predictions.tsv", sep="\t")
+    bed = pd.read_csv(results / "tracks/K562/seq2exp-hard.mask.bed", sep="\t")
+    genes = pd.read_csv(results / "genes/genes.tsv", sep="\t").set_index("gene_id")
+    for gene in predictions.itertuples():   # the hard mask's ratio is the bases of the gene's records
+        records = bed[bed["gene_id"] == gene.gene_id]
+        start = genes.loc[gene.gene_id, "tss"] - 600
+        inside = (records["end"].clip(upper=start + 1200) - records["start"].clip(lower=start)).clip(lower=0).sum()
+        assert inside / 1200 == pytest.approx(gene.mask_ratio, abs=1e-6), gene.gene_id
+    with pyBigWig.open(str(results / "tracks/K562/seq2exp-soft.mask.bw")) as bw:
+        assert list(bw.chroms()) == list(TINY_GENES)
+    assert len(list((results / "figures/K562/genes").glob("*.png"))) == 3
+    for name in ("seq2exp-soft.predictions.png", "seq2exp-soft.training.png"):
+        assert (results / "figures/K562" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_rerun_has_nothing_to_do(repo, tiny_run):

@@ -89,17 +89,18 @@ def track_mask_name(path: str) -> str:
 
 def mask_tracks(config: dict, genes_path: str, masks_path: str, fai_path: str, out_bigwig: str, out_bed: str,
                 threshold: float) -> None:
-    """A bigWig of the model's soft mask over every gene's window and a BED of its elements."""
+    """A bigWig of the model's soft mask over every gene's window, and a BED of the elements it
+    selects: runs of the mask its predictor saw at or above `threshold` (for the hard model
+    exactly its hard mask)."""
     genes = pd.read_csv(genes_path, sep="\t").set_index("gene_id")
     sizes = dict(pd.read_csv(fai_path, sep="\t", header=None, usecols=[0, 1]).itertuples(index=False))
-    gene_ids, masks, handle = read_masks(masks_path, track_mask_name(masks_path))
-    with handle:
-        table = genes.loc[gene_ids].reset_index()
-        window = config["window"]
-        tracks.write_mask_bigwig(table, masks, window["half_width"], window["reverse_complement_minus_strand"],
-                                 sizes, out_bigwig)
-        elements = tracks.mask_elements(table, masks, window["half_width"],
-                                        window["reverse_complement_minus_strand"], sizes, threshold=threshold)
+    window = config["window"]
+    hw, reverse = window["half_width"], window["reverse_complement_minus_strand"]
+    with h5py.File(masks_path, "r") as handle:
+        table = genes.loc[handle["gene_id"][:].astype(str)].reset_index()
+        soft = handle["soft"] if "soft" in handle else handle["mask"]
+        tracks.write_mask_bigwig(table, soft, hw, reverse, sizes, out_bigwig)
+        elements = tracks.mask_elements(table, handle["mask"], hw, reverse, sizes, threshold=threshold)
     tracks.write_mask_bed(elements, out_bed)
     log.info("%s: %d elements over %d genes", out_bed, len(elements), elements["gene_id"].nunique())
 

@@ -61,7 +61,9 @@ def _packed_length(length: int) -> int:
 
 def build_sequence_store(path: str, genes: pd.DataFrame, fasta_path: str, blacklist: pd.DataFrame,
                          half_width: int, reverse_minus: bool) -> None:
-    """DNA codes and the blacklist mask of every gene's window (shared by all cell types)."""
+    """DNA codes and the blacklist mask of every gene's window (shared by all cell types). The
+    blacklist mask marks every position the mask may never select: blacklisted bases and the
+    padding beyond chromosome ends."""
     length = 2 * half_width
     merged = merged_intervals(blacklist)
 
@@ -76,7 +78,10 @@ def build_sequence_store(path: str, genes: pd.DataFrame, fasta_path: str, blackl
             codes = window_codes(fasta, g.chrom, g.tss, half_width)
             dna[i] = reverse_complement_codes(codes) if (minus and reverse_minus) else codes
             start, end = window_bounds(g.tss, half_width)
-            mask[i] = np.packbits(_orient(interval_mask(merged, g.chrom, start, end), minus, reverse_minus))
+            never = interval_mask(merged, g.chrom, start, end)
+            positions = np.arange(start, end)
+            never |= (positions < 0) | (positions >= len(fasta[g.chrom]))  # padding is no genome to select
+            mask[i] = np.packbits(_orient(never, minus, reverse_minus))
         fasta.close()
 
     _atomic_h5(path, fill)

@@ -42,3 +42,56 @@ wildcard_constraints:
 def cell_source(kind):
     """Input function: the local file of `kind` for the job's cell type."""
     return lambda wildcards: source_path(f"{wildcards.cell}.{kind}")
+
+
+# --- models and evaluation -----------------------------------------------------------------
+
+MODELS = config["models"]
+MASK_MODELS = jobs.mask_models(MODELS)
+MODEL_DIR = f"{RESULTS}/models/{{cell}}/{{model}}"
+TABLES = f"{RESULTS}/tables"
+FIGURES = f"{RESULTS}/figures"
+TRACKS = f"{RESULTS}/tracks"
+TRUTH_BED = config["evaluation"]["truth_bed"]
+
+
+def soft_masks(wildcards):
+    """seq2exp-retrain keeps the top fraction of seq2exp-soft's masks."""
+    if wildcards.model == "seq2exp-retrain":
+        return f"{RESULTS}/models/{wildcards.cell}/{jobs.RETRAIN_SOURCE}/masks.h5"
+    return []
+
+
+def predictions_of(cells, models):
+    return {(c, m): f"{RESULTS}/models/{c}/{m}/predictions.tsv" for c in cells for m in models}
+
+
+def discovery_inputs(wildcards):
+    """Per cell type: the soft and hard masks, the MACS3 peaks, the store and the known elements."""
+    files = {}
+    for cell in CELLS:
+        files[f"{cell}_soft"] = f"{RESULTS}/models/{cell}/seq2exp-soft/masks.h5"
+        if "seq2exp-hard" in MODELS:
+            files[f"{cell}_hard"] = f"{RESULTS}/models/{cell}/seq2exp-hard/masks.h5"
+        files[f"{cell}_peaks"] = rules.dnase_peaks.output.peaks.format(cell=cell)
+        files[f"{cell}_store"] = rules.store_cell.output.store.format(cell=cell)
+        files[f"{cell}_truth"] = TRUTH_BED.format(cell_type=cell)
+    if config["evaluation"]["truth_elements"]:
+        files["elements"] = config["evaluation"]["truth_elements"]
+    return files
+
+
+def gene_track_masks(wildcards):
+    return {m: f"{RESULTS}/models/{wildcards.cell}/{m}/masks.h5" for m in MASK_MODELS}
+
+
+def evaluation_outputs():
+    """What the run ends in: tables, discovery (where known elements exist), tracks and figures."""
+    outputs = list(rules.result_tables.output)
+    if TRUTH_BED and "seq2exp-soft" in MODELS:
+        outputs += list(rules.discovery.output)
+    outputs += expand(rules.mask_tracks.output, cell=CELLS, model=MASK_MODELS)
+    outputs += expand(rules.model_figures.output, cell=CELLS, model=MODELS)
+    if MASK_MODELS:
+        outputs += expand(rules.gene_track_figures.output, cell=CELLS)
+    return outputs

@@ -1,17 +1,6 @@
 # From the trained models to what users came for: Table 1 and Table 2, the paired comparison,
 # the discovery scores against known elements, mask tracks for a genome browser, and figures.
 
-TABLES = f"{RESULTS}/tables"
-FIGURES = f"{RESULTS}/figures"
-TRACKS = f"{RESULTS}/tracks"
-MASK_MODELS = jobs.mask_models(MODELS)
-TRUTH_BED = config["evaluation"]["truth_bed"]
-REPORT_TABLES = "report/tables.rst"
-
-
-def predictions_of(cells, models):
-    return {(c, m): f"{RESULTS}/models/{c}/{m}/predictions.tsv" for c in cells for m in models}
-
 
 rule result_tables:
     input:
@@ -31,20 +20,6 @@ rule result_tables:
         "../envs/model.yaml"
     script:
         "../scripts/result_tables.py"
-
-
-def discovery_inputs(wildcards):
-    files = {}
-    for cell in CELLS:
-        files[f"{cell}_soft"] = f"{RESULTS}/models/{cell}/seq2exp-soft/masks.h5"
-        if "seq2exp-hard" in MODELS:
-            files[f"{cell}_hard"] = f"{RESULTS}/models/{cell}/seq2exp-hard/masks.h5"
-        files[f"{cell}_peaks"] = rules.dnase_peaks.output.peaks.format(cell=cell)
-        files[f"{cell}_store"] = rules.store_cell.output.store.format(cell=cell)
-        files[f"{cell}_truth"] = TRUTH_BED.format(cell_type=cell)
-    if config["evaluation"]["truth_elements"]:
-        files["elements"] = config["evaluation"]["truth_elements"]
-    return files
 
 
 rule discovery:
@@ -101,10 +76,6 @@ rule model_figures:
         "../scripts/model_figures.py"
 
 
-def gene_track_masks(wildcards):
-    return {m: f"{RESULTS}/models/{wildcards.cell}/{m}/masks.h5" for m in MASK_MODELS}
-
-
 rule gene_track_figures:
     input:
         unpack(gene_track_masks),
@@ -124,14 +95,3 @@ rule gene_track_figures:
         "../envs/model.yaml"
     script:
         "../scripts/gene_track_figures.py"
-
-
-def evaluation_outputs():
-    outputs = list(rules.result_tables.output)
-    if TRUTH_BED and "seq2exp-soft" in MODELS:
-        outputs += list(rules.discovery.output)
-    outputs += expand(rules.mask_tracks.output, cell=CELLS, model=MASK_MODELS)
-    outputs += expand(rules.model_figures.output, cell=CELLS, model=MODELS)
-    if MASK_MODELS:
-        outputs += expand(rules.gene_track_figures.output, cell=CELLS)
-    return outputs

@@ -1,16 +1,6 @@
 # One job per model x cell type: train (resuming from the job's work folder where it can), then
 # predict every gene with the best checkpoint; models with a mask also write their masks.
 
-MODELS = config["models"]
-MODEL_DIR = f"{RESULTS}/models/{{cell}}/{{model}}"
-
-
-def soft_masks(wildcards):
-    """seq2exp-retrain keeps the top fraction of seq2exp-soft's masks."""
-    if wildcards.model == "seq2exp-retrain":
-        return f"{RESULTS}/models/{wildcards.cell}/seq2exp-soft/masks.h5"
-    return []
-
 
 rule train_model:
     input:
