@@ -75,12 +75,27 @@ def _broken(config, path, value):
         (["split", "test"], ["chr22", "chrx"], "demo.genes_per_chromosome: lacks ['chrx'] named in split.test"),
         (["window", "central_region"], 5000, "window.central_region: 5000 bp exceeds the window"),
         (["demo", "genes_per_chromosome"], {"chr1": 3}, "demo.genes_per_chromosome: lacks ['chr3', 'chr21']"),
+        (["target", "source"], "cage", "config key target.source: 'cage' is not one of ['ctss', 'precomputed']"),
+        (["models"], ["seq2exp-soft", "enformr"], "config key models.1: 'enformr' is not one of"),
+        (["models"], ["seq2exp-retrain"], "models: seq2exp-retrain is trained on the masks of seq2exp-soft"),
+        (["model", "d_modl"], 8, "model (features-only): \"unknown model config keys ['d_modl']"),
+        (["model_overrides"], {"seq2exp-hard": {"mask": "soft"}}, "model_overrides.seq2exp-hard (seq2exp-hard): model 'seq2exp_hard' fixes {'mask': 'hard'}"),
+        (["model_overrides"], {"seq2exp-hard": {"treshold": 0.4}}, "model_overrides.seq2exp-hard (seq2exp-hard): \"unknown model config keys ['treshold']"),
+        (["training", "max_steps"], 310, "training.max_steps: 310 is not a multiple of training.val_every_steps (25)"),
+        (["training", "lr"], KeyError, "config key training: 'lr' is a required property"),
     ],
 )
 def test_bad_config_names_the_key(demo_config, schema, path, value, message):
     with pytest.raises(ConfigError) as error:
         validate_config(_broken(demo_config, path, value), schema)
     assert message in str(error.value)
+
+
+def test_precomputed_target_needs_its_column(demo_config, schema):
+    config = _broken(_broken(demo_config, ["target", "source"], "precomputed"),
+                     ["genes", "precomputed_target_column"], None)
+    with pytest.raises(ConfigError, match="target.source: precomputed needs genes.precomputed_target_column"):
+        validate_config(config, schema)
 
 
 def test_unreadable_config_file_is_named(tmp_path):

@@ -199,6 +199,20 @@ def test_a_killed_job_resumes_and_its_step_count_continues(repo, tmp_path):
     assert predictions["prediction"].notna().all() and predictions["mask_ratio"].between(0, 1).all()
     with h5py.File(out / "masks.h5", "r") as masks:
         assert masks["mask"].shape == (12, LENGTH) and "mask_untrained" in masks
+    # `seq2exp predict` on the best checkpoint reproduces the job's predictions, streamed or not
+    from seq2exp.cli import main
+
+    (tmp_path / "genome.fa.fai").write_text("chr1\t5000\t6\t60\t61\n")
+    common = ["predict", "--checkpoint", str(out / "best.ckpt"), "--store", str(tmp_path / "store"), "--cell", "CELL",
+              "--genes-table", str(tmp_path / "store" / "genes.tsv"), "--split", "test", "--fai",
+              str(tmp_path / "genome.fa.fai")]
+    expected = predictions[predictions["split"] == "test"].set_index("gene_id")["prediction"]
+    for extra in ([], ["--block-size", "7"]):
+        cli_out = tmp_path / f"cli{len(extra)}.tsv"
+        assert main([*common, "--out", str(cli_out), "--masks-bed", str(tmp_path / "cli.bed"), *extra]) == 0
+        got = pd.read_csv(cli_out, sep="\t").set_index("gene_id")["prediction"]
+        pd.testing.assert_series_equal(got.loc[expected.index], expected, atol=1e-4, rtol=0)
+    assert set(pd.read_csv(tmp_path / "cli.bed", sep="\t")["gene_id"]) <= set(expected.index)
     # a changed recipe does not resume from the old checkpoint: it says why and starts afresh
     config["training"]["lr"] = 1e-3
     config["training"]["max_steps"] = 200

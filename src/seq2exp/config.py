@@ -88,16 +88,18 @@ def _fill_defaults(instance, node: dict, root: dict) -> None:
 
 
 def _model_option_problems(config: dict) -> list[str]:
-    """Model options are checked by building their configs (no weights), so a typo stops the run at start."""
-    from .models.registry import model_config
+    """Each model's options are resolved as its job will (no weights built), so a typo or a clash
+    with what the model fixes stops the run at start."""
+    from .jobs import MODEL_SPECS, model_options
+    from .models.registry import resolve
 
     problems = []
-    for key, options in [("model", config["model"]),
-                         *((f"model_overrides.{m}", {**config["model"], **o}) for m, o in config["model_overrides"].items())]:
+    for model in config["models"]:
+        key = f"model_overrides.{model}" if model in config["model_overrides"] else "model"
         try:
-            model_config(options)
+            resolve(MODEL_SPECS[model].registry_name, model_options(config, model))
         except (KeyError, ValueError, TypeError) as error:
-            problems.append(f"{key}: {error}")
+            problems.append(f"{key} ({model}): {error}")
     return problems
 
 

@@ -87,7 +87,14 @@ def open_maybe_gzip(path: str, mode: str = "rt"):
 
 
 def sha256sum(path: str) -> str:
-    digest = hashlib.sha256()
+    return _digest(path, hashlib.sha256())
+
+
+def md5sum(path: str) -> str:
+    return _digest(path, hashlib.md5())
+
+
+def _digest(path: str, digest) -> str:
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)

@@ -12,7 +12,8 @@ import pandas as pd
 
 from .files import read_text_table
 from .signals import Track
-from .sources import Source, sha256sum
+from .files import sha256sum
+from .sources import Source
 
 
 def _chrom_style(names) -> str:

@@ -45,3 +45,13 @@ def mask_models(models: list[str]) -> list[str]:
 
 def plain_models(models: list[str]) -> list[str]:
     return [m for m in models if not MODEL_SPECS[m].has_mask]
+
+
+def model_options(config: dict, model: str) -> dict:
+    """The registry options of `model`: the shared `model` section, the window's central and pooled
+    regions, then the model's own overrides under `model_overrides`."""
+    options = dict(config["model"])
+    options.update(central_region_bp=config["window"]["central_region"],
+                   pooled_region_bp=config["window"]["pooled_region"])
+    options.update(config.get("model_overrides", {}).get(model, {}))
+    return options

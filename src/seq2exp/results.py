@@ -89,20 +89,40 @@ def track_mask_name(path: str) -> str:
 
 def mask_tracks(config: dict, genes_path: str, masks_path: str, fai_path: str, out_bigwig: str, out_bed: str,
                 threshold: float) -> None:
-    """A bigWig of the model's soft mask over every gene's window, and a BED of the elements it
-    selects: runs of the mask its predictor saw at or above `threshold` (for the hard model
-    exactly its hard mask)."""
-    genes = pd.read_csv(genes_path, sep="\t").set_index("gene_id")
-    sizes = dict(pd.read_csv(fai_path, sep="\t", header=None, usecols=[0, 1]).itertuples(index=False))
     window = config["window"]
-    hw, reverse = window["half_width"], window["reverse_complement_minus_strand"]
+    mask_tracks_from(pd.read_csv(genes_path, sep="\t"), masks_path, fai_path, window["half_width"],
+                     window["reverse_complement_minus_strand"], out_bigwig, out_bed, threshold)
+
+
+def mask_tracks_from(genes: pd.DataFrame, masks_path: str, fai_path: str, half_width: int, reverse_minus: bool,
+                     out_bigwig: str | None, out_bed: str | None, threshold: float, rows=None) -> None:
+    """A bigWig of the model's soft mask over the genes' windows, and a BED of the elements it
+    selects: runs of the mask its predictor saw at or above `threshold` (for the hard model exactly
+    its hard mask). `rows`: the store rows to export (default all)."""
+    sizes = dict(pd.read_csv(fai_path, sep="\t", header=None, usecols=[0, 1]).itertuples(index=False))
     with h5py.File(masks_path, "r") as handle:
-        table = genes.loc[handle["gene_id"][:].astype(str)].reset_index()
+        gene_ids = handle["gene_id"][:].astype(str)
+        rows = np.arange(len(gene_ids)) if rows is None else np.asarray(rows)
+        table = genes.set_index("gene_id").loc[gene_ids[rows]].reset_index()
         soft = handle["soft"] if "soft" in handle else handle["mask"]
-        tracks.write_mask_bigwig(table, soft, hw, reverse, sizes, out_bigwig)
-        elements = tracks.mask_elements(table, handle["mask"], hw, reverse, sizes, threshold=threshold)
-    tracks.write_mask_bed(elements, out_bed)
-    log.info("%s: %d elements over %d genes", out_bed, len(elements), elements["gene_id"].nunique())
+        if out_bigwig:
+            tracks.write_mask_bigwig(table, _Rows(soft, rows), half_width, reverse_minus, sizes, out_bigwig)
+        if out_bed:
+            elements = tracks.mask_elements(table, _Rows(handle["mask"], rows), half_width, reverse_minus, sizes,
+                                            threshold=threshold)
+            tracks.write_mask_bed(elements, out_bed)
+            log.info("%s: %d elements over %d genes", out_bed, len(elements), elements["gene_id"].nunique())
+
+
+class _Rows:
+    """The rows `rows` of a per-gene dataset, read one at a time."""
+
+    def __init__(self, data, rows):
+        self.data, self.rows = data, rows
+        self.shape = (len(rows), *data.shape[1:])
+
+    def __getitem__(self, i):
+        return self.data[int(self.rows[i])]
 
 
 # --- discovery ----------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import fcntl
-import hashlib
 import http.client
 import json
 import logging
@@ -24,7 +23,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import GZIP_ERRORS, atomic_output, open_maybe_gzip
+from .files import GZIP_ERRORS, atomic_output, md5sum, open_maybe_gzip
 
 log = logging.getLogger(__name__)
 
@@ -406,10 +405,6 @@ def record_lock(path: str, url: str, fingerprint: Fingerprint) -> None:
         handle.write(f"{url}\t{fingerprint.size}\t{fingerprint.md5}\n")
 
 
-def md5sum(path: str) -> str:
-    return _digest(path, hashlib.md5())
-
-
 def extract_member(archive: str, member: str, destination: str) -> None:
     """Copy one member of a zip archive to `destination`, atomically."""
     with zipfile.ZipFile(archive) as handle:
@@ -440,13 +435,3 @@ def prepare_fasta(source: str, fasta: str) -> None:
             if os.path.exists(tmp + ".fai"):
                 os.unlink(tmp + ".fai")
 
-
-def sha256sum(path: str) -> str:
-    return _digest(path, hashlib.sha256())
-
-
-def _digest(path: str, digest) -> str:
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

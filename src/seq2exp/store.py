@@ -143,6 +143,7 @@ class GeneWindows:
                 raise ValueError(f"{self.cell_path}: genes differ from {self.sequence_path}; rebuild the store")
             self.gene_ids = seq["gene_id"][:].astype(str)
             self.length = 2 * int(seq.attrs["half_width"])
+            self.reverse_complement_minus_strand = bool(seq.attrs["reverse_complement_minus_strand"])
             self.features = cell["features"][:]
             self.targets = cell["target"][:]
         self.indices = np.arange(len(self.gene_ids)) if indices is None else np.asarray(indices)

@@ -28,23 +28,13 @@ import torch.nn.functional as F
 
 from .batches import (BatchMaker, FeatureScaling, IndexedWindows, MaskSource, check_channel_order,
                       split_indices)
-from .jobs import MODEL_SPECS
+from .jobs import MODEL_SPECS, model_options
 from .files import atomic_output, read_checksum, sha256sum, write_tsv
 from .models import build_model, rc_averaged_predict, reverse_complement_sample, tune_allocator
 from .models.seq2exp import Seq2Exp, central_slice, force_mask
 from .store import GeneWindows
 
 log = logging.getLogger(__name__)
-
-
-def model_options(config: dict, model: str) -> dict:
-    """The registry options of `model`: the shared `model` section, the window's central and pooled
-    regions, then the model's own overrides under `model_overrides`."""
-    options = dict(config["model"])
-    options.update(central_region_bp=config["window"]["central_region"],
-                   pooled_region_bp=config["window"]["pooled_region"])
-    options.update(config.get("model_overrides", {}).get(model, {}))
-    return options
 
 
 # --- schedule and module -------------------------------------------------------------------

@@ -37,8 +37,9 @@ def model_config(options: Mapping[str, Any] | None = None) -> Seq2ExpConfig:
     return Seq2ExpConfig(backbone=backbone, **model)
 
 
-def build_model(name: str, options: Mapping[str, Any] | None = None) -> Regressor:
-    """A fresh model by registry name, e.g. build_model("seq2exp_soft", {"d_model": 32, "n_layer": 2})."""
+def resolve(name: str, options: Mapping[str, Any] | None = None) -> tuple[Callable[..., Regressor], Seq2ExpConfig, bool | None]:
+    """(class, config, use_signals) of registry model `name` with `options`, without building weights;
+    unknown names and keys, and options that clash with what the name fixes, are errors."""
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; known: {sorted(MODELS)}")
     cls, fixed, defaults = MODELS[name]
@@ -47,5 +48,10 @@ def build_model(name: str, options: Mapping[str, Any] | None = None) -> Regresso
         raise ValueError(f"model {name!r} fixes {fixed}; config sets {clashes}")
     merged = {**defaults, **dict(options or {}), **fixed}
     use_signals = merged.pop("use_signals", None)
-    cfg = model_config(merged)
+    return cls, model_config(merged), use_signals
+
+
+def build_model(name: str, options: Mapping[str, Any] | None = None) -> Regressor:
+    """A fresh model by registry name, e.g. build_model("seq2exp_soft", {"d_model": 32, "n_layer": 2})."""
+    cls, cfg, use_signals = resolve(name, options)
     return cls(cfg, use_signals) if use_signals is not None else cls(cfg)

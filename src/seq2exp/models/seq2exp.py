@@ -213,8 +213,10 @@ class Regressor(nn.Module):
             x = x + self.signal_embed(batch["signals"].float())
         return x
 
+    block_size: int | None = None  # set for streamed inference: each scan runs in blocks of this length
+
     def backbone_states(self, backbone: Caduceus, x: torch.Tensor) -> torch.Tensor:
-        states = backbone(x)
+        states = backbone(x, block_size=self.block_size)
         return merge_rc_streams(states) if backbone.cfg.rcps else states
 
     def predict(self, x: torch.Tensor, batch: dict, selected: torch.Tensor | None = None) -> torch.Tensor:
