@@ -107,15 +107,18 @@ def test_unreadable_config_file_is_named(tmp_path):
         load_config(bad)
 
 
-def test_snakemake_stops_at_start_naming_the_wrong_key(repo, demo_config, tmp_path):
-    config = _broken(demo_config, ["window", "halfwidth"], 5)
-    path = tmp_path / "bad.yaml"
+def _dry_run(repo, workdir, config) -> subprocess.CompletedProcess:
+    path = workdir / "config_under_test.yaml"
     path.write_text(yaml.safe_dump(config))
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "-s", str(repo / "Snakefile"),
-         "--directory", str(tmp_path), "--configfile", str(path)],
+         "--directory", str(workdir), "--configfile", str(path)],
         capture_output=True, text=True,
     )
+
+
+def test_snakemake_stops_at_start_naming_the_wrong_key(repo, demo_config, tmp_path):
+    result = _dry_run(repo, tmp_path, _broken(demo_config, ["window", "halfwidth"], 5))
     assert result.returncode != 0
     assert "unknown config key window.halfwidth" in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
@@ -133,12 +136,6 @@ def test_snakemake_checks_split_chromosomes_against_the_genome_index(repo, demo_
     fai = tmp_path / "results/x/genome/genome.fa.fai"
     fai.parent.mkdir(parents=True)
     fai.write_text("".join(f"{c}\t1000\t6\t60\t61\n" for c in ("chr1", "chr3", "chr21", "chr22", "chrX")))
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(config))
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "-s", str(repo / "Snakefile"),
-         "--directory", str(tmp_path), "--configfile", str(path)],
-        capture_output=True, text=True,
-    )
+    result = _dry_run(repo, tmp_path, config)
     assert result.returncode != 0
     assert "split.test: ['chrx'] not in results/x/genome/genome.fa.fai" in result.stdout + result.stderr

@@ -13,7 +13,6 @@ import time
 import h5py
 import numpy as np
 import pandas as pd
-import pyBigWig
 import pytest
 
 from seq2exp.demo import write_ctss, write_fasta_gz
@@ -23,21 +22,13 @@ from seq2exp.inventory import chromosome_names
 from seq2exp.peaks import PeakSettings, call_peaks
 from seq2exp.sources import prepare_fasta
 from seq2exp.store import build_cell_store, build_sequence_store
+from test_peaks import write_bigwig
 
 FLOAT16_MAX = 65504.0
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True)
-
-
-def write_bigwig(path, chrom_sizes, entries):
-    bw = pyBigWig.open(str(path), "w")
-    bw.addHeader(list(chrom_sizes.items()))
-    chroms, starts, ends, values = zip(*entries)
-    bw.addEntries(list(chroms), list(starts), ends=list(ends), values=[float(v) for v in values])
-    bw.close()
-    return str(path)
 
 
 # --- errors reach the log and name the file -------------------------------------------------

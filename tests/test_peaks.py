@@ -41,6 +41,7 @@ def write_bigwig(path, chrom_sizes, entries):
     chroms, starts, ends, values = zip(*entries)
     bw.addEntries(list(chroms), list(starts), ends=list(ends), values=[float(v) for v in values])
     bw.close()
+    return str(path)
 
 
 def files_in(directory: Path) -> list[str]:

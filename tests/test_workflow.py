@@ -223,3 +223,20 @@ def test_jobs_import_the_package_of_the_workflow_being_run(repo, tmp_path):
     code, output = genome_only_run(repo, work, gzip.compress(b">chr1\nACGT\n"), snakefile=clone / "Snakefile",
                                    env={"PYTHONPATH": str(repo / "src")})
     assert code != 0 and "RuntimeError: the clone ran" in output, output
+
+
+@pytest.mark.parametrize("cells", [None, ["K562"]])
+def test_paper_run_plans_every_model_and_table(repo, tmp_path, cells):
+    args = ["-n", "--configfile", str(repo / "config/config.yaml")]
+    if cells:
+        args += ["--config", f"run_cell_types={cells}"]
+    code, output = snakemake(repo, tmp_path, *args)
+    assert code == 0, output
+    models = yaml.safe_load((repo / "config/config.yaml").read_text())["models"]
+    expected = cells or ["K562", "GM12878"]
+    for cell in ("K562", "GM12878"):
+        for model in models:
+            planned = f"results/paper/models/{cell}/{model}/predictions.tsv" in output
+            assert planned == (cell in expected), (cell, model)
+    for table in ("table1.tsv", "table2.tsv", "comparison.tsv"):
+        assert f"results/paper/tables/{table}" in output
