@@ -37,7 +37,7 @@ def make_store(root, n_genes=12, length=LENGTH, seed=0, channels=("h3k27ac", "dn
     dnase = np.full((n_genes, length), 7.0, dtype=np.float16)                        # constant 7
     hic = (np.arange(n_genes, dtype=np.float16)[:, None] / 4).repeat(length, 1)      # per gene
     with h5py.File(root / "sequence.h5", "w") as seq:
-        seq.attrs["half_width"] = length // 2
+        seq.attrs.update(half_width=length // 2, reverse_complement_minus_strand=False)
         seq["gene_id"] = gene_ids.astype("S")
         seq.create_dataset("dna", data=dna, chunks=(1, length))
         seq.create_dataset("blacklist", data=np.packbits(blacklist, axis=1), chunks=(1, -(-length // 8)))
