@@ -83,12 +83,30 @@ def _broken(config, path, value):
         (["model_overrides"], {"seq2exp-hard": {"treshold": 0.4}}, "model_overrides.seq2exp-hard (seq2exp-hard): \"unknown model config keys ['treshold']"),
         (["training", "max_steps"], 310, "training.max_steps: 310 is not a multiple of training.val_every_steps (25)"),
         (["training", "lr"], KeyError, "config key training: 'lr' is a required property"),
+        (["genes", "mrna_features"], None, "genes.mrna_feature_columns: given, but genes.mrna_features is null"),
+        (["genes", "mrna_feature_columns"], [], "genes.mrna_feature_columns: empty, but genes.mrna_features names"),
+        (["genes", "table"], "gencode.v44.annotation.gtf.gz", "genes.precomputed_target_column: a GTF/GFF3 annotation"),
+        (["model", "n_features"], 9, "model.n_features: set from the feature columns"),
     ],
 )
 def test_bad_config_names_the_key(demo_config, schema, path, value, message):
     with pytest.raises(ConfigError) as error:
         validate_config(_broken(demo_config, path, value), schema)
     assert message in str(error.value)
+
+
+def test_without_mrna_features_the_model_gets_promoter_activity_only(demo_config, schema):
+    from seq2exp import demo
+    from seq2exp.jobs import feature_columns, model_options
+    from seq2exp.sources import configured_sources
+
+    config = _broken(_broken(demo_config, ["genes", "mrna_features"], None), ["genes", "mrna_feature_columns"], KeyError)
+    config = validate_config(config, schema)
+    assert feature_columns(config) == ["promoter_activity"]
+    assert all(model_options(config, m)["n_features"] == 1 for m in config["models"])
+    assert "genes.mrna_features" not in {s.key for s in configured_sources(config)}
+    assert "mrna_features" not in demo.output_files(demo.paths_from_config(config), config["cell_types"])
+    assert model_options(validate_config(demo_config, schema), "seq2exp-soft")["n_features"] == 9
 
 
 def test_precomputed_target_needs_its_column(demo_config, schema):

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from seq2exp.inventory import describe
+from seq2exp.inventory import RunInputs, describe
 from seq2exp.sources import Source
 
 TINY_GENES = {"chr1": 4, "chr2": 3, "chr3": 2, "chr21": 2, "chr22": 2, "chrX": 2}
@@ -68,8 +68,10 @@ def test_demo_run_writes_the_inputs_report(tiny_run):
     report = pd.read_csv(workdir / "results/demo/inputs.tsv", sep="\t").set_index("key")
     assert len(report) == 4 + 2 * 4
     assert report.loc["genome.fasta", "summary"].startswith("6 sequences")
-    assert report.loc["genes.table", "summary"] == f"{sum(TINY_GENES.values())} rows, 17 columns"
-    assert report.loc["K562.hic", "summary"] == "resolutions 50 bp; 6 chromosomes, chr-prefixed"
+    assert report.loc["genes.table", "summary"] == (f"{sum(TINY_GENES.values())} genes on 6 chromosomes, "
+                                                    "chr-prefixed (comma-separated)")
+    assert report.loc["K562.hic", "summary"] == ("resolutions 50 bp; 6 chromosomes, chr-prefixed; VC at 50 bp "
+                                                 "checked on 6, VC to compute on 6 chromosomes")
     for row in report.itertuples():
         data = (workdir / row.path).read_bytes()
         assert row.bytes == len(data) and row.sha256 == hashlib.sha256(data).hexdigest()
@@ -170,13 +172,14 @@ def test_missing_local_source_is_named(repo, tmp_path):
     assert code != 0 and "data/nowhere.fa.gz" in output
 
 
-def test_report_names_a_file_of_the_wrong_kind(tmp_path):
+def test_report_names_a_file_of_the_wrong_kind(repo, tmp_path):
+    run = RunInputs(tiny_config(repo), ["chr1"], ["chr1"])
     path = tmp_path / "dnase.bigWig"
     path.write_text("chr1\t0\t10\t1.0\n")
     with pytest.raises(ValueError, match=f"K562.dnase: {path} could not be read as bigwig"):
-        describe(Source("K562.dnase", "bigwig", str(path), None, str(path)))
+        describe(Source("K562.dnase", "bigwig", str(path), None, str(path)), run)
     with pytest.raises(FileNotFoundError, match="K562.hic: input file"):
-        describe(Source("K562.hic", "hic", "x.hic", None, str(tmp_path / "x.hic")))
+        describe(Source("K562.hic", "hic", "x.hic", None, str(tmp_path / "x.hic")), run)
 
 
 def genome_only_run(repo, tmp_path, fasta_bytes, snakefile=None, env=None):

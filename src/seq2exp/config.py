@@ -93,7 +93,9 @@ def _model_option_problems(config: dict) -> list[str]:
     from .jobs import MODEL_SPECS, model_options
     from .models.registry import resolve
 
-    problems = []
+    sections = {"model": config["model"], **{f"model_overrides.{m}": o for m, o in config["model_overrides"].items()}}
+    problems = [f"{key}.n_features: set from the feature columns (genes.mrna_feature_columns and promoter "
+                "activity); remove it" for key, options in sections.items() if "n_features" in options]
     for model in config["models"]:
         key = f"model_overrides.{model}" if model in config["model_overrides"] else "model"
         try:
@@ -117,6 +119,7 @@ def _check_consistency(config: dict) -> None:
     if config["target"]["source"] == "precomputed" and not config["genes"].get("precomputed_target_column"):
         problems.append("target.source: precomputed needs genes.precomputed_target_column (the table's column "
                         "of CAGE sums, e.g. '{cell_type}_CAGE_128*3_sum')")
+    problems += _gene_problems(config["genes"])
     if "seq2exp-retrain" in config["models"] and "seq2exp-soft" not in config["models"]:
         problems.append("models: seq2exp-retrain is trained on the masks of seq2exp-soft, which is not listed")
     training = config["training"]
@@ -148,3 +151,19 @@ def _split_overlaps(split: dict) -> list[str]:
             "in one list only"
             for i, (part, name) in enumerate(entries) for other_part, other in entries[:i]
             if same_chromosome(name, other)]
+
+
+def _gene_problems(genes: dict) -> list[str]:
+    from .annotation import annotation_format
+
+    problems = []
+    if genes["mrna_features"] and not genes["mrna_feature_columns"]:
+        problems.append("genes.mrna_feature_columns: empty, but genes.mrna_features names a table; list the "
+                        "columns to use, or set genes.mrna_features: null")
+    if not genes["mrna_features"] and genes["mrna_feature_columns"]:
+        problems.append("genes.mrna_feature_columns: given, but genes.mrna_features is null; give the table "
+                        "or remove the columns")
+    if annotation_format(genes["table"]) and genes.get("precomputed_target_column"):
+        problems.append(f"genes.precomputed_target_column: a GTF/GFF3 annotation ({genes['table']}) has no "
+                        "target columns; set it to null (and target.source: ctss)")
+    return problems

@@ -47,11 +47,18 @@ def plain_models(models: list[str]) -> list[str]:
     return [m for m in models if not MODEL_SPECS[m].has_mask]
 
 
+def feature_columns(config: dict) -> list[str]:
+    """The extra features, in model order: the mRNA features (none without `genes.mrna_features`),
+    then promoter activity."""
+    mrna = config["genes"]["mrna_feature_columns"] if config["genes"]["mrna_features"] else []
+    return [*mrna, "promoter_activity"]
+
+
 def model_options(config: dict, model: str) -> dict:
     """The registry options of `model`: the shared `model` section, the window's central and pooled
-    regions, then the model's own overrides under `model_overrides`."""
+    regions, the number of extra features, then the model's own overrides under `model_overrides`."""
     options = dict(config["model"])
     options.update(central_region_bp=config["window"]["central_region"],
-                   pooled_region_bp=config["window"]["pooled_region"])
+                   pooled_region_bp=config["window"]["pooled_region"], n_features=len(feature_columns(config)))
     options.update(config.get("model_overrides", {}).get(model, {}))
     return options

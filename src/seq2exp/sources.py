@@ -83,8 +83,9 @@ def configured_sources(config: dict) -> list[Source]:
         ("genome.fasta", "fasta", config["genome"]["fasta"]),
         ("genome.blacklist", "blacklist", config["genome"]["blacklist"]),
         ("genes.table", "gene_table", config["genes"]["table"]),
-        ("genes.mrna_features", "mrna_features", config["genes"]["mrna_features"]),
     ]
+    if config["genes"]["mrna_features"]:
+        entries.append(("genes.mrna_features", "mrna_features", config["genes"]["mrna_features"]))
     kinds = {"dnase": "bigwig", "h3k27ac": "bigwig", "hic": "hic", "cage": "ctss"}
     for cell in config["run_cell_types"]:
         for name, kind in kinds.items():

@@ -4,8 +4,9 @@
 
 rule gene_table:
     input:
+        checked=rules.inputs_report.output,  # every input checked before any gene or per-cell job
         table=source_path("genes.table"),
-        mrna=source_path("genes.mrna_features"),
+        mrna=[source_path("genes.mrna_features")] if "genes.mrna_features" in SOURCES else [],
         fasta=rules.prepare_genome.output.fasta,
         blacklist=source_path("genome.blacklist"),
         cell_inputs=[source_path(f"{cell}.{kind}") for cell in CELLS for kind in CELL_INPUTS],

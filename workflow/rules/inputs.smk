@@ -1,5 +1,7 @@
 # Inputs as the later stages read them: the genome decompressed and indexed, and a report of
-# every source (origin, size, sha256, what its reader sees).
+# every source (origin, size, sha256, what its reader sees), which also checks, before any long
+# job, what the later rules need: table columns, the Hi-C resolution and normalisation, and
+# chromosome names shared by the FASTA and every input.
 
 
 rule prepare_genome:
