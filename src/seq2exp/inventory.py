@@ -10,6 +10,7 @@ import os
 
 import pandas as pd
 
+from .crispri import read_crispri
 from .files import read_text_table
 from .signals import Track
 from .files import sha256sum
@@ -77,6 +78,12 @@ def _ctss(path: str) -> str:
     return f"{len(ctss)} CTSS, {int(ctss['tags'].sum()):,} tags, {_chrom_style(ctss['chrom'].unique())}"
 
 
+def _crispri(path: str) -> str:
+    pairs = read_crispri(path)
+    cells = ", ".join(f"{cell} {n}" for cell, n in pairs["CellType"].value_counts().sort_index().items())
+    return f"{len(pairs)} element-gene pairs, {int(pairs['Regulated'].sum())} regulated ({cells})"
+
+
 def chromosome_names(kind: str, path: str) -> list[str]:
     """The chromosome names an input file uses (bigWig header, Hi-C header, CTSS rows)."""
     if kind == "bigwig":
@@ -98,6 +105,7 @@ SUMMARISERS = {
     "bigwig": _bigwig,
     "hic": _hic,
     "ctss": _ctss,
+    "crispri": _crispri,
 }
 
 
