@@ -73,7 +73,7 @@ GENES = pd.DataFrame({"gene_id": ["ENSG1", "ENSG2", "ENSG3", "ENSG4"], "gene_nam
 
 def test_pairs_join_our_genes_by_id_then_symbol_and_keep_elements_inside_the_window():
     pairs = pd.DataFrame([
-        pair("chr1", 900, 950, "A", "ENSG1.7"),      # id with a version suffix
+        pair("chr1", 900, 950, "A-AS", "ENSG1.7"),   # id with a version suffix (symbol not ours)
         pair("chr1", 4000, 4100, "B", "ENSG999"),    # unknown id, known symbol
         pair("chr1", 100, 300, "A", "ENSG1"),        # inside the window [0, 2000)
         pair("chr1", 1900, 2100, "A", "ENSG1"),      # crosses the window's end: dropped
