@@ -87,6 +87,10 @@ def _broken(config, path, value):
         (["genes", "mrna_feature_columns"], [], "genes.mrna_feature_columns: empty, but genes.mrna_features names"),
         (["genes", "table"], "gencode.v44.annotation.gtf.gz", "genes.precomputed_target_column: a GTF/GFF3 annotation"),
         (["model", "n_features"], 9, "model.n_features: set from the feature columns"),
+        (["training", "gpus"], 1, "config keys training.gpus have moved: set resources.training.threads and "
+                                   "resources.training.gpu"),
+        (["resources", "training", "gpu"], KeyError, "config key resources.training: 'gpu' is a required property"),
+        (["resources", "gpu"], {"threads": 1}, "unknown config key resources.gpu; expected one of: data, evaluation"),
     ],
 )
 def test_bad_config_names_the_key(demo_config, schema, path, value, message):
@@ -107,6 +111,20 @@ def test_without_mrna_features_the_model_gets_promoter_activity_only(demo_config
     assert "genes.mrna_features" not in {s.key for s in configured_sources(config)}
     assert "mrna_features" not in demo.output_files(demo.paths_from_config(config), config["cell_types"])
     assert model_options(validate_config(demo_config, schema), "seq2exp-soft")["n_features"] == 9
+
+
+def test_resource_groups_default_when_left_out(demo_config, schema):
+    config = copy.deepcopy(demo_config)
+    del config["resources"]
+    config = validate_config(config, schema)
+    assert config["resources"]["training"] == {"threads": 1, "mem_mb": 8000, "runtime": 240, "gpu": 0}
+    assert config["resources"]["data"]["gpu"] == 0
+
+
+def test_crispri_table_needs_the_soft_model(demo_config, schema):
+    config = _broken(_broken(demo_config, ["evaluation", "crispri"], "pairs.tsv"), ["models"], ["features-only"])
+    with pytest.raises(ConfigError, match="evaluation.crispri: the CRISPRi table scores seq2exp-soft's masks"):
+        validate_config(config, schema)
 
 
 def test_precomputed_target_needs_its_column(demo_config, schema):

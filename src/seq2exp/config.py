@@ -11,6 +11,9 @@ import yaml
 from .genome import match_chromosomes, same_chromosome
 
 
+MOVED_TRAINING_KEYS = ("threads", "gpus")  # now resources.training.threads / .gpu
+
+
 class ConfigError(ValueError):
     """A configuration key is missing, unknown, or has a wrong type or value."""
 
@@ -33,6 +36,10 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     with open(schema_path) as handle:
         schema = yaml.safe_load(handle)
     config = copy.deepcopy(config)
+    moved = [f"training.{key}" for key in MOVED_TRAINING_KEYS if key in (config.get("training") or {})]
+    if moved:
+        raise ConfigError(f"config keys {', '.join(moved)} have moved: set resources.training.threads and "
+                          "resources.training.gpu instead (see config/README.md, Resources)")
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(e.absolute_path)))
     if errors:
@@ -122,6 +129,9 @@ def _check_consistency(config: dict) -> None:
     problems += _gene_problems(config["genes"])
     if "seq2exp-retrain" in config["models"] and "seq2exp-soft" not in config["models"]:
         problems.append("models: seq2exp-retrain is trained on the masks of seq2exp-soft, which is not listed")
+    if config["evaluation"]["crispri"] and "seq2exp-soft" not in config["models"]:
+        problems.append("evaluation.crispri: the CRISPRi table scores seq2exp-soft's masks; add seq2exp-soft to models "
+                        "or set evaluation.crispri to null")
     training = config["training"]
     if training["max_steps"] % training["val_every_steps"]:
         problems.append(f"training.max_steps: {training['max_steps']} is not a multiple of training.val_every_steps "

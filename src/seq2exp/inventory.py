@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .annotation import annotation_format
+from .crispri import read_crispri
 from .files import DELIMITER_NAMES, read_table, read_text_table, require_columns, sha256sum
 from .genes import check_heldout_inputs, genes_from_table, genome_sizes, read_gene_table
 from .genome import match_chromosomes, split_chromosomes
@@ -125,6 +126,12 @@ def _ctss(path: str, run: RunInputs) -> str:
     return f"{len(ctss)} CTSS, {int(ctss['tags'].sum()):,} tags, {_chrom_style(ctss['chrom'].unique())}"
 
 
+def _crispri(path: str) -> str:
+    pairs = read_crispri(path)
+    cells = ", ".join(f"{cell} {n}" for cell, n in pairs["CellType"].value_counts().sort_index().items())
+    return f"{len(pairs)} element-gene pairs, {int(pairs['Regulated'].sum())} regulated ({cells})"
+
+
 def chromosome_names(kind: str, path: str) -> list[str]:
     """The chromosome names an input file uses (bigWig header, Hi-C header, CTSS rows)."""
     if kind == "bigwig":
@@ -146,6 +153,7 @@ SUMMARISERS = {
     "bigwig": _bigwig,
     "hic": _hic,
     "ctss": _ctss,
+    "crispri": _crispri,
 }
 
 

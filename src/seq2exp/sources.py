@@ -35,7 +35,7 @@ class Source:
     """One configured input: where it comes from and where the pipeline reads it."""
 
     key: str
-    kind: str  # fasta | blacklist | gene_table | mrna_features | bigwig | hic | ctss
+    kind: str  # fasta | blacklist | gene_table | mrna_features | bigwig | hic | ctss | crispri
     location: str  # URL or local path (of the archive when `member` is set)
     member: str | None
     path: str  # the local file that rules read
@@ -90,6 +90,8 @@ def configured_sources(config: dict) -> list[Source]:
     for cell in config["run_cell_types"]:
         for name, kind in kinds.items():
             entries.append((f"{cell}.{name}", kind, config["cell_types"][cell][name]))
+    if config["evaluation"]["crispri"]:
+        entries.append(("evaluation.crispri", "crispri", config["evaluation"]["crispri"]))
     return [make_source(key, kind, value, res) for key, kind, value in entries]
 
 

@@ -10,6 +10,9 @@ rule prepare_genome:
     output:
         fasta=GENOME,
         fai=f"{GENOME}.fai",
+    threads: job_threads("data")
+    resources:
+        **job_resources("data"),
     log:
         f"{LOGS}/prepare_genome.log",
     conda:
@@ -24,6 +27,9 @@ rule inputs_report:
         sources=[source_path(key) for key in SOURCES],
     output:
         f"{RESULTS}/inputs.tsv",
+    threads: job_threads("data")
+    resources:
+        **job_resources("data"),
     log:
         f"{LOGS}/inputs_report.log",
     conda:
