@@ -106,8 +106,8 @@ def test_enhancers_are_peaks_outside_the_promoter_strongest_dnase_first_ties_nea
     for (start, end), value in {(5, 10): 1.0, (20, 30): 3.0, (45, 55): 9.0, (60, 64): 3.0, (80, 90): 2.0,
                                 (95, 100): 0.5}.items():
         peaks[start:end], dnase[start:end] = True, value
-    dnase[21], dnase[22] = 6.0, 0.0   # (20, 30) peaks higher, but its mean is still 3.0: a tie with (60, 64),
-    promoter = slice(48, 52)          # broken by distance to the centre; (45, 55) overlaps the promoter
+    dnase[20], dnase[21] = 0.0, 6.0   # (20, 30) starts at 0 and peaks at 6, but its mean is still 3.0: a tie
+    promoter = slice(48, 52)          # with (60, 64), broken by distance to the centre; (45, 55) is the promoter
     top3 = select_enhancers(peaks, dnase, promoter, 3)
     assert top3.tolist() == [[60, 64], [20, 30], [80, 90]]
     everything = select_enhancers(peaks, dnase, promoter, 60)
