@@ -10,12 +10,14 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A table row: its registry model, its external mask, and Caduceus-Ph's reverse-complement
-    augmentation in training and averaging at test time."""
+    """A table row: its registry model, its external mask, Caduceus-Ph's reverse-complement
+    augmentation in training and averaging at test time, and whether its batches carry the MACS3
+    peak mask as batch["peaks"] (EPInformer's candidate enhancers)."""
 
     registry_name: str
     mask_source: str | None = None   # None | "peaks" (MACS3 mask) | "retrain" (top fraction of seq2exp-soft's mask)
     reverse_complement: bool = False
+    peaks: bool = False
 
     @property
     def has_generator(self) -> bool:
@@ -33,6 +35,9 @@ MODEL_SPECS = {
     "caduceus": ModelSpec("caduceus", reverse_complement=True),
     "caduceus-signals": ModelSpec("caduceus_signals"),
     "mamba": ModelSpec("mamba"),
+    "hyenadna": ModelSpec("hyenadna"),
+    "enformer": ModelSpec("enformer"),
+    "epinformer": ModelSpec("epinformer", peaks=True),
     "seq2exp-retrain": ModelSpec("seq2exp_retrain", mask_source="retrain"),
     "macs3": ModelSpec("peaks_mask", mask_source="peaks"),
 }

@@ -203,7 +203,7 @@ def train_job(config: dict, model: str, cell: str, paths: JobPaths, threads: int
     module = ExpressionModule(model, model_options(config, model), t, scaling.to_dict())
     log.info("%s / %s: %d parameters; genes train %d, valid %d, test %d", cell, model,
              sum(p.numel() for p in module.parameters()), *(len(rows[p]) for p in ("train", "valid", "test")))
-    collate = BatchMaker(scaling, mask_source)
+    collate = BatchMaker(scaling, mask_source, peaks=spec.peaks)
     loader = _loaders(windows, rows, collate, t)
     trainer, best = _trainer(config, work)
     trainer.fit(module, loader["train"], loader["valid"], ckpt_path=ckpt)
