@@ -177,7 +177,7 @@ def test_slurm_profile_dry_run_asks_each_job_for_its_groups_resources(repo, tmp_
         rules.add(job["rule"])
     assert {"crispri", "train_model", "train_soft_model", "store_cell", "download_evaluation_crispri"} <= rules
     training = [job for job in jobs if job["rule"].startswith("train_")]
-    assert len(training) == 2 * 7 and all(job["gpu"] == "1" for job in training)
+    assert len(training) == 2 * len(yaml.safe_load((repo / "config/config.yaml").read_text())["models"]) and all(job["gpu"] == "1" for job in training)
     assert all(job["gpu"] == "0" for job in jobs if job["rule"] not in ("all", *{j["rule"] for j in training}))
 
 
