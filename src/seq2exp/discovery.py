@@ -281,10 +281,18 @@ def _method_scores(gene: GeneWindow, method: str) -> np.ndarray:
     return scores
 
 
+def as_gene_window(gene) -> GeneWindow:
+    """A GeneWindow from a GeneWindow or a plain (labels, eligible, scores, ...) tuple; 0/1 integer
+    masks become booleans (used as indices they would pick positions 0 and 1)."""
+    gene = GeneWindow(*gene)
+    return gene._replace(labels=np.asarray(gene.labels, dtype=bool), eligible=np.asarray(gene.eligible, dtype=bool))
+
+
 def per_base_auprc(genes: list[GeneWindow]) -> dict[str, float]:
     """Method -> AUPRC over the eligible bases of all genes pooled (methods of the first gene)."""
     if not genes:
         return {}
+    genes = [as_gene_window(g) for g in genes]
     labels = np.concatenate([g.labels[g.eligible] for g in genes])
     return {method: average_precision(labels, np.concatenate([_method_scores(g, method)[g.eligible] for g in genes]))
             for method in genes[0].scores}
@@ -309,6 +317,7 @@ def per_element_auprc(genes: list[GeneWindow]) -> dict[str, float]:
     """Method -> AUPRC over the scored elements of all genes pooled."""
     if not genes:
         return {}
+    genes = [as_gene_window(g) for g in genes]
     result = {}
     for method in genes[0].scores:
         pooled = pd.concat([element_scores(g, method) for g in genes], ignore_index=True)
@@ -334,6 +343,7 @@ def discovery_table(genes_by_cell: dict[str, list[GeneWindow]]) -> pd.DataFrame:
     for cell, genes in genes_by_cell.items():
         if not genes:
             raise ValueError(f"no genes to score discovery for cell type {cell}")
+        genes = [as_gene_window(g) for g in genes]
         for level, auprc in (("base", per_base_auprc(genes)), ("element", per_element_auprc(genes))):
             rows += [dict(cell_type=cell, method=m, level=level, auprc=v) for m, v in auprc.items()]
         rows.append(dict(cell_type=cell, method=CHANCE, level="base",
