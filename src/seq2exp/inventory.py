@@ -126,7 +126,7 @@ def _ctss(path: str, run: RunInputs) -> str:
     return f"{len(ctss)} CTSS, {int(ctss['tags'].sum()):,} tags, {_chrom_style(ctss['chrom'].unique())}"
 
 
-def _crispri(path: str) -> str:
+def _crispri(path: str, run: RunInputs) -> str:
     pairs = read_crispri(path)
     cells = ", ".join(f"{cell} {n}" for cell, n in pairs["CellType"].value_counts().sort_index().items())
     return f"{len(pairs)} element-gene pairs, {int(pairs['Regulated'].sum())} regulated ({cells})"
