@@ -83,12 +83,48 @@ def _broken(config, path, value):
         (["model_overrides"], {"seq2exp-hard": {"treshold": 0.4}}, "model_overrides.seq2exp-hard (seq2exp-hard): \"unknown model config keys ['treshold']"),
         (["training", "max_steps"], 310, "training.max_steps: 310 is not a multiple of training.val_every_steps (25)"),
         (["training", "lr"], KeyError, "config key training: 'lr' is a required property"),
+        (["genes", "mrna_features"], None, "genes.mrna_feature_columns: given, but genes.mrna_features is null"),
+        (["genes", "mrna_feature_columns"], [], "genes.mrna_feature_columns: empty, but genes.mrna_features names"),
+        (["genes", "table"], "gencode.v44.annotation.gtf.gz", "genes.precomputed_target_column: a GTF/GFF3 annotation"),
+        (["model", "n_features"], 9, "model.n_features: set from the feature columns"),
+        (["training", "gpus"], 1, "config keys training.gpus have moved: set resources.training.threads and "
+                                   "resources.training.gpu"),
+        (["resources", "training", "gpu"], KeyError, "config key resources.training: 'gpu' is a required property"),
+        (["resources", "gpu"], {"threads": 1}, "unknown config key resources.gpu; expected one of: data, evaluation"),
     ],
 )
 def test_bad_config_names_the_key(demo_config, schema, path, value, message):
     with pytest.raises(ConfigError) as error:
         validate_config(_broken(demo_config, path, value), schema)
     assert message in str(error.value)
+
+
+def test_without_mrna_features_the_model_gets_promoter_activity_only(demo_config, schema):
+    from seq2exp import demo
+    from seq2exp.jobs import feature_columns, model_options
+    from seq2exp.sources import configured_sources
+
+    config = _broken(_broken(demo_config, ["genes", "mrna_features"], None), ["genes", "mrna_feature_columns"], KeyError)
+    config = validate_config(config, schema)
+    assert feature_columns(config) == ["promoter_activity"]
+    assert all(model_options(config, m)["n_features"] == 1 for m in config["models"])
+    assert "genes.mrna_features" not in {s.key for s in configured_sources(config)}
+    assert "mrna_features" not in demo.output_files(demo.paths_from_config(config), config["cell_types"])
+    assert model_options(validate_config(demo_config, schema), "seq2exp-soft")["n_features"] == 9
+
+
+def test_resource_groups_default_when_left_out(demo_config, schema):
+    config = copy.deepcopy(demo_config)
+    del config["resources"]
+    config = validate_config(config, schema)
+    assert config["resources"]["training"] == {"threads": 1, "mem_mb": 8000, "runtime": 240, "gpu": 0}
+    assert config["resources"]["data"]["gpu"] == 0
+
+
+def test_crispri_table_needs_the_soft_model(demo_config, schema):
+    config = _broken(_broken(demo_config, ["evaluation", "crispri"], "pairs.tsv"), ["models"], ["features-only"])
+    with pytest.raises(ConfigError, match="evaluation.crispri: the CRISPRi table scores seq2exp-soft's masks"):
+        validate_config(config, schema)
 
 
 def test_precomputed_target_needs_its_column(demo_config, schema):

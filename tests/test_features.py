@@ -13,7 +13,7 @@ from seq2exp.genes import (
     common_chromosomes,
     promoter_activity,
     read_ctss,
-    read_gene_table,
+    read_columns_table,
     select_genes,
     window_qc,
 )
@@ -149,10 +149,10 @@ def test_one_based_tss_and_missing_columns(tmp_path):
     path = tmp_path / "genes.csv"
     pd.DataFrame({"ENSID": ["g"], "Gene name": ["G"], "chrom": ["1"], "TSS_xpresso": [11], "strand": ["+"]}).to_csv(path, index=False)
     columns = {"gene_id": "ENSID", "gene_name": "Gene name", "chrom": "chrom", "tss": "TSS_xpresso", "strand": "strand"}
-    assert read_gene_table(str(path), columns, tss_one_based=True)["tss"].tolist() == [10]
-    assert read_gene_table(str(path), columns, tss_one_based=False)["tss"].tolist() == [11]
+    assert read_columns_table(str(path), columns, tss_one_based=True)["tss"].tolist() == [10]
+    assert read_columns_table(str(path), columns, tss_one_based=False)["tss"].tolist() == [11]
     with pytest.raises(ValueError, match=r"genes.csv: missing column\(s\) \['TSS'\]"):
-        read_gene_table(str(path), {**columns, "tss": "TSS"}, True)
+        read_columns_table(str(path), {**columns, "tss": "TSS"}, True)
 
 
 def test_window_qc_counts_n_padding_and_blacklist(tmp_path):

@@ -80,3 +80,12 @@ def test_a_split_left_empty_is_an_error(config, tiny_demo_paths, fasta):
     with pytest.raises(ValueError, match=r"split.valid: no gene left \(4 genes on chr3, chr21 in the table; "
                                          r"dropped: .*not in every input"):
         gene_table(config, tiny_demo_paths, fasta, inputs=inputs, allow_missing=True)
+
+
+def test_without_mrna_features_every_gene_is_kept(config, tiny_demo, tiny_demo_paths, fasta):
+    config = copy.deepcopy(config)
+    config["genes"].update(mrna_features=None, mrna_feature_columns=[])
+    genes, dropped, _ = build_gene_table(config, tiny_demo_paths.gene_table, None, fasta, tiny_demo_paths.blacklist,
+                                         {"K562.dnase (k.bw)": ALL_CHROMS})
+    assert len(genes) == len(tiny_demo.genes) and dropped.empty
+    assert "UTR5GC" not in genes.columns

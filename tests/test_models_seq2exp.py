@@ -107,13 +107,14 @@ def _batch(batch=2, length=60, seed=0):
     return {"dna": torch.eye(4)[codes], "signals": torch.rand(batch, length, 3, generator=gen),
             "features": torch.randn(batch, 9, generator=gen), "target": torch.rand(batch, generator=gen) * 3,
             "blacklist": torch.zeros(batch, length, dtype=torch.bool),
-            "mask": (torch.rand(batch, length, generator=gen) > 0.7).float()}
+            "mask": (torch.rand(batch, length, generator=gen) > 0.7).float(),
+            "peaks": torch.rand(batch, length, generator=gen) > 0.7}
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_every_model_trains_one_step_and_reports_its_metrics(name):
     torch.manual_seed(0)
-    model = build_model(name, TINY)
+    model = build_model(name, {**TINY, **({"bin_size": 4} if name == "enformer" else {})})
     batch = _batch()
     output = model(batch)
     assert output.prediction.shape == (2,)

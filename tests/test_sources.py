@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import threading
+from pathlib import Path
 import zipfile
 
 import pytest
@@ -61,7 +62,8 @@ def test_paper_config_downloads_every_source_of_both_cell_types(paper_config):
     urls = {job.url for job in download_jobs(paper_config)}
     assert "https://www.encodeproject.org/files/ENCFF414OGC/@@download/ENCFF414OGC.bigWig" in urls
     assert "https://data.4dnucleome.org/files-processed/4DNFI1UEG1HD/@@download/4DNFI1UEG1HD.hic" in urls
-    assert len(download_jobs(paper_config)) == 12
+    assert "EPCrisprBenchmark_combined_data.training_K562.GRCh38.tsv.gz" in {Path(u).name for u in urls}
+    assert len(download_jobs(paper_config)) == 13  # 4 shared + 4 per cell type + the CRISPRi table
     [(archive, member)] = extractions(paper_config).values()
     assert archive.endswith("expression_data.zip") and member.endswith("_with_sequence_strand.csv")
 

@@ -23,7 +23,7 @@ LENGTH = 40
 SPLITS = ["train"] * 6 + ["valid"] * 3 + ["test"] * 3
 
 
-def make_store(root, n_genes=12, length=LENGTH, seed=0, channels=("h3k27ac", "dnase", "hic")):
+def make_store(root, n_genes=12, length=LENGTH, seed=0, channels=("h3k27ac", "dnase", "hic"), n_features=9):
     """A hand-made store in the store's layout, each channel holding recognisable values."""
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
@@ -45,7 +45,7 @@ def make_store(root, n_genes=12, length=LENGTH, seed=0, channels=("h3k27ac", "dn
         cell.attrs.update(half_width=length // 2, channels=list(channels))
         cell["gene_id"] = gene_ids.astype("S")
         cell["target"] = rng.normal(2, 0.5, n_genes).astype(np.float32)
-        cell["features"] = rng.normal(3, 2, (n_genes, 9)).astype(np.float32)
+        cell["features"] = rng.normal(3, 2, (n_genes, n_features)).astype(np.float32)
         cell.create_dataset("signals", data=np.stack([h3k27ac, dnase, hic], axis=1), chunks=(1, 3, length))
         cell.create_dataset("peaks", data=np.packbits(peaks, axis=1), chunks=(1, -(-length // 8)))
     for name in ("sequence.h5", "CELL.h5"):
@@ -166,6 +166,21 @@ def _run_job(config, model, store, out, tmp_path, wait=True):
         assert process.returncode == 0, output
         return output
     return process
+
+
+@pytest.mark.parametrize("model", ["features-only", "caduceus"])
+def test_without_mrna_features_every_model_trains_on_promoter_activity_alone(repo, tmp_path, model):
+    from seq2exp.train import ExpressionModule, JobPaths, train_job
+
+    make_store(tmp_path / "store", n_features=1)
+    config = _job_config(repo)
+    config["training"].update(max_steps=4, val_every_steps=2, checkpoint_every_steps=2, warmup_steps=1)
+    config["genes"].update(mrna_features=None, mrna_feature_columns=[])
+    out = tmp_path / model
+    train_job(config, model, "CELL", JobPaths(str(tmp_path / "store"), str(tmp_path / "store/genes.tsv"), str(out)))
+    best = ExpressionModule.load_from_checkpoint(str(out / "best.ckpt"), map_location="cpu")
+    assert best.hparams.options["n_features"] == 1
+    assert pd.read_csv(out / "predictions.tsv", sep="\t")["prediction"].notna().all()
 
 
 @pytest.mark.slow

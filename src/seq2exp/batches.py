@@ -3,7 +3,8 @@
 The store holds DNA as uint8 codes (L,), signals as (3, L) float16 in `SIGNAL_CHANNELS` order, and
 bit-packed masks; a model batch (see `models/seq2exp.py`) holds one-hot DNA (B, L, 4), signals
 (B, L, 3) in the order that the model's `signal_b` / `signal_weights` expect, blacklist (B, L) bool,
-standardised features (B, F), target (B,), and for the fixed-mask models a mask (B, L).
+standardised features (B, F), target (B,), for the fixed-mask models a mask (B, L), and for models
+that pick elements from the peaks (EPInformer) the MACS3 peak mask as peaks (B, L) bool.
 """
 
 from __future__ import annotations
@@ -102,10 +103,10 @@ class MaskSource:
 
 
 class BatchMaker:
-    """collate_fn: store items -> the model's batch."""
+    """collate_fn: store items -> the model's batch (`peaks`: add the store's peak mask as batch["peaks"])."""
 
-    def __init__(self, scaling: FeatureScaling, mask_source: MaskSource | None = None):
-        self.scaling, self.mask_source = scaling, mask_source
+    def __init__(self, scaling: FeatureScaling, mask_source: MaskSource | None = None, peaks: bool = False):
+        self.scaling, self.mask_source, self.peaks = scaling, mask_source, peaks
 
     def __call__(self, items: list[dict]) -> dict:
         batch = {
@@ -119,6 +120,8 @@ class BatchMaker:
         }
         if self.mask_source is not None:
             batch["mask"] = self._mask(items, batch)
+        if self.peaks:
+            batch["peaks"] = torch.from_numpy(np.stack([item["peaks"] for item in items]))
         return batch
 
     def _mask(self, items: list[dict], batch: dict) -> torch.Tensor:

@@ -82,7 +82,7 @@ def predict_command(args) -> None:
         cfg = module.model.cfg
         mask_source = MaskSource(spec.mask_source, args.soft_masks, module.hparams.training["retrain_fraction"],
                                  cfg.central_region_bp)
-    collate = BatchMaker(FeatureScaling.from_dict(module.hparams.scaling), mask_source)
+    collate = BatchMaker(FeatureScaling.from_dict(module.hparams.scaling), mask_source, peaks=spec.peaks)
     masks_path = None
     if spec.has_mask and (args.masks_bed or args.masks_bigwig):
         masks_path = str(Path(args.out).with_suffix(".masks.h5"))

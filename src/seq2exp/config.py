@@ -11,6 +11,9 @@ import yaml
 from .genome import match_chromosomes, same_chromosome
 
 
+MOVED_TRAINING_KEYS = ("threads", "gpus")  # now resources.training.threads / .gpu
+
+
 class ConfigError(ValueError):
     """A configuration key is missing, unknown, or has a wrong type or value."""
 
@@ -33,6 +36,10 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     with open(schema_path) as handle:
         schema = yaml.safe_load(handle)
     config = copy.deepcopy(config)
+    moved = [f"training.{key}" for key in MOVED_TRAINING_KEYS if key in (config.get("training") or {})]
+    if moved:
+        raise ConfigError(f"config keys {', '.join(moved)} have moved: set resources.training.threads and "
+                          "resources.training.gpu instead (see config/README.md, Resources)")
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(e.absolute_path)))
     if errors:
@@ -93,7 +100,9 @@ def _model_option_problems(config: dict) -> list[str]:
     from .jobs import MODEL_SPECS, model_options
     from .models.registry import resolve
 
-    problems = []
+    sections = {"model": config["model"], **{f"model_overrides.{m}": o for m, o in config["model_overrides"].items()}}
+    problems = [f"{key}.n_features: set from the feature columns (genes.mrna_feature_columns and promoter "
+                "activity); remove it" for key, options in sections.items() if "n_features" in options]
     for model in config["models"]:
         key = f"model_overrides.{model}" if model in config["model_overrides"] else "model"
         try:
@@ -117,8 +126,12 @@ def _check_consistency(config: dict) -> None:
     if config["target"]["source"] == "precomputed" and not config["genes"].get("precomputed_target_column"):
         problems.append("target.source: precomputed needs genes.precomputed_target_column (the table's column "
                         "of CAGE sums, e.g. '{cell_type}_CAGE_128*3_sum')")
+    problems += _gene_problems(config["genes"])
     if "seq2exp-retrain" in config["models"] and "seq2exp-soft" not in config["models"]:
         problems.append("models: seq2exp-retrain is trained on the masks of seq2exp-soft, which is not listed")
+    if config["evaluation"]["crispri"] and "seq2exp-soft" not in config["models"]:
+        problems.append("evaluation.crispri: the CRISPRi table scores seq2exp-soft's masks; add seq2exp-soft to models "
+                        "or set evaluation.crispri to null")
     training = config["training"]
     if training["max_steps"] % training["val_every_steps"]:
         problems.append(f"training.max_steps: {training['max_steps']} is not a multiple of training.val_every_steps "
@@ -148,3 +161,19 @@ def _split_overlaps(split: dict) -> list[str]:
             "in one list only"
             for i, (part, name) in enumerate(entries) for other_part, other in entries[:i]
             if same_chromosome(name, other)]
+
+
+def _gene_problems(genes: dict) -> list[str]:
+    from .annotation import annotation_format
+
+    problems = []
+    if genes["mrna_features"] and not genes["mrna_feature_columns"]:
+        problems.append("genes.mrna_feature_columns: empty, but genes.mrna_features names a table; list the "
+                        "columns to use, or set genes.mrna_features: null")
+    if not genes["mrna_features"] and genes["mrna_feature_columns"]:
+        problems.append("genes.mrna_feature_columns: given, but genes.mrna_features is null; give the table "
+                        "or remove the columns")
+    if annotation_format(genes["table"]) and genes.get("precomputed_target_column"):
+        problems.append(f"genes.precomputed_target_column: a GTF/GFF3 annotation ({genes['table']}) has no "
+                        "target columns; set it to null (and target.source: ctss)")
+    return problems

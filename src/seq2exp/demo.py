@@ -544,7 +544,7 @@ class DemoPaths:
     fasta: str
     blacklist: str
     gene_table: str
-    mrna_features: str
+    mrna_features: str | None  # None: not written (genes.mrna_features: null)
     cell_types: dict[str, dict[str, str]]  # cell -> {dnase, h3k27ac, hic, cage}
     truth_dir: str
 
@@ -554,7 +554,8 @@ def write_demo(demo: Demo, paths: DemoPaths) -> None:
     _atomic(paths.fasta, lambda tmp: write_fasta_gz(demo.sequence, tmp))
     _atomic(paths.blacklist, lambda tmp: demo.blacklist.to_csv(tmp, sep="\t", header=False, index=False))
     _atomic(paths.gene_table, lambda tmp: gene_table(demo).to_csv(tmp, index=False))
-    _atomic(paths.mrna_features, lambda tmp: mrna_table(demo).to_csv(tmp, index=False))
+    if paths.mrna_features:
+        _atomic(paths.mrna_features, lambda tmp: mrna_table(demo).to_csv(tmp, index=False))
     for cell, files in paths.cell_types.items():
         for kind in ("dnase", "h3k27ac"):
             _atomic(files[kind], lambda tmp: write_bigwig(demo.tracks[cell][kind], demo.chrom_sizes, tmp))
@@ -697,7 +698,7 @@ def paths_from_config(config: dict) -> DemoPaths:
     }
     for cell, files in config["cell_types"].items():
         named.update({f"cell_types.{cell}.{kind}": path for kind, path in files.items()})
-    remote = [key for key, value in named.items() if "#" in value or "://" in value]
+    remote = [key for key, value in named.items() if value and ("#" in value or "://" in value)]
     if remote:
         raise ValueError(f"demo config: {', '.join(remote)} must be local paths for the demo rule to write")
     return DemoPaths(
@@ -710,8 +711,9 @@ def paths_from_config(config: dict) -> DemoPaths:
 
 def output_files(paths: DemoPaths, cell_types) -> dict[str, str]:
     """Every file `write_demo` produces, by a name usable as a Snakemake output key."""
-    files = {"fasta": paths.fasta, "blacklist": paths.blacklist, "gene_table": paths.gene_table,
-             "mrna_features": paths.mrna_features}
+    files = {"fasta": paths.fasta, "blacklist": paths.blacklist, "gene_table": paths.gene_table}
+    if paths.mrna_features:
+        files["mrna_features"] = paths.mrna_features
     for cell, kinds in paths.cell_types.items():
         files.update({f"{cell}_{kind}": path for kind, path in kinds.items()})
     truth = Path(paths.truth_dir)

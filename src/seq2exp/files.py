@@ -7,6 +7,7 @@ Temporary names are derived from the output's path (never random), so a rerun af
 from __future__ import annotations
 
 import contextlib
+import csv
 import gzip
 import hashlib
 import io
@@ -130,3 +131,48 @@ def read_text_table(path: str, **kwargs) -> pd.DataFrame:
         raise ValueError(f"{path}: the file is empty") from None
     except GZIP_ERRORS as error:
         raise ValueError(f"{path}: truncated or corrupt gzip file ({error})") from None
+
+
+DELIMITER_NAMES = {",": "comma", "\t": "tab"}
+SNIFF_BYTES = 1 << 16
+
+
+def table_delimiter(path: str) -> str:
+    """"," or tab: by the name (.csv, .tsv, .tab, also gzipped), otherwise sniffed from the first lines."""
+    name = str(path).lower().removesuffix(".gz")
+    if name.endswith(".csv"):
+        return ","
+    if name.endswith((".tsv", ".tab")):
+        return "\t"
+    try:
+        with open_maybe_gzip(path) as handle:
+            head = handle.read(SNIFF_BYTES)
+    except GZIP_ERRORS as error:
+        raise ValueError(f"{path}: truncated or corrupt gzip file ({error})") from None
+    try:
+        return csv.Sniffer().sniff(head, delimiters=",\t").delimiter
+    except csv.Error:
+        raise ValueError(f"{path}: cannot tell whether it is comma- or tab-separated; name it .csv or .tsv") from None
+
+
+def read_table(path: str, **kwargs) -> pd.DataFrame:
+    """A CSV or TSV table with a header (plain or gzipped); `attrs["delimiter"]` says how it was read."""
+    delimiter = table_delimiter(path)
+    table = read_text_table(path, sep=delimiter, **kwargs)
+    table.attrs["delimiter"] = delimiter
+    return table
+
+
+def require_columns(table: pd.DataFrame, columns, path: str) -> None:
+    """An error naming the file, the missing columns, what it has and how it was split into columns."""
+    missing = [c for c in columns if c not in table.columns]
+    if not missing:
+        return
+    read_as = DELIMITER_NAMES.get(table.attrs.get("delimiter"))
+    how = f" (read as {read_as}-separated)" if read_as else ""
+    hint = ""
+    if table.shape[1] == 1 and read_as:
+        other = next((name for d, name in DELIMITER_NAMES.items() if d in str(table.columns[0])), None)
+        if other:
+            hint = f"; its header is {other}-separated: name the file .{'tsv' if other == 'tab' else 'csv'}"
+    raise ValueError(f"{path}: missing column(s) {missing}; it has {list(table.columns)}{how}{hint}")

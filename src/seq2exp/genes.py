@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pyfaidx
 
-from .files import read_text_table
+from .annotation import annotation_format, read_annotation
+from .files import read_table, read_text_table, require_columns
 from .genome import (N_CODE, interval_mask, match_chromosomes, merged_intervals, split_chromosomes, window_bounds,
                      window_codes)
 from .signals import Track, region_rpm
@@ -20,15 +21,22 @@ log = logging.getLogger(__name__)
 GENE_FIELDS = ("gene_id", "gene_name", "chrom", "tss", "strand")
 
 
-def require_columns(table: pd.DataFrame, columns, path: str) -> None:
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; it has {list(table.columns)}")
+def read_gene_table(path: str, genes_config: dict) -> pd.DataFrame:
+    """gene_id, gene_name, chrom, tss (0-based), strand from a GTF/GFF3 annotation (by its name) or
+    from the configured columns of a CSV/TSV table (`genes.columns`, `genes.tss_one_based`)."""
+    if annotation_format(path):
+        settings = genes_config["annotation"]
+        return read_annotation(path, settings["gene_types"], settings["tss_transcript_tag"],
+                               settings["strip_gene_version"])
+    return read_columns_table(path, genes_config["columns"], genes_config["tss_one_based"])
 
 
-def read_gene_table(path: str, columns: dict, tss_one_based: bool) -> pd.DataFrame:
+def read_columns_table(path: str, columns: dict, tss_one_based: bool) -> pd.DataFrame:
     """The configured columns renamed to gene_id, gene_name, chrom, tss (0-based), strand."""
-    table = read_text_table(path, dtype={columns["chrom"]: str})
+    return genes_from_table(read_table(path, dtype={columns["chrom"]: str}), columns, tss_one_based, path)
+
+
+def genes_from_table(table: pd.DataFrame, columns: dict, tss_one_based: bool, path: str) -> pd.DataFrame:
     require_columns(table, [columns[f] for f in GENE_FIELDS], path)
     genes = table[[columns[f] for f in GENE_FIELDS]].copy()
     genes.columns = list(GENE_FIELDS)
@@ -161,7 +169,7 @@ def read_blacklist(path: str, genome_sizes: dict) -> pd.DataFrame:
 def attach_mrna_features(genes: pd.DataFrame, path: str, id_column: str, feature_columns: list,
                          dropped: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Join the mRNA half-life features by gene id; genes without them are dropped."""
-    table = read_text_table(path)
+    table = read_table(path)
     require_columns(table, [id_column, *feature_columns], path)
     features = table.drop_duplicates(id_column).set_index(id_column)[feature_columns]
     merged = genes.join(features, on="gene_id")
@@ -233,18 +241,20 @@ def genome_sizes(fasta_path: str) -> dict[str, int]:
     return dict(zip(fai[0], fai[1]))
 
 
-def build_gene_table(config: dict, table_path: str, mrna_path: str, fasta_path: str, blacklist_path: str,
+def build_gene_table(config: dict, table_path: str, mrna_path: str | None, fasta_path: str, blacklist_path: str,
                      input_chromosomes: dict[str, list[str]]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Genes to model (TSS, strand, split, mRNA features, window QC), dropped genes, chromosomes."""
+    """Genes to model (TSS, strand, split, mRNA features unless `mrna_path` is None, window QC),
+    dropped genes, chromosomes."""
     genes_cfg, window = config["genes"], config["window"]
     sizes = genome_sizes(fasta_path)
     heldout = split_chromosomes(config["split"], sizes, fasta_path)
     check_heldout_inputs(heldout, input_chromosomes, config["split"]["allow_missing_heldout"])
     processed, chromosomes = common_chromosomes(sizes, input_chromosomes)
-    raw = read_gene_table(table_path, genes_cfg["columns"], genes_cfg["tss_one_based"])
+    raw = read_gene_table(table_path, genes_cfg)
     genes, dropped = select_genes(raw, sizes, processed, heldout)
-    genes, dropped = attach_mrna_features(genes, mrna_path, genes_cfg["mrna_gene_id_column"],
-                                          genes_cfg["mrna_feature_columns"], dropped)
+    if mrna_path:
+        genes, dropped = attach_mrna_features(genes, mrna_path, genes_cfg["mrna_gene_id_column"],
+                                              genes_cfg["mrna_feature_columns"], dropped)
     genes = window_qc(genes, fasta_path, read_blacklist(blacklist_path, sizes), window["half_width"])
     genes, dropped = drop_mostly_n(genes, dropped, genes_cfg["max_n_fraction"])
     if genes.empty:
@@ -262,7 +272,7 @@ def cell_targets(config: dict, genes: pd.DataFrame, ctss_path: str, table_path: 
     template = config["genes"]["precomputed_target_column"]
     if template:
         column = template.format(cell_type=cell)
-        table = read_text_table(table_path)
+        table = read_table(table_path)
         id_column = config["genes"]["columns"]["gene_id"]
         require_columns(table, [id_column, column], table_path)
         precomputed = table.drop_duplicates(id_column).set_index(id_column)[column]

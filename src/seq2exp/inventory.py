@@ -7,13 +7,30 @@ when an input is not what its key says it is.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import pandas as pd
 
-from .files import read_text_table
+from .annotation import annotation_format
+from .crispri import read_crispri
+from .files import DELIMITER_NAMES, read_table, read_text_table, require_columns, sha256sum
+from .genes import check_heldout_inputs, genes_from_table, genome_sizes, read_gene_table
+from .genome import match_chromosomes, split_chromosomes
+from .hic import open_contact_matrix
 from .signals import Track
-from .files import sha256sum
-from .sources import Source
+from .sources import Source, configured_sources
+
+CELL_INPUT_KINDS = ("bigwig", "hic", "ctss")
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """What every input is checked against: the config, the FASTA's chromosomes and those of the
+    gene table's genes (in the FASTA's names)."""
+
+    config: dict
+    genome: list[str]
+    gene_chromosomes: list[str]
 
 
 def _chrom_style(names) -> str:
@@ -24,22 +41,40 @@ def _chrom_style(names) -> str:
     return "unprefixed" if prefixed == 0 else "mixed"
 
 
-def _fasta(path: str) -> str:
+def _fasta(path: str, run: RunInputs) -> str:
     fai = pd.read_csv(path + ".fai", sep="\t", header=None, usecols=[0, 1], names=["chrom", "length"])
     return f"{len(fai)} sequences, {fai['length'].sum():,} bp, {_chrom_style(fai['chrom'])}"
 
 
-def _bed(path: str) -> str:
+def _bed(path: str, run: RunInputs) -> str:
     bed = read_text_table(path, sep="\t", header=None, comment="#", usecols=[0, 1, 2])
     return f"{len(bed)} intervals on {bed[0].nunique()} chromosomes, {_chrom_style(bed[0].unique())}"
 
 
-def _table(path: str) -> str:
-    table = read_text_table(path)
-    return f"{len(table)} rows, {table.shape[1]} columns"
+def _gene_table(path: str, run: RunInputs) -> str:
+    """Read as the gene_table rule reads it, with every column the run needs."""
+    settings = run.config["genes"]
+    if annotation_format(path):
+        genes, read_as = read_gene_table(path, settings), annotation_format(path).upper()
+    else:
+        table = read_table(path, dtype={settings["columns"]["chrom"]: str})
+        genes = genes_from_table(table, settings["columns"], settings["tss_one_based"], path)
+        template = settings["precomputed_target_column"]
+        if template:
+            require_columns(table, [template.format(cell_type=c) for c in run.config["run_cell_types"]], path)
+        read_as = f"{DELIMITER_NAMES[table.attrs['delimiter']]}-separated"
+    return (f"{len(genes)} genes on {genes['chrom'].nunique()} chromosomes, "
+            f"{_chrom_style(genes['chrom'].dropna().unique())} ({read_as})")
 
 
-def _bigwig(path: str) -> str:
+def _mrna_features(path: str, run: RunInputs) -> str:
+    settings = run.config["genes"]
+    table = read_table(path)
+    require_columns(table, [settings["mrna_gene_id_column"], *settings["mrna_feature_columns"]], path)
+    return f"{len(table)} genes, {len(settings['mrna_feature_columns'])} feature columns"
+
+
+def _bigwig(path: str, run: RunInputs) -> str:
     chroms = chromosome_names("bigwig", path)
     return f"{len(chroms)} chromosomes, {_chrom_style(chroms)}"
 
@@ -60,14 +95,28 @@ def _hic_file(path: str, resolution: int):
     return hictkpy.File(path) if path.endswith(".cool") else hictkpy.File(path, resolution)
 
 
-def _hic(path: str) -> str:
+def _hic(path: str, run: RunInputs) -> str:
+    """The configured resolution, and the normalisation on every chromosome with genes, as
+    `hic_contacts` will read them (a .hic lacking VC gets it computed there)."""
+    settings = run.config["hic"]
+    resolution, normalization = settings["resolution"], settings["normalization"]
     resolutions = _hic_resolutions(path)
-    chroms = _hic_file(path, resolutions[0]).chromosomes()
+    if resolution not in resolutions:
+        raise ValueError(f"hic.resolution {resolution} bp is not in the file (it has "
+                         f"{', '.join(map(str, resolutions))} bp)")
+    matrix = open_contact_matrix(path, resolution, normalization, settings["reader"])
+    chroms = matrix.chromosomes()
+    with_genes = list(match_chromosomes(run.gene_chromosomes, chroms, path))
+    try:
+        computed = [c for c in with_genes if matrix.weights(c) is None and normalization == "VC"]
+    except ValueError as error:
+        raise ValueError(f"hic.normalization {normalization}: {error}") from None
+    vc = f", VC to compute on {len(computed)} chromosomes" if computed else ""
     return (f"resolutions {','.join(str(r) for r in resolutions)} bp; {len(chroms)} chromosomes, "
-            f"{_chrom_style(chroms)}")
+            f"{_chrom_style(chroms)}; {normalization} at {resolution} bp checked on {len(with_genes)}{vc}")
 
 
-def _ctss(path: str) -> str:
+def _ctss(path: str, run: RunInputs) -> str:
     ctss = read_text_table(path, sep="\t", header=None, usecols=[0, 4, 5], names=["chrom", "tags", "strand"])
     if ctss.empty:
         raise ValueError("no CTSS records")
@@ -75,6 +124,12 @@ def _ctss(path: str) -> str:
     if bad.any():
         raise ValueError(f"column 6 must be the strand (+/-); found {ctss.loc[bad, 'strand'].iloc[0]!r}")
     return f"{len(ctss)} CTSS, {int(ctss['tags'].sum()):,} tags, {_chrom_style(ctss['chrom'].unique())}"
+
+
+def _crispri(path: str, run: RunInputs) -> str:
+    pairs = read_crispri(path)
+    cells = ", ".join(f"{cell} {n}" for cell, n in pairs["CellType"].value_counts().sort_index().items())
+    return f"{len(pairs)} element-gene pairs, {int(pairs['Regulated'].sum())} regulated ({cells})"
 
 
 def chromosome_names(kind: str, path: str) -> list[str]:
@@ -93,27 +148,68 @@ def chromosome_names(kind: str, path: str) -> list[str]:
 SUMMARISERS = {
     "fasta": _fasta,
     "blacklist": _bed,
-    "gene_table": _table,
-    "mrna_features": _table,
+    "gene_table": _gene_table,
+    "mrna_features": _mrna_features,
     "bigwig": _bigwig,
     "hic": _hic,
     "ctss": _ctss,
+    "crispri": _crispri,
 }
 
 
-def describe(source: Source, path: str | None = None) -> dict:
-    """One report row; `path` overrides where the file is read (the prepared FASTA)."""
-    path = path or source.path
+def _checked(source: Source, path: str, read):
+    """`read(path)`, with any failure an error naming the key and the file."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"{source.key}: input file {path} does not exist")
     try:
-        summary = SUMMARISERS[source.kind](path)
+        return read(path)
     except Exception as error:
         raise ValueError(f"{source.key}: {path} could not be read as {source.kind}: {error}") from error
+
+
+def describe(source: Source, run: RunInputs, path: str | None = None) -> dict:
+    """One report row; `path` overrides where the file is read (the prepared FASTA)."""
+    path = path or source.path
+    summary = _checked(source, path, lambda p: SUMMARISERS[source.kind](p, run))
     origin = source.location + (f"#{source.member}" if source.member else "")
     return {"key": source.key, "kind": source.kind, "origin": origin, "path": path,
             "bytes": os.path.getsize(path), "sha256": sha256sum(path), "summary": summary}
 
 
-def inputs_report(sources: list[Source], overrides: dict[str, str]) -> pd.DataFrame:
-    return pd.DataFrame([describe(s, overrides.get(s.key)) for s in sources])
+def _shown(names) -> str:
+    names = list(names)
+    return ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+
+
+def run_inputs(config: dict, sources: dict[str, Source], fasta_path: str) -> RunInputs:
+    """The genome's chromosomes and those of the gene table's genes (an error if none match)."""
+    genome = list(genome_sizes(fasta_path))
+    table = sources["genes.table"]
+    genes = _checked(table, table.path, lambda p: read_gene_table(p, config["genes"]))
+    gene_chroms = list(match_chromosomes(genes["chrom"].dropna().unique(), genome, fasta_path).values())
+    if not gene_chroms:
+        raise ValueError(f"genes.table: no chromosome of {table.path} ({_shown(genes['chrom'].unique())}) is in "
+                         f"the genome FASTA {fasta_path} ({_shown(genome)})")
+    return RunInputs(config, genome, gene_chroms)
+
+
+def check_chromosomes(run: RunInputs, sources: list[Source]) -> None:
+    """Every cell input shares chromosome names with the FASTA (under the alias rule) and has
+    every held-out chromosome (unless split.allow_missing_heldout)."""
+    inputs = {f"{s.key} ({s.path})": chromosome_names(s.kind, s.path) for s in sources if s.kind in CELL_INPUT_KINDS}
+    for label, names in inputs.items():
+        if not match_chromosomes(run.genome, names, label):
+            raise ValueError(f"{label}: none of its chromosomes ({_shown(names)}) matches the genome FASTA's "
+                             f"({_shown(run.genome)}), even as chr1 = 1, chrM = MT")
+    heldout = split_chromosomes(run.config["split"], run.genome, "genome FASTA")
+    check_heldout_inputs(heldout, inputs, run.config["split"]["allow_missing_heldout"])
+
+
+def inputs_report(config: dict, fasta_path: str) -> pd.DataFrame:
+    """Every configured input read and checked as the rules will read it (the FASTA at its
+    prepared, indexed `fasta_path`), one row each."""
+    sources = configured_sources(config)
+    run = run_inputs(config, {s.key: s for s in sources}, fasta_path)
+    report = pd.DataFrame([describe(s, run, fasta_path if s.key == "genome.fasta" else None) for s in sources])
+    check_chromosomes(run, sources)
+    return report

@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from . import discovery, evaluate, plots, tracks
+from . import crispri, discovery, evaluate, plots, tracks
 from .files import atomic_output, write_tsv
 from .genome import N_CODE
 from .jobs import MODEL_SPECS
@@ -21,6 +21,7 @@ from .store import GeneWindows
 
 log = logging.getLogger(__name__)
 TABLE2_EXTRA = ("seq2exp-retrain", "macs3")
+CRISPRI_TRACKS = ("seq2exp-soft", "macs3", "dnase x contact")
 
 
 def _write_text(text: str, path: str) -> None:
@@ -196,6 +197,59 @@ def discovery_tables(config: dict, per_cell: dict[str, dict], out_tsv: str, out_
     for row in table.itertuples():
         log.info("%s %-40s %-7s AUPRC %.3f precision %.3f recall %.3f", row.cell_type, row.method, row.level,
                  row.auprc, row.precision, row.recall)
+
+
+# --- CRISPRi ------------------------------------------------------------------------------
+
+
+def crispri_tables(config: dict, crispri_path: str, genes_path: str, per_cell: dict[str, dict], out_tsv: str,
+                   out_md: str) -> None:
+    """`tables/crispri`: the benchmark's pairs of each run cell type (`CellType`), scored by the
+    seq2exp-soft mask, the MACS3 peak mask, DNase x contact and distance (see `crispri`).
+    `per_cell`: cell -> dict(store_dir, soft_masks)."""
+    pairs = crispri.read_crispri(crispri_path)
+    window = config["window"]
+    scored = {}
+    for cell, paths in per_cell.items():
+        cell_pairs = pairs[pairs["CellType"] == cell]
+        if cell_pairs.empty:
+            log.warning("%s: no pairs of cell type %s", crispri_path, cell)
+            continue
+        windows = GeneWindows(paths["store_dir"], cell)
+        genes = pd.read_csv(genes_path, sep="\t")
+        genes = genes[genes["gene_id"].isin(windows.gene_ids)]
+        located = crispri.pairs_in_windows(cell_pairs, genes, window["half_width"],
+                                           window["reverse_complement_minus_strand"])
+        log.info("%s: %d %s pairs, %d with a gene of ours, %d with the element in its window", crispri_path,
+                 len(cell_pairs), cell, crispri.match_genes(cell_pairs, genes).notna().sum(), len(located))
+        with h5py.File(paths["soft_masks"], "r") as masks:
+            if list(masks["gene_id"][:].astype(str)) != list(windows.gene_ids):
+                raise ValueError(f"{paths['soft_masks']}: genes differ from the store {windows.cell_path}")
+            scored[cell] = crispri.score_pairs(located, _crispri_tracks(windows, masks["mask"]), list(CRISPRI_TRACKS))
+    if not scored:
+        raise ValueError(f"{crispri_path}: no pairs of the run's cell types {list(per_cell)}; its CellType column "
+                         f"holds {sorted(pairs['CellType'].unique())}")
+    table = crispri.crispri_table(scored, [*CRISPRI_TRACKS, "distance"])
+    write_tsv(table, out_tsv)
+    _write_text(crispri.render_crispri_markdown(table), out_md)
+    for row in table.to_dict("records"):
+        log.info("%s %-15s %-16s %5d pairs, %4d regulated: AUPRC %.3f, precision at recall 0.7 %.3f",
+                 row["cell_type"], row["pairs"], row["method"], row["n_pairs"], row["n_regulated"], row["auprc"],
+                 row["precision_at_recall_0.7"])
+
+
+def _crispri_tracks(windows: GeneWindows, soft: h5py.Dataset):
+    """gene_id -> the per-base tracks CRISPRi pairs are scored by, from the store and the soft mask."""
+    row_of = {g: i for i, g in enumerate(windows.gene_ids)}
+
+    def tracks(gene_id: str) -> dict[str, np.ndarray]:
+        row = row_of[gene_id]
+        item = windows[row]
+        signals = item["signals"].astype(np.float32)  # (H3K27ac, DNase, Hi-C)
+        return {"seq2exp-soft": soft[row].astype(np.float32), "macs3": item["peaks"].astype(np.float32),
+                "dnase x contact": signals[1] * signals[2]}
+
+    return tracks
 
 
 # --- figures ------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ class Source:
     """One configured input: where it comes from and where the pipeline reads it."""
 
     key: str
-    kind: str  # fasta | blacklist | gene_table | mrna_features | bigwig | hic | ctss
+    kind: str  # fasta | blacklist | gene_table | mrna_features | bigwig | hic | ctss | crispri
     location: str  # URL or local path (of the archive when `member` is set)
     member: str | None
     path: str  # the local file that rules read
@@ -83,12 +83,15 @@ def configured_sources(config: dict) -> list[Source]:
         ("genome.fasta", "fasta", config["genome"]["fasta"]),
         ("genome.blacklist", "blacklist", config["genome"]["blacklist"]),
         ("genes.table", "gene_table", config["genes"]["table"]),
-        ("genes.mrna_features", "mrna_features", config["genes"]["mrna_features"]),
     ]
+    if config["genes"]["mrna_features"]:
+        entries.append(("genes.mrna_features", "mrna_features", config["genes"]["mrna_features"]))
     kinds = {"dnase": "bigwig", "h3k27ac": "bigwig", "hic": "hic", "cage": "ctss"}
     for cell in config["run_cell_types"]:
         for name, kind in kinds.items():
             entries.append((f"{cell}.{name}", kind, config["cell_types"][cell][name]))
+    if config["evaluation"]["crispri"]:
+        entries.append(("evaluation.crispri", "crispri", config["evaluation"]["crispri"]))
     return [make_source(key, kind, value, res) for key, kind, value in entries]
 
 

@@ -6,7 +6,9 @@ array is one chunk, so reading a training sample touches one chunk per dataset:
     sequence.h5   gene_id (n,)   dna (n, L) uint8 codes A,C,G,T,N = 0..4
                   blacklist (n, ceil(L/8)) uint8: the mask, bit-packed (np.packbits)
     <cell>.h5     gene_id (n,)   signals (n, 3, L) float16: H3K27ac, DNase, Hi-C contact (log10(x+1))
-                  peaks (n, ceil(L/8)) uint8 bit-packed   target (n,) float32   features (n, 9) float32
+                  peaks (n, ceil(L/8)) uint8 bit-packed   target (n,) float32   features (n, F) float32
+
+F features: the mRNA features (if configured), then promoter activity (`jobs.feature_columns`).
 
 L = 2 x half_width. With `reverse_complement_minus_strand`, windows of minus-strand genes are
 stored reverse-complemented (every channel flipped with the DNA), so the TSS faces the same way.
@@ -27,6 +29,7 @@ import pyfaidx
 
 from .files import atomic_output, write_checksum
 from .genome import interval_mask, merged_intervals, reverse_complement_codes, window_bounds, window_codes
+from .jobs import feature_columns
 from .signals import Track
 
 SIGNAL_CHANNELS = ("h3k27ac", "dnase", "hic")
@@ -132,7 +135,7 @@ class GeneWindows:
     """A torch-style Dataset over one cell type's store; HDF5 files open lazily in each worker.
 
     Each item: dna (L,) uint8 codes, signals (3, L) float16 (cast on the device), blacklist (L,)
-    bool, peaks (L,) bool, features (9,) float32, target float32, gene_id str.
+    bool, peaks (L,) bool, features (F,) float32, target float32, gene_id str.
     """
 
     def __init__(self, store_dir: str, cell_type: str, indices=None):
@@ -192,11 +195,6 @@ class GeneWindows:
 
 
 # --- the stage ----------------------------------------------------------------------------
-
-
-def feature_columns(config: dict) -> list[str]:
-    """The nine extra features, in model order: the mRNA features, then promoter activity."""
-    return [*config["genes"]["mrna_feature_columns"], "promoter_activity"]
 
 
 def build_sequence_stage(config: dict, genes_path: str, fasta_path: str, blacklist_path: str, out_h5: str) -> None:

@@ -112,8 +112,8 @@ def config_hash(config: dict, model: str) -> str:
 
 
 def training_recipe(config: dict) -> dict:
-    """The training keys that change the result (not threads, GPUs or logging)."""
-    return {k: v for k, v in config["training"].items() if k not in ("threads", "gpus", "progress_bar")}
+    """The training keys that change the result (not logging; threads and GPUs live in `resources`)."""
+    return {k: v for k, v in config["training"].items() if k != "progress_bar"}
 
 
 def code_version() -> str:
@@ -203,7 +203,7 @@ def train_job(config: dict, model: str, cell: str, paths: JobPaths, threads: int
     module = ExpressionModule(model, model_options(config, model), t, scaling.to_dict())
     log.info("%s / %s: %d parameters; genes train %d, valid %d, test %d", cell, model,
              sum(p.numel() for p in module.parameters()), *(len(rows[p]) for p in ("train", "valid", "test")))
-    collate = BatchMaker(scaling, mask_source)
+    collate = BatchMaker(scaling, mask_source, peaks=spec.peaks)
     loader = _loaders(windows, rows, collate, t)
     trainer, best = _trainer(config, work)
     trainer.fit(module, loader["train"], loader["valid"], ckpt_path=ckpt)
@@ -264,7 +264,7 @@ def _trainer(config: dict, work: Path) -> tuple[L.Trainer, L.pytorch.callbacks.M
                            save_on_train_epoch_end=False, enable_version_counter=False)
     last = ModelCheckpoint(dirpath=work, filename="last", every_n_train_steps=t["checkpoint_every_steps"],
                            save_top_k=1, enable_version_counter=False)
-    gpus = t["gpus"]
+    gpus = config["resources"]["training"]["gpu"]
     trainer = L.Trainer(
         max_steps=t["max_steps"], val_check_interval=t["val_every_steps"], check_val_every_n_epoch=None,
         num_sanity_val_steps=0, gradient_clip_val=t["gradient_clip"],

@@ -15,6 +15,16 @@ DOWNLOAD_JOBS = sources.download_jobs(config)
 EXTRACTIONS = sources.extractions(config)
 
 
+def job_threads(group):
+    """Threads of every job of a rule group (config `resources.<group>.threads`)."""
+    return config["resources"][group]["threads"]
+
+
+def job_resources(group):
+    """Memory (mem_mb), wall-clock limit (runtime, minutes) and GPUs (gpu) of a rule group's jobs."""
+    return {k: v for k, v in config["resources"][group].items() if k != "threads"}
+
+
 def source_path(key):
     """The local file a rule reads for configured source `key` (see seq2exp.sources)."""
     return SOURCES[key].path
@@ -53,6 +63,7 @@ TABLES = f"{RESULTS}/tables"
 FIGURES = f"{RESULTS}/figures"
 TRACKS = f"{RESULTS}/tracks"
 TRUTH_BED = config["evaluation"]["truth_bed"]
+CRISPRI = config["evaluation"]["crispri"]
 
 
 def soft_masks(wildcards):
@@ -81,6 +92,15 @@ def discovery_inputs(wildcards):
     return files
 
 
+def crispri_inputs(wildcards):
+    """Per cell type: the store (sequence beside it) and seq2exp-soft's masks."""
+    files = {}
+    for cell in CELLS:
+        files[f"{cell}_store"] = rules.store_cell.output.store.format(cell=cell)
+        files[f"{cell}_soft"] = f"{RESULTS}/models/{cell}/seq2exp-soft/masks.h5"
+    return files
+
+
 def gene_track_masks(wildcards):
     return {m: f"{RESULTS}/models/{wildcards.cell}/{m}/masks.h5" for m in MASK_MODELS}
 
@@ -90,6 +110,8 @@ def evaluation_outputs():
     outputs = list(rules.result_tables.output)
     if TRUTH_BED and "seq2exp-soft" in MODELS:
         outputs += list(rules.discovery.output)
+    if CRISPRI:
+        outputs += list(rules.crispri.output)
     outputs += expand(rules.mask_tracks.output, cell=CELLS, model=MASK_MODELS)
     outputs += expand(rules.model_figures.output, cell=CELLS, model=MODELS)
     if MASK_MODELS:

@@ -6,6 +6,9 @@ if "demo" in config:
     rule demo_sources:
         output:
             **demo_outputs(),
+        threads: job_threads("data")
+        resources:
+            **job_resources("data"),
         log:
             f"{LOGS}/demo_sources.log",
         conda:

@@ -14,6 +14,9 @@ for job in DOWNLOAD_JOBS:
             url=job.url,
             md5=job.md5,
         localrule: True
+        threads: job_threads("data")
+        resources:
+            **job_resources("data"),
         log:
             f"{LOGS}/download/{job.key}.log",
         conda:
@@ -35,6 +38,9 @@ rule extract_member:
         extracted_path=alternatives(EXTRACTIONS),
     params:
         member=lambda wildcards: EXTRACTIONS[wildcards.extracted_path][1],
+    threads: job_threads("data")
+    resources:
+        **job_resources("data"),
     log:
         f"{LOGS}/extract/{{extracted_path}}.log",
     conda:

@@ -1,5 +1,6 @@
 # From the trained models to what users came for: Table 1 and Table 2, the paired comparison,
-# the discovery scores against known elements, mask tracks for a genome browser, and figures.
+# the discovery scores against known elements and CRISPRi perturbations, mask tracks for a genome
+# browser, and figures.
 
 
 rule result_tables:
@@ -14,6 +15,9 @@ rule result_tables:
         comparison_md=report(f"{TABLES}/comparison.md", category="Tables", caption="../report/table.rst"),
     params:
         predictions=predictions_of(CELLS, MODELS),
+    threads: job_threads("evaluation")
+    resources:
+        **job_resources("evaluation"),
     log:
         f"{LOGS}/result_tables.log",
     conda:
@@ -30,12 +34,37 @@ rule discovery:
     output:
         tsv=report(f"{TABLES}/discovery.tsv", category="Tables", caption="../report/discovery.rst"),
         md=report(f"{TABLES}/discovery.md", category="Tables", caption="../report/discovery.rst"),
+    threads: job_threads("evaluation")
+    resources:
+        **job_resources("evaluation"),
     log:
         f"{LOGS}/discovery.log",
     conda:
         "../envs/model.yaml"
     script:
         "../scripts/discovery.py"
+
+
+if CRISPRI:
+
+    rule crispri:
+        input:
+            unpack(crispri_inputs),
+            table=source_path("evaluation.crispri"),
+            sequence=rules.store_sequence.output.store,
+            genes=rules.gene_table.output.genes,
+        output:
+            tsv=report(f"{TABLES}/crispri.tsv", category="Tables", caption="../report/crispri.rst"),
+            md=report(f"{TABLES}/crispri.md", category="Tables", caption="../report/crispri.rst"),
+        threads: job_threads("evaluation")
+        resources:
+            **job_resources("evaluation"),
+        log:
+            f"{LOGS}/crispri.log",
+        conda:
+            "../envs/model.yaml"
+        script:
+            "../scripts/crispri.py"
 
 
 rule mask_tracks:
@@ -51,6 +80,9 @@ rule mask_tracks:
         threshold=config["model"].get("threshold", 0.5),
     wildcard_constraints:
         model=alternatives(MASK_MODELS),
+    threads: job_threads("evaluation")
+    resources:
+        **job_resources("evaluation"),
     log:
         f"{LOGS}/{{cell}}/mask_tracks_{{model}}.log",
     conda:
@@ -68,6 +100,9 @@ rule model_figures:
                        subcategory="{cell}", caption="../report/predictions.rst"),
         curves=report(f"{FIGURES}/{{cell}}/{{model}}.training.png", category="Training",
                       subcategory="{cell}", caption="../report/training.rst"),
+    threads: job_threads("evaluation")
+    resources:
+        **job_resources("evaluation"),
     log:
         f"{LOGS}/{{cell}}/model_figures_{{model}}.log",
     conda:
@@ -89,6 +124,9 @@ rule gene_track_figures:
     params:
         masks=MASK_MODELS,
         truth=lambda w: TRUTH_BED.format(cell_type=w.cell) if TRUTH_BED else None,
+    threads: job_threads("evaluation")
+    resources:
+        **job_resources("evaluation"),
     log:
         f"{LOGS}/{{cell}}/gene_track_figures.log",
     conda:

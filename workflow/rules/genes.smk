@@ -4,8 +4,9 @@
 
 rule gene_table:
     input:
+        checked=rules.inputs_report.output,  # every input checked before any gene or per-cell job
         table=source_path("genes.table"),
-        mrna=source_path("genes.mrna_features"),
+        mrna=[source_path("genes.mrna_features")] if "genes.mrna_features" in SOURCES else [],
         fasta=rules.prepare_genome.output.fasta,
         blacklist=source_path("genome.blacklist"),
         cell_inputs=[source_path(f"{cell}.{kind}") for cell in CELLS for kind in CELL_INPUTS],
@@ -13,6 +14,9 @@ rule gene_table:
         genes=f"{RESULTS}/genes/genes.tsv",
         dropped=f"{RESULTS}/genes/dropped_genes.tsv",
         chromosomes=f"{RESULTS}/genes/chromosomes.tsv",
+    threads: job_threads("data")
+    resources:
+        **job_resources("data"),
     log:
         f"{LOGS}/gene_table.log",
     conda:
@@ -28,6 +32,9 @@ rule cage_targets:
         table=source_path("genes.table"),
     output:
         f"{RESULTS}/{{cell}}/cage_targets.tsv",
+    threads: job_threads("data")
+    resources:
+        **job_resources("data"),
     log:
         f"{LOGS}/{{cell}}/cage_targets.log",
     conda:
@@ -45,6 +52,9 @@ rule promoter_activity:
         f"{RESULTS}/{{cell}}/promoter_activity.tsv",
     params:
         half_width=config["features"]["promoter_half_width"],
+    threads: job_threads("data")
+    resources:
+        **job_resources("data"),
     log:
         f"{LOGS}/{{cell}}/promoter_activity.log",
     conda:

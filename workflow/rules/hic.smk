@@ -7,6 +7,9 @@ rule hic_contacts:
         genes=rules.gene_table.output.genes,
     output:
         f"{RESULTS}/{{cell}}/hic_contact.tsv.gz",
+    threads: job_threads("data")
+    resources:
+        **job_resources("data"),
     log:
         f"{LOGS}/{{cell}}/hic_contacts.log",
     conda:

@@ -1,5 +1,7 @@
 # Inputs as the later stages read them: the genome decompressed and indexed, and a report of
-# every source (origin, size, sha256, what its reader sees).
+# every source (origin, size, sha256, what its reader sees), which also checks, before any long
+# job, what the later rules need: table columns, the Hi-C resolution and normalisation, and
+# chromosome names shared by the FASTA and every input.
 
 
 rule prepare_genome:
@@ -8,6 +10,9 @@ rule prepare_genome:
     output:
         fasta=GENOME,
         fai=f"{GENOME}.fai",
+    threads: job_threads("data")
+    resources:
+        **job_resources("data"),
     log:
         f"{LOGS}/prepare_genome.log",
     conda:
@@ -22,6 +27,9 @@ rule inputs_report:
         sources=[source_path(key) for key in SOURCES],
     output:
         f"{RESULTS}/inputs.tsv",
+    threads: job_threads("data")
+    resources:
+        **job_resources("data"),
     log:
         f"{LOGS}/inputs_report.log",
     conda:

@@ -9,6 +9,9 @@ rule dnase_peaks:
     output:
         peaks=f"{RESULTS}/{{cell}}/dnase_peaks.narrowPeak",
         mask_ratios=f"{RESULTS}/{{cell}}/dnase_peak_mask.tsv",
+    threads: job_threads("data")
+    resources:
+        **job_resources("data"),
     log:
         f"{LOGS}/{{cell}}/dnase_peaks.log",
     conda:

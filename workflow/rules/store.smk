@@ -10,6 +10,9 @@ rule store_sequence:
     output:
         store=f"{RESULTS}/store/sequence.h5",
         checksum=f"{RESULTS}/store/sequence.h5.sha256",
+    threads: job_threads("store")
+    resources:
+        **job_resources("store"),
     log:
         f"{LOGS}/store_sequence.log",
     conda:
@@ -31,6 +34,9 @@ rule store_cell:
         store=f"{RESULTS}/store/{{cell}}.h5",
         checksum=f"{RESULTS}/store/{{cell}}.h5.sha256",
         table=f"{RESULTS}/store/{{cell}}.genes.tsv",
+    threads: job_threads("store")
+    resources:
+        **job_resources("store"),
     log:
         f"{LOGS}/{{cell}}/store_cell.log",
     conda:
@@ -46,6 +52,9 @@ rule store_gene_table:
         peaks=expand(rules.dnase_peaks.output.mask_ratios, cell=CELLS),
     output:
         f"{RESULTS}/store/genes.tsv",
+    threads: job_threads("store")
+    resources:
+        **job_resources("store"),
     log:
         f"{LOGS}/store_gene_table.log",
     conda:

@@ -17,9 +17,9 @@ rule train_model:
         predictions=f"{MODEL_DIR}/predictions.tsv",
     wildcard_constraints:
         model=alternatives(jobs.plain_models(MODELS)),
-    threads: config["training"]["threads"]
+    threads: job_threads("training")
     resources:
-        gpu=config["training"]["gpus"],
+        **job_resources("training"),
     log:
         f"{LOGS}/{{cell}}/train_{{model}}.log",
     conda:

@@ -1,4 +1,5 @@
-"""Model names -> builders from a flat config dict (backbone keys and Seq2Exp keys side by side)."""
+"""Model names -> builders from a flat config dict (backbone keys, Seq2Exp keys and, for the
+baselines with options of their own, the keys of their `Options` dataclass, side by side)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Callable
 
+from .baselines import EPInformer, Enformer, HyenaDNA
 from .mamba import BackboneConfig
 from .seq2exp import FeaturesOnly, FixedMaskRegressor, Regressor, Seq2Exp, Seq2ExpConfig, SequenceRegressor
 
@@ -19,6 +21,9 @@ MODELS: dict[str, tuple[Callable[..., Regressor], dict, dict]] = {
     "caduceus": (SequenceRegressor, {"use_signals": False}, {}),
     "caduceus_signals": (SequenceRegressor, {"use_signals": True}, {}),
     "mamba": (SequenceRegressor, {"use_signals": False, "bidirectional": False}, {}),
+    "hyenadna": (HyenaDNA, {}, {}),
+    "enformer": (Enformer, {}, {}),
+    "epinformer": (EPInformer, {}, {}),
 }
 
 _BACKBONE_KEYS = {f.name for f in dataclasses.fields(BackboneConfig)}
@@ -37,9 +42,15 @@ def model_config(options: Mapping[str, Any] | None = None) -> Seq2ExpConfig:
     return Seq2ExpConfig(backbone=backbone, **model)
 
 
-def resolve(name: str, options: Mapping[str, Any] | None = None) -> tuple[Callable[..., Regressor], Seq2ExpConfig, bool | None]:
-    """(class, config, use_signals) of registry model `name` with `options`, without building weights;
-    unknown names and keys, and options that clash with what the name fixes, are errors."""
+def own_option_keys(cls) -> set[str]:
+    """The keys of a model class's own options dataclass (`cls.Options`), if it has one."""
+    options = getattr(cls, "Options", None)
+    return {f.name for f in dataclasses.fields(options)} if dataclasses.is_dataclass(options) else set()
+
+
+def resolve(name: str, options: Mapping[str, Any] | None = None) -> tuple[Callable[..., Regressor], Seq2ExpConfig, dict]:
+    """(class, config, further constructor arguments) of registry model `name` with `options`, without
+    building weights; unknown names and keys, and options that clash with what the name fixes, are errors."""
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; known: {sorted(MODELS)}")
     cls, fixed, defaults = MODELS[name]
@@ -47,11 +58,20 @@ def resolve(name: str, options: Mapping[str, Any] | None = None) -> tuple[Callab
     if clashes:
         raise ValueError(f"model {name!r} fixes {fixed}; config sets {clashes}")
     merged = {**defaults, **dict(options or {}), **fixed}
-    use_signals = merged.pop("use_signals", None)
-    return cls, model_config(merged), use_signals
+    own_keys = own_option_keys(cls)
+    unknown = set(merged) - _BACKBONE_KEYS - _MODEL_KEYS - own_keys - {"use_signals"}
+    if unknown:
+        raise KeyError(f"unknown model config keys {sorted(unknown)} for model {name!r}; "
+                       f"known: {sorted(_BACKBONE_KEYS | _MODEL_KEYS | own_keys)}")
+    kwargs = {}
+    if "use_signals" in merged:
+        kwargs["use_signals"] = merged.pop("use_signals")
+    if own_keys:
+        kwargs["options"] = cls.Options(**{k: merged.pop(k) for k in own_keys & set(merged)})
+    return cls, model_config(merged), kwargs
 
 
 def build_model(name: str, options: Mapping[str, Any] | None = None) -> Regressor:
     """A fresh model by registry name, e.g. build_model("seq2exp_soft", {"d_model": 32, "n_layer": 2})."""
-    cls, cfg, use_signals = resolve(name, options)
-    return cls(cfg, use_signals) if use_signals is not None else cls(cfg)
+    cls, cfg, kwargs = resolve(name, options)
+    return cls(cfg, **kwargs)

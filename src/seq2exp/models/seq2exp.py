@@ -4,7 +4,7 @@ Also the baselines built from the same parts: a backbone on DNA (+ signals) with
 predictor behind a fixed external mask (MACS3 peaks, or the top-k% of a trained soft mask).
 
 Batch convention (dict of tensors): dna (B, L, 4) one-hot ACGT; signals (B, L, 3) as
-(H3K27ac, DNase, Hi-C); features (B, 9); target (B,); optional blacklist (B, L) bool; mask (B, L)
+(H3K27ac, DNase, Hi-C); features (B, n_features); target (B,); optional blacklist (B, L) bool; mask (B, L)
 for the fixed-mask models. The window centre (the TSS) is position L // 2.
 """
 

@@ -1,0 +1,128 @@
+"""CRISPRi pairs: reading the ENCODE benchmark, joining pairs to our genes and windows, scoring, metrics."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seq2exp import crispri
+from seq2exp.discovery import average_precision
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
+BENCHMARK = REAL / "crispr/EPCrisprBenchmark_combined_data.training_K562.GRCh38.tsv.gz"
+ABC_PREDICTIONS = REAL / "abc_k562_chr22/EnhancerPredictionsFull_threshold0.027_self_promoter.tsv"
+
+
+@pytest.fixture(scope="module")
+def chr22_pairs():
+    pairs = crispri.read_crispri(str(BENCHMARK))
+    return pairs[pairs["chrom"] == "chr22"].reset_index(drop=True)
+
+
+def test_benchmark_reads_with_typed_columns():
+    pairs = crispri.read_crispri(str(BENCHMARK))
+    assert len(pairs) == 10356 and pairs["Regulated"].sum() == 471
+    assert pairs["Regulated"].dtype == bool and pairs["chromStart"].dtype == np.int64
+
+
+def test_abc_scores_of_the_chr22_pairs(chr22_pairs):
+    """ABC's own K562 chr22 predictions joined by element overlap and gene symbol, 0 where ABC
+    predicts nothing: 5 of the 99 pairs get a score, 4 of them regulated (of 7).
+
+    Our AUPRC (equal scores form one threshold, as sklearn's average_precision_score) is 0.537.
+    The 0.585 quoted for this join is the mean precision at each positive's own rank with the 94
+    pairs tied at 0 kept in the file's order: it depends on that order (0.554 reversed, 0.581 on
+    average over random orders), so it is not what the table reports; both are checked here."""
+    predictions = pd.read_csv(ABC_PREDICTIONS, sep="\t")
+    scores = crispri.prediction_scores(chr22_pairs, predictions, "ABC.Score")
+    labels = chr22_pairs["Regulated"].to_numpy()
+    assert len(labels) == 99 and labels.sum() == 7
+    assert (scores > 0).sum() == 5 and labels[scores > 0].sum() == 4
+    assert average_precision(labels, scores) == pytest.approx(0.5374, abs=5e-5)
+    order = np.argsort(-scores, kind="stable")
+    ranked = labels[order]
+    file_order_ap = np.mean((np.cumsum(ranked) / np.arange(1, len(ranked) + 1))[ranked])
+    assert file_order_ap == pytest.approx(0.585, abs=5e-4)
+    assert crispri.precision_at_recall(labels, scores) == pytest.approx(7 / 99)  # recall 0.7 needs the zeros
+    valid = chr22_pairs["ValidConnection"].to_numpy()
+    assert valid.all()  # every chr22 pair is a valid connection: the table's two subsets agree here
+
+
+def test_precision_at_recall_by_hand():
+    labels = [1, 0, 1, 1, 0, 0, 1, 0]
+    scores = [8, 7, 6, 5, 4, 3, 2, 1]
+    # recall 0.75 is first reached at rank 4 (3 of 4 positives): precision 3/4
+    assert crispri.precision_at_recall(labels, scores) == pytest.approx(3 / 4)
+    assert crispri.precision_at_recall(labels, scores, recall=1.0) == pytest.approx(4 / 7)
+    # tied scores enter together: ranks 2-4 share one threshold
+    assert crispri.precision_at_recall(labels, [8, 5, 5, 5, 4, 3, 2, 1]) == pytest.approx(3 / 4)
+    assert crispri.precision_at_recall([1, 0, 1, 0], [1, 1, 1, 1]) == pytest.approx(0.5)
+    assert np.isnan(crispri.precision_at_recall([0, 0], [1, 2]))
+
+
+def pair(chrom, start, end, symbol, ensembl, regulated=True, valid=True, cell="K562"):
+    return dict(chrom=chrom, chromStart=start, chromEnd=end, measuredGeneSymbol=symbol,
+                measuredGeneEnsemblId=ensembl, Regulated=regulated, ValidConnection=valid, CellType=cell)
+
+
+GENES = pd.DataFrame({"gene_id": ["ENSG1", "ENSG2", "ENSG3", "ENSG4"], "gene_name": ["A", "B", "DUP", "DUP"],
+                      "chrom": ["chr1", "chr1", "chr2", "chr2"], "tss": [1000, 5000, 1000, 3000],
+                      "strand": ["+", "-", "+", "+"]})
+
+
+def test_pairs_join_our_genes_by_id_then_symbol_and_keep_elements_inside_the_window():
+    pairs = pd.DataFrame([
+        pair("chr1", 900, 950, "A-AS", "ENSG1.7"),   # id with a version suffix (symbol not ours)
+        pair("chr1", 4000, 4100, "B", "ENSG999"),    # unknown id, known symbol
+        pair("chr1", 100, 300, "A", "ENSG1"),        # inside the window [0, 2000)
+        pair("chr1", 1900, 2100, "A", "ENSG1"),      # crosses the window's end: dropped
+        pair("chr2", 900, 950, "DUP", "ENSG999"),    # symbol of two of our genes: dropped
+        pair("chr1", 900, 950, "Z", "ENSG999"),      # not our gene
+        pair("1", 950, 980, "A", "ENSG1"),           # chromosome alias
+        pair("chr2", 900, 950, "A", "ENSG1"),        # our gene, other chromosome: dropped
+    ])
+    located = crispri.pairs_in_windows(pairs, GENES, half_width=1000, reverse_minus=False)
+    assert list(located.index) == [0, 1, 2, 6]
+    assert list(located["gene_id"]) == ["ENSG1", "ENSG2", "ENSG1", "ENSG1"]
+    assert list(zip(located["i"], located["j"])) == [(900, 950), (0, 100), (100, 300), (950, 980)]
+    assert list(located["distance_bp"]) == [75.0, 950.0, 800.0, 35.0]
+
+
+def test_reversed_minus_strand_windows_map_elements_onto_the_stored_orientation():
+    pairs = pd.DataFrame([pair("chr1", 4000, 4100, "B", "ENSG2")])
+    located = crispri.pairs_in_windows(pairs, GENES, half_width=1000, reverse_minus=True)
+    # window [4000, 6000) stored from 5999 down: genome 4000-4100 is the last 100 bases
+    assert (located["i"].iloc[0], located["j"].iloc[0]) == (1900, 2000)
+
+
+def test_scores_are_track_means_over_each_element_and_distance_ranks_nearer_higher():
+    pairs = pd.DataFrame([pair("chr1", 900, 910, "A", "ENSG1"), pair("chr1", 1500, 1520, "A", "ENSG1", False),
+                          pair("chr1", 4000, 4010, "B", "ENSG2", valid=False)])
+    located = crispri.pairs_in_windows(pairs, GENES, half_width=1000, reverse_minus=False)
+    ramp = np.arange(2000, dtype=float)
+    tracks = {"ENSG1": {"mask": ramp}, "ENSG2": {"mask": np.ones(2000)}}
+    scored = crispri.score_pairs(located, tracks.__getitem__, ["mask"])
+    assert list(scored["mask"]) == [np.mean(ramp[900:910]), np.mean(ramp[1500:1520]), 1.0]
+    assert list(scored["distance"]) == [-95.0, -510.0, -995.0]
+    table = crispri.crispri_table({"K562": scored}, ["mask", "distance"]).set_index(["pairs", "method"])
+    assert table.loc[("all", "mask"), "n_pairs"] == 3 and table.loc[("ValidConnection", "mask"), "n_pairs"] == 2
+    assert table.loc[("all", "mask"), "n_regulated"] == 2
+    assert table.loc[("all", "distance"), "auprc"] == pytest.approx(average_precision([1, 0, 1], [-95, -510, -995]))
+    assert table.loc[("ValidConnection", "distance"), "auprc"] == pytest.approx(1.0)
+    markdown = crispri.render_crispri_markdown(table.reset_index())
+    assert "| K562 | ValidConnection | distance | 2 | 1 | 1.0000 | 1.0000 | 0.5000 |" in markdown
+
+
+def test_bad_tables_name_the_file_and_column(tmp_path):
+    good = pd.DataFrame([pair("chr1", 1, 2, "A", "ENSG1")]).replace({True: "TRUE", False: "FALSE"})
+    path = tmp_path / "pairs.tsv"
+    good.drop(columns="Regulated").to_csv(path, sep="\t", index=False)
+    with pytest.raises(ValueError, match=r"pairs.tsv: missing column\(s\) \['Regulated'\]"):
+        crispri.read_crispri(str(path))
+    good.assign(Regulated="maybe").to_csv(path, sep="\t", index=False)
+    with pytest.raises(ValueError, match="pairs.tsv: column Regulated must be TRUE or FALSE; row 1 has 'maybe'"):
+        crispri.read_crispri(str(path))
+    good.assign(chromEnd=1).to_csv(path, sep="\t", index=False)
+    with pytest.raises(ValueError, match="end <= start"):
+        crispri.read_crispri(str(path))

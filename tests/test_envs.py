@@ -1,0 +1,188 @@
+"""Software environments and executor profiles: every env file pins what it installs, the README's
+commands install exactly those pins, every rule that runs code names an env and takes its threads
+and resources from config, and the profiles pass those on (dry runs)."""
+
+import re
+import subprocess
+import sys
+from importlib.metadata import version
+
+import yaml
+
+CONDA_PIN = re.compile(r"^[A-Za-z0-9_.\-]+=[0-9][^=\s]*$")
+PIP_PIN = re.compile(r"^[A-Za-z0-9_.\-\[\]]+==[0-9][^\s]*$")
+RULE_START = re.compile(r"^\s*(?:rule\s+(\w+)\s*:|rule\s*:|use rule (\w+) as (\w+))")
+RUNS_CODE = re.compile(r"^\s*(script|shell|run|wrapper|notebook):", re.M)
+GROUP_THREADS = re.compile(r'^\s*threads: job_threads\("(\w+)"\)\s*$', re.M)
+GROUP_RESOURCES = re.compile(r'^\s*resources:\s*\n\s*\*\*job_resources\("(\w+)"\),\s*$', re.M)
+
+
+def env_files(repo):
+    return sorted((repo / "workflow/envs").glob("*.yaml"))
+
+
+def conda_lines(path):
+    """(dependency, the raw line) of each conda dependency (the pip: section excluded)."""
+    lines = path.read_text().splitlines()
+    deps = [d for d in yaml.safe_load(path.read_text())["dependencies"] if isinstance(d, str)]
+    return [(dep, next(line for line in lines if re.match(rf"^\s*-\s*{re.escape(dep)}(\s|$)", line))) for dep in deps]
+
+
+def pip_pins(path):
+    sections = [d["pip"] for d in yaml.safe_load(path.read_text())["dependencies"] if isinstance(d, dict)]
+    return [pin for section in sections for pin in section]
+
+
+def test_env_files_parse_and_pin_every_package(repo):
+    assert env_files(repo), "no env files in workflow/envs"
+    for path in env_files(repo):
+        env = yaml.safe_load(path.read_text())
+        assert env["channels"] and env["dependencies"], path
+        for dep, line in conda_lines(path):
+            assert CONDA_PIN.match(dep), f"{path.name}: conda dependency {dep!r} has no version"
+            if dep.split("=")[0] == "python":
+                assert dep == f"python={sys.version_info.major}.{sys.version_info.minor}", (path.name, dep)
+            else:
+                assert "# unverified" in line, f"{path.name}: {dep} is a conda-only pin; say it is unverified here"
+        pins = pip_pins(path)
+        assert pins, f"{path.name}: no pip: section"
+        for pin in pins:
+            assert PIP_PIN.match(pin), f"{path.name}: pip entry {pin!r} is not pinned with =="
+
+
+def test_pip_pins_are_what_we_install_and_test(repo):
+    """Each pin equals the installed version (a local build tag such as +cpu aside)."""
+    for path in env_files(repo):
+        for pin in pip_pins(path):
+            name, pinned = pin.split("==")
+            assert version(name).split("+")[0] == pinned, f"{path.name}: {pin}, installed {version(name)}"
+
+
+def test_setup_env_installs_exactly_the_union_of_the_pip_sections(repo):
+    script = f'source <(sed -n "/^pinned_requirements()/,/^}}/p" {repo}/workflow/setup_env.sh); pinned_requirements'
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                            env={"REPO": str(repo), "PYTHON": sys.executable, "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    installed = set(result.stdout.split())
+    union = {pin for path in env_files(repo) for pin in pip_pins(path)}
+    assert installed == union
+    assert "snakemake-executor-plugin-slurm==2.8.0" in installed
+
+
+def rule_blocks(repo):
+    """(file, rule name, text) of every rule in workflow/rules/*.smk and the Snakefile."""
+    for path in [repo / "Snakefile", *sorted((repo / "workflow/rules").glob("*.smk"))]:
+        blocks, current = [], None
+        for line in path.read_text().splitlines():
+            match = RULE_START.match(line)
+            if match:
+                current = [line]
+                blocks.append(current)
+            elif current is not None:
+                if line and not line[0].isspace() and not line.startswith("#"):
+                    current = None  # the rule ended at the first unindented line
+                else:
+                    current.append(line)
+        for block in blocks:
+            match = RULE_START.match(block[0])
+            name = match.group(1) or match.group(3) or "download_*"
+            yield path.name, name, "\n".join(block)
+
+
+def test_every_rule_that_runs_code_names_an_env_and_takes_its_resources_from_config(repo):
+    config = yaml.safe_load((repo / "config/config.yaml").read_text())
+    checked = 0
+    for file, name, text in rule_blocks(repo):
+        if text.lstrip().startswith("use rule"):
+            assert "conda:" not in text or "../envs/" in text, (file, name)
+            continue  # inherits conda, threads and resources from the rule it uses
+        if not RUNS_CODE.search(text):
+            continue
+        checked += 1
+        env = re.search(r'conda:\s*\n\s*"\.\./envs/(\w+)\.yaml"', text)
+        assert env, f"{file}: rule {name} runs code but names no conda env"
+        assert (repo / f"workflow/envs/{env.group(1)}.yaml").exists(), (file, name)
+        threads, resources = GROUP_THREADS.search(text), GROUP_RESOURCES.search(text)
+        assert threads and resources, f"{file}: rule {name} must take threads and resources from config `resources`"
+        assert threads.group(1) == resources.group(1) in config["resources"], (file, name)
+    assert checked >= 19
+
+
+def rule_groups(repo) -> dict[str, str]:
+    """Rule name -> its config `resources` group ("download_*" for the per-file download rules)."""
+    groups, uses = {}, {}
+    for _, name, text in rule_blocks(repo):
+        used = re.match(r"\s*use rule (\w+) as", text)
+        if used:
+            uses[name] = used.group(1)
+        elif GROUP_THREADS.search(text):
+            groups[name] = GROUP_THREADS.search(text).group(1)
+    for name in uses:
+        base = name
+        while base in uses:  # `use rule` of a `use rule`
+            base = uses[base]
+        groups[name] = groups[base]
+    return groups
+
+
+def dry_run_jobs(repo, tmp_path, *args) -> tuple[str, list[dict]]:
+    """Snakemake's dry-run listing, and per job: rule, threads and resources as printed."""
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-s", str(repo / "Snakefile"),
+                             "--directory", str(tmp_path), *args], capture_output=True, text=True, cwd=repo)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    jobs = []
+    for block in re.split(r"\n\[[^\]]+\]\n", output)[1:]:
+        rule = re.match(r"(?:local)?rule (\w+):", block)
+        if not rule:
+            continue
+        threads = re.search(r"^\s+threads: (\d+)$", block, re.M)
+        resources = re.search(r"^\s+resources: (.*)$", block, re.M).group(1)
+        jobs.append(dict(rule=rule.group(1), threads=int(threads.group(1)) if threads else 1,
+                         **dict(item.split("=", 1) for item in resources.split(", "))))
+    return output, jobs
+
+
+def profile(repo, name):
+    return yaml.safe_load((repo / "profiles" / name / "config.yaml").read_text())
+
+
+def test_profiles_leave_the_software_deployment_method_to_the_command_line(repo):
+    for name in ("slurm", "local"):
+        settings = profile(repo, name)
+        assert not {"software-deployment-method", "sdm", "use-conda", "use-apptainer"} & set(settings), name
+    slurm = profile(repo, "slurm")
+    assert slurm["executor"] == "slurm" and slurm["retries"] >= 1
+    assert slurm["default-resources"]["cpus_per_task"] == "threads"
+    assert "executor" not in profile(repo, "local")
+
+
+def test_slurm_profile_dry_run_asks_each_job_for_its_groups_resources(repo, tmp_path):
+    """The paper's run planned through the SLURM profile (no SLURM here: a dry run only validates
+    the plugin's settings). --cores 64: a dry run otherwise caps every job's threads at 1."""
+    output, jobs = dry_run_jobs(repo, tmp_path, "--profile", "profiles/slurm", "--cores", "64",
+                                "--configfile", "config/config.yaml")
+    assert "Using profile profiles/slurm" in output
+    config = yaml.safe_load((repo / "config/config.yaml").read_text())["resources"]
+    groups = rule_groups(repo)
+    assert {"crispri", "train_soft_model", "download_*"} <= set(groups)
+    rules = set()
+    for job in jobs:
+        if job["rule"] == "all":
+            continue  # the target rule runs nothing
+        group = config[groups["download_*" if job["rule"].startswith("download_") else job["rule"]]]
+        assert job["threads"] == group["threads"] == int(job["cpus_per_task"]), job
+        assert (int(job["mem_mb"]), int(job["runtime"]), int(job["gpu"])) == (
+            group["mem_mb"], group["runtime"], group["gpu"]), job
+        rules.add(job["rule"])
+    assert {"crispri", "train_model", "train_soft_model", "store_cell", "download_evaluation_crispri"} <= rules
+    training = [job for job in jobs if job["rule"].startswith("train_")]
+    assert len(training) == 2 * len(yaml.safe_load((repo / "config/config.yaml").read_text())["models"]) and all(job["gpu"] == "1" for job in training)
+    assert all(job["gpu"] == "0" for job in jobs if job["rule"] not in ("all", *{j["rule"] for j in training}))
+
+
+def test_local_profile_dry_run(repo, tmp_path):
+    output, jobs = dry_run_jobs(repo, tmp_path, "--profile", "profiles/local", "--configfile", "config/demo.yaml")
+    assert "Using profile profiles/local" in output
+    assert "crispri" not in {job["rule"] for job in jobs}  # the demo names no CRISPRi table
+    assert {job["rule"] for job in jobs} >= {"demo_sources", "train_model", "discovery"}

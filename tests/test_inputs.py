@@ -1,0 +1,197 @@
+"""Inputs as users have them: CSV/TSV gene tables, GTF/GFF3 annotations, and the inputs stage
+checking before any long job what the later rules need."""
+
+import copy
+import gzip
+
+import pandas as pd
+import pytest
+
+from seq2exp.config import load_config, validate_config
+from seq2exp.genes import read_gene_table
+from seq2exp.inventory import inputs_report
+from seq2exp.sources import prepare_fasta
+
+# GENCODE-style GTF (1-based, inclusive). A: + strand, canonical transcript starts at 151; B: lncRNA on -,
+# canonical transcript ends at 1900; C: - strand, no canonical transcript. Exons must be ignored.
+GTF = """##description: test
+chr1\tHAVANA\tgene\t101\t500\t.\t+\t.\tgene_id "ENSG01.5"; gene_type "protein_coding"; gene_name "A"; level 2;
+chr1\tHAVANA\ttranscript\t101\t500\t.\t+\t.\tgene_id "ENSG01.5"; transcript_id "ENST01.1"; gene_type "protein_coding"; tag "basic";
+chr1\tHAVANA\texon\t121\t500\t.\t+\t.\tgene_id "ENSG01.5"; transcript_id "ENST02.1"; tag "Ensembl_canonical";
+chr1\tHAVANA\ttranscript\t151\t400\t.\t+\t.\tgene_id "ENSG01.5"; transcript_id "ENST02.1"; gene_type "protein_coding"; tag "basic"; tag "Ensembl_canonical";
+chr1\tHAVANA\tgene\t1001\t2000\t.\t-\t.\tgene_id "ENSG02.1"; gene_type "lncRNA"; gene_name "B"; level 2;
+chr1\tHAVANA\ttranscript\t1001\t1900\t.\t-\t.\tgene_id "ENSG02.1"; transcript_id "ENST03.1"; tag "Ensembl_canonical";
+chr2\tHAVANA\tgene\t301\t700\t.\t-\t.\tgene_id "ENSG03.2"; gene_type "protein_coding"; gene_name "C"; level 2;
+chr2\tHAVANA\ttranscript\t301\t650\t.\t-\t.\tgene_id "ENSG03.2"; transcript_id "ENST04.1"; tag "basic";
+"""
+
+# The same genes as Ensembl writes GFF3 (biotype, Name, Parent=gene:..., comma-separated tags).
+GFF3 = """##gff-version 3
+1\tensembl\tchromosome\t1\t5000\t.\t.\t.\tID=chromosome:1;Alias=chr1
+1\tensembl\tgene\t101\t500\t.\t+\t.\tID=gene:ENSG01;Name=A;biotype=protein_coding;gene_id=ENSG01;version=5
+1\tensembl\tmRNA\t101\t500\t.\t+\t.\tID=transcript:ENST01;Parent=gene:ENSG01;biotype=protein_coding;tag=basic;transcript_id=ENST01
+1\tensembl\tmRNA\t151\t400\t.\t+\t.\tID=transcript:ENST02;Parent=gene:ENSG01;biotype=protein_coding;tag=basic,Ensembl_canonical;transcript_id=ENST02
+1\tensembl\texon\t151\t400\t.\t+\t.\tParent=transcript:ENST02;Name=ENSE01;exon_id=ENSE01
+1\tensembl\tncRNA_gene\t1001\t2000\t.\t-\t.\tID=gene:ENSG02;Name=B;biotype=lncRNA;gene_id=ENSG02;version=1
+1\tensembl\tlnc_RNA\t1001\t1900\t.\t-\t.\tID=transcript:ENST03;Parent=gene:ENSG02;biotype=lncRNA;tag=Ensembl_canonical;transcript_id=ENST03
+2\tensembl\tgene\t301\t700\t.\t-\t.\tID=gene:ENSG03;Name=C;biotype=protein_coding;gene_id=ENSG03;version=2
+2\tensembl\tmRNA\t301\t650\t.\t-\t.\tID=transcript:ENST04;Parent=gene:ENSG03;biotype=protein_coding;tag=basic;transcript_id=ENST04
+##FASTA
+>1
+ACGT
+"""
+
+
+@pytest.fixture(scope="module")
+def config(repo):
+    return validate_config(load_config(repo / "config/demo.yaml"), repo / "workflow/schemas/config.schema.yaml")
+
+
+def annotation_settings(config, **settings):
+    genes = copy.deepcopy(config["genes"])
+    genes["annotation"].update(settings)
+    return genes
+
+
+def tss_of(genes) -> dict:
+    return dict(zip(genes["gene_id"], zip(genes["chrom"], genes["tss"], genes["strand"])))
+
+
+@pytest.mark.parametrize("name", ["genes.tsv", "genes.txt", "genes.tsv.gz", "genes"])
+def test_tab_separated_gene_table_is_read_by_its_name_or_sniffed(config, tiny_demo_paths, tmp_path, name):
+    expected = read_gene_table(tiny_demo_paths.gene_table, config["genes"])
+    path = tmp_path / name
+    text = pd.read_csv(tiny_demo_paths.gene_table).to_csv(sep="\t", index=False)
+    path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+    pd.testing.assert_frame_equal(read_gene_table(str(path), config["genes"]), expected)
+
+
+def test_a_table_split_on_the_wrong_delimiter_says_so(config, tiny_demo_paths, tmp_path):
+    path = tmp_path / "genes.csv"
+    path.write_text(pd.read_csv(tiny_demo_paths.gene_table).to_csv(sep="\t", index=False))
+    with pytest.raises(ValueError, match=r"genes.csv: missing column\(s\).*\(read as comma-separated\); its header "
+                                         r"is tab-separated: name the file .tsv"):
+        read_gene_table(str(path), config["genes"])
+
+
+def test_gtf_genes_of_the_configured_types_with_the_canonical_transcripts_tss(config, tmp_path):
+    path = tmp_path / "gencode.gtf.gz"
+    path.write_bytes(gzip.compress(GTF.encode()))
+    genes = read_gene_table(str(path), annotation_settings(config, gene_types=["protein_coding"],
+                                                            tss_transcript_tag="Ensembl_canonical"))
+    assert list(genes.columns) == ["gene_id", "gene_name", "chrom", "tss", "strand"]
+    assert tss_of(genes) == {"ENSG01": ("chr1", 150, "+"), "ENSG03": ("chr2", 699, "-")}
+    assert list(genes["gene_name"]) == ["A", "C"]
+
+
+def test_gtf_tss_of_the_gene_every_type_and_versions_kept(config, tmp_path):
+    path = tmp_path / "gencode.gtf"
+    path.write_text(GTF)
+    genes = read_gene_table(str(path), annotation_settings(config, gene_types=None, tss_transcript_tag=None,
+                                                            strip_gene_version=False))
+    assert tss_of(genes) == {"ENSG01.5": ("chr1", 100, "+"), "ENSG02.1": ("chr1", 1999, "-"),
+                             "ENSG03.2": ("chr2", 699, "-")}
+
+
+def test_ensembl_gff3_gives_the_same_genes(config, tmp_path):
+    path = tmp_path / "ensembl.gff3"
+    path.write_text(GFF3)
+    genes = read_gene_table(str(path), annotation_settings(config, gene_types=None,
+                                                            tss_transcript_tag="Ensembl_canonical"))
+    assert tss_of(genes) == {"ENSG01": ("1", 150, "+"), "ENSG02": ("1", 1899, "-"), "ENSG03": ("2", 699, "-")}
+    assert list(genes["gene_name"]) == ["A", "B", "C"]
+
+
+def test_annotation_without_genes_of_the_types_is_named(config, tmp_path):
+    path = tmp_path / "gencode.gtf"
+    path.write_text(GTF)
+    with pytest.raises(ValueError, match=r"gencode.gtf: no gene of genes.annotation.gene_types \['miRNA'\]"):
+        read_gene_table(str(path), annotation_settings(config, gene_types=["miRNA"]))
+
+
+# --- the inputs stage ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fasta(tiny_demo_paths, tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("genome") / "genome.fa")
+    prepare_fasta(tiny_demo_paths.fasta, path)
+    return path
+
+
+def run_config(config, paths, **changes):
+    """The demo config on the tiny demo's files, with `changes` ({"hic.resolution": 5000, ...})."""
+    config = copy.deepcopy(config)
+    config["genome"].update(fasta=paths.fasta, blacklist=paths.blacklist)
+    config["genes"].update(table=paths.gene_table, mrna_features=paths.mrna_features)
+    config["cell_types"] = copy.deepcopy(paths.cell_types)
+    for key, value in changes.items():
+        *parents, last = key.split(".")
+        section = config
+        for parent in parents:
+            section = section[parent]
+        section[last] = value
+    return config
+
+
+def test_the_report_reads_a_tsv_table_as_the_rules_do(config, tiny_demo, tiny_demo_paths, fasta, tmp_path):
+    path = tmp_path / "genes.tsv"
+    path.write_text(pd.read_csv(tiny_demo_paths.gene_table).to_csv(sep="\t", index=False))
+    report = inputs_report(run_config(config, tiny_demo_paths, **{"genes.table": str(path)}), fasta)
+    summary = report.set_index("key").loc["genes.table", "summary"]
+    assert summary == f"{len(tiny_demo.genes)} genes on 6 chromosomes, chr-prefixed (tab-separated)"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"genes.columns.tss": "TSS"}, r"genes.table: .* missing column\(s\) \['TSS'\]"),
+    ({"genes.precomputed_target_column": "{cell_type}_CAGE"}, r"genes.table: .* missing column\(s\) \['K562_CAGE'"),
+    ({"genes.mrna_feature_columns": ["UTR5GC", "HALF_LIFE"]},
+     r"genes.mrna_features: .* missing column\(s\) \['HALF_LIFE'\]"),
+])
+def test_the_report_checks_the_columns_the_rules_need(config, tiny_demo_paths, fasta, change, message):
+    with pytest.raises(ValueError, match=message):
+        inputs_report(run_config(config, tiny_demo_paths, **change), fasta)
+
+
+def test_hic_resolution_and_normalisation_are_checked_in_the_inputs_stage(config, tiny_demo_paths, fasta):
+    report = inputs_report(run_config(config, tiny_demo_paths), fasta).set_index("key")
+    assert report.loc["K562.hic", "summary"].endswith("VC at 50 bp checked on 6, VC to compute on 6 chromosomes")
+    with pytest.raises(ValueError, match=r"K562.hic: .*K562.hic could not be read as hic: hic.resolution 5000 bp "
+                                         r"is not in the file \(it has 50 bp\)"):
+        inputs_report(run_config(config, tiny_demo_paths, **{"hic.resolution": 5000}), fasta)
+    with pytest.raises(ValueError, match=r"K562.hic: .*hic.normalization KR: .*has no KR normalisation vector"):
+        inputs_report(run_config(config, tiny_demo_paths, **{"hic.normalization": "KR"}), fasta)
+
+
+def _rename_ctss_chromosomes(source, path, rename):
+    with gzip.open(source, "rt") as handle:
+        lines = [rename(line) for line in handle]
+    with gzip.open(path, "wt") as handle:
+        handle.writelines(lines)
+
+
+def test_chromosome_names_are_matched_across_inputs(config, tiny_demo_paths, fasta, tmp_path):
+    unprefixed = tmp_path / "K562.unprefixed.ctss.bed.gz"
+    _rename_ctss_chromosomes(tiny_demo_paths.cell_types["K562"]["cage"], unprefixed, lambda line: line[3:])
+    report = inputs_report(run_config(config, tiny_demo_paths, **{"cell_types.K562.cage": str(unprefixed)}), fasta)
+    assert report.set_index("key").loc["K562.cage", "summary"].endswith("unprefixed")
+    foreign = tmp_path / "K562.foreign.ctss.bed.gz"
+    _rename_ctss_chromosomes(tiny_demo_paths.cell_types["K562"]["cage"], foreign, lambda line: "NC_" + line[3:])
+    with pytest.raises(ValueError, match=r"K562.cage \(.*K562.foreign.ctss.bed.gz\): none of its chromosomes "
+                                         r"\(NC_1, .*\) matches the genome FASTA's \(chr1, "):
+        inputs_report(run_config(config, tiny_demo_paths, **{"cell_types.K562.cage": str(foreign)}), fasta)
+
+
+def test_an_input_lacking_a_held_out_chromosome_stops_the_inputs_stage(config, tiny_demo_paths, fasta, tmp_path):
+    partial = tmp_path / "K562.no_chr22.ctss.bed.gz"
+    _rename_ctss_chromosomes(tiny_demo_paths.cell_types["K562"]["cage"], partial,
+                             lambda line: "" if line.startswith("chr22\t") else line)
+    with pytest.raises(ValueError, match=r"K562.cage \(.*\) lacks \['chr22'\] of split.test"):
+        inputs_report(run_config(config, tiny_demo_paths, **{"cell_types.K562.cage": str(partial)}), fasta)
+
+
+def test_gene_table_chromosomes_must_match_the_genome(config, tiny_demo_paths, fasta, tmp_path):
+    path = tmp_path / "genes.csv"
+    pd.read_csv(tiny_demo_paths.gene_table).assign(chrom="scaffold_1").to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"genes.table: no chromosome of .*genes.csv \(scaffold_1\) is in the genome"):
+        inputs_report(run_config(config, tiny_demo_paths, **{"genes.table": str(path)}), fasta)
