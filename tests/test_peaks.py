@@ -25,7 +25,7 @@ from seq2exp.peaks import (
     read_narrowpeak,
 )
 
-REAL_PEAKS = Path("/work/shared/real/peaks")
+REAL_PEAKS = Path(__file__).resolve().parents[1].parent / "shared" / "real" / "peaks"
 REAL_BEDGRAPH = REAL_PEAKS / "macs3_CTCF_chr22_treat_pileup.bdg"
 REAL_CALLPEAK = REAL_PEAKS / "macs3_CTCF_chr22_peaks.narrowPeak"
 HG19_CHR22 = 51_304_566
