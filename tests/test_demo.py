@@ -9,7 +9,8 @@ import pyBigWig
 import pyfaidx
 import pytest
 
-from seq2exp.demo import MOTIFS, MRNA_FEATURES, DemoSpec, expected_tags, simulate, validate_spec
+from seq2exp.demo import (MOTIFS, MRNA_FEATURES, DemoSpec, cell_rng, expected_tags, simulate, simulate_cell,
+                          simulate_world, validate_spec)
 
 COMPLEMENT = str.maketrans("ACGT", "TGCA")
 
@@ -19,6 +20,21 @@ def test_simulation_is_deterministic(tiny_demo):
     assert again.sequence == tiny_demo.sequence
     pd.testing.assert_frame_equal(again.genes, tiny_demo.genes)
     assert simulate(DemoSpec(seed=12)).sequence != tiny_demo.sequence
+    for cell in tiny_demo.cell_types:
+        pd.testing.assert_frame_equal(again.ctss[cell], tiny_demo.ctss[cell])
+
+
+def test_a_cell_type_is_simulated_from_its_own_stream(tiny_demo):
+    """A cell type's measurements do not depend on which other cell types a run simulates, nor
+    on their order; different cell types draw different numbers."""
+    world = simulate_world(tiny_demo.spec)
+    for cell in tiny_demo.cell_types:
+        alone = simulate_cell(world, cell)
+        pd.testing.assert_frame_equal(alone.ctss, tiny_demo.ctss[cell])
+        assert all(np.array_equal(alone.tracks["dnase"][c], t) for c, t in tiny_demo.tracks[cell]["dnase"].items())
+        pd.testing.assert_frame_equal(alone.hic, tiny_demo.hic[cell])
+    k562, gm12878 = (cell_rng(tiny_demo.spec, c).random(4) for c in ("K562", "GM12878"))
+    assert not np.allclose(k562, gm12878)
 
 
 def test_windows_overhang_chromosome_ends(tiny_demo):
@@ -230,7 +246,7 @@ def test_features_alone_leave_most_expression_to_distal_elements(demo_size_demo)
     test = genes["chrom"].isin(["chr22", "chrX"]).to_numpy()
     train = ~genes["chrom"].isin(["chr22", "chrX", "chr3", "chr21"]).to_numpy()
     for cell in demo.cell_types:
-        target = np.log10(genes[f"{cell}_CAGE_128*3_sum"].to_numpy() + 1.0)
+        target = np.log10(demo.cells[cell].tags + 1.0)
         features = np.column_stack([genes[list(MRNA_FEATURES)].to_numpy(),
                                     np.log10(_promoter_activity(demo, cell) + 1e-3), np.ones(len(genes))])
         coef, *_ = np.linalg.lstsq(features[train], target[train], rcond=None)

@@ -185,4 +185,4 @@ def test_local_profile_dry_run(repo, tmp_path):
     output, jobs = dry_run_jobs(repo, tmp_path, "--profile", "profiles/local", "--configfile", "config/demo.yaml")
     assert "Using profile profiles/local" in output
     assert "crispri" not in {job["rule"] for job in jobs}  # the demo names no CRISPRi table
-    assert {job["rule"] for job in jobs} >= {"demo_sources", "train_model", "discovery"}
+    assert {job["rule"] for job in jobs} >= {"demo_world", "demo_K562", "demo_GM12878", "train_model", "discovery"}

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from seq2exp.config import load_config, validate_config
-from seq2exp.genes import build_gene_table
+from seq2exp.files import write_tsv
+from seq2exp.genes import build_gene_table, cell_gene_table
 from seq2exp.sources import prepare_fasta
 
 ALL_CHROMS = ["chr1", "chr2", "chr3", "chr21", "chr22", "chrX"]
@@ -25,11 +26,26 @@ def config(repo):
     return validate_config(load_config(repo / "config/demo.yaml"), repo / "workflow/schemas/config.schema.yaml")
 
 
-def gene_table(config, paths, fasta, inputs=None, allow_missing=False, **split):
+@pytest.fixture(scope="module")
+def shared_genes(config, tiny_demo_paths, fasta, tmp_path_factory):
+    """The shared gene table (genome and annotation only), as the gene_table rule writes it."""
+    genes, _, _ = build_gene_table(config, tiny_demo_paths.gene_table, tiny_demo_paths.mrna_features, fasta,
+                                   tiny_demo_paths.blacklist)
+    path = str(tmp_path_factory.mktemp("genes") / "genes.tsv")
+    write_tsv(genes, path)
+    return path
+
+
+def gene_table(config, paths, fasta, **split):
     config = copy.deepcopy(config)
-    config["split"].update(split, allow_missing_heldout=allow_missing)
-    inputs = inputs or {"K562.dnase (k.bw)": ALL_CHROMS}
-    return build_gene_table(config, paths.gene_table, paths.mrna_features, fasta, paths.blacklist, inputs)
+    config["split"].update(split)
+    return build_gene_table(config, paths.gene_table, paths.mrna_features, fasta, paths.blacklist)
+
+
+def cell_genes(config, genes_path, fasta, inputs, allow_missing=False):
+    config = copy.deepcopy(config)
+    config["split"].update(allow_missing_heldout=allow_missing)
+    return cell_gene_table(config, genes_path, fasta, inputs)
 
 
 def test_every_gene_of_the_tiny_demo_is_kept(config, tiny_demo, tiny_demo_paths, fasta):
@@ -48,18 +64,23 @@ def test_split_names_follow_the_alias_rule(config, tiny_demo_paths, fasta):
         "train": ["chr1", "chr2"], "valid": ["chr21", "chr3"], "test": ["chr22", "chrX"]}
 
 
-def test_input_lacking_a_held_out_chromosome_is_named(config, tiny_demo_paths, fasta):
+def test_input_lacking_a_held_out_chromosome_is_named(config, shared_genes, fasta):
     inputs = {"K562.h3k27ac (h.bw)": ALL_CHROMS, "K562.dnase (k.bw)": [c for c in ALL_CHROMS if c != "chr22"]}
     with pytest.raises(ValueError, match=r"K562.dnase \(k.bw\) lacks \['chr22'\] of split.test"
                                          r".*split.allow_missing_heldout"):
-        gene_table(config, tiny_demo_paths, fasta, inputs=inputs)
+        cell_genes(config, shared_genes, fasta, inputs)
 
 
-def test_allowed_missing_held_out_chromosome_reports_the_genes_lost(config, tiny_demo, tiny_demo_paths, fasta,
+def test_a_cell_type_keeps_every_gene_its_inputs_cover(config, tiny_demo, shared_genes, fasta):
+    genes, chromosomes = cell_genes(config, shared_genes, fasta, {"K562.dnase (k.bw)": ALL_CHROMS})
+    assert len(genes) == len(tiny_demo.genes) and chromosomes["processed"].all()
+
+
+def test_allowed_missing_held_out_chromosome_reports_the_genes_lost(config, tiny_demo, shared_genes, fasta,
                                                                     caplog):
     inputs = {"K562.dnase (k.bw)": [c for c in ALL_CHROMS if c != "chr22"]}
     with caplog.at_level(logging.INFO, logger="seq2exp.genes"):
-        genes, _, chromosomes = gene_table(config, tiny_demo_paths, fasta, inputs=inputs, allow_missing=True)
+        genes, chromosomes = cell_genes(config, shared_genes, fasta, inputs, allow_missing=True)
     on_chr22 = int((tiny_demo.genes["chrom"] == "chr22").sum())
     assert on_chr22 > 0 and "chr22" not in set(genes["chrom"])
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -67,7 +88,7 @@ def test_allowed_missing_held_out_chromosome_reports_the_genes_lost(config, tiny
     total = len(tiny_demo.genes)
     test_total = int(tiny_demo.genes["chrom"].isin(["chr22", "chrX"]).sum())
     assert (f"test {test_total - on_chr22} of {test_total}" in caplog.text
-            and f"of {total} genes in {tiny_demo_paths.gene_table}" in caplog.text)
+            and f"of {total} genes in {shared_genes}" in caplog.text)
     table = chromosomes.set_index("chrom")
     assert table.loc["chr22", ["split", "genes_in_table", "genes_kept"]].tolist() == ["test", on_chr22, 0]
     assert table["genes_in_table"].sum() == total and table["genes_kept"].sum() == len(genes)
@@ -75,17 +96,16 @@ def test_allowed_missing_held_out_chromosome_reports_the_genes_lost(config, tiny
     assert table["genes_kept"].to_dict() == {c: int(counts.get(c, 0)) for c in ALL_CHROMS}
 
 
-def test_a_split_left_empty_is_an_error(config, tiny_demo_paths, fasta):
+def test_a_split_left_empty_is_an_error(config, shared_genes, fasta):
     inputs = {"K562.hic (k.hic)": ["chr1", "chr2", "chr22", "chrX"]}
     with pytest.raises(ValueError, match=r"split.valid: no gene left \(4 genes on chr3, chr21 in the table; "
                                          r"dropped: .*not in every input"):
-        gene_table(config, tiny_demo_paths, fasta, inputs=inputs, allow_missing=True)
+        cell_genes(config, shared_genes, fasta, inputs, allow_missing=True)
 
 
 def test_without_mrna_features_every_gene_is_kept(config, tiny_demo, tiny_demo_paths, fasta):
     config = copy.deepcopy(config)
     config["genes"].update(mrna_features=None, mrna_feature_columns=[])
-    genes, dropped, _ = build_gene_table(config, tiny_demo_paths.gene_table, None, fasta, tiny_demo_paths.blacklist,
-                                         {"K562.dnase (k.bw)": ALL_CHROMS})
+    genes, dropped, _ = build_gene_table(config, tiny_demo_paths.gene_table, None, fasta, tiny_demo_paths.blacklist)
     assert len(genes) == len(tiny_demo.genes) and dropped.empty
     assert "UTR5GC" not in genes.columns

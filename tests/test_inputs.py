@@ -134,6 +134,14 @@ def run_config(config, paths, **changes):
     return config
 
 
+def test_the_shared_report_leaves_cell_inputs_to_their_own(config, tiny_demo_paths, fasta):
+    def keys(cell):
+        return list(inputs_report(run_config(config, tiny_demo_paths), fasta, cell)["key"])
+
+    assert keys(None) == ["genome.fasta", "genome.blacklist", "genes.table", "genes.mrna_features"]
+    assert keys("GM12878") == ["GM12878.dnase", "GM12878.h3k27ac", "GM12878.hic", "GM12878.cage"]
+
+
 def test_the_report_reads_a_tsv_table_as_the_rules_do(config, tiny_demo, tiny_demo_paths, fasta, tmp_path):
     path = tmp_path / "genes.tsv"
     path.write_text(pd.read_csv(tiny_demo_paths.gene_table).to_csv(sep="\t", index=False))
@@ -154,13 +162,13 @@ def test_the_report_checks_the_columns_the_rules_need(config, tiny_demo_paths, f
 
 
 def test_hic_resolution_and_normalisation_are_checked_in_the_inputs_stage(config, tiny_demo_paths, fasta):
-    report = inputs_report(run_config(config, tiny_demo_paths), fasta).set_index("key")
+    report = inputs_report(run_config(config, tiny_demo_paths), fasta, "K562").set_index("key")
     assert report.loc["K562.hic", "summary"].endswith("VC at 50 bp checked on 6, VC to compute on 6 chromosomes")
     with pytest.raises(ValueError, match=r"K562.hic: .*K562.hic could not be read as hic: hic.resolution 5000 bp "
                                          r"is not in the file \(it has 50 bp\)"):
-        inputs_report(run_config(config, tiny_demo_paths, **{"hic.resolution": 5000}), fasta)
+        inputs_report(run_config(config, tiny_demo_paths, **{"hic.resolution": 5000}), fasta, "K562")
     with pytest.raises(ValueError, match=r"K562.hic: .*hic.normalization KR: .*has no KR normalisation vector"):
-        inputs_report(run_config(config, tiny_demo_paths, **{"hic.normalization": "KR"}), fasta)
+        inputs_report(run_config(config, tiny_demo_paths, **{"hic.normalization": "KR"}), fasta, "K562")
 
 
 def _rename_ctss_chromosomes(source, path, rename):
@@ -173,13 +181,13 @@ def _rename_ctss_chromosomes(source, path, rename):
 def test_chromosome_names_are_matched_across_inputs(config, tiny_demo_paths, fasta, tmp_path):
     unprefixed = tmp_path / "K562.unprefixed.ctss.bed.gz"
     _rename_ctss_chromosomes(tiny_demo_paths.cell_types["K562"]["cage"], unprefixed, lambda line: line[3:])
-    report = inputs_report(run_config(config, tiny_demo_paths, **{"cell_types.K562.cage": str(unprefixed)}), fasta)
+    report = inputs_report(run_config(config, tiny_demo_paths, **{"cell_types.K562.cage": str(unprefixed)}), fasta, "K562")
     assert report.set_index("key").loc["K562.cage", "summary"].endswith("unprefixed")
     foreign = tmp_path / "K562.foreign.ctss.bed.gz"
     _rename_ctss_chromosomes(tiny_demo_paths.cell_types["K562"]["cage"], foreign, lambda line: "NC_" + line[3:])
     with pytest.raises(ValueError, match=r"K562.cage \(.*K562.foreign.ctss.bed.gz\): none of its chromosomes "
                                          r"\(NC_1, .*\) matches the genome FASTA's \(chr1, "):
-        inputs_report(run_config(config, tiny_demo_paths, **{"cell_types.K562.cage": str(foreign)}), fasta)
+        inputs_report(run_config(config, tiny_demo_paths, **{"cell_types.K562.cage": str(foreign)}), fasta, "K562")
 
 
 def test_an_input_lacking_a_held_out_chromosome_stops_the_inputs_stage(config, tiny_demo_paths, fasta, tmp_path):
@@ -187,7 +195,7 @@ def test_an_input_lacking_a_held_out_chromosome_stops_the_inputs_stage(config, t
     _rename_ctss_chromosomes(tiny_demo_paths.cell_types["K562"]["cage"], partial,
                              lambda line: "" if line.startswith("chr22\t") else line)
     with pytest.raises(ValueError, match=r"K562.cage \(.*\) lacks \['chr22'\] of split.test"):
-        inputs_report(run_config(config, tiny_demo_paths, **{"cell_types.K562.cage": str(partial)}), fasta)
+        inputs_report(run_config(config, tiny_demo_paths, **{"cell_types.K562.cage": str(partial)}), fasta, "K562")
 
 
 def test_gene_table_chromosomes_must_match_the_genome(config, tiny_demo_paths, fasta, tmp_path):

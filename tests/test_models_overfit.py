@@ -34,7 +34,7 @@ def demo_batch(demo, cell: str, n_genes: int) -> dict:
     return {"dna": one_hot(torch.from_numpy(np.stack(codes))),
             "signals": torch.from_numpy(np.stack(signals)),
             "features": torch.zeros(len(genes), 9),
-            "target": torch.tensor(genes[f"expression_{cell}"].to_numpy(), dtype=torch.float32)}
+            "target": torch.tensor(np.log10(demo.cells[cell].tags[:n_genes] + 1.0), dtype=torch.float32)}
 
 
 @pytest.fixture

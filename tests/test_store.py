@@ -30,7 +30,7 @@ def hic_ramp(half_width):
     return lambda gene: np.full(2 * half_width, gene.tss / 1e4, dtype=np.float32)
 
 
-def build(tmp_path, demo, paths, fasta_path, reverse_minus, genes=None):
+def build(tmp_path, demo, paths, fasta_path, reverse_minus, genes=None, cell_genes=None):
     genes = demo.genes if genes is None else genes
     genes = genes.assign(target=np.arange(len(genes), dtype=float), f1=1.0, f2=2.0)
     hw = demo.spec.window_half_width
@@ -38,6 +38,7 @@ def build(tmp_path, demo, paths, fasta_path, reverse_minus, genes=None):
     peaks = demo.elements.loc[demo.elements["kind"] == "enhancer", ["chrom", "start", "end"]]
     build_sequence_store(str(tmp_path / "sequence.h5"), genes, fasta_path, blacklist, hw, reverse_minus)
     cell = demo.cell_types[0]
+    genes = genes if cell_genes is None else genes.loc[cell_genes]
     build_cell_store(str(tmp_path / f"{cell}.h5"), genes, FEATURES, paths.cell_types[cell]["dnase"],
                      paths.cell_types[cell]["h3k27ac"], hic_ramp(hw), peaks, hw, reverse_minus)
     return GeneWindows(str(tmp_path), cell), genes
@@ -72,6 +73,29 @@ def test_store_holds_the_source_values(tiny_demo, tiny_demo_paths, fasta_path, t
             assert item["peaks"][e.start - start : e.end - start].all()
             checked += 1
     assert checked >= 10
+
+
+def test_a_cell_store_with_fewer_genes_joins_the_sequence_store_on_gene_id(tiny_demo, tiny_demo_paths,
+                                                                          fasta_path, tmp_path):
+    """A cell type holds the genes its inputs cover, in its own order: each item's DNA and
+    blacklist are its own gene's, whatever its row in the shared sequence store."""
+    full, _ = build(tmp_path / "all", tiny_demo, tiny_demo_paths, fasta_path, reverse_minus=False)
+    picked = [7, 2, 5]
+    subset, genes = build(tmp_path / "some", tiny_demo, tiny_demo_paths, fasta_path, reverse_minus=False,
+                          cell_genes=picked)
+    assert len(subset) == 3 and list(subset.gene_ids) == list(genes["gene_id"])
+    for i, row in enumerate(picked):
+        assert subset[i]["gene_id"] == full[row]["gene_id"]
+        for name in ("dna", "blacklist", "signals", "peaks"):
+            np.testing.assert_array_equal(subset[i][name], full[row][name])
+
+
+def test_a_cell_gene_missing_from_the_sequence_store_is_an_error(tiny_demo, tiny_demo_paths, fasta_path, tmp_path):
+    build(tmp_path, tiny_demo, tiny_demo_paths, fasta_path, reverse_minus=False, genes=tiny_demo.genes.head(6))
+    build_sequence_store(str(tmp_path / "sequence.h5"), tiny_demo.genes.head(4), fasta_path,
+                         tiny_demo.blacklist[["chrom", "start", "end"]], tiny_demo.spec.window_half_width, False)
+    with pytest.raises(ValueError, match=r"K562.h5: 2 genes \(e.g. ENSG9\d+\) are not in .*sequence.h5; rebuild"):
+        GeneWindows(str(tmp_path), tiny_demo.cell_types[0])
 
 
 def test_minus_strand_windows_follow_the_config(tiny_demo, tiny_demo_paths, fasta_path, tmp_path):

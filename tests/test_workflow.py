@@ -69,8 +69,12 @@ def tiny_run(repo, tmp_path_factory):
 
 def test_demo_run_writes_the_inputs_report(tiny_run):
     workdir, _ = tiny_run
-    report = pd.read_csv(workdir / "results/demo/inputs.tsv", sep="\t").set_index("key")
-    assert len(report) == 4 + 2 * 4
+    shared = pd.read_csv(workdir / "results/demo/inputs.tsv", sep="\t")
+    assert list(shared["key"]) == ["genome.fasta", "genome.blacklist", "genes.table", "genes.mrna_features"]
+    per_cell = [pd.read_csv(workdir / f"results/demo/{cell}/inputs.tsv", sep="\t") for cell in ("K562", "GM12878")]
+    assert [list(t["key"]) for t in per_cell] == [[f"{c}.{k}" for k in ("dnase", "h3k27ac", "hic", "cage")]
+                                                  for c in ("K562", "GM12878")]
+    report = pd.concat([shared, *per_cell]).set_index("key")
     assert report.loc["genome.fasta", "summary"].startswith("6 sequences")
     assert report.loc["genes.table", "summary"] == (f"{sum(TINY_GENES.values())} genes on 6 chromosomes, "
                                                     "chr-prefixed (comma-separated)")
@@ -164,6 +168,49 @@ def test_rerun_has_nothing_to_do(repo, tiny_run):
     workdir, configfile = tiny_run
     code, output = snakemake(repo, workdir, "-n", "--configfile", str(configfile))
     assert code == 0 and "Nothing to be done" in output, output
+
+
+def _fingerprints(root, paths):
+    """mtime (ns) and sha256 of every file under the given paths."""
+    files = sorted(f for p in paths for f in ([root / p] if (root / p).is_file() else (root / p).rglob("*"))
+                   if f.is_file())
+    return {str(f.relative_to(root)): (f.stat().st_mtime_ns, hashlib.sha256(f.read_bytes()).hexdigest())
+            for f in files}
+
+
+def test_adding_cell_types_rebuilds_nothing_of_the_others(repo, tmp_path):
+    """Run K562 alone, then add GM12878 and a third demo cell type by config: K562's files and the
+    shared ones are untouched (mtime and content), no K562 job runs, the combined gene table has
+    every cell type's columns, and each cell type's store holds the genes its inputs cover."""
+    config = tiny_config(repo)
+    config["demo"]["cell_type_motifs"]["HepG2"] = ["HNF4A", "FOXA2"]
+    config["cell_types"]["HepG2"] = {kind: f"resources/demo/HepG2.{name}" for kind, name in (
+        ("dnase", "dnase.bigWig"), ("h3k27ac", "h3k27ac.bigWig"), ("hic", "hic"), ("cage", "ctss.bed.gz"))}
+    target = "results/demo/store/genes.tsv"
+    targets = (target, "results/demo/store/sequence.h5")
+    runs = {}
+    for name, cells in (("k562", ["K562"]), ("all", ["K562", "GM12878", "HepG2"])):
+        config["run_cell_types"] = cells
+        runs[name] = tmp_path / f"{name}.yaml"
+        runs[name].write_text(yaml.safe_dump(config, sort_keys=False))
+    code, output = snakemake(repo, tmp_path, *targets, "--configfile", str(runs["k562"]))
+    assert code == 0, output
+    kept = ["resources/demo", "results/demo/genome", "results/demo/genes", "results/demo/K562",
+            "results/demo/store/sequence.h5", "results/demo/store/K562.h5", "results/demo/store/K562.genes.tsv",
+            "results/demo/inputs.tsv"]
+    before = _fingerprints(tmp_path, kept)
+    assert {"resources/demo/K562.hic", "results/demo/store/K562.h5", "results/demo/store/sequence.h5"} <= set(before)
+    code, output = snakemake(repo, tmp_path, *targets, "--configfile", str(runs["all"]))
+    assert code == 0, output
+    after = _fingerprints(tmp_path, kept)
+    assert {f: after[f] for f in before} == before
+    assert "wildcards: cell=K562" not in output and "rule demo_K562" not in output, output
+    table = pd.read_csv(tmp_path / target, sep="\t")
+    from seq2exp.store import GeneWindows
+
+    for cell in ("K562", "GM12878", "HepG2"):
+        assert table[f"target_{cell}"].notna().all() and table[f"promoter_activity_{cell}"].notna().all()
+        assert list(GeneWindows(str(tmp_path / "results/demo/store"), cell).gene_ids) == list(table["gene_id"])
 
 
 def test_missing_local_source_is_named(repo, tmp_path):

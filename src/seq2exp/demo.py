@@ -1,8 +1,10 @@
 """The offline demo dataset: a small synthetic genome with planted regulatory biology.
 
-`simulate` builds everything in memory; `write_demo` writes it in the formats of the real
-sources (gzipped FASTA, EPInformer-style gene and mRNA tables, bigWig, .hic, FANTOM5 CTSS
-BED, blacklist BED) plus ground-truth files that only evaluation reads.
+`simulate_world` builds what every cell type shares (genome, genes, elements, each cell type's
+activities), `simulate_cell` one cell type's measurements from its own random stream, so that a
+run can add a cell type without touching the others' files. `write_world` and `write_cell` write
+them in the formats of the real sources (gzipped FASTA, EPInformer-style gene and mRNA tables,
+bigWig, .hic, FANTOM5 CTSS BED, blacklist BED) plus ground-truth files that only evaluation reads.
 
 The biology planted per gene g and cell type c (all lengths in bp, coordinates 0-based):
 - a promoter at the TSS with SP1 motifs; it is on in c or not (cell-type-specific genes);
@@ -101,18 +103,16 @@ class DemoSpec:
 
 
 @dataclass
-class Demo:
-    """A simulated dataset, in memory. Tables use 0-based, half-open coordinates."""
+class World:
+    """What every cell type shares, in memory. Tables use 0-based, half-open coordinates."""
 
     spec: DemoSpec
+    layout: "_Layout"
     sequence: dict[str, str]
     genes: pd.DataFrame
     elements: pd.DataFrame
     causal: pd.DataFrame
     blacklist: pd.DataFrame
-    tracks: dict[str, dict[str, dict[str, np.ndarray]]]
-    hic: dict[str, pd.DataFrame]
-    ctss: dict[str, pd.DataFrame]
 
     @property
     def cell_types(self) -> list[str]:
@@ -121,6 +121,42 @@ class Demo:
     @property
     def chrom_sizes(self) -> dict[str, int]:
         return {chrom: len(seq) for chrom, seq in self.sequence.items()}
+
+
+@dataclass
+class CellData:
+    """One cell type's measurements: tags per gene (the world's gene order), CTSS, signal tracks, Hi-C."""
+
+    cell: str
+    tags: np.ndarray
+    ctss: pd.DataFrame
+    tracks: dict[str, dict[str, np.ndarray]]
+    hic: pd.DataFrame
+
+
+@dataclass
+class Demo:
+    """A simulated dataset: the world and each cell type's measurements."""
+
+    world: World
+    cells: dict[str, CellData]
+
+    def __getattr__(self, name):  # spec, sequence, genes, elements, ... of the world
+        if name == "world":  # not yet set (copy, unpickling)
+            raise AttributeError(name)
+        return getattr(self.world, name)
+
+    @property
+    def tracks(self) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+        return {c: d.tracks for c, d in self.cells.items()}
+
+    @property
+    def hic(self) -> dict[str, pd.DataFrame]:
+        return {c: d.hic for c, d in self.cells.items()}
+
+    @property
+    def ctss(self) -> dict[str, pd.DataFrame]:
+        return {c: d.ctss for c, d in self.cells.items()}
 
 
 def validate_spec(spec: DemoSpec) -> None:
@@ -143,8 +179,9 @@ def validate_spec(spec: DemoSpec) -> None:
         )
 
 
-def simulate(spec: DemoSpec) -> Demo:
-    """Simulate the whole demo dataset deterministically from `spec.seed`."""
+def simulate_world(spec: DemoSpec) -> World:
+    """The shared world, deterministic from `spec.seed`: genome, genes, elements and every cell
+    type's activities and expected tags (the demo's cell types are `spec.cell_types`)."""
     validate_spec(spec)
     rng = np.random.default_rng(spec.seed)
     layout = _layout_genes(spec, rng)
@@ -152,14 +189,38 @@ def simulate(spec: DemoSpec) -> Demo:
     elements, blacklist = _place_elements(spec, genes, layout, rng)
     sequence = _sequence(spec, layout, elements, rng)
     causal = _causal_elements(spec, genes, elements)
-    genes = _expected_tags(spec, genes, causal, rng)
-    tracks = {c: _signal_tracks(spec, c, layout, genes, elements, rng) for c in spec.cell_types}
-    hic = {c: _hic_pixels(spec, c, layout, genes, elements, rng) for c in spec.cell_types}
-    ctss = {c: _ctss(spec, c, layout, genes, elements, rng) for c in spec.cell_types}
-    for cell in spec.cell_types:
-        genes[f"{cell}_CAGE_128*3_sum"] = _tags_around_tss(spec, genes, ctss[cell])
-        genes[f"expression_{cell}"] = np.log10(genes[f"{cell}_CAGE_128*3_sum"] + 1.0)
-    return Demo(spec, sequence, genes, elements, causal, blacklist, tracks, hic, ctss)
+    genes = genes.assign(**{f"expected_tags_{c}": expected_tags(spec, genes, causal, c).to_numpy()
+                            for c in spec.cell_types})
+    return World(spec, layout, sequence, genes, elements, causal, blacklist)
+
+
+def cell_rng(spec: DemoSpec, cell: str) -> np.random.Generator:
+    """A cell type's own random stream, from the seed and its name: adding a cell type to a run
+    leaves every other cell type's files unchanged."""
+    return np.random.default_rng([spec.seed, *cell.encode()])
+
+
+def observed_tags(world: World, cell: str, rng: np.random.Generator | None = None) -> np.ndarray:
+    """CAGE tags per gene, Poisson(expected): the first draws of the cell type's stream."""
+    rng = cell_rng(world.spec, cell) if rng is None else rng
+    return rng.poisson(world.genes[f"expected_tags_{cell}"].to_numpy())
+
+
+def simulate_cell(world: World, cell: str) -> CellData:
+    """Everything measured in one cell type, from its own random stream."""
+    spec = world.spec
+    rng = cell_rng(spec, cell)
+    tags = observed_tags(world, cell, rng)
+    ctss = _ctss(spec, cell, world.layout, world.genes.assign(tags=tags), world.elements, rng)
+    tracks = _signal_tracks(spec, cell, world.layout, world.genes, world.elements, rng)
+    hic = _hic_pixels(spec, cell, world.layout, world.genes, world.elements, rng)
+    return CellData(cell, tags, ctss, tracks, hic)
+
+
+def simulate(spec: DemoSpec) -> Demo:
+    """The whole demo dataset: the world and every cell type."""
+    world = simulate_world(spec)
+    return Demo(world, {cell: simulate_cell(world, cell) for cell in spec.cell_types})
 
 
 # --- layout -------------------------------------------------------------------------------
@@ -393,15 +454,6 @@ def expected_tags(spec: DemoSpec, genes: pd.DataFrame, causal: pd.DataFrame, cel
     return baseline + summed.reindex(baseline.index, fill_value=0.0)
 
 
-def _expected_tags(spec, genes, causal, rng) -> pd.DataFrame:
-    genes = genes.copy()
-    for cell in spec.cell_types:
-        lam = expected_tags(spec, genes, causal, cell).to_numpy()
-        genes[f"expected_tags_{cell}"] = lam
-        genes[f"tags_{cell}"] = rng.poisson(lam)
-    return genes
-
-
 # --- signals ------------------------------------------------------------------------------
 
 
@@ -488,7 +540,7 @@ def _ctss(spec, cell, layout, genes, elements, rng) -> pd.DataFrame:
     """CAGE tag 5' ends: each gene's Poisson tags near its TSS; eRNA tags at active enhancers."""
     starts, strands, chroms = [], [], []
     for g in genes.itertuples():
-        n = int(getattr(g, f"tags_{cell}"))
+        n = int(g.tags)
         offsets = np.clip(np.round(rng.laplace(0, 6, n)), -spec.cage_half_width + 1, spec.cage_half_width - 1)
         sense = rng.random(n) < 0.95
         pos = np.where(sense, g.tss + offsets, g.tss - 40 + offsets // 4).astype(np.int64)
@@ -551,39 +603,49 @@ class DemoPaths:
 
 def write_demo(demo: Demo, paths: DemoPaths) -> None:
     """Write every file; each appears atomically, so a failure leaves no partial file."""
-    _atomic(paths.fasta, lambda tmp: write_fasta_gz(demo.sequence, tmp))
-    _atomic(paths.blacklist, lambda tmp: demo.blacklist.to_csv(tmp, sep="\t", header=False, index=False))
-    _atomic(paths.gene_table, lambda tmp: gene_table(demo).to_csv(tmp, index=False))
-    if paths.mrna_features:
-        _atomic(paths.mrna_features, lambda tmp: mrna_table(demo).to_csv(tmp, index=False))
+    write_world(demo.world, paths)
     for cell, files in paths.cell_types.items():
-        for kind in ("dnase", "h3k27ac"):
-            _atomic(files[kind], lambda tmp: write_bigwig(demo.tracks[cell][kind], demo.chrom_sizes, tmp))
-        _atomic(files["hic"], lambda tmp: write_hic(demo.hic[cell], demo.chrom_sizes,
-                                                    demo.spec.hic_resolution, tmp))
-        _atomic(files["cage"], lambda tmp: write_ctss(demo.ctss[cell], tmp))
-    truth = output_files(paths, demo.cell_types)
-    for cell in demo.cell_types:
+        write_cell(demo.world, demo.cells[cell], files)
+
+
+def write_world(world: World, paths: DemoPaths) -> None:
+    """The files every cell type shares (genome, blacklist, gene and mRNA tables) and the truth."""
+    _atomic(paths.fasta, lambda tmp: write_fasta_gz(world.sequence, tmp))
+    _atomic(paths.blacklist, lambda tmp: world.blacklist.to_csv(tmp, sep="\t", header=False, index=False))
+    _atomic(paths.gene_table, lambda tmp: gene_table(world).to_csv(tmp, index=False))
+    if paths.mrna_features:
+        _atomic(paths.mrna_features, lambda tmp: mrna_table(world).to_csv(tmp, index=False))
+    truth = world_files(paths, world.cell_types)
+    for cell in world.cell_types:
         _atomic(truth[f"truth_{cell}"],
-                lambda tmp: write_causal_bed(demo.causal[demo.causal["cell_type"] == cell], tmp))
-    _atomic(truth["truth_elements"], lambda tmp: demo.elements.to_csv(tmp, sep="\t", index=False))
-    _atomic(truth["truth_genes"], lambda tmp: truth_gene_table(demo).to_csv(tmp, sep="\t", index=False))
+                lambda tmp: write_causal_bed(world.causal[world.causal["cell_type"] == cell], tmp))
+    _atomic(truth["truth_elements"], lambda tmp: world.elements.to_csv(tmp, sep="\t", index=False))
+    _atomic(truth["truth_genes"], lambda tmp: truth_gene_table(world).to_csv(tmp, sep="\t", index=False))
 
 
-def gene_table(demo: Demo) -> pd.DataFrame:
-    """The gene table in the layout of EPInformer's expression CSV (TSS 1-based)."""
-    genes = demo.genes.assign(tss_1based=demo.genes["tss"] + 1, start=demo.genes["start"] + 1)
+def write_cell(world: World, data: CellData, files: dict[str, str]) -> None:
+    """One cell type's DNase and H3K27ac bigWigs, .hic and CTSS file."""
+    for kind in ("dnase", "h3k27ac"):
+        _atomic(files[kind], lambda tmp: write_bigwig(data.tracks[kind], world.chrom_sizes, tmp))
+    _atomic(files["hic"], lambda tmp: write_hic(data.hic, world.chrom_sizes, world.spec.hic_resolution, tmp))
+    _atomic(files["cage"], lambda tmp: write_ctss(data.ctss, tmp))
+
+
+def gene_table(world: World) -> pd.DataFrame:
+    """The gene table in the layout of EPInformer's expression CSV (TSS 1-based), with every demo
+    cell type's precomputed CAGE sum (the tags of its CTSS file within the TSS +/- 192 bp)."""
+    genes = world.genes.assign(tss_1based=world.genes["tss"] + 1, start=world.genes["start"] + 1)
     table = genes[list(GENE_TABLE_COLUMNS)].rename(columns=GENE_TABLE_COLUMNS)
-    for cell in demo.cell_types:
-        table[f"{cell}_CAGE_128*3_sum"] = genes[f"{cell}_CAGE_128*3_sum"]
+    for cell in world.cell_types:
+        table[f"{cell}_CAGE_128*3_sum"] = observed_tags(world, cell)
     for name in MRNA_FEATURES:
         table[name] = genes[name].round(6)
     return table
 
 
-def mrna_table(demo: Demo) -> pd.DataFrame:
+def mrna_table(world: World) -> pd.DataFrame:
     """The mRNA half-life feature table in the layout of EPInformer's `mRNA_halflife_features.csv`."""
-    g = demo.genes
+    g = world.genes
     table = pd.DataFrame({"chrom": g["chrom"], "TSS": g["tss"] + 1, "gene_id": g["gene_id"],
                           "Gene name": g["gene_name"]})
     for name in MRNA_FEATURES:
@@ -591,11 +653,13 @@ def mrna_table(demo: Demo) -> pd.DataFrame:
     return table
 
 
-def truth_gene_table(demo: Demo) -> pd.DataFrame:
-    columns = ["gene_id", "chrom", "tss", "strand", "promoter_strength", "mrna_effect"]
-    for cell in demo.cell_types:
-        columns += [f"promoter_on_{cell}", f"expected_tags_{cell}", f"tags_{cell}"]
-    return demo.genes[columns]
+def truth_gene_table(world: World) -> pd.DataFrame:
+    table = world.genes[["gene_id", "chrom", "tss", "strand", "promoter_strength", "mrna_effect"]].copy()
+    for cell in world.cell_types:
+        table[f"promoter_on_{cell}"] = world.genes[f"promoter_on_{cell}"]
+        table[f"expected_tags_{cell}"] = world.genes[f"expected_tags_{cell}"]
+        table[f"tags_{cell}"] = observed_tags(world, cell)
+    return table
 
 
 def write_fasta_gz(sequence: dict[str, str], path: str, width: int = 60) -> None:
@@ -674,7 +738,7 @@ def spec_from_config(config: dict) -> DemoSpec:
     demo = config["demo"]
     return DemoSpec(
         seed=demo["seed"],
-        cell_types=tuple(config["cell_types"]),
+        cell_types=tuple(demo["cell_type_motifs"]),
         cell_type_motifs={c: tuple(m) for c, m in demo["cell_type_motifs"].items()},
         genes_per_chromosome=dict(demo["genes_per_chromosome"]),
         window_half_width=config["window"]["half_width"],
@@ -690,6 +754,10 @@ def spec_from_config(config: dict) -> DemoSpec:
 
 def paths_from_config(config: dict) -> DemoPaths:
     """Where the demo writes: exactly the local source paths the config names."""
+    unknown = [cell for cell in config["cell_types"] if cell not in config["demo"]["cell_type_motifs"]]
+    if unknown:
+        raise ValueError(f"cell_types: {unknown} are not demo cell types; demo.cell_type_motifs defines "
+                         f"{list(config['demo']['cell_type_motifs'])}")
     named = {
         "genome.fasta": config["genome"]["fasta"],
         "genome.blacklist": config["genome"]["blacklist"],
@@ -709,15 +777,21 @@ def paths_from_config(config: dict) -> DemoPaths:
     )
 
 
-def output_files(paths: DemoPaths, cell_types) -> dict[str, str]:
-    """Every file `write_demo` produces, by a name usable as a Snakemake output key."""
+def world_files(paths: DemoPaths, cell_types) -> dict[str, str]:
+    """The files `write_world` produces, by a name usable as a Snakemake output key."""
     files = {"fasta": paths.fasta, "blacklist": paths.blacklist, "gene_table": paths.gene_table}
     if paths.mrna_features:
         files["mrna_features"] = paths.mrna_features
-    for cell, kinds in paths.cell_types.items():
-        files.update({f"{cell}_{kind}": path for kind, path in kinds.items()})
     truth = Path(paths.truth_dir)
     files.update({f"truth_{cell}": str(truth / f"{cell}.causal_elements.bed") for cell in cell_types})
     files["truth_elements"] = str(truth / "elements.tsv")
     files["truth_genes"] = str(truth / "genes.tsv")
+    return files
+
+
+def output_files(paths: DemoPaths, cell_types) -> dict[str, str]:
+    """Every file `write_demo` produces, by a name usable as a Snakemake output key."""
+    files = world_files(paths, cell_types)
+    for cell, kinds in paths.cell_types.items():
+        files.update({f"{cell}_{kind}": path for kind, path in kinds.items()})
     return files

@@ -241,15 +241,15 @@ def genome_sizes(fasta_path: str) -> dict[str, int]:
     return dict(zip(fai[0], fai[1]))
 
 
-def build_gene_table(config: dict, table_path: str, mrna_path: str | None, fasta_path: str, blacklist_path: str,
-                     input_chromosomes: dict[str, list[str]]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def build_gene_table(config: dict, table_path: str, mrna_path: str | None, fasta_path: str,
+                     blacklist_path: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Genes to model (TSS, strand, split, mRNA features unless `mrna_path` is None, window QC),
-    dropped genes, chromosomes."""
+    dropped genes, chromosomes. It depends on the genome and the annotation only: each cell type
+    keeps the genes its inputs cover (`cell_gene_table`)."""
     genes_cfg, window = config["genes"], config["window"]
     sizes = genome_sizes(fasta_path)
     heldout = split_chromosomes(config["split"], sizes, fasta_path)
-    check_heldout_inputs(heldout, input_chromosomes, config["split"]["allow_missing_heldout"])
-    processed, chromosomes = common_chromosomes(sizes, input_chromosomes)
+    processed, chromosomes = common_chromosomes(sizes, {})
     raw = read_gene_table(table_path, genes_cfg)
     genes, dropped = select_genes(raw, sizes, processed, heldout)
     if mrna_path:
@@ -261,6 +261,24 @@ def build_gene_table(config: dict, table_path: str, mrna_path: str | None, fasta
         raise ValueError(f"{table_path}: no gene left after filtering; see the dropped table for why")
     chromosomes = split_report(raw, genes, dropped, chromosomes, heldout, sizes, table_path)
     return genes, dropped, chromosomes
+
+
+def cell_gene_table(config: dict, genes_path: str, fasta_path: str,
+                    input_chromosomes: dict[str, list[str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The genes of the gene table on chromosomes that every one of a cell type's inputs has
+    (`input_chromosomes`: label -> names), and the per-chromosome report. An input lacking a valid
+    or test chromosome is an error unless split.allow_missing_heldout."""
+    sizes = genome_sizes(fasta_path)
+    heldout = split_chromosomes(config["split"], sizes, fasta_path)
+    check_heldout_inputs(heldout, input_chromosomes, config["split"]["allow_missing_heldout"])
+    processed, chromosomes = common_chromosomes(sizes, input_chromosomes)
+    genes = pd.read_csv(genes_path, sep="\t", dtype={"chrom": str})
+    dropped: list = []
+    kept = drop(genes, ~genes["chrom"].isin(processed), "chromosome " + genes["chrom"] + " not in every input",
+                dropped)
+    dropped_table = pd.concat(dropped, ignore_index=True) if dropped else pd.DataFrame(columns=["gene_id", "reason"])
+    report = split_report(genes, kept, dropped_table, chromosomes, heldout, sizes, genes_path)
+    return kept.reset_index(drop=True), report
 
 
 def cell_targets(config: dict, genes: pd.DataFrame, ctss_path: str, table_path: str, cell: str) -> pd.DataFrame:

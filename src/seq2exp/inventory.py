@@ -205,11 +205,18 @@ def check_chromosomes(run: RunInputs, sources: list[Source]) -> None:
     check_heldout_inputs(heldout, inputs, run.config["split"]["allow_missing_heldout"])
 
 
-def inputs_report(config: dict, fasta_path: str) -> pd.DataFrame:
-    """Every configured input read and checked as the rules will read it (the FASTA at its
-    prepared, indexed `fasta_path`), one row each."""
-    sources = configured_sources(config)
-    run = run_inputs(config, {s.key: s for s in sources}, fasta_path)
+def inputs_report(config: dict, fasta_path: str, cell: str | None = None) -> pd.DataFrame:
+    """The inputs every cell type shares (`cell` None), or one cell type's, read and checked as the
+    rules will read them (the FASTA at its prepared, indexed `fasta_path`), one row each."""
+    every = configured_sources(config)
+    run = run_inputs(config, {s.key: s for s in every}, fasta_path)
+    sources = [s for s in every if _cell_of(s, config["run_cell_types"]) == cell]
     report = pd.DataFrame([describe(s, run, fasta_path if s.key == "genome.fasta" else None) for s in sources])
     check_chromosomes(run, sources)
     return report
+
+
+def _cell_of(source: Source, cells: list[str]) -> str | None:
+    """The cell type whose input `source` is (keys `<cell>.<kind>`), or None for a shared input."""
+    prefix = source.key.split(".", 1)[0]
+    return prefix if prefix in cells else None

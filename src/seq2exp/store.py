@@ -1,7 +1,8 @@
 """The per-gene tensor store and its PyTorch Dataset.
 
-One HDF5 file holds what all cell types share, one file per cell type the rest; each per-gene
-array is one chunk, so reading a training sample touches one chunk per dataset:
+One HDF5 file holds what all cell types share (every gene of the gene table), one file per cell
+type the rest (the genes on chromosomes its inputs have); each per-gene array is one chunk, so
+reading a training sample touches one chunk per dataset:
 
     sequence.h5   gene_id (n,)   dna (n, L) uint8 codes A,C,G,T,N = 0..4
                   blacklist (n, ceil(L/8)) uint8: the mask, bit-packed (np.packbits)
@@ -131,8 +132,18 @@ def build_cell_store(path: str, genes: pd.DataFrame, feature_columns: list, dnas
         log.warning("%s: %d signal values beyond float16's range (|x| > %g) clipped to it", path, clipped, FLOAT16_MAX)
 
 
+def _rows_of(gene_ids: np.ndarray, shared_ids: np.ndarray, cell_path: str, sequence_path: str) -> np.ndarray:
+    """The row of each of a cell type's genes in the shared sequence store."""
+    row_of = pd.Index(shared_ids).get_indexer(gene_ids)
+    if (row_of < 0).any():
+        raise ValueError(f"{cell_path}: {int((row_of < 0).sum())} genes (e.g. {gene_ids[row_of < 0][0]}) are not "
+                         f"in {sequence_path}; rebuild the store")
+    return row_of
+
+
 class GeneWindows:
-    """A torch-style Dataset over one cell type's store; HDF5 files open lazily in each worker.
+    """A torch-style Dataset over one cell type's store, joined to the shared sequence store on
+    gene_id (a cell type holds the genes its inputs cover); HDF5 files open lazily in each worker.
 
     Each item: dna (L,) uint8 codes, signals (3, L) float16 (cast on the device), blacklist (L,)
     bool, peaks (L,) bool, features (F,) float32, target float32, gene_id str.
@@ -142,9 +153,9 @@ class GeneWindows:
         self.sequence_path = str(Path(store_dir) / "sequence.h5")
         self.cell_path = str(Path(store_dir) / f"{cell_type}.h5")
         with h5py.File(self.sequence_path, "r") as seq, h5py.File(self.cell_path, "r") as cell:
-            if not np.array_equal(seq["gene_id"][:], cell["gene_id"][:]):
-                raise ValueError(f"{self.cell_path}: genes differ from {self.sequence_path}; rebuild the store")
-            self.gene_ids = seq["gene_id"][:].astype(str)
+            self.gene_ids = cell["gene_id"][:].astype(str)
+            self._sequence_rows = _rows_of(self.gene_ids, seq["gene_id"][:].astype(str), self.cell_path,
+                                           self.sequence_path)
             self.length = 2 * int(seq.attrs["half_width"])
             self.reverse_complement_minus_strand = bool(seq.attrs["reverse_complement_minus_strand"])
             self.features = cell["features"][:]
@@ -178,10 +189,11 @@ class GeneWindows:
 
     def __getitem__(self, item: int) -> dict:
         i = int(self.indices[item])
+        shared = int(self._sequence_rows[i])
         return {
             "gene_id": self.gene_ids[i],
-            "dna": self._chunk("dna", i),
-            "blacklist": self._mask("blacklist", i),
+            "dna": self._chunk("dna", shared),
+            "blacklist": self._mask("blacklist", shared),
             "signals": self._chunk("signals", i),
             "peaks": self._mask("peaks", i),
             "features": self.features[i],

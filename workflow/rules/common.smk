@@ -35,10 +35,14 @@ def alternatives(paths):
     return "|".join(re.escape(p) for p in paths) or "(?!)"
 
 
-def demo_outputs():
+def demo_world_outputs():
     from seq2exp import demo
 
-    return demo.output_files(demo.paths_from_config(config), list(config["cell_types"]))
+    return demo.world_files(demo.paths_from_config(config), list(config["demo"]["cell_type_motifs"]))
+
+
+def demo_cell_outputs(cell):
+    return dict(config["cell_types"][cell])
 
 
 CELLS = config["run_cell_types"]

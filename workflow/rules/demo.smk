@@ -1,17 +1,37 @@
-# The offline demo: one rule writes every source file the config names, in the real formats,
-# plus the planted ground truth (read by evaluation only).
+# The offline demo, in the real formats: one job writes what every cell type shares (genome,
+# gene tables, planted truth, read by evaluation only), one job per cell type its measurements,
+# each from its own random stream, so adding a cell type leaves the others' files untouched.
 
 if "demo" in config:
 
-    rule demo_sources:
+    rule demo_world:
         output:
-            **demo_outputs(),
+            **demo_world_outputs(),
         threads: job_threads("data")
         resources:
             **job_resources("data"),
         log:
-            f"{LOGS}/demo_sources.log",
+            f"{LOGS}/demo_world.log",
         conda:
             "../envs/data.yaml"
         script:
-            "../scripts/demo_sources.py"
+            "../scripts/demo_world.py"
+
+    for demo_cell in config["cell_types"]:
+
+        rule:
+            name:
+                f"demo_{demo_cell}"
+            output:
+                **demo_cell_outputs(demo_cell),
+            params:
+                cell=demo_cell,
+            threads: job_threads("data")
+            resources:
+                **job_resources("data"),
+            log:
+                f"{LOGS}/{demo_cell}/demo_cell.log",
+            conda:
+                "../envs/data.yaml"
+            script:
+                "../scripts/demo_cell.py"

@@ -70,7 +70,7 @@ if CRISPRI:
 rule mask_tracks:
     input:
         masks=f"{RESULTS}/models/{{cell}}/{{model}}/masks.h5",
-        genes=rules.gene_table.output.genes,
+        genes=rules.cell_genes.output.genes,
         fai=rules.prepare_genome.output.fai,
     output:
         bigwig=f"{TRACKS}/{{cell}}/{{model}}.mask.bw",
@@ -116,7 +116,7 @@ rule gene_track_figures:
         unpack(gene_track_masks),
         store=rules.store_cell.output.store,
         sequence=rules.store_sequence.output.store,
-        genes=rules.gene_table.output.genes,
+        genes=rules.cell_genes.output.genes,
         peaks=rules.dnase_peaks.output.peaks,
     output:
         report(directory(f"{FIGURES}/{{cell}}/genes"), patterns=["{gene}.png"], category="Masks",

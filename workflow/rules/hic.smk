@@ -4,7 +4,7 @@
 rule hic_contacts:
     input:
         hic=cell_source("hic"),
-        genes=rules.gene_table.output.genes,
+        genes=rules.cell_genes.output.genes,
     output:
         f"{RESULTS}/{{cell}}/hic_contact.tsv.gz",
     threads: job_threads("data")

@@ -1,7 +1,7 @@
-# Inputs as the later stages read them: the genome decompressed and indexed, and a report of
-# every source (origin, size, sha256, what its reader sees), which also checks, before any long
-# job, what the later rules need: table columns, the Hi-C resolution and normalisation, and
-# chromosome names shared by the FASTA and every input.
+# Inputs as the later stages read them: the genome decompressed and indexed, and reports of the
+# shared sources and of each cell type's (origin, size, sha256, what its reader sees), which also
+# check, before any long job, what the later rules need: table columns, the Hi-C resolution and
+# normalisation, and chromosome names shared by the FASTA and every input.
 
 
 rule prepare_genome:
@@ -24,7 +24,7 @@ rule prepare_genome:
 rule inputs_report:
     input:
         fasta=rules.prepare_genome.output.fasta,
-        sources=[source_path(key) for key in SOURCES],
+        sources=[source_path(key) for key in SOURCES if key.split(".", 1)[0] not in CELLS],
     output:
         f"{RESULTS}/inputs.tsv",
     threads: job_threads("data")
@@ -32,6 +32,26 @@ rule inputs_report:
         **job_resources("data"),
     log:
         f"{LOGS}/inputs_report.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/inputs_report.py"
+
+
+rule cell_inputs_report:
+    input:
+        fasta=rules.prepare_genome.output.fasta,
+        table=source_path("genes.table"),
+        sources=lambda wildcards: [source_path(f"{wildcards.cell}.{kind}") for kind in CELL_INPUTS],
+    output:
+        f"{RESULTS}/{{cell}}/inputs.tsv",
+    params:
+        cell=lambda wildcards: wildcards.cell,
+    threads: job_threads("data")
+    resources:
+        **job_resources("data"),
+    log:
+        f"{LOGS}/{{cell}}/inputs_report.log",
     conda:
         "../envs/data.yaml"
     script:

@@ -4,7 +4,7 @@
 rule dnase_peaks:
     input:
         dnase=cell_source("dnase"),
-        genes=rules.gene_table.output.genes,
+        genes=rules.cell_genes.output.genes,
         blacklist=source_path("genome.blacklist"),
     output:
         peaks=f"{RESULTS}/{{cell}}/dnase_peaks.narrowPeak",

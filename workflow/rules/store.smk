@@ -23,7 +23,7 @@ rule store_sequence:
 
 rule store_cell:
     input:
-        genes=rules.gene_table.output.genes,
+        genes=rules.cell_genes.output.genes,
         targets=rules.cage_targets.output[0],
         promoter=rules.promoter_activity.output[0],
         dnase=cell_source("dnase"),

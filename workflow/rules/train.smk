@@ -8,7 +8,7 @@ rule train_model:
         sequence_checksum=rules.store_sequence.output.checksum,
         cell=rules.store_cell.output.store,
         cell_checksum=rules.store_cell.output.checksum,
-        genes=rules.gene_table.output.genes,
+        genes=rules.cell_genes.output.genes,
         soft_masks=soft_masks,
     output:
         checkpoint=f"{MODEL_DIR}/best.ckpt",

@@ -1,15 +1,11 @@
 from seq2exp.files import write_tsv
 from seq2exp.genes import build_gene_table
-from seq2exp.inventory import chromosome_names
 from seq2exp.logs import log_to
-from seq2exp.sources import configured_sources
 
 log_to(snakemake.log[0])
-cell_inputs = [s for s in configured_sources(snakemake.config) if s.path in snakemake.input.cell_inputs]
-chromosomes = {f"{s.key} ({s.path})": chromosome_names(s.kind, s.path) for s in cell_inputs}
 mrna = snakemake.input.mrna[0] if snakemake.input.mrna else None  # genes.mrna_features: null
 genes, dropped, report = build_gene_table(snakemake.config, snakemake.input.table, mrna, snakemake.input.fasta,
-                                          snakemake.input.blacklist, chromosomes)
+                                          snakemake.input.blacklist)
 write_tsv(dropped, snakemake.output.dropped)
 write_tsv(report, snakemake.output.chromosomes)
 write_tsv(genes, snakemake.output.genes)
