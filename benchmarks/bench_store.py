@@ -1,10 +1,11 @@
 """Store benchmark: build throughput, random-access reads, size and build memory at 200 kb windows.
 
-    python benchmarks/bench_store.py [--genes 500] [--reads 300] [--workdir DIR]
+    python benchmarks/bench_store.py [--genes 500] [--reads 300] [--workers N] [--workdir DIR]
 
 A paper-scale synthetic set (the demo generator at 200 kb windows, 5 kb Hi-C bins, one cell type)
 is written in the real formats, then:
-- build: DNA/blacklist store and the cell store (signals, Hi-C, peaks), genes/s per core, peak RSS;
+- build: DNA/blacklist store and the cell store (signals, Hi-C, peaks), genes/s in one process and
+  sharded over --workers processes (default: every core), peak RSS;
 - read: one training sample (all channels) at random through the Dataset, against the direct path
   (FASTA + two bigWigs + a .hic query per sample) and the floor (the same bytes from memmapped,
   uncompressed arrays in the page cache);
@@ -48,8 +49,9 @@ def make_dataset(workdir: Path, n_genes: int) -> tuple[DemoPaths, pd.DataFrame]:
     return paths, demo.genes[["gene_id", "chrom", "tss", "strand"]].assign(target=0.0, promoter_activity=1.0)
 
 
-def _build(workdir: str, paths: DemoPaths, genes: pd.DataFrame, queue) -> None:
-    """Runs in a fresh process so that its peak RSS is the build's own."""
+def _build(workdir: str, paths: DemoPaths, genes: pd.DataFrame, queue, workers: int) -> None:
+    """Runs in a fresh process so that its peak RSS is the build's own; the stores are read by
+    `workers` processes (rows_in_order)."""
     from seq2exp.genes import genome_sizes, read_blacklist
     from seq2exp.hic import per_base_contact, tss_contact_profiles
     from seq2exp.sources import prepare_fasta
@@ -61,7 +63,7 @@ def _build(workdir: str, paths: DemoPaths, genes: pd.DataFrame, queue) -> None:
     timings = {}
     start = time.perf_counter()
     blacklist = read_blacklist(paths.blacklist, genome_sizes(fasta))
-    build_sequence_store(f"{workdir}/store/sequence.h5", genes, fasta, blacklist, HALF_WIDTH, False)
+    build_sequence_store(f"{workdir}/store/sequence.h5", genes, fasta, blacklist, HALF_WIDTH, False, workers)
     timings["sequence store"] = time.perf_counter() - start
     start = time.perf_counter()
     profiles = tss_contact_profiles(paths.cell_types[CELL]["hic"], genes, HALF_WIDTH, RESOLUTION, "VC",
@@ -73,10 +75,20 @@ def _build(workdir: str, paths: DemoPaths, genes: pd.DataFrame, queue) -> None:
     build_cell_store(f"{workdir}/store/{CELL}.h5", genes, FEATURES, paths.cell_types[CELL]["dnase"],
                      paths.cell_types[CELL]["h3k27ac"],
                      lambda g: per_base_contact(by_gene[g.gene_id], g.tss, HALF_WIDTH, RESOLUTION),
-                     peaks, HALF_WIDTH, False)
+                     peaks, HALF_WIDTH, False, workers)
     timings["cell store"] = time.perf_counter() - start
     timings["peak RSS MiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     queue.put(timings)
+
+
+def build_in_fresh_process(workdir: Path, paths: DemoPaths, genes: pd.DataFrame, workers: int) -> dict:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_build, args=(str(workdir), paths, genes, queue, workers))
+    process.start()
+    timings = queue.get()
+    process.join()
+    return timings
 
 
 def direct_sample(fasta, dnase, h3k27ac, hic, gene) -> dict:
@@ -131,6 +143,7 @@ def main() -> None:
     parser.add_argument("--genes", type=int, default=500)
     parser.add_argument("--reads", type=int, default=300)
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="processes per store build")
     args = parser.parse_args()
     tune_allocator()
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench_store."))
@@ -139,24 +152,24 @@ def main() -> None:
     print(f"synthetic set: {len(genes)} genes, 200 kb windows, written in {time.perf_counter() - start:.0f} s "
           f"to {workdir}")
 
-    queue = multiprocessing.get_context("spawn").Queue()
-    process = multiprocessing.get_context("spawn").Process(target=_build, args=(str(workdir), paths, genes, queue))
-    process.start()
-    timings = queue.get()
-    process.join()
+    runs = {workers: build_in_fresh_process(workdir, paths, genes, workers) for workers in sorted({1, args.workers})}
     n = len(genes)
-    per_core = n / (timings["sequence store"] + timings["Hi-C contacts"] + timings["cell store"])
-    print("\n== build (one process, one core) ==")
-    for name in ("sequence store", "Hi-C contacts", "cell store"):
-        print(f"{name:16s} {timings[name]:8.1f} s  {n / timings[name]:8.1f} genes/s")
-    print(f"{'all three':16s} {per_core:17.1f} genes/s per core; peak RSS {timings['peak RSS MiB']:.0f} MiB")
-    sequence_share = timings["sequence store"] / n
-    cell_share = (timings["Hi-C contacts"] + timings["cell store"]) / n
-    # As the rules run: one sequence job, then one job per cell type; 16 cores run them side by side.
-    projected = 18_377 * (sequence_share + cell_share)
-    print(f"projected, 18,377 genes x 2 cell types on 16 cores (rules as they are: sequence, then both "
-          f"cell types in parallel, one core each): {projected / 60:.0f} min; "
-          f"if genes were sharded over all 16 cores: {18_377 * (sequence_share + 2 * cell_share) / 16 / 60:.1f} min")
+    for workers, timings in runs.items():
+        print(f"\n== build, stores sharded over {workers} process(es) ==")
+        for name in ("sequence store", "Hi-C contacts", "cell store"):
+            print(f"{name:16s} {timings[name]:8.1f} s  {n / timings[name]:8.1f} genes/s")
+        print(f"peak RSS {timings['peak RSS MiB']:.0f} MiB (the parent; each worker holds one window at a time)")
+    one, many = runs[1], runs[args.workers]
+    for name in ("sequence store", "cell store"):
+        print(f"{name}: {one[name] / many[name]:.2f}x faster over {args.workers} processes")
+    hic_share = one["Hi-C contacts"] / n
+    # The sequence job, then both cell types side by side, each sharding its store over its threads.
+    per_gene = {w: (t["sequence store"] + t["cell store"]) / n for w, t in runs.items()}
+    print(f"projected, 18,377 genes x 2 cell types on 16 cores: one process per store "
+          f"{18_377 * (per_gene[1] + hic_share) / 60:.0f} min; sharded as measured here ({args.workers} "
+          f"processes per store) {18_377 * (per_gene[args.workers] + hic_share) / 60:.0f} min; "
+          f"at 8 processes per cell store (linear from the 1-process rate) "
+          f"{18_377 * (one['sequence store'] / 16 + one['cell store'] / 8 + one['Hi-C contacts']) / n / 60:.0f} min")
 
     store = workdir / "store"
     sizes = {p.name: p.stat().st_size for p in store.glob("*.h5")}

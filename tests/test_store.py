@@ -1,15 +1,17 @@
 """The per-gene store: values equal their sources, orientation follows the config, reads are lazy."""
 
 import gzip
+import os
 import pickle
 
+import h5py
 import numpy as np
 import pandas as pd
 import pyBigWig
 import pytest
 
 from seq2exp.genome import reverse_complement_codes, sequence_codes
-from seq2exp.store import GeneWindows, build_cell_store, build_sequence_store
+from seq2exp.store import GeneWindows, build_cell_store, build_sequence_store, rows_in_order
 
 FEATURES = ["f1", "f2"]
 
@@ -30,17 +32,17 @@ def hic_ramp(half_width):
     return lambda gene: np.full(2 * half_width, gene.tss / 1e4, dtype=np.float32)
 
 
-def build(tmp_path, demo, paths, fasta_path, reverse_minus, genes=None, cell_genes=None):
+def build(tmp_path, demo, paths, fasta_path, reverse_minus, genes=None, cell_genes=None, workers=1):
     genes = demo.genes if genes is None else genes
     genes = genes.assign(target=np.arange(len(genes), dtype=float), f1=1.0, f2=2.0)
     hw = demo.spec.window_half_width
     blacklist = demo.blacklist[["chrom", "start", "end"]]
     peaks = demo.elements.loc[demo.elements["kind"] == "enhancer", ["chrom", "start", "end"]]
-    build_sequence_store(str(tmp_path / "sequence.h5"), genes, fasta_path, blacklist, hw, reverse_minus)
+    build_sequence_store(str(tmp_path / "sequence.h5"), genes, fasta_path, blacklist, hw, reverse_minus, workers)
     cell = demo.cell_types[0]
     genes = genes if cell_genes is None else genes.loc[cell_genes]
     build_cell_store(str(tmp_path / f"{cell}.h5"), genes, FEATURES, paths.cell_types[cell]["dnase"],
-                     paths.cell_types[cell]["h3k27ac"], hic_ramp(hw), peaks, hw, reverse_minus)
+                     paths.cell_types[cell]["h3k27ac"], hic_ramp(hw), peaks, hw, reverse_minus, workers)
     return GeneWindows(str(tmp_path), cell), genes
 
 
@@ -96,6 +98,23 @@ def test_a_cell_gene_missing_from_the_sequence_store_is_an_error(tiny_demo, tiny
                          tiny_demo.blacklist[["chrom", "start", "end"]], tiny_demo.spec.window_half_width, False)
     with pytest.raises(ValueError, match=r"K562.h5: 2 genes \(e.g. ENSG9\d+\) are not in .*sequence.h5; rebuild"):
         GeneWindows(str(tmp_path), tiny_demo.cell_types[0])
+
+
+def test_rows_are_computed_in_other_processes_and_kept_in_order():
+    rows = list(rows_in_order(lambda i: (i, os.getpid()), 50, workers=2, batch=4))
+    assert [i for i, _ in rows] == list(range(50))
+    assert os.getpid() not in {pid for _, pid in rows}
+
+
+def test_a_build_sharded_over_processes_writes_the_same_store(tiny_demo, tiny_demo_paths, fasta_path, tmp_path):
+    assert len(tiny_demo.genes) > 16  # more than one batch of rows_in_order per worker
+    one, _ = build(tmp_path / "one", tiny_demo, tiny_demo_paths, fasta_path, reverse_minus=True)
+    sharded, _ = build(tmp_path / "two", tiny_demo, tiny_demo_paths, fasta_path, reverse_minus=True, workers=2)
+    for name in ("sequence.h5", f"{tiny_demo.cell_types[0]}.h5"):
+        with h5py.File(tmp_path / "one" / name) as a, h5py.File(tmp_path / "two" / name) as b:
+            assert set(a) == set(b)
+            for key in a:
+                np.testing.assert_array_equal(a[key][:], b[key][:], err_msg=f"{name}:{key}")
 
 
 def test_minus_strand_windows_follow_the_config(tiny_demo, tiny_demo_paths, fasta_path, tmp_path):

@@ -20,7 +20,9 @@ bit-packed instead, 8x smaller at no decoding cost worth measuring).
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
+import warnings
 from pathlib import Path
 
 import h5py
@@ -63,46 +65,106 @@ def _packed_length(length: int) -> int:
     return -(-length // 8)
 
 
+class _PerProcess:
+    """Handles opened on first use in each process (forked workers must not share file offsets)."""
+
+    def __init__(self, open_handles):
+        self._open, self._handles, self._pid = open_handles, None, None
+
+    def get(self):
+        if self._pid != os.getpid():
+            self._handles, self._pid = self._open(), os.getpid()
+        return self._handles
+
+
+_ROW = None  # the per-gene function of a parallel build; forked workers inherit it
+
+
+def _apply_row(i: int):
+    return _ROW(i)
+
+
+def rows_in_order(compute, n: int, workers: int, batch: int = 16):
+    """compute(i) for i in 0..n-1, in order: in this process, or sharded over `workers` forked
+    processes (at most batch x workers results wait in memory for the writer)."""
+    global _ROW
+    if workers <= 1 or n <= batch:
+        yield from (compute(i) for i in range(n))
+        return
+    _ROW = compute
+    try:
+        with warnings.catch_warnings():
+            # hictkpy warns on every fork; the workers only read FASTA and bigWig files.
+            warnings.filterwarnings("ignore", message="hictkpy: detected a call to fork")
+            pool = multiprocessing.get_context("fork").Pool(workers)
+        with pool:
+            step = batch * workers
+            for lo in range(0, n, step):
+                yield from pool.map(_apply_row, range(lo, min(lo + step, n)), chunksize=batch)
+    finally:
+        _ROW = None
+
+
 def build_sequence_store(path: str, genes: pd.DataFrame, fasta_path: str, blacklist: pd.DataFrame,
-                         half_width: int, reverse_minus: bool) -> None:
+                         half_width: int, reverse_minus: bool, workers: int = 1) -> None:
     """DNA codes and the blacklist mask of every gene's window (shared by all cell types). The
     blacklist mask marks every position the mask may never select: blacklisted bases and the
-    padding beyond chromosome ends."""
+    padding beyond chromosome ends. `workers` processes read the windows."""
     length = 2 * half_width
     merged = merged_intervals(blacklist)
+    rows = list(genes[["chrom", "tss", "strand"]].itertuples(index=False))
+    fasta = _PerProcess(lambda: pyfaidx.Fasta(fasta_path, as_raw=True))
+
+    def window(i):
+        g = rows[i]
+        minus = g.strand == "-"
+        codes = window_codes(fasta.get(), g.chrom, g.tss, half_width)
+        start, end = window_bounds(g.tss, half_width)
+        never = interval_mask(merged, g.chrom, start, end)
+        positions = np.arange(start, end)
+        never |= (positions < 0) | (positions >= len(fasta.get()[g.chrom]))  # padding is no genome to select
+        return (reverse_complement_codes(codes) if (minus and reverse_minus) else codes,
+                np.packbits(_orient(never, minus, reverse_minus)))
 
     def fill(handle):
         handle.attrs.update(half_width=half_width, reverse_complement_minus_strand=reverse_minus)
         _small(handle, "gene_id", genes["gene_id"].to_numpy().astype("S"))
         dna = _per_gene(handle, "dna", (len(genes), length), np.uint8)
         mask = _per_gene(handle, "blacklist", (len(genes), _packed_length(length)), np.uint8)
-        fasta = pyfaidx.Fasta(fasta_path, as_raw=True)
-        for i, g in enumerate(genes.itertuples()):
-            minus = g.strand == "-"
-            codes = window_codes(fasta, g.chrom, g.tss, half_width)
-            dna[i] = reverse_complement_codes(codes) if (minus and reverse_minus) else codes
-            start, end = window_bounds(g.tss, half_width)
-            never = interval_mask(merged, g.chrom, start, end)
-            positions = np.arange(start, end)
-            never |= (positions < 0) | (positions >= len(fasta[g.chrom]))  # padding is no genome to select
-            mask[i] = np.packbits(_orient(never, minus, reverse_minus))
-        fasta.close()
+        for i, (codes, never) in enumerate(rows_in_order(window, len(rows), workers)):
+            dna[i], mask[i] = codes, never
 
     _atomic_h5(path, fill)
 
 
 def build_cell_store(path: str, genes: pd.DataFrame, feature_columns: list, dnase_path: str,
                      h3k27ac_path: str, hic_contact, peaks: pd.DataFrame, half_width: int,
-                     reverse_minus: bool) -> None:
+                     reverse_minus: bool, workers: int = 1) -> None:
     """Signals, Hi-C contact, peak mask, target and features of one cell type.
 
     `genes` carries `target` and the `feature_columns` (model order);
-    `hic_contact(gene_row) -> float32 (L,)` gives the per-base Hi-C channel.
+    `hic_contact(gene_row) -> float32 (L,)` gives the per-base Hi-C channel; `workers` processes
+    read the windows.
     """
     length = 2 * half_width
     chroms = list(genes["chrom"].unique())
     merged_peaks = merged_intervals(peaks)
     features = list(feature_columns)
+    rows = list(genes.itertuples())
+    tracks = _PerProcess(lambda: (Track(h3k27ac_path, chroms), Track(dnase_path, chroms)))
+
+    def window(i):
+        g = rows[i]
+        minus = g.strand == "-"
+        h3k27ac, dnase = tracks.get()
+        values = np.stack([h3k27ac.window(g.chrom, g.tss, half_width), dnase.window(g.chrom, g.tss, half_width),
+                           hic_contact(g)])
+        clipped = int(np.count_nonzero(np.abs(values) > FLOAT16_MAX))
+        values = np.clip(_orient(values, minus, reverse_minus), -FLOAT16_MAX, FLOAT16_MAX).astype(np.float16)
+        start, end = window_bounds(g.tss, half_width)
+        peak_bits = np.packbits(_orient(interval_mask(merged_peaks, g.chrom, start, end), minus, reverse_minus))
+        return values, peak_bits, clipped
+
     clipped = 0
 
     def fill(handle):
@@ -114,18 +176,9 @@ def build_cell_store(path: str, genes: pd.DataFrame, feature_columns: list, dnas
         _small(handle, "features", genes[features].to_numpy(np.float32))
         signals = _per_gene(handle, "signals", (len(genes), len(SIGNAL_CHANNELS), length), np.float16)
         peak_mask = _per_gene(handle, "peaks", (len(genes), _packed_length(length)), np.uint8)
-        with Track(h3k27ac_path, chroms) as h3k27ac, Track(dnase_path, chroms) as dnase:
-            for i, g in enumerate(genes.itertuples()):
-                minus = g.strand == "-"
-                window = np.stack([h3k27ac.window(g.chrom, g.tss, half_width),
-                                   dnase.window(g.chrom, g.tss, half_width),
-                                   hic_contact(g)])
-                clipped += int(np.count_nonzero(np.abs(window) > FLOAT16_MAX))
-                window = np.clip(_orient(window, minus, reverse_minus), -FLOAT16_MAX, FLOAT16_MAX)
-                signals[i] = window.astype(np.float16)
-                start, end = window_bounds(g.tss, half_width)
-                peak_mask[i] = np.packbits(_orient(interval_mask(merged_peaks, g.chrom, start, end),
-                                                   minus, reverse_minus))
+        for i, (values, peak_bits, n_clipped) in enumerate(rows_in_order(window, len(rows), workers)):
+            signals[i], peak_mask[i] = values, peak_bits
+            clipped += n_clipped
 
     _atomic_h5(path, fill)
     if clipped:
@@ -209,19 +262,22 @@ class GeneWindows:
 # --- the stage ----------------------------------------------------------------------------
 
 
-def build_sequence_stage(config: dict, genes_path: str, fasta_path: str, blacklist_path: str, out_h5: str) -> None:
+def build_sequence_stage(config: dict, genes_path: str, fasta_path: str, blacklist_path: str, out_h5: str,
+                         workers: int = 1) -> None:
     from .genes import genome_sizes, read_blacklist
 
     genes = pd.read_csv(genes_path, sep="\t")
     blacklist = read_blacklist(blacklist_path, genome_sizes(fasta_path))
     window = config["window"]
     build_sequence_store(out_h5, genes, fasta_path, blacklist, window["half_width"],
-                         window["reverse_complement_minus_strand"])
+                         window["reverse_complement_minus_strand"], workers)
 
 
 def build_cell_stage(config: dict, genes_path: str, targets_path: str, promoter_path: str, dnase_path: str,
-                     h3k27ac_path: str, contacts_path: str, peaks_path: str, out_h5: str, out_table: str) -> None:
-    """One cell type's store file, and its per-gene table (target, features, QC)."""
+                     h3k27ac_path: str, contacts_path: str, peaks_path: str, out_h5: str, out_table: str,
+                     workers: int = 1) -> None:
+    """One cell type's store file, and its per-gene table (target, features, QC); `workers`
+    processes read the windows."""
     from .files import write_tsv
     from .genome import match_chromosomes
     from .hic import missing_fraction, per_base_contact
@@ -247,7 +303,7 @@ def build_cell_stage(config: dict, genes_path: str, targets_path: str, promoter_
         return per_base_contact(profiles[gene.gene_id], gene.tss, half_width, resolution)
 
     build_cell_store(out_h5, genes, feature_columns(config), dnase_path, h3k27ac_path, hic_channel, peaks,
-                     half_width, config["window"]["reverse_complement_minus_strand"])
+                     half_width, config["window"]["reverse_complement_minus_strand"], workers)
     qc = contacts.groupby("gene_id", sort=False)[["hic_contact"]].apply(missing_fraction)
     table = genes[["gene_id", "target", *feature_columns(config)]].assign(
         frac_hic_missing=genes["gene_id"].map(qc).to_numpy())
