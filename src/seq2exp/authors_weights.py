@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from types import SimpleNamespace
@@ -353,3 +354,116 @@ def load_authors_checkpoint(path_or_state_dict: str | Path | Mapping, options: M
     model.load_state_dict(converted, strict=True)
     model.authors_options = opts
     return model.eval()
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluating the authors' weights on our store
+
+# The extra features their head reads, in order (their ExperInteractDataset): the eight mRNA features
+# of EPInformer's table, then ABC's PromoterActivity; unscaled. Our store's names for them:
+AUTHORS_FEATURES = ("UTR5LEN_log10zscore", "CDSLEN_log10zscore", "INTRONLEN_log10zscore", "UTR3LEN_log10zscore",
+                    "UTR5GC", "CDSGC", "UTR3GC", "ORFEXONDENSITY", "promoter_activity")
+
+
+def authors_module(path_or_state_dict, options: Mapping | None = None):
+    """An `ExpressionModule` (as `train.predict` takes) holding the authors' weights; features pass
+    unscaled (their head was trained on raw features), so its scaling is the identity."""
+    from .batches import FeatureScaling
+    from .jobs import MODEL_SPECS
+    from .train import ExpressionModule
+
+    converted, opts = load_authors_checkpoint(path_or_state_dict, options, return_state_dict=True)
+    name = {spec.registry_name: key for key, spec in MODEL_SPECS.items()}[opts["model"]]
+    import numpy as np
+
+    n = opts["n_features"]
+    identity = FeatureScaling(np.zeros(n), np.ones(n)).to_dict()
+    module = ExpressionModule(name, {k: v for k, v in opts.items() if k != "model"}, {}, identity)
+    module.model.load_state_dict(converted, strict=True)
+    return module.eval()
+
+
+def evaluate_authors_weights(checkpoint, store_dir: str, cell_type: str, genes_path: str, out_tsv: str | None = None,
+                             options: Mapping | None = None, batch_size: int = 1, block_size: int | None = None,
+                             device: str = "cpu", masks_path: str | None = None, splits=("test",)):
+    """Predictions of the authors' weights for the store's genes of `splits` (all genes: None), in
+    `train.predict`'s table layout (mask ratios included) plus `source = authors-weights`; written to
+    `out_tsv` if given, the masks to `masks_path` if given.
+    `block_size` streams each scan in blocks (a 200 kb window on a CPU). The store's features must be
+    the nine the authors' head reads, in their order; they are fed unscaled."""
+    import h5py
+    import numpy as np
+    import pandas as pd
+
+    from .batches import BatchMaker, FeatureScaling, check_channel_order
+    from .files import write_tsv
+    from .store import GeneWindows
+    from .train import predict
+
+    windows = GeneWindows(store_dir, cell_type)
+    check_channel_order(windows)
+    with h5py.File(windows.cell_path, "r") as handle:
+        columns = tuple(handle.attrs.get("feature_columns", ()))
+    if columns and columns != AUTHORS_FEATURES:
+        raise AuthorsCheckpointError(f"{windows.cell_path}: features {columns}; the authors' head reads "
+                                     f"{AUTHORS_FEATURES} (genes.mrna_features must be EPInformer's table)")
+    module = authors_module(checkpoint, options)
+    if module.model.cfg.n_features != windows.features.shape[1]:
+        raise AuthorsCheckpointError(f"{windows.cell_path}: {windows.features.shape[1]} features per gene, the "
+                                     f"checkpoint's head reads {module.model.cfg.n_features}")
+    module.model.block_size = block_size
+    module.to(device)
+    genes = pd.read_csv(genes_path, sep="\t")
+    split_of = genes.set_index("gene_id")["split"].reindex(windows.gene_ids).to_numpy()
+    rows = np.arange(len(windows)) if splits is None else np.flatnonzero(np.isin(split_of, list(splits)))
+    n = windows.features.shape[1]
+    collate = _ToDevice(BatchMaker(FeatureScaling(np.zeros(n), np.ones(n))), device)
+    with tempfile.TemporaryDirectory() as scratch:  # predict() reports mask ratios only while writing masks
+        table = predict(module, windows, rows, collate, genes, batch_size,
+                        masks_path=masks_path or str(Path(scratch) / "masks.h5"))
+    table.insert(0, "source", "authors-weights")
+    if out_tsv:
+        write_tsv(table, out_tsv)
+    return table
+
+
+class _ToDevice:
+    """collate_fn: BatchMaker's batch with its tensors on `device`."""
+
+    def __init__(self, collate, device: str):
+        self.collate, self.device = collate, device
+
+    def __call__(self, items):
+        batch = self.collate(items)
+        return {k: v.to(self.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+def main(argv=None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Evaluate the authors' Seq2Exp checkpoint on our store.")
+    parser.add_argument("checkpoint")
+    parser.add_argument("--store", required=True, help="store folder (sequence.h5, <cell>.h5)")
+    parser.add_argument("--cell", required=True)
+    parser.add_argument("--genes", required=True, help="gene table with the split column (TSV)")
+    parser.add_argument("--out", required=True, help="predictions TSV")
+    parser.add_argument("--masks", help="masks.h5 to write")
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--block-size", type=int, help="stream each scan in blocks of this length")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--all-genes", action="store_true", help="all splits, not only test")
+    parser.add_argument("--central-region", type=int, help="override the checkpoint's center_len")
+    args = parser.parse_args(argv)
+    options = {} if args.central_region is None else {"central_region_bp": args.central_region,
+                                                      "pooled_region_bp": args.central_region}
+    table = evaluate_authors_weights(args.checkpoint, args.store, args.cell, args.genes, args.out, options,
+                                     args.batch_size, args.block_size, args.device, args.masks,
+                                     None if args.all_genes else ("test",))
+    test = table[table["split"] == "test"]
+    if len(test):
+        print(f"test genes {len(test)}: MSE {((test['prediction'] - test['target']) ** 2).mean():.4f}, "
+              f"Pearson {test['prediction'].corr(test['target']):.4f}")
+
+
+if __name__ == "__main__":
+    main()
