@@ -53,6 +53,12 @@ What cannot be mapped (an `AuthorsCheckpointError` says which and why):
     from one signal only, external masks (use_mask_model / use_bio_mask / use_peak_mask),
     merge_peak_mask, include lists, test_top, pool_mask, bidirectional strategy other than "add".
 
+Settings that are not tensors (beta_min, prior_scale_factor -> signal_scale, marginal_mean/scale -> prior,
+test_hard -> mask "hard", sample_threshold, center_len -> central/pooled region) come from the
+checkpoint's hyper-parameters (`hyper_parameters["model"]["config"]`, read even without omegaconf
+installed); where those cannot be read, our defaults apply, which are the published soft run's
+(Seq2Exp.sh: beta_min 1, prior_scale_factor 10, marginal_mean 0.1, marginal_scale 10, test_soft).
+
 Forward-pass details that are not weights (noted, not refused): their Beta parameters carry +1e-8;
 they ran bf16 with the residual stream in bf16 (`residual_in_fp32: false`); their windows are
 [tss - 100 kb, tss + 100 kb) with the ABC GeneList TSS, not reverse-complemented on minus-strand genes;
