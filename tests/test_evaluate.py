@@ -173,6 +173,22 @@ def test_markdown_shows_both_blocks_na_and_four_decimals(table1):
     assert "mask ratio" not in text and "K562 n = 40" in ours
 
 
+def test_the_authors_weights_rows_sit_beside_ours_in_their_own_block():
+    ours = metrics_row(predictions(*noisy(40, 0.5)), "seq2exp-soft", "K562", n_boot=50)
+    authors = dict(metrics_row(predictions(*noisy(30, 0.2, seed=3)), "seq2exp-soft", "K562", n_boot=50),
+                   source="authors-weights")
+    table = results_table([ours], TABLE1_MODELS, ["K562"], extra=[authors])
+    soft = table[table["model"] == "seq2exp-soft"]
+    assert list(soft["source"]) == ["ours", "authors-weights", "paper"]
+    assert soft.iloc[1]["n_genes"] == 30 and soft.iloc[1]["pearson"] == pytest.approx(authors["pearson"])
+    text = render_markdown(table, TABLE1_MODELS, ["K562"], "Table 1", mask_ratios=False)
+    block = text.split("## The authors' weights on our features")[1].split("## Paper")[0]
+    assert f"| seq2exp-soft | {authors['mse']:.4f} |" in block and "K562 n = 30" in block
+    assert "| caduceus | NA | NA | NA |" in block
+    assert "authors" not in render_markdown(results_table([ours], TABLE1_MODELS, ["K562"]), TABLE1_MODELS,
+                                            ["K562"], "Table 1", mask_ratios=False)
+
+
 def test_markdown_of_table2_shows_mask_ratios_as_percent():
     row = metrics_row(predictions(*noisy(30, 0.5)), "seq2exp-retrain", "K562", n_boot=20,
                       mask_ratio=0.1, mask_ratio_no_centre=0.05263)

@@ -334,3 +334,28 @@ def test_crispri_table_scores_pairs_in_the_stored_windows(repo, tiny_run):
     assert (valid["n_pairs"] == pairs["ValidConnection"].eq("TRUE").sum()).all()
     assert every.loc["dnase x contact", "auprc"] > every.loc["dnase x contact", "chance"] + 0.15  # 0.74 vs 0.45; reversed: 0.54
     assert "| K562 | all | seq2exp-soft |" in (workdir / "results/demo/tables/crispri.md").read_text()
+
+
+def test_the_authors_weights_add_their_rows_to_table1(repo, tiny_run):
+    """A checkpoint in the authors' layout named under evaluation.authors_weights is evaluated on the
+    run's store and lands in Table 1 as seq2exp-soft rows of source authors-weights."""
+    import torch
+    from test_authors_weights import their_state
+
+    workdir, configfile = tiny_run
+    checkpoint = workdir / "authors_K562.ckpt"
+    torch.save({"state_dict": their_state()}, checkpoint)
+    config = yaml.safe_load(configfile.read_text())
+    config["evaluation"]["authors_weights"] = {"K562": str(checkpoint)}
+    authors_config = workdir / "tiny_authors.yaml"
+    authors_config.write_text(yaml.safe_dump(config, sort_keys=False))
+    code, output = snakemake(repo, workdir, "results/demo/tables/table1.tsv", "--configfile", str(authors_config))
+    assert code == 0, output
+    assert "rule authors_weights" in output and "train_model" not in output, output
+    table = pd.read_csv(workdir / "results/demo/tables/table1.tsv", sep="\t")
+    authors = table[table["source"] == "authors-weights"]
+    assert list(zip(authors["model"], authors["cell_type"])) == [("seq2exp-soft", "K562")]
+    test_genes = TINY_GENES["chr22"] + TINY_GENES["chrX"]
+    assert authors.iloc[0]["n_genes"] == test_genes
+    assert np.isfinite(authors[["mse", "mae", "pearson"]].to_numpy(float)).all()
+    assert "## The authors' weights on our features" in (workdir / "results/demo/tables/table1.md").read_text()

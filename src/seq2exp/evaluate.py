@@ -22,6 +22,7 @@ TABLE1_MODELS = [
 ]
 TABLE2_MODELS = ["seq2exp-hard", "seq2exp-retrain", "macs3"]
 PAPER_CELL_TYPES = ["K562", "GM12878"]
+AUTHORS_SOURCE = "authors-weights"
 TABLE_COLUMNS = [
     "model", "cell_type", "source", "split", "n_genes", "mse", "mae", "pearson",
     "pearson_ci_low", "pearson_ci_high", "mask_ratio", "mask_ratio_no_centre",
@@ -180,10 +181,11 @@ def _empty_row(model: str, cell_type: str, source: str, split: str) -> dict:
 
 
 def results_table(rows: list[dict], models: list[str], cell_types: list[str],
-                  paper: pd.DataFrame = PAPER_RESULTS) -> pd.DataFrame:
+                  paper: pd.DataFrame = PAPER_RESULTS, extra: list[dict] = ()) -> pd.DataFrame:
     """Tidy table: for every model x cell type an 'ours' row (all metrics NA where `rows` has no run
-    of it) and a 'paper' row where the paper reports one; ordered by `models`, then `cell_types`,
-    ours before paper. Rows of models not in `models` are left out."""
+    of it), the `extra` rows of that model and cell type (another source, e.g. the authors' weights
+    on our features) and a 'paper' row where the paper reports one; ordered by `models`, then
+    `cell_types`, ours before the others. Rows of models not in `models` are left out."""
     ours = {}
     for row in rows:
         if set(row) != set(TABLE_COLUMNS):
@@ -201,6 +203,7 @@ def results_table(rows: list[dict], models: list[str], cell_types: list[str],
     for model in models:
         for cell in cell_types:
             table.append(ours.get((model, cell), _empty_row(model, cell, "ours", split)))
+            table += [row for row in extra if (row["model"], row["cell_type"]) == (model, cell)]
             if (model, cell) in paper_rows:
                 table.append(paper_rows[(model, cell)])
     return _typed(pd.DataFrame(table, columns=TABLE_COLUMNS))
@@ -242,7 +245,10 @@ def render_markdown(table: pd.DataFrame, models: list[str], cell_types: list[str
         if mask_ratios:
             header += [f"{cell} mask ratio", f"{cell} mask ratio w/o centre"]
     parts = [f"# {title}"]
-    for source, label in (("ours", "Ours"), ("paper", "Paper")):
+    blocks = [("ours", "Ours"), ("paper", "Paper")]
+    if (table["source"] == AUTHORS_SOURCE).any():
+        blocks.insert(1, (AUTHORS_SOURCE, "The authors' weights on our features"))
+    for source, label in blocks:
         rows = table[table["source"] == source].set_index(["model", "cell_type"])
         lines = []
         for model in models:
@@ -260,7 +266,7 @@ def render_markdown(table: pd.DataFrame, models: list[str], cell_types: list[str
 def _block_note(table: pd.DataFrame, source: str) -> str:
     if source == "paper":
         return " (published test-set numbers; no intervals)"
-    rows = table[table["source"] == "ours"]
+    rows = table[table["source"] == source]
     counts = ", ".join(f"{cell} n = {int(n)}" for cell, n in
                        rows.dropna(subset=["n_genes"]).groupby("cell_type", sort=False)["n_genes"].max().items())
     split = rows["split"].iloc[0] if len(rows) else "test"

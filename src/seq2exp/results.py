@@ -32,15 +32,20 @@ def _write_text(text: str, path: str) -> None:
 # --- tables -------------------------------------------------------------------------------
 
 
-def result_tables(config: dict, predictions: dict[tuple[str, str], str], out: dict[str, str]) -> None:
+def result_tables(config: dict, predictions: dict[tuple[str, str], str], out: dict[str, str],
+                  authors: dict[str, str] | None = None) -> None:
     """Table 1, Table 2 and the paired comparison with seq2exp-soft, from each job's predictions.tsv
-    (`predictions` maps (cell, model) to its path)."""
+    (`predictions` maps (cell, model) to its path); `authors` maps a cell type to the predictions of
+    the authors' weights on our store, added to Table 1 as seq2exp-soft rows of source authors-weights."""
     ev = config["evaluation"]
     cells = list(dict.fromkeys(cell for cell, _ in predictions))
     tables = {(cell, model): pd.read_csv(path, sep="\t") for (cell, model), path in predictions.items()}
     rows = [_metrics_row(table, model, cell, ev) for (cell, model), table in tables.items()]
+    authors_rows = [dict(_metrics_row(pd.read_csv(path, sep="\t"), "seq2exp-soft", cell, ev),
+                         source=evaluate.AUTHORS_SOURCE) for cell, path in (authors or {}).items()]
     table1_models = evaluate.TABLE1_MODELS
-    table1 = evaluate.results_table([r for r in rows if r["model"] in table1_models], table1_models, cells)
+    table1 = evaluate.results_table([r for r in rows if r["model"] in table1_models], table1_models, cells,
+                                    extra=authors_rows)
     table2 = evaluate.results_table([r for r in rows if r["model"] in evaluate.TABLE2_MODELS],
                                     evaluate.TABLE2_MODELS, cells)
     write_tsv(table1, out["table1"])

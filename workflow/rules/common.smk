@@ -68,6 +68,8 @@ FIGURES = f"{RESULTS}/figures"
 TRACKS = f"{RESULTS}/tracks"
 TRUTH_BED = config["evaluation"]["truth_bed"]
 CRISPRI = config["evaluation"]["crispri"]
+AUTHORS_WEIGHTS = {c: path for c, path in config["evaluation"]["authors_weights"].items() if c in CELLS}
+AUTHORS_PREDICTIONS = f"{RESULTS}/authors_weights/{{cell}}/predictions.tsv"
 
 
 def soft_masks(wildcards):

@@ -6,6 +6,7 @@
 rule result_tables:
     input:
         list(predictions_of(CELLS, MODELS).values()),
+        expand(AUTHORS_PREDICTIONS, cell=list(AUTHORS_WEIGHTS)),
     output:
         table1=report(f"{TABLES}/table1.tsv", category="Tables", caption="../report/table.rst"),
         table1_md=report(f"{TABLES}/table1.md", category="Tables", caption="../report/table.rst"),
@@ -15,6 +16,7 @@ rule result_tables:
         comparison_md=report(f"{TABLES}/comparison.md", category="Tables", caption="../report/table.rst"),
     params:
         predictions=predictions_of(CELLS, MODELS),
+        authors={cell: AUTHORS_PREDICTIONS.format(cell=cell) for cell in AUTHORS_WEIGHTS},
     threads: job_threads("evaluation")
     resources:
         **job_resources("evaluation"),
@@ -133,3 +135,24 @@ rule gene_track_figures:
         "../envs/model.yaml"
     script:
         "../scripts/gene_track_figures.py"
+
+
+rule authors_weights:
+    input:
+        checkpoint=lambda wildcards: AUTHORS_WEIGHTS[wildcards.cell],
+        sequence=rules.store_sequence.output.store,
+        store=rules.store_cell.output.store,
+        genes=rules.cell_genes.output.genes,
+    output:
+        AUTHORS_PREDICTIONS,
+    wildcard_constraints:
+        cell=alternatives(list(AUTHORS_WEIGHTS)),
+    threads: job_threads("training")
+    resources:
+        **job_resources("training"),
+    log:
+        f"{LOGS}/{{cell}}/authors_weights.log",
+    conda:
+        "../envs/model.yaml"
+    script:
+        "../scripts/authors_weights.py"

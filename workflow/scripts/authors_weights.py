@@ -1,0 +1,10 @@
+from pathlib import Path
+
+from seq2exp.authors_weights import evaluate_authors_weights
+from seq2exp.logs import log_to
+
+log_to(snakemake.log[0])
+gpu = snakemake.config["resources"]["training"]["gpu"] > 0
+i = snakemake.input
+evaluate_authors_weights(i.checkpoint, str(Path(i.store).parent), snakemake.wildcards.cell, i.genes,
+                         snakemake.output[0], device="cuda" if gpu else "cpu", block_size=None if gpu else 10_000)
