@@ -18,7 +18,7 @@ from .genes import check_heldout_inputs, genes_from_table, genome_sizes, read_ge
 from .genome import match_chromosomes, split_chromosomes
 from .hic import open_contact_matrix
 from .signals import Track
-from .sources import Source, configured_sources
+from .sources import Source, configured_sources, source_cell
 
 CELL_INPUT_KINDS = ("bigwig", "hic", "ctss")
 
@@ -210,13 +210,8 @@ def inputs_report(config: dict, fasta_path: str, cell: str | None = None) -> pd.
     rules will read them (the FASTA at its prepared, indexed `fasta_path`), one row each."""
     every = configured_sources(config)
     run = run_inputs(config, {s.key: s for s in every}, fasta_path)
-    sources = [s for s in every if _cell_of(s, config["run_cell_types"]) == cell]
+    sources = [s for s in every if source_cell(s.key, config["run_cell_types"]) == cell]
     report = pd.DataFrame([describe(s, run, fasta_path if s.key == "genome.fasta" else None) for s in sources])
     check_chromosomes(run, sources)
     return report
 
-
-def _cell_of(source: Source, cells: list[str]) -> str | None:
-    """The cell type whose input `source` is (keys `<cell>.<kind>`), or None for a shared input."""
-    prefix = source.key.split(".", 1)[0]
-    return prefix if prefix in cells else None

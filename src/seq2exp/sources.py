@@ -95,6 +95,12 @@ def configured_sources(config: dict) -> list[Source]:
     return [make_source(key, kind, value, res) for key, kind, value in entries]
 
 
+def source_cell(key: str, cells) -> str | None:
+    """The cell type whose input the source `key` is (`<cell>.<kind>`), or None for a shared one."""
+    prefix = key.split(".", 1)[0]
+    return prefix if prefix in cells else None
+
+
 def extractions(config: dict) -> dict[str, tuple[str, str]]:
     """Local extracted path -> (archive path, member), for every zip member source."""
     res = config["resources_dir"]

@@ -24,7 +24,7 @@ rule prepare_genome:
 rule inputs_report:
     input:
         fasta=rules.prepare_genome.output.fasta,
-        sources=[source_path(key) for key in SOURCES if key.split(".", 1)[0] not in CELLS],
+        sources=[source_path(key) for key in SOURCES if sources.source_cell(key, CELLS) is None],
     output:
         f"{RESULTS}/inputs.tsv",
     threads: job_threads("data")
