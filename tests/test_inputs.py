@@ -134,12 +134,20 @@ def run_config(config, paths, **changes):
     return config
 
 
-def test_the_shared_report_leaves_cell_inputs_to_their_own(config, tiny_demo_paths, fasta):
-    def keys(cell):
-        return list(inputs_report(run_config(config, tiny_demo_paths), fasta, cell)["key"])
+def test_the_shared_report_leaves_cell_and_evaluation_inputs_to_their_own(config, tiny_demo_paths, fasta, tmp_path):
+    """Each input is checked by one report, so adding a cell type or a CRISPRi table reruns nothing
+    that the shared report gates (the gene table and everything after it)."""
+    crispri = tmp_path / "pairs.tsv"
+    crispri.write_text("chrom\tchromStart\tchromEnd\tmeasuredGeneSymbol\tmeasuredGeneEnsemblId\tRegulated\t"
+                       "ValidConnection\tCellType\nchr1\t100\t200\tG1\tENSG1\tTRUE\tTRUE\tK562\n")
+
+    def keys(scope):
+        run = run_config(config, tiny_demo_paths, **{"evaluation.crispri": str(crispri)})
+        return list(inputs_report(run, fasta, scope)["key"])
 
     assert keys(None) == ["genome.fasta", "genome.blacklist", "genes.table", "genes.mrna_features"]
     assert keys("GM12878") == ["GM12878.dnase", "GM12878.h3k27ac", "GM12878.hic", "GM12878.cage"]
+    assert keys("evaluation") == ["evaluation.crispri"]
 
 
 def test_the_report_reads_a_tsv_table_as_the_rules_do(config, tiny_demo, tiny_demo_paths, fasta, tmp_path):

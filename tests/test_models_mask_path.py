@@ -100,3 +100,23 @@ def test_head_pools_the_central_region_around_the_tss():
     expected = embedded[:, centre - 6:centre + 6].mean(1)
     torch.testing.assert_close(seen["x"][:, :model.cfg.backbone.d_model], expected)
     torch.testing.assert_close(seen["x"][:, model.cfg.backbone.d_model:], batch["features"])
+
+
+def test_a_soft_mask_value_reaches_a_one_block_predictor_through_the_inputs_not_the_embeddings():
+    """Halving a soft mask outside the pooled centre: with the paper's M ⊙ X (mask_applies_to
+    inputs) the prediction moves. Scaling the embeddings instead (the authors' code) is undone by
+    the first block's RMSNorm (to within its eps), so a one-block predictor reads the mask's value
+    only at the centre, where it is forced to 1, and the regression cannot train it (the demo's
+    case). At initialisation the backbone carries little from distal positions, hence the ratio."""
+    batch = _batch()
+    mask = torch.full((4, LENGTH), 0.8)
+    halved = mask.clone()
+    halved[:, :LENGTH // 2 - 8] = 0.4
+    moved = {}
+    for applies_to in ("inputs", "embeddings"):
+        torch.manual_seed(0)
+        model = build_model("peaks_mask", {**TINY, "mask_applies_to": applies_to}).eval()
+        with torch.no_grad():
+            moved[applies_to] = float((model(dict(batch, mask=mask)).prediction
+                                       - model(dict(batch, mask=halved)).prediction).abs().max())
+    assert moved["inputs"] > 100 * moved["embeddings"], moved

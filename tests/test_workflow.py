@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import re
 import subprocess
 import sys
 
@@ -325,6 +326,8 @@ def test_crispri_table_scores_pairs_in_the_stored_windows(repo, tiny_run):
     crispri_config.write_text(yaml.safe_dump(config, sort_keys=False))
     code, output = snakemake(repo, workdir, "results/demo/tables/crispri.tsv", "--configfile", str(crispri_config))
     assert code == 0, output
+    ran = set(re.findall(r"^\s*(?:local)?rule (\w+):", output, flags=re.M))
+    assert ran == {"evaluation_inputs_report", "crispri"}, output  # adding the table reruns nothing else
     table = pd.read_csv(workdir / "results/demo/tables/crispri.tsv", sep="\t")
     assert set(table["cell_type"]) == {"K562"}  # GM12878 has no pairs in the table
     assert set(table["method"]) == {"seq2exp-soft", "macs3", "dnase x contact", "distance"}

@@ -18,7 +18,7 @@ from .genes import check_heldout_inputs, genes_from_table, genome_sizes, read_ge
 from .genome import match_chromosomes, split_chromosomes
 from .hic import open_contact_matrix
 from .signals import Track
-from .sources import Source, configured_sources, source_cell
+from .sources import Source, configured_sources, source_scope
 
 CELL_INPUT_KINDS = ("bigwig", "hic", "ctss")
 
@@ -205,12 +205,13 @@ def check_chromosomes(run: RunInputs, sources: list[Source]) -> None:
     check_heldout_inputs(heldout, inputs, run.config["split"]["allow_missing_heldout"])
 
 
-def inputs_report(config: dict, fasta_path: str, cell: str | None = None) -> pd.DataFrame:
-    """The inputs every cell type shares (`cell` None), or one cell type's, read and checked as the
-    rules will read them (the FASTA at its prepared, indexed `fasta_path`), one row each."""
+def inputs_report(config: dict, fasta_path: str, scope: str | None = None) -> pd.DataFrame:
+    """The inputs every cell type shares (`scope` None), one cell type's, or the evaluation's
+    (`sources.source_scope`), read and checked as the rules will read them (the FASTA at its
+    prepared, indexed `fasta_path`), one row each."""
     every = configured_sources(config)
     run = run_inputs(config, {s.key: s for s in every}, fasta_path)
-    sources = [s for s in every if source_cell(s.key, config["run_cell_types"]) == cell]
+    sources = [s for s in every if source_scope(s.key, config["run_cell_types"]) == scope]
     report = pd.DataFrame([describe(s, run, fasta_path if s.key == "genome.fasta" else None) for s in sources])
     check_chromosomes(run, sources)
     return report

@@ -95,10 +95,14 @@ def configured_sources(config: dict) -> list[Source]:
     return [make_source(key, kind, value, res) for key, kind, value in entries]
 
 
-def source_cell(key: str, cells) -> str | None:
-    """The cell type whose input the source `key` is (`<cell>.<kind>`), or None for a shared one."""
+EVALUATION_SCOPE = "evaluation"
+
+
+def source_scope(key: str, cells) -> str | None:
+    """Which stage checks the source `key`: its cell type (`<cell>.<kind>`), the evaluation
+    (`evaluation.<kind>`: read by evaluation rules only), or None for the inputs every job shares."""
     prefix = key.split(".", 1)[0]
-    return prefix if prefix in cells else None
+    return prefix if prefix in cells or prefix == EVALUATION_SCOPE else None
 
 
 def extractions(config: dict) -> dict[str, tuple[str, str]]:

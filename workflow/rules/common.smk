@@ -46,6 +46,7 @@ def demo_cell_outputs(cell):
 
 
 CELLS = config["run_cell_types"]
+EVALUATION_SOURCES = [key for key in SOURCES if sources.source_scope(key, CELLS) == sources.EVALUATION_SCOPE]
 CELL_INPUTS = ("dnase", "h3k27ac", "hic", "cage")
 
 

@@ -53,6 +53,7 @@ if CRISPRI:
         input:
             unpack(crispri_inputs),
             table=source_path("evaluation.crispri"),
+            checked=rules.evaluation_inputs_report.output,
             sequence=rules.store_sequence.output.store,
             genes=rules.gene_table.output.genes,
         output:

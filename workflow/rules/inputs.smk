@@ -1,5 +1,6 @@
 # Inputs as the later stages read them: the genome decompressed and indexed, and reports of the
-# shared sources and of each cell type's (origin, size, sha256, what its reader sees), which also
+# shared sources, of each cell type's and of the evaluation's (origin, size, sha256, what its
+# reader sees; each gates only the jobs that read its sources), which also
 # check, before any long job, what the later rules need: table columns, the Hi-C resolution and
 # normalisation, and chromosome names shared by the FASTA and every input.
 
@@ -24,7 +25,7 @@ rule prepare_genome:
 rule inputs_report:
     input:
         fasta=rules.prepare_genome.output.fasta,
-        sources=[source_path(key) for key in SOURCES if sources.source_cell(key, CELLS) is None],
+        sources=[source_path(key) for key in SOURCES if sources.source_scope(key, CELLS) is None],
     output:
         f"{RESULTS}/inputs.tsv",
     threads: job_threads("data")
@@ -46,7 +47,7 @@ rule cell_inputs_report:
     output:
         f"{RESULTS}/{{cell}}/inputs.tsv",
     params:
-        cell=lambda wildcards: wildcards.cell,
+        scope=lambda wildcards: wildcards.cell,
     threads: job_threads("data")
     resources:
         **job_resources("data"),
@@ -56,3 +57,25 @@ rule cell_inputs_report:
         "../envs/data.yaml"
     script:
         "../scripts/inputs_report.py"
+
+
+if EVALUATION_SOURCES:
+
+    rule evaluation_inputs_report:
+        input:
+            fasta=rules.prepare_genome.output.fasta,
+            table=source_path("genes.table"),
+            sources=[source_path(key) for key in EVALUATION_SOURCES],
+        output:
+            f"{RESULTS}/evaluation/inputs.tsv",
+        params:
+            scope=sources.EVALUATION_SCOPE,
+        threads: job_threads("data")
+        resources:
+            **job_resources("data"),
+        log:
+            f"{LOGS}/evaluation/inputs_report.log",
+        conda:
+            "../envs/data.yaml"
+        script:
+            "../scripts/inputs_report.py"

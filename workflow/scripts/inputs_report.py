@@ -3,5 +3,5 @@ from seq2exp.inventory import inputs_report
 from seq2exp.logs import log_to
 
 log_to(snakemake.log[0])
-cell = snakemake.params.get("cell")  # None: the shared inputs
-write_tsv(inputs_report(snakemake.config, snakemake.input.fasta, cell), snakemake.output[0])
+scope = snakemake.params.get("scope")  # None: the shared inputs; else a cell type or the evaluation
+write_tsv(inputs_report(snakemake.config, snakemake.input.fasta, scope), snakemake.output[0])

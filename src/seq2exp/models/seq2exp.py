@@ -22,6 +22,7 @@ from .mamba import BackboneConfig
 
 BETA_FORMS = ("authors", "paper")
 MASK_KINDS = ("soft", "hard")
+MASK_TARGETS = ("embeddings", "inputs")
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Seq2ExpConfig:
     prior: tuple[float, float] = (10.0, 90.0)           # Beta(alpha3, beta3), mean 0.1
     kl_weight: float = 0.01
     beta_form: str = "authors"  # authors: Beta(a_seq + sum w a_i, ...); paper: the same minus 1 (Prop. 2)
+    mask_applies_to: str = "embeddings"  # embeddings (authors' code) | inputs (the paper's M ⊙ X)
     mask: str = "soft"          # soft | hard
     threshold: float = 0.5
     share_weights: bool = False  # hard run: generator and predictor are one backbone
@@ -52,6 +54,8 @@ class Seq2ExpConfig:
             raise ValueError(f"beta_form must be one of {BETA_FORMS}, got {self.beta_form!r}")
         if self.mask not in MASK_KINDS:
             raise ValueError(f"mask must be one of {MASK_KINDS}, got {self.mask!r}")
+        if self.mask_applies_to not in MASK_TARGETS:
+            raise ValueError(f"mask_applies_to must be one of {MASK_TARGETS}, got {self.mask_applies_to!r}")
         if not len(self.signal_b) == len(self.signal_weights) == self.n_signals:
             raise ValueError("signal_b and signal_weights need one entry per signal (n_signals)")
         if not math.isclose(sum(self.signal_weights), 1.0):
@@ -213,6 +217,17 @@ class Regressor(nn.Module):
             x = x + self.signal_embed(batch["signals"].float())
         return x
 
+    def masked_embedding(self, batch: dict, mask: torch.Tensor) -> torch.Tensor:
+        """The predictor's input under `mask` (B, L). "embeddings" (the authors' code) scales the
+        embedded input, which the first block's RMSNorm undoes wherever the mask is not ~0, so a soft
+        mask reaches a one-block predictor only at the pooled centre. "inputs" (the paper's M ⊙ X)
+        embeds the masked one-hot DNA and signals: a masked-out base embeds to the bias, and the
+        mask's value survives the norm."""
+        m = mask[..., None].float()
+        if self.cfg.mask_applies_to == "embeddings":
+            return self.embed(batch) * m
+        return self.embed(dict(batch, dna=batch["dna"].float() * m, signals=batch["signals"].float() * m))
+
     block_size: int | None = None  # set for streamed inference: each scan runs in blocks of this length
 
     def backbone_states(self, backbone: Caduceus, x: torch.Tensor) -> torch.Tensor:
@@ -242,7 +257,7 @@ class Regressor(nn.Module):
 
 class Seq2Exp(Regressor):
     """Generator on the DNA embedding -> Beta mask (combined with the signal Beta) -> predictor on
-    (DNA + signal embedding) x mask -> head. Soft: rsample in training, mean in evaluation.
+    the masked input (`masked_embedding`) -> head. Soft: rsample in training, mean in evaluation.
     Hard: threshold with a straight-through gradient, optionally shared weights and compaction."""
 
     def __init__(self, cfg: Seq2ExpConfig):
@@ -272,7 +287,7 @@ class Seq2Exp(Regressor):
             soft = alpha / (alpha + beta)
         mask = straight_through(soft, cfg.threshold) if cfg.mask == "hard" else soft
         mask = force_mask(mask, batch.get("blacklist"), cfg.central_region_bp)
-        x = (dna_embedding + self.signal_embed(batch["signals"].float())) * mask[..., None].to(dna_embedding.dtype)
+        x = self.masked_embedding(batch, mask)
         selected = mask.detach() > 0.5 if cfg.compact else None
         prediction = self.predict(x, batch, selected)
         return ModelOutput(prediction, mask=mask, kl=kl, alpha=alpha, beta=beta)
@@ -294,6 +309,6 @@ class FixedMaskRegressor(Regressor):
 
     def forward(self, batch: dict) -> ModelOutput:
         mask = force_mask(batch["mask"].float(), batch.get("blacklist"), self.cfg.central_region_bp)
-        x = self.embed(batch) * mask[..., None]
+        x = self.masked_embedding(batch, mask)
         selected = mask > 0.5 if self.cfg.compact else None
         return ModelOutput(self.predict(x, batch, selected), mask=mask)
