@@ -2,7 +2,8 @@
 term moves the generator.
 
     python benchmarks/mask_diagnostics.py results/demo/models/K562/seq2exp-soft/best.ckpt \
-        --store results/demo/store --cell K562 --genes results/demo/K562/genes.tsv [--png out.png]
+        --store results/demo/store --cell K562 --genes results/demo/K562/genes.tsv \
+        [--truth resources/demo/truth/K562.causal_elements.bed] [--png out.png]
 
 On up to --genes-used training genes, in training mode (the Beta sampled, as in a training step):
 - |d prediction / d signals| and |d prediction / d mask| averaged over genes and channels, by
@@ -10,6 +11,11 @@ On up to --genes-used training genes, in training mode (the Beta sampled, as in 
   the mask nothing to learn from;
 - the gradient norm that the regression loss and the weighted KL term each send to the Beta head
   (the generator's last layer), and the derivative of a Beta sample with respect to alpha.
+On the test genes, in evaluation mode (any model with signals):
+- test Pearson with the signals zeroed beyond, or within, a distance of the TSS: what the
+  prediction is actually read from;
+- with --truth, the per-base AUPRC of the sequence Beta's mean alone (the part of the mask the
+  generator learns from DNA; the signal Beta is fixed), trained and at initialisation.
 Prints the figures; with --png, a plot of the first.
 """
 
@@ -17,23 +23,79 @@ from __future__ import annotations
 
 import argparse
 
+import lightning as L
+import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from seq2exp import discovery
 from seq2exp.batches import BatchMaker, FeatureScaling, IndexedWindows, split_indices
+from seq2exp.genome import N_CODE
 from seq2exp.models import seq2exp as s2e
 from seq2exp.store import GeneWindows
 from seq2exp.train import ExpressionModule
 
 DISTANCE_BINS = (0, 50, 100, 200, 400, 700, 1_000, 5_000, 20_000, 50_000)
+REACH_BP = (50, 100, 250, 500)
 
 
-def training_batch(module, store: str, cell: str, genes: str, n: int) -> dict:
+def split_batch(module, store: str, cell: str, genes: str, split: str, n: int | None = None) -> dict:
     windows = GeneWindows(store, cell)
-    rows = split_indices(windows, pd.read_csv(genes, sep="\t"))["train"][:n]
+    rows = split_indices(windows, pd.read_csv(genes, sep="\t"))[split][:n]
     items = IndexedWindows(windows, rows)
     return BatchMaker(FeatureScaling.from_dict(module.hparams.scaling))([items[i] for i in range(len(items))])
+
+
+def pearson_by_reach(module, batch: dict) -> pd.DataFrame:
+    """Test Pearson with every signal channel zeroed beyond, or within, each distance of the TSS."""
+    module.eval()
+    length = batch["signals"].shape[1]
+    distance = (torch.arange(length) - length // 2).abs()
+
+    def pearson(zeroed: torch.Tensor) -> float:
+        signals = batch["signals"].masked_fill(zeroed[None, :, None], 0.0)
+        with torch.no_grad():
+            prediction = module.predict_batch(dict(batch, signals=signals)).float()
+        return float(torch.corrcoef(torch.stack([prediction, batch["target"].float()]))[0, 1])
+
+    rows = [{"signals zeroed": "none", "test pearson": pearson(torch.zeros(length, dtype=torch.bool))}]
+    for reach in REACH_BP:
+        rows.append({"signals zeroed": f"beyond {reach} bp", "test pearson": pearson(distance >= reach)})
+        rows.append({"signals zeroed": f"within {reach} bp", "test pearson": pearson(distance < reach)})
+    return pd.DataFrame(rows)
+
+
+def sequence_beta_auprc(module, store: str, cell: str, genes: str, truth_bed: str) -> dict:
+    """Per-base AUPRC over the test genes (central region, blacklist and N excluded) of the mean of
+    the sequence Beta alone, for the trained generator and the same model at initialisation."""
+    L.seed_everything(module.hparams.training["seed"], verbose=False)
+    untrained = ExpressionModule(module.hparams.model, module.hparams.options, module.hparams.training,
+                                 module.hparams.scaling)
+    windows = GeneWindows(store, cell)
+    table = pd.read_csv(genes, sep="\t").set_index("gene_id")
+    truth = discovery.read_truth_bed(truth_bed)
+    cfg = module.model.cfg
+    per_gene = []
+    test = split_indices(windows, table.reset_index())["test"]
+    items = IndexedWindows(windows, test)
+    for k, row in enumerate(test):
+        item, gene = items[k], table.loc[windows.gene_ids[row]]
+        window = discovery.Window(gene["chrom"], int(gene["tss"]), windows.length // 2, gene["strand"] == "-",
+                                  windows.reverse_complement_minus_strand)
+        eligible = discovery.eligible_positions(windows.length, cfg.central_region_bp, item["blacklist"],
+                                                item["dna"] == N_CODE)
+        batch = BatchMaker(FeatureScaling.from_dict(module.hparams.scaling))([item])
+        scores = {}
+        for name, m in (("trained", module.model.eval()), ("untrained", untrained.model.eval())):
+            with torch.no_grad():
+                logits = m.beta_head(m.backbone_states(m.generator, m.dna_embed(batch["dna"].float())))
+                alpha, beta = s2e.sequence_beta(logits, cfg.beta_min)
+            scores[name] = (alpha / (alpha + beta))[0].numpy()
+        per_gene.append(discovery.gene_window(window, windows.gene_ids[row], truth, eligible, scores,
+                                              background_bp=int((truth["end"] - truth["start"]).median())))
+    labels = np.concatenate([g.labels[g.eligible] for g in per_gene])
+    return {**discovery.per_base_auprc(per_gene), "chance": float(labels.mean())}
 
 
 def sensitivity_by_distance(model, batch: dict) -> pd.DataFrame:
@@ -91,18 +153,27 @@ def main() -> None:
     parser.add_argument("--cell", required=True)
     parser.add_argument("--genes", required=True, help="the cell type's gene table (split column)")
     parser.add_argument("--genes-used", type=int, default=16)
+    parser.add_argument("--truth", help="BED of known elements (the demo's causal elements), for the AUPRC")
     parser.add_argument("--png", help="plot the sensitivity by distance here")
     args = parser.parse_args()
     torch.manual_seed(0)
     module = ExpressionModule.load_from_checkpoint(args.checkpoint, map_location="cpu")
     model = module.model.train()
-    batch = training_batch(module, args.store, args.cell, args.genes, args.genes_used)
+    batch = split_batch(module, args.store, args.cell, args.genes, "train", args.genes_used)
     profile = sensitivity_by_distance(model, batch)
     print("mean |d prediction / d input| by distance from the TSS (training mode):")
     print(profile.to_string(index=False, float_format=lambda x: f"{x:.2e}"))
     if isinstance(model, s2e.Seq2Exp):
         for name, value in generator_gradients(model, batch).items():
             print(f"{name}: {value:.3g}")
+    if module.model.uses_signals:
+        test = split_batch(module, args.store, args.cell, args.genes, "test")
+        print("test Pearson with the signals zeroed by distance from the TSS (evaluation mode):")
+        print(pearson_by_reach(module, test).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    if isinstance(model, s2e.Seq2Exp) and args.truth:
+        auprc = sequence_beta_auprc(module, args.store, args.cell, args.genes, args.truth)
+        print("per-base AUPRC of the sequence Beta's mean alone over the test genes: "
+              + ", ".join(f"{k} {v:.4f}" for k, v in auprc.items()))
     if args.png:
         import matplotlib
 
