@@ -24,14 +24,13 @@ from __future__ import annotations
 import argparse
 
 import lightning as L
-import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from generator_probe import auprc, dna_one_hot, labelled_windows  # the benchmark beside this one
 from seq2exp import discovery
 from seq2exp.batches import BatchMaker, FeatureScaling, IndexedWindows, split_indices
-from seq2exp.genome import N_CODE
 from seq2exp.models import seq2exp as s2e
 from seq2exp.store import GeneWindows
 from seq2exp.train import ExpressionModule
@@ -72,30 +71,16 @@ def sequence_beta_auprc(module, store: str, cell: str, genes: str, truth_bed: st
     L.seed_everything(module.hparams.training["seed"], verbose=False)
     untrained = ExpressionModule(module.hparams.model, module.hparams.options, module.hparams.training,
                                  module.hparams.scaling)
-    windows = GeneWindows(store, cell)
-    table = pd.read_csv(genes, sep="\t").set_index("gene_id")
-    truth = discovery.read_truth_bed(truth_bed)
     cfg = module.model.cfg
-    per_gene = []
-    test = split_indices(windows, table.reset_index())["test"]
-    items = IndexedWindows(windows, test)
-    for k, row in enumerate(test):
-        item, gene = items[k], table.loc[windows.gene_ids[row]]
-        window = discovery.Window(gene["chrom"], int(gene["tss"]), windows.length // 2, gene["strand"] == "-",
-                                  windows.reverse_complement_minus_strand)
-        eligible = discovery.eligible_positions(windows.length, cfg.central_region_bp, item["blacklist"],
-                                                item["dna"] == N_CODE)
-        batch = BatchMaker(FeatureScaling.from_dict(module.hparams.scaling))([item])
-        scores = {}
-        for name, m in (("trained", module.model.eval()), ("untrained", untrained.model.eval())):
-            with torch.no_grad():
-                logits = m.beta_head(m.backbone_states(m.generator, m.dna_embed(batch["dna"].float())))
-                alpha, beta = s2e.sequence_beta(logits, cfg.beta_min)
-            scores[name] = (alpha / (alpha + beta))[0].numpy()
-        per_gene.append(discovery.gene_window(window, windows.gene_ids[row], truth, eligible, scores,
-                                              background_bp=int((truth["end"] - truth["start"]).median())))
-    labels = np.concatenate([g.labels[g.eligible] for g in per_gene])
-    return {**discovery.per_base_auprc(per_gene), "chance": float(labels.mean())}
+    test = labelled_windows(GeneWindows(store, cell), pd.read_csv(genes, sep="\t"), "test",
+                            discovery.read_truth_bed(truth_bed), cfg.central_region_bp)
+    dna = dna_one_hot(test["dna"])
+    result = {}
+    for name, m in (("trained", module.model.eval()), ("untrained", untrained.model.eval())):
+        with torch.no_grad():
+            alpha, beta = s2e.sequence_beta(m.beta_head(m.backbone_states(m.generator, m.dna_embed(dna))), cfg.beta_min)
+        result[name] = auprc(test["labels"], alpha / (alpha + beta), test["eligible"])
+    return {**result, "chance": float(test["labels"][test["eligible"]].mean())}
 
 
 def sensitivity_by_distance(model, batch: dict) -> pd.DataFrame:

@@ -61,7 +61,7 @@ rule cell_inputs_report:
 
 if EVALUATION_SOURCES:
 
-    rule evaluation_inputs_report:
+    use rule cell_inputs_report as evaluation_inputs_report with:
         input:
             fasta=rules.prepare_genome.output.fasta,
             table=source_path("genes.table"),
@@ -70,12 +70,5 @@ if EVALUATION_SOURCES:
             f"{RESULTS}/evaluation/inputs.tsv",
         params:
             scope=sources.EVALUATION_SCOPE,
-        threads: job_threads("data")
-        resources:
-            **job_resources("data"),
         log:
             f"{LOGS}/evaluation/inputs_report.log",
-        conda:
-            "../envs/data.yaml"
-        script:
-            "../scripts/inputs_report.py"
