@@ -78,12 +78,11 @@ class MotifScanner(torch.nn.Module):
 class GeneratorLogit(torch.nn.Module):
     def __init__(self, options: dict):
         super().__init__()
-        model = build_model("seq2exp_soft", options)
-        self.dna_embed, self.generator, self.beta_head = model.dna_embed, model.generator, model.beta_head
-        self.backbone_states = model.backbone_states
+        self.model = build_model("seq2exp_soft", options)
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
-        return self.beta_head(self.backbone_states(self.generator, self.dna_embed(dna_one_hot(codes))))[..., 0]
+        dna = dna_one_hot(codes)
+        return self.model.generator_logits(dna, self.model.dna_embed(dna))[..., 0]
 
 
 def auprc(labels: torch.Tensor, scores: torch.Tensor, eligible: torch.Tensor) -> float:

@@ -68,9 +68,7 @@ def pearson_by_reach(module, batch: dict) -> pd.DataFrame:
 def sequence_beta_auprc(module, store: str, cell: str, genes: str, truth_bed: str) -> dict:
     """Per-base AUPRC over the test genes (central region, blacklist and N excluded) of the mean of
     the sequence Beta alone, for the trained generator and the same model at initialisation."""
-    L.seed_everything(module.hparams.training["seed"], verbose=False)
-    untrained = ExpressionModule(module.hparams.model, module.hparams.options, module.hparams.training,
-                                 module.hparams.scaling)
+    untrained = untrained_twin(module)
     cfg = module.model.cfg
     test = labelled_windows(GeneWindows(store, cell), pd.read_csv(genes, sep="\t"), "test",
                             discovery.read_truth_bed(truth_bed), cfg.central_region_bp)
@@ -78,9 +76,58 @@ def sequence_beta_auprc(module, store: str, cell: str, genes: str, truth_bed: st
     result = {}
     for name, m in (("trained", module.model.eval()), ("untrained", untrained.model.eval())):
         with torch.no_grad():
-            alpha, beta = s2e.sequence_beta(m.beta_head(m.backbone_states(m.generator, m.dna_embed(dna))), cfg.beta_min)
+            alpha, beta = s2e.sequence_beta(m.generator_logits(dna, m.dna_embed(dna)), cfg.beta_min)
         result[name] = auprc(test["labels"], alpha / (alpha + beta), test["eligible"])
     return {**result, "chance": float(test["labels"][test["eligible"]].mean())}
+
+
+def untrained_twin(module) -> ExpressionModule:
+    """The checkpoint's model as it was at step 0 (same seed)."""
+    L.seed_everything(module.hparams.training["seed"], verbose=False)
+    return ExpressionModule(module.hparams.model, module.hparams.options, module.hparams.training,
+                            module.hparams.scaling)
+
+
+def teacher_direction(model, batch: dict, draws: int) -> torch.Tensor:
+    """(B, L): how one descent step of the regression loss alone would move the sequence Beta's mean
+    at each base, averaged over `draws` samples of the mask (training mode). What the generator is
+    taught: where it is positive, the loss asks for more mask."""
+    kept = {}
+    generator_logits = model.generator_logits
+
+    def keep_logits(dna, dna_embedding):
+        kept["logits"] = logits = generator_logits(dna, dna_embedding)
+        logits.retain_grad()
+        return logits
+
+    model.generator_logits = keep_logits
+    total = 0.0
+    try:
+        for _ in range(draws):
+            F.smooth_l1_loss(model(batch).prediction.float(), batch["target"].float()).backward()
+            logits = kept["logits"].detach()
+            alpha, beta = s2e.sequence_beta(logits, model.cfg.beta_min)
+            d_mean = torch.stack([torch.sigmoid(logits[..., 0]) * beta, -torch.sigmoid(logits[..., 1]) * alpha], -1)
+            total = total - (kept["logits"].grad * d_mean).sum(-1) / (alpha + beta) ** 2
+    finally:
+        del model.generator_logits
+    return total / draws
+
+
+def teacher_auprc(module, store: str, cell: str, genes: str, truth_bed: str, n: int, draws: int) -> dict:
+    """Per-base AUPRC over `n` training genes of `teacher_direction`, trained and at step 0: does the
+    regression loss point the generator at the known elements at all?"""
+    cfg = module.model.cfg
+    labelled = labelled_windows(GeneWindows(store, cell), pd.read_csv(genes, sep="\t"), "train",
+                                discovery.read_truth_bed(truth_bed), cfg.central_region_bp)
+    labelled = {k: v[:n] for k, v in labelled.items()}
+    batch = split_batch(module, store, cell, genes, "train", n)
+    result = {}
+    for name, m in (("trained", module), ("untrained", untrained_twin(module))):
+        torch.manual_seed(0)
+        direction = teacher_direction(m.model.train(), batch, draws)
+        result[name] = auprc(labelled["labels"], direction, labelled["eligible"])
+    return {**result, "chance": float(labelled["labels"][labelled["eligible"]].mean())}
 
 
 def sensitivity_by_distance(model, batch: dict) -> pd.DataFrame:
@@ -139,6 +186,7 @@ def main() -> None:
     parser.add_argument("--genes", required=True, help="the cell type's gene table (split column)")
     parser.add_argument("--genes-used", type=int, default=16)
     parser.add_argument("--truth", help="BED of known elements (the demo's causal elements), for the AUPRC")
+    parser.add_argument("--draws", type=int, default=8, help="mask samples averaged for the regression's push")
     parser.add_argument("--png", help="plot the sensitivity by distance here")
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -159,6 +207,9 @@ def main() -> None:
         auprc = sequence_beta_auprc(module, args.store, args.cell, args.genes, args.truth)
         print("per-base AUPRC of the sequence Beta's mean alone over the test genes: "
               + ", ".join(f"{k} {v:.4f}" for k, v in auprc.items()))
+        auprc = teacher_auprc(module, args.store, args.cell, args.genes, args.truth, args.genes_used, args.draws)
+        print(f"per-base AUPRC of the regression loss's push on the sequence Beta ({args.genes_used} training genes, "
+              f"{args.draws} mask draws): " + ", ".join(f"{k} {v:.4f}" for k, v in auprc.items()))
     if args.png:
         import matplotlib
 

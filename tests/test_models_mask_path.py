@@ -19,6 +19,7 @@ VARIANTS = {
     "hard": ("seq2exp_hard", {"share_weights": False, "compact": False}),
     "hard shared": ("seq2exp_hard", {"share_weights": True, "compact": False}),
     "hard compact": ("seq2exp_hard", {"share_weights": True, "compact": True}),
+    "soft motif stem": ("seq2exp_soft", {"generator_motif_bp": 5, "generator_pool_bp": 7}),
 }
 
 
@@ -44,7 +45,10 @@ def test_regression_loss_alone_trains_the_generator(variant):
     loss, _ = model.loss(model(batch), batch["target"])
     loss.backward()
     generator = model.generator if not model.cfg.share_weights else model.predictor
-    for name, module in (("beta_head", model.beta_head), ("generator", generator)):
+    parts = [("beta_head", model.beta_head), ("generator", generator)]
+    if model.motif_stem is not None:
+        parts.append(("motif stem", model.motif_stem))
+    for name, module in parts:
         grads = [p.grad for p in module.parameters() if p.grad is not None]
         assert grads and sum(float(g.abs().sum()) for g in grads) > 0, f"{variant}: no gradient reaches the {name}"
     # the generator's own (unshared) parameters get gradient only through the mask

@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from seq2exp.models import MODELS, build_model, model_config, top_fraction_mask
+from seq2exp.models import MODELS, build_model, model_config, one_hot, top_fraction_mask
 from seq2exp.models.seq2exp import (
-    beta_product, central_slice, force_mask, kl_beta, sequence_beta, signal_beta, straight_through,
+    MotifStem, beta_product, central_slice, force_mask, kl_beta, sequence_beta, signal_beta, straight_through,
 )
 
 TINY = {"d_model": 16, "n_layer": 1, "d_state": 4, "mlp_hidden": 16, "central_region_bp": 10,
@@ -181,6 +181,21 @@ def test_bf16_autocast_keeps_parameters_and_mask_in_float32():
     assert torch.isfinite(loss)
 
 
+def test_the_motif_stem_marks_every_base_of_the_element_around_a_motif():
+    """A matched filter for one 7 bp motif: its response is positive only where the motif sits, and the
+    max-pool spreads it over pool_bp bases centred there (an element's length), nowhere else."""
+    motif, length, at = torch.tensor([0, 2, 3, 3, 1, 0, 2]), 200, 90  # AGTTCAG at 90..96
+    stem = MotifStem(width=1, motif_bp=7, pool_bp=21)
+    with torch.no_grad():
+        stem.conv.weight.copy_(one_hot(motif).T[None].float())
+        stem.conv.bias.fill_(-6.5)                                    # only all seven bases matching clear 0
+    dna = one_hot(torch.full((1, length), 1))                         # poly-C: no match anywhere
+    dna[0, at:at + 7] = one_hot(motif)
+    marked = (stem(dna)[0, :, 0] > 0).nonzero().squeeze(-1)
+    centre = at + 3                                                   # the response sits at the motif's centre
+    assert marked.tolist() == list(range(centre - 10, centre + 11))
+
+
 def test_config_errors_name_the_problem():
     with pytest.raises(KeyError, match="d_modle"):
         build_model("seq2exp_soft", {"d_modle": 8})
@@ -188,6 +203,10 @@ def test_config_errors_name_the_problem():
         build_model("seq2exp_hard", {"mask": "soft"})
     with pytest.raises(ValueError, match="sum to 1"):
         model_config({"signal_weights": [0.5, 0.5, 0.5]})
+    with pytest.raises(ValueError, match="rcps"):
+        model_config({"generator_motif_bp": 15, "rcps": True})
+    with pytest.raises(ValueError, match="generator_pool_bp"):
+        model_config({"generator_motif_bp": 15, "generator_pool_bp": 0})
     with pytest.raises(KeyError, match="unknown model"):
         build_model("transformer")
     assert model_config({}).prior == (10.0, 90.0) and math.isclose(model_config({}).kl_weight, 0.01)

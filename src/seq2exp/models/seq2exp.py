@@ -44,6 +44,8 @@ class Seq2ExpConfig:
     mask_applies_to: str = "embeddings"  # embeddings (authors' code) | inputs (the paper's M ⊙ X)
     mask: str = "soft"          # soft | hard
     threshold: float = 0.5
+    generator_motif_bp: int = 0  # > 0: a motif-scanning convolution in front of the generator (not the paper's)
+    generator_pool_bp: int = 1   # its max-pool, e.g. an element's length, so a motif marks the element around it
     share_weights: bool = False  # hard run: generator and predictor are one backbone
     compact: bool = False        # hard run: the predictor sees only the selected positions
     central_region_bp: int = 2000  # always selected
@@ -56,6 +58,11 @@ class Seq2ExpConfig:
             raise ValueError(f"mask must be one of {MASK_KINDS}, got {self.mask!r}")
         if self.mask_applies_to not in MASK_TARGETS:
             raise ValueError(f"mask_applies_to must be one of {MASK_TARGETS}, got {self.mask_applies_to!r}")
+        if self.generator_motif_bp < 0 or self.generator_pool_bp < 1:
+            raise ValueError("generator_motif_bp must be >= 0 and generator_pool_bp >= 1, "
+                             f"got {self.generator_motif_bp} and {self.generator_pool_bp}")
+        if self.generator_motif_bp and self.backbone.rcps:
+            raise ValueError("generator_motif_bp needs rcps false: the motif stem is not RC-equivariant")
         if not len(self.signal_b) == len(self.signal_weights) == self.n_signals:
             raise ValueError("signal_b and signal_weights need one entry per signal (n_signals)")
         if not math.isclose(sum(self.signal_weights), 1.0):
@@ -255,6 +262,20 @@ class Regressor(nn.Module):
         return regression_loss(output, target, self.cfg.kl_weight)
 
 
+class MotifStem(nn.Module):
+    """One-hot DNA (B, L, 4) -> a motif-scanning convolution, ReLU, and a max-pool of stride 1, so
+    that a motif anywhere in an element marks every base of it (B, L, width)."""
+
+    def __init__(self, width: int, motif_bp: int, pool_bp: int):
+        super().__init__()
+        self.conv = nn.Conv1d(4, width, motif_bp, padding="same")
+        self.pool_bp = pool_bp | 1
+
+    def forward(self, dna: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.conv(dna.float().transpose(1, 2)))
+        return F.max_pool1d(h, self.pool_bp, 1, self.pool_bp // 2).transpose(1, 2)
+
+
 class Seq2Exp(Regressor):
     """Generator on the DNA embedding -> Beta mask (combined with the signal Beta) -> predictor on
     the masked input (`masked_embedding`) -> head. Soft: rsample in training, mean in evaluation.
@@ -266,10 +287,18 @@ class Seq2Exp(Regressor):
         super().__init__(cfg)
         self.generator = self.predictor if cfg.share_weights else Caduceus(cfg.backbone)
         self.beta_head = nn.Linear(cfg.backbone.d_model, 2)
+        self.motif_stem = (MotifStem(cfg.backbone.d_model, cfg.generator_motif_bp, cfg.generator_pool_bp)
+                           if cfg.generator_motif_bp else None)
+
+    def generator_logits(self, dna: torch.Tensor, dna_embedding: torch.Tensor) -> torch.Tensor:
+        """(B, L, 2): the sequence Beta's parameters before softplus, from DNA alone."""
+        if self.motif_stem is not None:
+            dna_embedding = dna_embedding + self.motif_stem(dna)
+        return self.beta_head(self.backbone_states(self.generator, dna_embedding))
 
     def mask_distribution(self, batch: dict, dna_embedding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.cfg
-        logits = self.beta_head(self.backbone_states(self.generator, dna_embedding))
+        logits = self.generator_logits(batch["dna"], dna_embedding)
         with torch.autocast(logits.device.type, enabled=False):
             alpha_seq, beta_seq = sequence_beta(logits, cfg.beta_min)
             alpha_sig, beta_sig = signal_beta(batch["signals"], cfg.signal_b, cfg.signal_weights,
