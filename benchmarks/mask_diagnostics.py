@@ -15,7 +15,11 @@ On the test genes, in evaluation mode (any model with signals):
 - test Pearson with the signals zeroed beyond, or within, a distance of the TSS: what the
   prediction is actually read from;
 - with --truth, the per-base AUPRC of the sequence Beta's mean alone (the part of the mask the
-  generator learns from DNA; the signal Beta is fixed), trained and at initialisation.
+  generator learns from DNA; the signal Beta is fixed), trained and at initialisation, and its
+  spread over a window's positions (0: the generator has collapsed to one value for every base);
+- with --truth, on --genes-used training genes, the per-base AUPRC of the regression loss's push
+  on the sequence Beta (how a descent step would move its mean, averaged over --draws mask samples):
+  whether the regression points the generator at the known elements at all.
 Prints the figures; with --png, a plot of the first.
 """
 
@@ -65,7 +69,7 @@ def pearson_by_reach(module, batch: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def sequence_beta_auprc(module, store: str, cell: str, genes: str, truth_bed: str) -> dict:
+def sequence_beta_auprc(module, store: str, cell: str, genes: str, truth_bed: str) -> tuple[dict, dict]:
     """Per-base AUPRC over the test genes (central region, blacklist and N excluded) of the mean of
     the sequence Beta alone, for the trained generator and the same model at initialisation."""
     untrained = untrained_twin(module)
@@ -73,12 +77,14 @@ def sequence_beta_auprc(module, store: str, cell: str, genes: str, truth_bed: st
     test = labelled_windows(GeneWindows(store, cell), pd.read_csv(genes, sep="\t"), "test",
                             discovery.read_truth_bed(truth_bed), cfg.central_region_bp)
     dna = dna_one_hot(test["dna"])
-    result = {}
+    result, spread = {}, {}
     for name, m in (("trained", module.model.eval()), ("untrained", untrained.model.eval())):
         with torch.no_grad():
             alpha, beta = s2e.sequence_beta(m.generator_logits(dna, m.dna_embed(dna)), cfg.beta_min)
-        result[name] = auprc(test["labels"], alpha / (alpha + beta), test["eligible"])
-    return {**result, "chance": float(test["labels"][test["eligible"]].mean())}
+        mean = alpha / (alpha + beta)
+        result[name] = auprc(test["labels"], mean, test["eligible"])
+        spread[name] = (float(mean.mean()), float(mean.std(1).mean()), float(alpha.median()), float(beta.median()))
+    return {**result, "chance": float(test["labels"][test["eligible"]].mean())}, spread
 
 
 def untrained_twin(module) -> ExpressionModule:
@@ -204,9 +210,12 @@ def main() -> None:
         print("test Pearson with the signals zeroed by distance from the TSS (evaluation mode):")
         print(pearson_by_reach(module, test).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     if isinstance(model, s2e.Seq2Exp) and args.truth:
-        auprc = sequence_beta_auprc(module, args.store, args.cell, args.genes, args.truth)
+        auprc, spread = sequence_beta_auprc(module, args.store, args.cell, args.genes, args.truth)
         print("per-base AUPRC of the sequence Beta's mean alone over the test genes: "
               + ", ".join(f"{k} {v:.4f}" for k, v in auprc.items()))
+        for name, (mean, sd, alpha, beta) in spread.items():
+            print(f"sequence Beta, {name}: mean {mean:.3f}, SD over a window's positions {sd:.4f}, "
+                  f"median alpha {alpha:.3f}, beta {beta:.3f}")
         auprc = teacher_auprc(module, args.store, args.cell, args.genes, args.truth, args.genes_used, args.draws)
         print(f"per-base AUPRC of the regression loss's push on the sequence Beta ({args.genes_used} training genes, "
               f"{args.draws} mask draws): " + ", ".join(f"{k} {v:.4f}" for k, v in auprc.items()))

@@ -196,6 +196,25 @@ def test_the_motif_stem_marks_every_base_of_the_element_around_a_motif():
     assert marked.tolist() == list(range(centre - 10, centre + 11))
 
 
+def test_centred_generator_logits_rank_positions_and_leave_the_level_to_the_signals():
+    """With centre_generator_logits a push of every position one way (what the KL and the regression's
+    noise give the Beta head's bias) cannot move the sequence Beta: its logits average 0 over each
+    window, for alpha and beta separately. Free logits follow the push (and saturate softplus)."""
+    batch = {"dna": one_hot(torch.randint(0, 4, (2, 64))), "signals": torch.rand(2, 64, 3)}
+    for centred in (True, False):
+        torch.manual_seed(0)
+        model = build_model("seq2exp_soft", {**TINY, "centre_generator_logits": centred}).eval()
+        with torch.no_grad():
+            before = model.generator_logits(batch["dna"], model.dna_embed(batch["dna"]))
+            model.beta_head.bias.add_(torch.tensor([-3.0, 5.0]))
+            after = model.generator_logits(batch["dna"], model.dna_embed(batch["dna"]))
+        if centred:
+            torch.testing.assert_close(before.mean(1), torch.zeros(2, 2), atol=1e-5, rtol=0)
+            torch.testing.assert_close(after, before)
+        else:
+            torch.testing.assert_close(after - before, torch.tensor([-3.0, 5.0]).expand_as(before))
+
+
 def test_config_errors_name_the_problem():
     with pytest.raises(KeyError, match="d_modle"):
         build_model("seq2exp_soft", {"d_modle": 8})

@@ -46,6 +46,7 @@ class Seq2ExpConfig:
     threshold: float = 0.5
     generator_motif_bp: int = 0  # > 0: a motif-scanning convolution in front of the generator (not the paper's)
     generator_pool_bp: int = 1   # its max-pool, e.g. an element's length, so a motif marks the element around it
+    centre_generator_logits: bool = False  # true: the generator ranks positions within a window, not the mask's level
     share_weights: bool = False  # hard run: generator and predictor are one backbone
     compact: bool = False        # hard run: the predictor sees only the selected positions
     central_region_bp: int = 2000  # always selected
@@ -294,7 +295,12 @@ class Seq2Exp(Regressor):
         """(B, L, 2): the sequence Beta's parameters before softplus, from DNA alone."""
         if self.motif_stem is not None:
             dna_embedding = dna_embedding + self.motif_stem(dna)
-        return self.beta_head(self.backbone_states(self.generator, dna_embedding))
+        logits = self.beta_head(self.backbone_states(self.generator, dna_embedding))
+        if self.cfg.centre_generator_logits:
+            # The KL and the regression's noise each push every position's logits one way; free,
+            # the generator follows and saturates softplus (alpha at beta_min, no gradient left).
+            logits = logits - logits.mean(1, keepdim=True)
+        return logits
 
     def mask_distribution(self, batch: dict, dna_embedding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.cfg
