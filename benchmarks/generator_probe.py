@@ -79,6 +79,7 @@ class GeneratorLogit(torch.nn.Module):
     def __init__(self, options: dict):
         super().__init__()
         self.model = build_model("seq2exp_soft", options)
+        del self.model.predictor, self.model.head, self.model.signal_embed  # only the generator's parts train here
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         dna = dna_one_hot(codes)
