@@ -80,8 +80,9 @@ def sequence_beta_auprc(module, store: str, cell: str, genes: str, truth_bed: st
     result, spread = {}, {}
     for name, m in (("trained", module.model.eval()), ("untrained", untrained.model.eval())):
         with torch.no_grad():
-            alpha, beta = s2e.sequence_beta(m.generator_logits(dna, m.dna_embed(dna)), cfg.beta_min)
-        mean = alpha / (alpha + beta)
+            logits = m.generator_logits(dna, m.dna_embed(dna))
+        alpha, beta = s2e.sequence_beta(logits, cfg.beta_min)
+        mean = sequence_mean(logits, cfg.beta_min)
         result[name] = auprc(test["labels"], mean, test["eligible"])
         spread[name] = (float(mean.mean()), float(mean.std(1).mean()), float(alpha.median()), float(beta.median()))
     return {**result, "chance": float(test["labels"][test["eligible"]].mean())}, spread
@@ -92,6 +93,11 @@ def untrained_twin(module) -> ExpressionModule:
     L.seed_everything(module.hparams.training["seed"], verbose=False)
     return ExpressionModule(module.hparams.model, module.hparams.options, module.hparams.training,
                             module.hparams.scaling)
+
+
+def sequence_mean(logits: torch.Tensor, beta_min: float) -> torch.Tensor:
+    alpha, beta = s2e.sequence_beta(logits, beta_min)
+    return alpha / (alpha + beta)
 
 
 def teacher_direction(model, batch: dict, draws: int) -> torch.Tensor:
@@ -111,10 +117,9 @@ def teacher_direction(model, batch: dict, draws: int) -> torch.Tensor:
     try:
         for _ in range(draws):
             F.smooth_l1_loss(model(batch).prediction.float(), batch["target"].float()).backward()
-            logits = kept["logits"].detach()
-            alpha, beta = s2e.sequence_beta(logits, model.cfg.beta_min)
-            d_mean = torch.stack([torch.sigmoid(logits[..., 0]) * beta, -torch.sigmoid(logits[..., 1]) * alpha], -1)
-            total = total - (kept["logits"].grad * d_mean).sum(-1) / (alpha + beta) ** 2
+            _, moved = torch.func.jvp(lambda logits: sequence_mean(logits, model.cfg.beta_min),
+                                      (kept["logits"].detach(),), (-kept["logits"].grad,))
+            total = total + moved
     finally:
         del model.generator_logits
     return total / draws
