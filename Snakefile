@@ -30,8 +30,7 @@ envvars:
 from seq2exp.config import validate_config  # noqa: E402
 from seq2exp import jobs, sources  # noqa: E402
 from seq2exp import sources  # noqa: E402
-from seq2exp.genes import genome_sizes  # noqa: E402
-from seq2exp.genome import split_chromosomes  # noqa: E402
+from seq2exp.genome import genome_sizes, split_chromosomes  # noqa: E402
 
 # The paper's run by default; a --configfile replaces it rather than merging into it, so a
 # demo or user config never inherits the paper's cell types.

@@ -52,7 +52,8 @@ def make_dataset(workdir: Path, n_genes: int) -> tuple[DemoPaths, pd.DataFrame]:
 def _build(workdir: str, paths: DemoPaths, genes: pd.DataFrame, queue, workers: int) -> None:
     """Runs in a fresh process so that its peak RSS is the build's own; the stores are read by
     `workers` processes (rows_in_order)."""
-    from seq2exp.genes import genome_sizes, read_blacklist
+    from seq2exp.genes import read_blacklist
+    from seq2exp.genome import genome_sizes
     from seq2exp.hic import per_base_contact, tss_contact_profiles
     from seq2exp.sources import prepare_fasta
     from seq2exp.store import build_cell_store, build_sequence_store

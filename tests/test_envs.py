@@ -1,12 +1,17 @@
 """Software environments and executor profiles: every env file pins what it installs, the README's
 commands install exactly those pins, every rule that runs code names an env and takes its threads
-and resources from config, and the profiles pass those on (dry runs)."""
+and resources from config, and the profiles pass those on (dry runs). Each environment runs its
+rules alone: the pipeline's plans the runs, and the rules' import what their scripts import."""
 
+import ast
+import os
 import re
 import subprocess
 import sys
-from importlib.metadata import version
+from importlib.metadata import distribution, packages_distributions, version
+from pathlib import Path
 
+import pytest
 import yaml
 
 CONDA_PIN = re.compile(r"^[A-Za-z0-9_.\-]+=[0-9][^=\s]*$")
@@ -186,3 +191,120 @@ def test_local_profile_dry_run(repo, tmp_path):
     assert "Using profile profiles/local" in output
     assert "crispri" not in {job["rule"] for job in jobs}  # the demo names no CRISPRi table
     assert {job["rule"] for job in jobs} >= {"demo_world", "demo_K562", "demo_GM12878", "train_model", "discovery"}
+
+
+# --- each environment runs its rules alone ------------------------------------------------------
+
+ENV_OF_RULE = re.compile(r'conda:\s*\n\s*"\.\./envs/(\w+)\.yaml"')
+SCRIPT_OF_RULE = re.compile(r'script:\s*\n\s*"\.\./scripts/(\w+\.py)"')
+
+# Run first in a subprocess: hides from every import finder the top-level modules that neither the
+# standard library nor the environment's packages provide, so importing one fails as if it were not
+# installed (and probes such as importlib.util.find_spec see it absent, as they would there).
+REFUSE_UNPINNED = """
+import atexit, os, pkgutil, sys, sysconfig
+
+STDLIB = sysconfig.get_paths()["stdlib"]
+PROVIDED = ({"seq2exp", *os.environ["ENV_MODULES"].split(), *sys.stdlib_module_names}
+            | {module.name for module in pkgutil.iter_modules([STDLIB, os.path.join(STDLIB, "lib-dynload")])})
+refused = set()
+
+
+class RefuseUnpinned:
+    def __init__(self, finder):
+        self.finder = finder
+
+    def find_spec(self, name, path=None, target=None):
+        top = name.partition(".")[0]
+        if top not in PROVIDED:
+            refused.add(top)
+            return None
+        return self.finder.find_spec(name, path, target)
+
+    def __getattr__(self, attribute):
+        return getattr(self.finder, attribute)
+
+
+sys.meta_path[:] = [RefuseUnpinned(finder) for finder in sys.meta_path]
+atexit.register(lambda: refused and print(f"imports refused, not in {os.environ['ENV_FILE']} (those a package only "
+                                          f"probes for are harmless): {sorted(refused)}", file=sys.stderr))
+"""
+
+
+def required_distributions(pins: list[str]) -> set[str]:
+    """The pinned distributions and, transitively, what they require (extras they ask for included,
+    markers evaluated here), as canonical names."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    found, todo = set(), [Requirement(pin) for pin in pins]
+    while todo:
+        requirement = todo.pop()
+        name = canonicalize_name(requirement.name)
+        if name in found:
+            continue
+        found.add(name)
+        extras = {"", *requirement.extras}
+        for line in distribution(name).requires or []:
+            required = Requirement(line)
+            if required.marker is None or any(required.marker.evaluate({"extra": e}) for e in extras):
+                todo.append(required)
+    return found
+
+
+def provided_modules(env_file) -> set[str]:
+    """Top-level import names of an env file's pip packages and their requirements."""
+    from packaging.utils import canonicalize_name
+
+    wanted = required_distributions(pip_pins(env_file))
+    return {module for module, dists in packages_distributions().items()
+            if any(canonicalize_name(d) in wanted for d in dists)}
+
+
+def run_alone(env_file, code: str, cwd) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ENV_FILE": str(env_file.name), "ENV_MODULES": " ".join(provided_modules(env_file))}
+    env.pop("PYTHONPATH", None)
+    return subprocess.run([sys.executable, "-c", REFUSE_UNPINNED + code], capture_output=True, text=True,
+                          env=env, cwd=cwd)
+
+
+def rule_scripts(repo) -> dict[str, set[str]]:
+    """Env file name -> the scripts its rules run."""
+    scripts = {}
+    for file, name, text in rule_blocks(repo):
+        env, script = ENV_OF_RULE.search(text), SCRIPT_OF_RULE.search(text)
+        if env:
+            assert script, f"{file}: rule {name} runs no script:, so its imports are not checked here"
+            scripts.setdefault(f"{env.group(1)}.yaml", set()).add(script.group(1))
+    return scripts
+
+
+def script_imports(path) -> list[str]:
+    """The import statements of a script, as source."""
+    return [ast.unparse(node) for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, (ast.Import, ast.ImportFrom))]
+
+
+def test_pipeline_env_alone_plans_the_demo_and_the_paper_run(repo, tmp_path):
+    """`snakemake --use-conda` parses the Snakefile in pipeline.yaml's environment: it may import
+    no package that only the rules' environments install (torch, pyfaidx, pyBigWig, ...)."""
+    for config in ("config/demo.yaml", "config/config.yaml"):
+        args = ["-n", "--cores", "1", "-s", str(repo / "Snakefile"), "--directory", str(tmp_path / Path(config).stem),
+                "--configfile", str(repo / config)]
+        result = run_alone(repo / "workflow/envs/pipeline.yaml",
+                           f"import sys\nfrom snakemake.cli import main\nsys.argv = ['snakemake', *{args!r}]\nmain()",
+                           cwd=repo)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, f"{config}:\n{output[-4000:]}"
+        assert re.search(r"^train_model\s+\d+$", output, re.M), f"{config}: no training job planned\n{output[-4000:]}"
+
+
+@pytest.mark.parametrize("env", ["data.yaml", "model.yaml"])
+def test_rule_env_alone_imports_what_its_scripts_import(repo, env):
+    """Each script's imports, with the package reached through this checkout's src/ as Snakemake
+    does, in a process that sees only `env`'s packages."""
+    scripts = rule_scripts(repo)[env]
+    statements = sorted({s for script in scripts for s in script_imports(repo / "workflow/scripts" / script)})
+    code = f"sys.path.insert(0, {str(repo / 'src')!r})\n" + "\n".join(statements)
+    result = run_alone(repo / "workflow/envs" / env, code, cwd=repo)
+    assert result.returncode == 0, f"{env} (scripts {sorted(scripts)}):\n{result.stderr[-4000:]}"

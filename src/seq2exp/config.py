@@ -95,10 +95,10 @@ def _fill_defaults(instance, node: dict, root: dict) -> None:
 
 
 def _model_option_problems(config: dict) -> list[str]:
-    """Each model's options are resolved as its job will (no weights built), so a typo or a clash
-    with what the model fixes stops the run at start."""
+    """Each model's options are resolved as its job will (no weights built, no torch), so a typo or a
+    clash with what the model fixes stops the run at start."""
+    from .architectures import resolve_options
     from .jobs import MODEL_SPECS, model_options
-    from .models.registry import resolve
 
     sections = {"model": config["model"], **{f"model_overrides.{m}": o for m, o in config["model_overrides"].items()}}
     problems = [f"{key}.n_features: set from the feature columns (genes.mrna_feature_columns and promoter "
@@ -106,7 +106,7 @@ def _model_option_problems(config: dict) -> list[str]:
     for model in config["models"]:
         key = f"model_overrides.{model}" if model in config["model_overrides"] else "model"
         try:
-            resolve(MODEL_SPECS[model].registry_name, model_options(config, model))
+            resolve_options(MODEL_SPECS[model].registry_name, model_options(config, model))
         except (KeyError, ValueError, TypeError) as error:
             problems.append(f"{key} ({model}): {error}")
     return problems

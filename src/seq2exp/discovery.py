@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .models.seq2exp import central_slice
+from .genome import central_slice
 
 TRUTH_COLUMNS = ["chrom", "start", "end", "name", "score", "strand", "gene_id", "kind", "contribution", "contact"]
 TRUTH_REQUIRED = 7  # chrom .. gene_id; kind, contribution and contact may be absent in a user's BED

@@ -13,8 +13,8 @@ import pyfaidx
 
 from .annotation import annotation_format, read_annotation
 from .files import read_table, read_text_table, require_columns
-from .genome import (N_CODE, interval_mask, match_chromosomes, merged_intervals, split_chromosomes, window_bounds,
-                     window_codes)
+from .genome import (N_CODE, genome_sizes, interval_mask, match_chromosomes, merged_intervals, split_chromosomes,
+                     window_bounds, window_codes)
 from .signals import Track, region_rpm
 
 log = logging.getLogger(__name__)
@@ -234,11 +234,6 @@ def promoter_activity(genes: pd.DataFrame, dnase_path: str, h3k27ac_path: str, h
 
 
 # --- the stage ------------------------------------------------------------------------------
-
-
-def genome_sizes(fasta_path: str) -> dict[str, int]:
-    fai = pd.read_csv(f"{fasta_path}.fai", sep="\t", header=None, usecols=[0, 1], dtype={0: str})
-    return dict(zip(fai[0], fai[1]))
 
 
 def build_gene_table(config: dict, table_path: str, mrna_path: str | None, fasta_path: str,

@@ -6,8 +6,13 @@ A window of a gene with 0-based TSS t is [t - half_width, t + half_width).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pyfaidx
+import pandas as pd
+
+if TYPE_CHECKING:
+    import pyfaidx
 
 N_CODE = 4
 _CODE_OF = np.full(256, N_CODE, dtype=np.uint8)
@@ -59,8 +64,19 @@ def split_chromosomes(split: dict, available, source: str) -> dict[str, list[str
     return names
 
 
+def genome_sizes(fasta_path: str) -> dict[str, int]:
+    fai = pd.read_csv(f"{fasta_path}.fai", sep="\t", header=None, usecols=[0, 1], dtype={0: str})
+    return dict(zip(fai[0], fai[1]))
+
+
 def window_bounds(tss: int, half_width: int) -> tuple[int, int]:
     return tss - half_width, tss + half_width
+
+
+def central_slice(length: int, region_bp: int) -> slice:
+    """The `region_bp` positions centred on position length // 2, clipped to the window."""
+    start = length // 2 - region_bp // 2
+    return slice(max(start, 0), min(start + region_bp, length))
 
 
 def sequence_codes(sequence: str) -> np.ndarray:

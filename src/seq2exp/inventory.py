@@ -14,8 +14,8 @@ import pandas as pd
 from .annotation import annotation_format
 from .crispri import read_crispri
 from .files import DELIMITER_NAMES, read_table, read_text_table, require_columns, sha256sum
-from .genes import check_heldout_inputs, genes_from_table, genome_sizes, read_gene_table
-from .genome import match_chromosomes, split_chromosomes
+from .genes import check_heldout_inputs, genes_from_table, read_gene_table
+from .genome import genome_sizes, match_chromosomes, split_chromosomes
 from .hic import open_contact_matrix
 from .signals import Track
 from .sources import Source, configured_sources, source_scope

@@ -31,7 +31,8 @@ import pandas as pd
 import pyfaidx
 
 from .files import atomic_output, write_checksum
-from .genome import interval_mask, merged_intervals, reverse_complement_codes, window_bounds, window_codes
+from .genome import (genome_sizes, interval_mask, merged_intervals, reverse_complement_codes, window_bounds,
+                     window_codes)
 from .jobs import feature_columns
 from .signals import Track
 
@@ -264,7 +265,7 @@ class GeneWindows:
 
 def build_sequence_stage(config: dict, genes_path: str, fasta_path: str, blacklist_path: str, out_h5: str,
                          workers: int = 1) -> None:
-    from .genes import genome_sizes, read_blacklist
+    from .genes import read_blacklist
 
     genes = pd.read_csv(genes_path, sep="\t")
     blacklist = read_blacklist(blacklist_path, genome_sizes(fasta_path))

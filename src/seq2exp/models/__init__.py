@@ -1,9 +1,10 @@
 """Sequence models: the selective scan, Mamba / Caduceus backbones, Seq2Exp and baselines from its parts."""
 
+from ..architectures import model_config
 from .caduceus import (Caduceus, one_hot, rc_averaged_predict, reverse_complement,
                        reverse_complement_sample)
 from .mamba import BackboneConfig
-from .registry import MODELS, build_model, model_config
+from .registry import MODELS, build_model
 from .runtime import tune_allocator
 from .scan import resolve_scan, selective_scan, selective_scan_reference
 

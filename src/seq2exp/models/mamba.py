@@ -5,41 +5,13 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .scan import DEFAULT_CHUNK, resolve_scan, selective_scan
-
-
-@dataclass
-class BackboneConfig:
-    """Sizes and options of a Caduceus / Mamba backbone (defaults: the paper's 4 x 128)."""
-
-    d_model: int = 128
-    n_layer: int = 4
-    d_state: int = 16
-    expand: int = 2
-    d_conv: int = 4
-    dt_rank: int | None = None  # None: ceil(d_model / 16), as mamba-ssm
-    dt_min: float = 1e-3
-    dt_max: float = 1e-1
-    dt_init_floor: float = 1e-4
-    bidirectional: bool = True  # False: plain (causal) Mamba
-    rcps: bool = False          # reverse-complement parameter sharing (Caduceus-PS)
-    norm_eps: float = 1e-5
-    scan_impl: str = "auto"     # auto | torch | triton | mamba_ssm (scan.SCAN_IMPLS)
-    chunk_size: int = DEFAULT_CHUNK
-
-    @property
-    def d_inner(self) -> int:
-        return self.expand * self.d_model
-
-    @property
-    def rank(self) -> int:
-        return self.dt_rank or math.ceil(self.d_model / 16)
+from ..architectures import BackboneConfig
+from .scan import resolve_scan, selective_scan
 
 
 class RMSNorm(nn.Module):

@@ -32,7 +32,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-DEFAULT_CHUNK = 128
+from ..architectures import DEFAULT_CHUNK
+
 # Largest total decay inside one segment. Factors are centred on the segment, so they lie within
 # exp(+-max_decay / 2): fp32 keeps ~1e26 * |input| finite and ~1e-26 normal (not subnormal).
 MAX_DECAY = {torch.float32: 120.0, torch.float64: 600.0}

@@ -10,64 +10,15 @@ for the fixed-mask models. The window centre (the TSS) is position L // 2.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..architectures import BackboneConfig, Seq2ExpConfig
+from ..genome import central_slice
 from .caduceus import Caduceus, InputEmbedding, merge_rc_streams
-from .mamba import BackboneConfig
-
-BETA_FORMS = ("authors", "paper")
-MASK_KINDS = ("soft", "hard")
-MASK_TARGETS = ("embeddings", "inputs")
-
-
-@dataclass
-class Seq2ExpConfig:
-    """Model options; defaults are the paper's / the authors' code (see reference notes)."""
-
-    backbone: BackboneConfig = field(default_factory=BackboneConfig)
-    n_signals: int = 3
-    n_features: int = 9
-    use_features: bool = True
-    mlp_hidden: int = 128
-    beta_min: float = 1.0
-    signal_scale: float = 10.0
-    signal_b: tuple[float, ...] = (1.5, 0.2, 1.0)       # beta constants of (H3K27ac, DNase, Hi-C)
-    signal_weights: tuple[float, ...] = (0.4, 0.4, 0.2)
-    prior: tuple[float, float] = (10.0, 90.0)           # Beta(alpha3, beta3), mean 0.1
-    kl_weight: float = 0.01
-    beta_form: str = "authors"  # authors: Beta(a_seq + sum w a_i, ...); paper: the same minus 1 (Prop. 2)
-    mask_applies_to: str = "embeddings"  # embeddings (authors' code) | inputs (the paper's M ⊙ X)
-    mask: str = "soft"          # soft | hard
-    threshold: float = 0.5
-    generator_motif_bp: int = 0  # > 0: a motif-scanning convolution in front of the generator (not the paper's)
-    generator_pool_bp: int = 1   # its max-pool, e.g. an element's length, so a motif marks the element around it
-    centre_generator_logits: bool = False  # true: the generator ranks positions within a window, not the mask's level
-    share_weights: bool = False  # hard run: generator and predictor are one backbone
-    compact: bool = False        # hard run: the predictor sees only the selected positions
-    central_region_bp: int = 2000  # always selected
-    pooled_region_bp: int = 2000   # the head mean-pools here
-
-    def __post_init__(self):
-        if self.beta_form not in BETA_FORMS:
-            raise ValueError(f"beta_form must be one of {BETA_FORMS}, got {self.beta_form!r}")
-        if self.mask not in MASK_KINDS:
-            raise ValueError(f"mask must be one of {MASK_KINDS}, got {self.mask!r}")
-        if self.mask_applies_to not in MASK_TARGETS:
-            raise ValueError(f"mask_applies_to must be one of {MASK_TARGETS}, got {self.mask_applies_to!r}")
-        if self.generator_motif_bp < 0 or self.generator_pool_bp < 1:
-            raise ValueError("generator_motif_bp must be >= 0 and generator_pool_bp >= 1, "
-                             f"got {self.generator_motif_bp} and {self.generator_pool_bp}")
-        if self.generator_motif_bp and self.backbone.rcps:
-            raise ValueError("generator_motif_bp needs rcps false: the motif stem is not RC-equivariant")
-        if not len(self.signal_b) == len(self.signal_weights) == self.n_signals:
-            raise ValueError("signal_b and signal_weights need one entry per signal (n_signals)")
-        if not math.isclose(sum(self.signal_weights), 1.0):
-            raise ValueError(f"signal_weights must sum to 1, got {self.signal_weights}")
 
 
 @dataclass
@@ -124,12 +75,6 @@ def straight_through(soft: torch.Tensor, threshold: float) -> torch.Tensor:
     """Exactly 0/1 forward (soft >= threshold); the gradient passes to `soft` unchanged."""
     hard = (soft >= threshold).to(soft.dtype)
     return hard + (soft - soft.detach())  # soft - soft.detach() is exactly 0, so the forward stays 0/1
-
-
-def central_slice(length: int, region_bp: int) -> slice:
-    """The `region_bp` positions centred on position length // 2, clipped to the window."""
-    start = length // 2 - region_bp // 2
-    return slice(max(start, 0), min(start + region_bp, length))
 
 
 def force_mask(mask: torch.Tensor, blacklist: torch.Tensor | None, central_bp: int) -> torch.Tensor:

@@ -17,27 +17,13 @@ null takes the largest multiple of `bin_size` that fits the window.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 
+from ...architectures import EnformerOptions
 from ..seq2exp import ModelOutput, RegressionHead, Seq2ExpConfig, central_slice
 from .head import BaselineRegressor
-
-
-@dataclass
-class EnformerOptions:
-    bin_size: int = 128             # bp per transformer token: 2 ** (1 + conv tower blocks)
-    input_length: int | None = None  # central bp fed to the model; None: the largest multiple of bin_size
-    n_heads: int = 8
-
-    def __post_init__(self):
-        if self.bin_size < 2 or self.bin_size & (self.bin_size - 1):
-            raise ValueError(f"bin_size must be a power of 2 >= 2, got {self.bin_size}")
-        if self.input_length is not None and (self.input_length < self.bin_size or self.input_length % self.bin_size):
-            raise ValueError(f"input_length must be a positive multiple of bin_size {self.bin_size}, "
-                             f"got {self.input_length}")
 
 
 def conv_block(c_in: int, c_out: int, width: int) -> nn.Sequential:

@@ -15,29 +15,17 @@ through the shared head with the nine features.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ...architectures import EPInformerOptions
 from ..seq2exp import ModelOutput, RegressionHead, Seq2ExpConfig, central_slice
 from .head import BaselineRegressor
 
 H3K27AC, DNASE, HIC = 0, 1, 2   # channels of batch["signals"] (the order of Seq2ExpConfig.signal_b)
 N_ELEMENT_FEATURES = 4          # DNase, H3K27ac, Hi-C contact, distance
-
-
-@dataclass
-class EPInformerOptions:
-    max_enhancers: int = 60
-    element_length: int = 256   # bp of sequence around each enhancer's centre (and the TSS) fed to the encoder
-    n_heads: int = 4
-
-    def __post_init__(self):
-        for name in ("max_enhancers", "element_length", "n_heads"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 def peak_intervals(peaks: torch.Tensor) -> torch.Tensor:

@@ -13,25 +13,13 @@ as the unidirectional Mamba row does.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 
+from ...architectures import HyenaOptions
 from ..seq2exp import ModelOutput, RegressionHead, Seq2ExpConfig
 from .head import BaselineRegressor, central_pool
-
-
-@dataclass
-class HyenaOptions:
-    filter_hidden: int = 64   # width of the implicit filter's MLP (HyenaDNA's filter_order)
-    filter_bands: int = 8     # sin/cos frequency bands of the filter's positional embedding
-    short_conv: int = 3       # width of the short causal depthwise convolution
-
-    def __post_init__(self):
-        for name in ("filter_hidden", "filter_bands", "short_conv"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 ORDER = 2  # HyenaDNA's operator order: two gates, two long filters
