@@ -299,6 +299,24 @@ def test_pipeline_env_alone_plans_the_demo_and_the_paper_run(repo, tmp_path):
         assert re.search(r"^train_model\s+\d+$", output, re.M), f"{config}: no training job planned\n{output[-4000:]}"
 
 
+def test_pipeline_env_alone_still_stops_bad_model_options_at_start(repo):
+    """The start-up check of model options needs no torch, so it runs on the conda route too."""
+    code = f"""
+sys.path.insert(0, {str(repo / 'src')!r})
+from seq2exp.config import ConfigError, load_config, validate_config
+config = load_config({str(repo / 'config/config.yaml')!r})
+config["model_overrides"] = {{"enformer": {{"bin_size": 24}}, "seq2exp-hard": {{"treshold": 0.4}}}}
+try:
+    validate_config(config, {str(repo / 'workflow/schemas/config.schema.yaml')!r})
+except ConfigError as error:
+    print(error)
+"""
+    result = run_alone(repo / "workflow/envs/pipeline.yaml", code, cwd=repo)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "model_overrides.enformer (enformer): bin_size must be a power of 2 >= 2, got 24" in result.stdout
+    assert "model_overrides.seq2exp-hard (seq2exp-hard): \"unknown model config keys ['treshold']" in result.stdout
+
+
 @pytest.mark.parametrize("env", ["data.yaml", "model.yaml"])
 def test_rule_env_alone_imports_what_its_scripts_import(repo, env):
     """Each script's imports, with the package reached through this checkout's src/ as Snakemake

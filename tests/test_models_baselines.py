@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from seq2exp.architectures import ARCHITECTURES
 from seq2exp.batches import BatchMaker, FeatureScaling
-from seq2exp.models import build_model, one_hot
+from seq2exp.models import MODELS, build_model, one_hot
 from seq2exp.models.baselines import select_enhancers
 from seq2exp.models.registry import resolve
 
@@ -154,6 +155,14 @@ def test_own_options_are_checked_and_belong_to_their_model():
         resolve("enformer", {"bin_size": 24})
     with pytest.raises(ValueError, match="max_enhancers"):
         resolve("epinformer", {"max_enhancers": 0})
+
+
+def test_the_torch_free_options_describe_every_registry_model():
+    """The start-up check reads seq2exp.architectures (no torch); each model class must take the
+    options it describes."""
+    assert MODELS.keys() == ARCHITECTURES.keys()
+    for name, cls in MODELS.items():
+        assert getattr(cls, "Options", None) is ARCHITECTURES[name].own_options, name
 
 
 def test_batches_carry_the_peak_mask_only_for_models_that_ask():
