@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from importlib.metadata import distribution, packages_distributions, version
 from pathlib import Path
 
@@ -252,17 +253,19 @@ def required_distributions(pins: list[str]) -> set[str]:
     return found
 
 
-def provided_modules(env_file) -> set[str]:
-    """Top-level import names of an env file's pip packages and their requirements."""
+def provided_modules(requirements: list[str]) -> set[str]:
+    """Top-level import names of the required distributions and of what they require."""
     from packaging.utils import canonicalize_name
 
-    wanted = required_distributions(pip_pins(env_file))
+    wanted = required_distributions(requirements)
     return {module for module, dists in packages_distributions().items()
             if any(canonicalize_name(d) in wanted for d in dists)}
 
 
-def run_alone(env_file, code: str, cwd) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ENV_FILE": str(env_file.name), "ENV_MODULES": " ".join(provided_modules(env_file))}
+def run_alone(source, code: str, cwd, requirements: list[str] | None = None) -> subprocess.CompletedProcess:
+    """Run `code` seeing only the packages of `source` (an env file's pip pins unless `requirements`)."""
+    provided = provided_modules(pip_pins(source) if requirements is None else requirements)
+    env = {**os.environ, "ENV_FILE": source.name, "ENV_MODULES": " ".join(provided)}
     env.pop("PYTHONPATH", None)
     return subprocess.run([sys.executable, "-c", REFUSE_UNPINNED + code], capture_output=True, text=True,
                           env=env, cwd=cwd)
@@ -280,9 +283,9 @@ def rule_scripts(repo) -> dict[str, set[str]]:
 
 
 def script_imports(path) -> list[str]:
-    """The import statements of a script, as source."""
+    """The import statements of a script, as source, wherever they stand (__future__ aside)."""
     return [ast.unparse(node) for node in ast.walk(ast.parse(path.read_text()))
-            if isinstance(node, (ast.Import, ast.ImportFrom))]
+            if isinstance(node, ast.Import) or isinstance(node, ast.ImportFrom) and node.module != "__future__"]
 
 
 def test_pipeline_env_alone_plans_the_demo_and_the_paper_run(repo, tmp_path):
@@ -326,3 +329,16 @@ def test_rule_env_alone_imports_what_its_scripts_import(repo, env):
     code = f"sys.path.insert(0, {str(repo / 'src')!r})\n" + "\n".join(statements)
     result = run_alone(repo / "workflow/envs" / env, code, cwd=repo)
     assert result.returncode == 0, f"{env} (scripts {sorted(scripts)}):\n{result.stderr[-4000:]}"
+
+
+def test_package_dependencies_cover_seq2exp_predict(repo):
+    """`pip install .` then `seq2exp predict`: the CLI's imports, those its commands make on demand
+    included, with only pyproject.toml's dependencies."""
+    project = tomllib.loads((repo / "pyproject.toml").read_text())
+    cli = repo / "src/seq2exp/cli.py"
+    code = f"sys.path.insert(0, {str(repo / 'src')!r})\n__package__ = 'seq2exp'\n" + "\n".join(script_imports(cli))
+    result = run_alone(repo / "pyproject.toml", code, cwd=repo, requirements=project["project"]["dependencies"])
+    assert result.returncode == 0, result.stderr[-4000:]
+    for package, patterns in project["tool"]["setuptools"].get("package-data", {}).items():
+        for pattern in patterns:
+            assert list((repo / "src" / package).glob(pattern)), f"pyproject.toml ships {package}/{pattern}, absent"
