@@ -290,10 +290,11 @@ def script_imports(path) -> list[str]:
 
 def test_pipeline_env_alone_plans_the_demo_and_the_paper_run(repo, tmp_path):
     """`snakemake --use-conda` parses the Snakefile in pipeline.yaml's environment: it may import
-    no package that only the rules' environments install (torch, pyfaidx, pyBigWig, ...)."""
+    no package that only the rules' environments install (torch, pyfaidx, pyBigWig, ...). The dry
+    runs leave out --use-conda (no conda here), which changes how jobs run, not what is parsed."""
     for config in ("config/demo.yaml", "config/config.yaml"):
-        args = ["-n", "--cores", "1", "-s", str(repo / "Snakefile"), "--directory", str(tmp_path / Path(config).stem),
-                "--configfile", str(repo / config)]
+        args = ["-n", "--cores", "1", "-s", str(repo / "Snakefile"), "--configfile", str(repo / config),
+                "--directory", str(tmp_path / Path(config).stem)]
         result = run_alone(repo / "workflow/envs/pipeline.yaml",
                            f"import sys\nfrom snakemake.cli import main\nsys.argv = ['snakemake', *{args!r}]\nmain()",
                            cwd=repo)
