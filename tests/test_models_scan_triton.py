@@ -143,7 +143,7 @@ def test_auto_on_cuda_without_mamba_ssm_resolves_to_the_kernel_and_logs_once(mon
     monkeypatch.setitem(sys.modules, "mamba_ssm", None)
     scan.mamba_ssm_problem.cache_clear()
     scan._log_choice.cache_clear()
-    monkeypatch.setattr(scan_triton, "triton_problem", lambda device_index=0: None)
+    monkeypatch.setattr(scan, "triton_problem", lambda device_index=0: None)
     with caplog.at_level("INFO", logger=scan.__name__):
         assert resolve_scan("auto", "cuda") is selective_scan_triton
         assert resolve_scan("auto", "cuda") is selective_scan_triton
@@ -152,7 +152,7 @@ def test_auto_on_cuda_without_mamba_ssm_resolves_to_the_kernel_and_logs_once(mon
     assert messages[0].startswith("scan_impl 'auto' on cuda: fused Triton kernel (mamba-ssm: import failed")
     assert resolve_scan("auto", "cpu") is selective_scan
 
-    monkeypatch.setattr(scan_triton, "triton_problem", lambda device_index=0: "kernel failed: planted")
+    monkeypatch.setattr(scan, "triton_problem", lambda device_index=0: "kernel failed: planted")
     with pytest.warns(UserWarning, match="planted"):
         assert resolve_scan("auto", "cuda") is selective_scan
     with pytest.raises(RuntimeError, match="'triton' requested but unusable: kernel failed: planted"):
@@ -175,7 +175,7 @@ def test_bad_shapes_and_chunk_size_are_named():
 def test_cuda_kernel_matches_chunked_torch_scan_at_real_size():
     """At d_inner 64, d_state 16, L 4,096 (many 64-position chunks): fp32 against the PyTorch scan
     (values and gradients), and the CUDA self-check that `auto` relies on passes."""
-    assert scan_triton.triton_problem(0) is None
+    assert scan.triton_problem(0) is None
     gen = torch.Generator().manual_seed(0)
     u, delta, A, B, C, D, z = (t.cuda().requires_grad_() for t in random_scan_inputs(2, 64, 16, 4096, generator=gen))
     args = (u, delta, A, B, C, D, z)
