@@ -186,3 +186,47 @@ def test_cuda_kernel_matches_chunked_torch_scan_at_real_size():
     for a, b in zip(torch.autograd.grad((ours * weights).sum(), args), torch.autograd.grad((ref * weights).sum(), args)):
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3)
     assert torch.isfinite(selective_scan_triton(u, F.softplus(delta) + 6.0, A, B, C)).all()
+
+
+def test_positional_arguments_follow_mamba_ssm_selective_scan_fn():
+    """selective_scan_fn(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)."""
+    inputs = {k: v.to(DEVICE) for k, v in _inputs(9).items()}
+    args = [inputs[k] for k in ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")]
+    out, last = selective_scan_triton(*args, True, True)
+    expected, expected_last = selective_scan_reference(*args, delta_softplus=True, return_last_state=True)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(last, expected_last, rtol=1e-5, atol=1e-5)
+
+
+def test_softplus_keeps_its_relative_accuracy_for_small_steps():
+    """delta = softplus(raw) ~ 1e-4 in fp32: log(1 + e^raw) alone is off by ~6e-4 relative there. With
+    u = B = C = 1 and no start state, y_0 = delta_0 exactly."""
+    raw = torch.linspace(-10.0, -8.5, 8).reshape(1, 8, 1)
+    ones = torch.ones(1, 1, 1)
+    y = selective_scan_triton(torch.ones(1, 8, 1).to(DEVICE), raw.to(DEVICE), -torch.ones(8, 1).to(DEVICE),
+                              ones.to(DEVICE), ones.to(DEVICE), delta_softplus=True)
+    torch.testing.assert_close(y.cpu().double(), F.softplus(raw.double()), rtol=2e-6, atol=0)
+
+
+@pytest.mark.parametrize("mode", ["no_grad", "no_input_requires_grad", "training"])
+def test_chunk_start_states_are_kept_only_when_a_backward_can_run(mode, monkeypatch):
+    kept = []
+
+    def spy(*args, save_starts):
+        result = forward(*args, save_starts=save_starts)
+        kept.append(result[2] is not None)
+        return result
+    forward = scan_triton._forward
+    monkeypatch.setattr(scan_triton, "_forward", spy)
+    inputs = {k: v.to(DEVICE).requires_grad_(mode != "no_input_requires_grad") for k, v in _inputs(12).items()}
+    with torch.set_grad_enabled(mode != "no_grad"):
+        selective_scan_triton(**inputs, chunk_size=4)
+    assert kept == [mode == "training"]
+
+
+def test_triton_self_check_passes_under_no_grad():
+    """The self-check `auto` caches runs a backward: under a caller's no_grad (a prediction as the first
+    forward of a process) it must still pass, not report the kernel unusable. (Shorter than on CUDA, for
+    the interpreter's sake.)"""
+    with torch.no_grad():
+        assert scan.triton_self_check(torch.device(DEVICE), length=20) is None

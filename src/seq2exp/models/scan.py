@@ -272,14 +272,15 @@ def triton_problem(device_index: int = 0) -> str | None:
     return triton_self_check(torch.device("cuda", device_index))
 
 
-def triton_self_check(device: torch.device) -> str | None:
-    """None when the Triton scan's output and gradients on `device` match the PyTorch scan's, else why not.
+def triton_self_check(device: torch.device, length: int = 300) -> str | None:
+    """None when the Triton scan's output and gradients on `device` (at `length` positions) match the
+    PyTorch scan's, else why not.
     Gradients are on whatever the caller's mode: a process's first forward is often a prediction under
     no_grad, and the cached verdict must not depend on it."""
     from .scan_triton import selective_scan_triton
     gen = torch.Generator(device="cpu").manual_seed(0)
     with torch.enable_grad():
-        args = [t.to(device).requires_grad_() for t in random_scan_inputs(2, 8, 4, 300, generator=gen)]
+        args = [t.to(device).requires_grad_() for t in random_scan_inputs(2, 8, 4, length, generator=gen)]
         try:
             theirs = selective_scan_triton(*args, delta_softplus=True)
             theirs_grads = torch.autograd.grad(theirs.sum(), args)
