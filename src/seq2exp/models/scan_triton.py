@@ -2,14 +2,21 @@
 
 Same layout and math as `scan.py` (time is the last axis): u, delta, z (B, D, L); A (D, N); B, C (B, N, L);
 D, delta_bias (D,); initial / last state (B, D, N). One program owns BLOCK_D channels of one batch
-element and walks the sequence in chunks of CHUNK positions. Per chunk it reads each input once,
-casts it to the compute dtype (fp32, or fp64 for fp64 inputs), forms the (BLOCK_D, N, CHUNK) decays
-exp(delta A) and drives delta u B in registers, and runs the recurrence s_t = a_t s_{t-1} + x_t as
-an associative scan over (a, x) pairs; the state itself never leaves the chip except once per chunk.
+element and walks the sequence in chunks of CHUNK positions, reading each input once and computing in
+fp32 (fp64 for fp64 inputs).
 
-The forward saves only the state at each chunk start, (B, D, n_chunks, N): N / CHUNK values per
-(b, d, position) instead of the (B, D, N, L) states. The backward walks the chunks right to left,
-recomputes a chunk's states from its saved start state, and solves the adjoint
+The forward is laid out for throughput (benchmarks/bench_triton_sass.py counts its machine code): per
+chunk it loops over the states n (unrolled) on (BLOCK_D, CHUNK) tiles, whose layout gives each thread
+runs of RUN consecutive positions of one channel (the positions of a 16-byte load), so that the scan
+of s_t = a_t s_{t-1} + x_t over (a, x) pairs is sequential in registers within a run, with one
+cross-lane combine per run; y accumulates over n in registers. A state passes from chunk to chunk
+through memory, (B, D, slots, N): the start state is folded into the first position's x, and the end
+state is stored by the one thread that holds it. With a backward to come every chunk keeps its slot
+(the saved chunk-start states, N / CHUNK values per (b, d, position) instead of the (B, D, N, L)
+states); in inference two slots serve in turn.
+
+The backward (not yet restructured: its (BLOCK_D, N, CHUNK) tiles put the chunk axis across lanes)
+walks the chunks right to left, recomputes a chunk's states from its saved start state, and solves the adjoint
 g_t = C_t dy_t + a_{t+1} g_{t+1} as a scan over the time-flipped chunk (Triton's reverse=True scan is
 not reliable for non-commutative combines, triton-lang/triton#4362, so we flip instead).
 dB and dC sum over channels from several programs: fp32 (fp64) atomic adds, D / BLOCK_D_BWD per element
@@ -31,8 +38,9 @@ import triton.language as tl
 MIN_TRITON = (3, 7)
 LOG2E = tl.constexpr(1.4426950408889634)
 CHUNK = 64          # positions per chunk (a power of two): also the spacing of the saved states
-# Channels per program: guesses that keep the (BLOCK_D, 16, CHUNK) blocks within ~32 fp32 values per
-# thread and block; untuned until measured on a GPU (benchmarks/bench_triton_scan.py --configs).
+# Channels per program and warps: the forward's chosen by its SASS count (bench_triton_sass.py; 8 x 64
+# positions on 2 warps: 16.6 instructions per element), the backward's keep its (BLOCK_D, 16, CHUNK)
+# blocks within ~32 fp32 values per thread; untuned on a GPU (benchmarks/bench_triton_scan.py --configs).
 BLOCK_D_FWD = 8
 NUM_WARPS_FWD = 2
 BLOCK_D_BWD = 2
