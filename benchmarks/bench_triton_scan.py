@@ -1,7 +1,7 @@
 """The fused Triton selective scan (scan_impl triton) against its floor and the other scans, on a GPU.
 
     python benchmarks/bench_triton_scan.py              # GPU: 200 kb, batch 8, d_model 128, d_state 16, bf16
-    python benchmarks/bench_triton_scan.py --configs "4,2,64,4;8,4,64,8;4,2,32,4"   # tune the kernel
+    python benchmarks/bench_triton_scan.py --configs "8,2,64,2,4;4,2,64,4,4"   # tune the kernel
     python benchmarks/bench_triton_scan.py --smoke      # CPU: tiny sizes in Triton's interpreter (no figures)
 
 On a short GPU lease, `--repeats 1` first: the chunked PyTorch scan's training step at 200 kb takes
@@ -15,7 +15,7 @@ projected wall time of the paper's 50,000 steps.
 The scan's floor is the larger of two bounds: bytes / memory bandwidth, with every input read once
 and every output written once (forward: u, delta, z, B, C in, y out; backward: the same plus dy in,
 their gradients out, dB and dC in fp32), at the device-to-device copy bandwidth measured here; and
-B x D x N x L exponentials (forward; twice for forward+backward, which recomputes them) at the exp
+B x D x N x L exponentials per pass (the backward recomputes them); forward+backward adds both passes' bounds at the exp
 throughput measured here by a Triton kernel that does nothing else.
 """
 
@@ -56,21 +56,24 @@ def parse_args():
     parser.add_argument("--d-state", type=int, default=16)
     parser.add_argument("--impls", default="triton,torch,mamba_ssm", help="comma-separated scan_impl values")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--configs", help="kernel configs for the scan call, 'FWD,BWD,CHUNK,WARPS;...': channels "
-                        "per program forward and backward, positions per chunk, warps; the first one is used "
+    parser.add_argument("--configs", help="kernel configs for the scan call, 'FWD,BWD,CHUNK,WARPS_FWD,WARPS_BWD;...': "
+                        "channels per program forward and backward, positions per chunk, warps forward and "
+                        "backward; the first one is used "
                         "for the training step (default: the kernel's)")
     args = parser.parse_args()
-    defaults = f"{scan_triton.BLOCK_D_FWD},{scan_triton.BLOCK_D_BWD},{scan_triton.CHUNK},{scan_triton.NUM_WARPS}"
+    warps = f"{scan_triton.NUM_WARPS_FWD},{scan_triton.NUM_WARPS_BWD}"
+    defaults = f"{scan_triton.BLOCK_D_FWD},{scan_triton.BLOCK_D_BWD},{scan_triton.CHUNK},{warps}"
     if args.smoke:
         args.length, args.batch, args.d_model, args.n_layer, args.d_state, args.repeats = 20, 1, 4, 1, 4, 1
         args.impls = "triton,torch"
-        defaults = f"{scan_triton.BLOCK_D_FWD},{scan_triton.BLOCK_D_BWD},8,{scan_triton.NUM_WARPS}"  # 3 chunks
+        defaults = f"{scan_triton.BLOCK_D_FWD},{scan_triton.BLOCK_D_BWD},8,{warps}"  # 3 chunks
     args.configs = [tuple(int(x) for x in config.split(",")) for config in (args.configs or defaults).split(";")]
     return args
 
 
 def use_config(config):
-    scan_triton.BLOCK_D_FWD, scan_triton.BLOCK_D_BWD, scan_triton.CHUNK, scan_triton.NUM_WARPS = config
+    (scan_triton.BLOCK_D_FWD, scan_triton.BLOCK_D_BWD, scan_triton.CHUNK, scan_triton.NUM_WARPS_FWD,
+     scan_triton.NUM_WARPS_BWD) = config
 
 
 def synchronize(device):
@@ -205,14 +208,17 @@ def main():
     bandwidth, exps = copy_bandwidth(device, 1 << 20 if args.smoke else 1 << 30), exp_throughput(
         device, *((1 << 10, 4) if args.smoke else ()))
     n_exp = args.batch * d_inner * args.d_state * args.length
-    floors = [max(scan_bytes(args, backward) / bandwidth, (1 + backward) * n_exp / exps) for backward in (0, 1)]
+    # forward+backward: the forward's bytes and exponentials, then the backward's (which recomputes the exps)
+    passes = [max(scan_bytes(args, backward) / bandwidth, n_exp / exps) for backward in (0, 1)]
+    floors = [passes[0], sum(passes)]
+    fwd_bwd_bytes = scan_bytes(args, 0) + scan_bytes(args, 1)
     print(f"copy bandwidth {bandwidth / 1e9:,.0f} GB/s; exp throughput {exps / 1e12:,.2f} T/s; floor of one scan: "
           f"forward {floors[0] * 1e3:.2f} ms ({scan_bytes(args, 0) / 1e9:.2f} GB, {n_exp / 1e9:.2f} G exp), "
-          f"forward+backward {floors[1] * 1e3:.2f} ms ({scan_bytes(args, 1) / 1e9:.2f} GB, {2 * n_exp / 1e9:.2f} G exp)")
+          f"forward+backward {floors[1] * 1e3:.2f} ms ({fwd_bwd_bytes / 1e9:.2f} GB, {2 * n_exp / 1e9:.2f} G exp)")
 
     impls = args.impls.split(",")
     print("\nOne scan call (one layer, one direction); triton configs: channels per program forward,backward,"
-          "chunk,warps")
+          "chunk,warps forward,backward")
     scan_results = {}
     runs = [(impl, config) for impl in impls for config in (args.configs if impl == "triton" else [None])]
     for impl, config in runs:

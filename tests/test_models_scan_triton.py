@@ -143,7 +143,7 @@ def test_auto_on_cuda_without_mamba_ssm_resolves_to_the_kernel_and_logs_once(mon
     monkeypatch.setitem(sys.modules, "mamba_ssm", None)
     scan.mamba_ssm_problem.cache_clear()
     scan._log_choice.cache_clear()
-    monkeypatch.setattr(scan_triton, "triton_problem", lambda device_index=0: None)
+    monkeypatch.setattr(scan, "triton_problem", lambda device_index=0: None)
     with caplog.at_level("INFO", logger=scan.__name__):
         assert resolve_scan("auto", "cuda") is selective_scan_triton
         assert resolve_scan("auto", "cuda") is selective_scan_triton
@@ -152,7 +152,7 @@ def test_auto_on_cuda_without_mamba_ssm_resolves_to_the_kernel_and_logs_once(mon
     assert messages[0].startswith("scan_impl 'auto' on cuda: fused Triton kernel (mamba-ssm: import failed")
     assert resolve_scan("auto", "cpu") is selective_scan
 
-    monkeypatch.setattr(scan_triton, "triton_problem", lambda device_index=0: "kernel failed: planted")
+    monkeypatch.setattr(scan, "triton_problem", lambda device_index=0: "kernel failed: planted")
     with pytest.warns(UserWarning, match="planted"):
         assert resolve_scan("auto", "cuda") is selective_scan
     with pytest.raises(RuntimeError, match="'triton' requested but unusable: kernel failed: planted"):
@@ -175,7 +175,7 @@ def test_bad_shapes_and_chunk_size_are_named():
 def test_cuda_kernel_matches_chunked_torch_scan_at_real_size():
     """At d_inner 64, d_state 16, L 4,096 (many 64-position chunks): fp32 against the PyTorch scan
     (values and gradients), and the CUDA self-check that `auto` relies on passes."""
-    assert scan_triton.triton_problem(0) is None
+    assert scan.triton_problem(0) is None
     gen = torch.Generator().manual_seed(0)
     u, delta, A, B, C, D, z = (t.cuda().requires_grad_() for t in random_scan_inputs(2, 64, 16, 4096, generator=gen))
     args = (u, delta, A, B, C, D, z)
@@ -186,3 +186,47 @@ def test_cuda_kernel_matches_chunked_torch_scan_at_real_size():
     for a, b in zip(torch.autograd.grad((ours * weights).sum(), args), torch.autograd.grad((ref * weights).sum(), args)):
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3)
     assert torch.isfinite(selective_scan_triton(u, F.softplus(delta) + 6.0, A, B, C)).all()
+
+
+def test_positional_arguments_follow_mamba_ssm_selective_scan_fn():
+    """selective_scan_fn(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)."""
+    inputs = {k: v.to(DEVICE) for k, v in _inputs(9).items()}
+    args = [inputs[k] for k in ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")]
+    out, last = selective_scan_triton(*args, True, True)
+    expected, expected_last = selective_scan_reference(*args, delta_softplus=True, return_last_state=True)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(last, expected_last, rtol=1e-5, atol=1e-5)
+
+
+def test_softplus_keeps_its_relative_accuracy_for_small_steps():
+    """delta = softplus(raw) ~ 1e-4 in fp32: log(1 + e^raw) alone is off by ~6e-4 relative there. With
+    u = B = C = 1 and no start state, y_0 = delta_0 exactly."""
+    raw = torch.linspace(-10.0, -8.5, 8).reshape(1, 8, 1)
+    ones = torch.ones(1, 1, 1)
+    y = selective_scan_triton(torch.ones(1, 8, 1).to(DEVICE), raw.to(DEVICE), -torch.ones(8, 1).to(DEVICE),
+                              ones.to(DEVICE), ones.to(DEVICE), delta_softplus=True)
+    torch.testing.assert_close(y.cpu().double(), F.softplus(raw.double()), rtol=2e-6, atol=0)
+
+
+@pytest.mark.parametrize("mode", ["no_grad", "no_input_requires_grad", "training"])
+def test_chunk_start_states_are_kept_only_when_a_backward_can_run(mode, monkeypatch):
+    kept = []
+
+    def spy(*args, save_starts):
+        result = forward(*args, save_starts=save_starts)
+        kept.append(result[2] is not None)
+        return result
+    forward = scan_triton._forward
+    monkeypatch.setattr(scan_triton, "_forward", spy)
+    inputs = {k: v.to(DEVICE).requires_grad_(mode != "no_input_requires_grad") for k, v in _inputs(12).items()}
+    with torch.set_grad_enabled(mode != "no_grad"):
+        selective_scan_triton(**inputs, chunk_size=4)
+    assert kept == [mode == "training"]
+
+
+def test_triton_self_check_passes_under_no_grad():
+    """The self-check `auto` caches runs a backward: under a caller's no_grad (a prediction as the first
+    forward of a process) it must still pass, not report the kernel unusable. (Shorter than on CUDA, for
+    the interpreter's sake.)"""
+    with torch.no_grad():
+        assert scan.triton_self_check(torch.device(DEVICE), length=20) is None

@@ -249,7 +249,7 @@ def triton_scan(device: torch.device) -> tuple[ScanFn | None, str | None]:
     if scan_triton.version_problem():
         problem = scan_triton.version_problem()
     elif device.type == "cuda":
-        problem = scan_triton.triton_problem(device.index or 0)
+        problem = triton_problem(device.index or 0)
     elif not scan_triton.interpreter_active():
         problem = f"device is {device.type}, not CUDA, and Triton's interpreter is off"
     else:
@@ -265,6 +265,36 @@ def _chosen(impl: str, device: torch.device, scan: ScanFn, name: str) -> ScanFn:
 @functools.lru_cache(maxsize=None)
 def _log_choice(impl: str, device: str, name: str) -> None:
     log.info("scan_impl %r on %s: %s", impl, device, name)
+
+
+@functools.lru_cache(maxsize=None)
+def triton_problem(device_index: int = 0) -> str | None:
+    """None when our Triton kernels compile on this CUDA device and match the PyTorch scan, else why not."""
+    return triton_self_check(torch.device("cuda", device_index))
+
+
+def triton_self_check(device: torch.device, length: int = 300) -> str | None:
+    """None when the Triton scan's output and gradients on `device` (at `length` positions) match the
+    PyTorch scan's, else why not.
+    Gradients are on whatever the caller's mode: a process's first forward is often a prediction under
+    no_grad, and the cached verdict must not depend on it."""
+    from .scan_triton import selective_scan_triton
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    with torch.enable_grad():
+        args = [t.to(device).requires_grad_() for t in random_scan_inputs(2, 8, 4, length, generator=gen)]
+        try:
+            theirs = selective_scan_triton(*args, delta_softplus=True)
+            theirs_grads = torch.autograd.grad(theirs.sum(), args)
+        except Exception as err:  # compilation or launch failure: no usable kernel here
+            return f"kernel failed: {err}"
+        ours = selective_scan(*args, delta_softplus=True)
+        ours_grads = torch.autograd.grad(ours.sum(), args)
+    for name, a, b in zip(("output", "du", "ddelta", "dA", "dB", "dC", "dD", "dz"),
+                          (theirs, *theirs_grads), (ours, *ours_grads)):
+        error = (a - b).abs().max().item()
+        if not error <= 1e-3 * (1 + b.abs().max().item()):
+            return f"self-check mismatch in {name} (max abs difference {error:.3g})"
+    return None
 
 
 @functools.lru_cache(maxsize=None)

@@ -2,14 +2,21 @@
 
 Same layout and math as `scan.py` (time is the last axis): u, delta, z (B, D, L); A (D, N); B, C (B, N, L);
 D, delta_bias (D,); initial / last state (B, D, N). One program owns BLOCK_D channels of one batch
-element and walks the sequence in chunks of CHUNK positions. Per chunk it reads each input once,
-casts it to the compute dtype (fp32, or fp64 for fp64 inputs), forms the (BLOCK_D, N, CHUNK) decays
-exp(delta A) and drives delta u B in registers, and runs the recurrence s_t = a_t s_{t-1} + x_t as
-an associative scan over (a, x) pairs; the state itself never leaves the chip except once per chunk.
+element and walks the sequence in chunks of CHUNK positions, reading each input once and computing in
+fp32 (fp64 for fp64 inputs).
 
-The forward saves only the state at each chunk start, (B, D, n_chunks, N): N / CHUNK values per
-(b, d, position) instead of the (B, D, N, L) states. The backward walks the chunks right to left,
-recomputes a chunk's states from its saved start state, and solves the adjoint
+The forward is laid out for throughput (benchmarks/bench_triton_sass.py counts its machine code): per
+chunk it loops over the states n (unrolled) on (BLOCK_D, CHUNK) tiles, whose layout gives each thread
+runs of RUN consecutive positions of one channel (the positions of a 16-byte load), so that the scan
+of s_t = a_t s_{t-1} + x_t over (a, x) pairs is sequential in registers within a run, with one
+cross-lane combine per run; y accumulates over n in registers. A state passes from chunk to chunk
+through memory, (B, D, slots, N): the start state is folded into the first position's x, and the end
+state is stored by the one thread that holds it. With a backward to come every chunk keeps its slot
+(the saved chunk-start states, N / CHUNK values per (b, d, position) instead of the (B, D, N, L)
+states); in inference two slots serve in turn.
+
+The backward (not yet restructured: its (BLOCK_D, N, CHUNK) tiles put the chunk axis across lanes)
+walks the chunks right to left, recomputes a chunk's states from its saved start state, and solves the adjoint
 g_t = C_t dy_t + a_{t+1} g_{t+1} as a scan over the time-flipped chunk (Triton's reverse=True scan is
 not reliable for non-commutative combines, triton-lang/triton#4362, so we flip instead).
 dB and dC sum over channels from several programs: fp32 (fp64) atomic adds, D / BLOCK_D_BWD per element
@@ -24,19 +31,20 @@ that is how the tests run without a GPU.
 
 from __future__ import annotations
 
-import functools
-
 import torch
 import triton
 import triton.language as tl
 
 MIN_TRITON = (3, 7)
+LOG2E = tl.constexpr(1.4426950408889634)
 CHUNK = 64          # positions per chunk (a power of two): also the spacing of the saved states
-# Channels per program: guesses that keep the (BLOCK_D, 16, CHUNK) blocks within ~32 fp32 values per
-# thread and block; untuned until measured on a GPU (benchmarks/bench_triton_scan.py --configs).
-BLOCK_D_FWD = 4
+# Channels per program and warps: the forward's chosen by its SASS count (bench_triton_sass.py; 8 x 64
+# positions on 2 warps: 16.6 instructions per element), the backward's keep its (BLOCK_D, 16, CHUNK)
+# blocks within ~32 fp32 values per thread; untuned on a GPU (benchmarks/bench_triton_scan.py --configs).
+BLOCK_D_FWD = 8
+NUM_WARPS_FWD = 2
 BLOCK_D_BWD = 2
-NUM_WARPS = 4
+NUM_WARPS_BWD = 4
 
 
 @triton.jit
@@ -55,7 +63,12 @@ def _adjoint_combine(last_left, inner_left, g_left, last_right, inner_right, g_r
 
 @triton.jit
 def _softplus(x):
-    return tl.where(x <= 20.0, tl.log(1.0 + tl.exp(tl.minimum(x, 20.0))), x)
+    """log(1 + e^x) with log1p's accuracy for small e^x (Kahan's log1p(e) = log(1 + e) e / ((1 + e) - 1);
+    log(1 + e) alone loses ~6e-4 relative at e = 1e-4 in fp32; Triton's interpreter has no libdevice)."""
+    e = tl.exp(tl.minimum(x, 20.0))
+    one_plus = 1.0 + e
+    log1p = tl.where(one_plus == 1.0, e, tl.log(one_plus) * (e / (one_plus - 1.0)))
+    return tl.where(x <= 20.0, log1p, x)
 
 
 @triton.jit
@@ -64,8 +77,100 @@ def _sigmoid(x):
 
 
 @triton.jit
-def _last(block, CHUNK: tl.constexpr):
-    """block[..., CHUNK - 1] of a (BLOCK_D, BLOCK_N, CHUNK) block."""
+def _runs(block, CHUNK: tl.constexpr, RUN: tl.constexpr):
+    """(BLOCK_D, CHUNK) -> (BLOCK_D, CHUNK // RUN, RUN): runs of RUN positions, each held by one thread in the
+    layout Triton gives these tiles (RUN = the positions per vector load), so indexing within a run is a
+    choice of register, known at compile time."""
+    return tl.reshape(block, (block.shape[0], CHUNK // RUN, RUN))
+
+
+@triton.jit
+def _store_last(ptr, block, mask, CHUNK: tl.constexpr, RUN: tl.constexpr):
+    """Store block[:, CHUNK - 1] at ptr (BLOCK_D,) from the one thread that holds it (no reduction)."""
+    is_end = (tl.arange(0, RUN) == RUN - 1)[None, None, :]
+    run_ends = tl.sum(tl.where(is_end, _runs(block, CHUNK, RUN), 0.0), axis=2)
+    is_last = (tl.arange(0, CHUNK // RUN) == CHUNK // RUN - 1)[None, :]
+    tl.store(tl.broadcast_to(ptr[:, None], run_ends.shape), run_ends, mask[:, None] & is_last)
+
+
+@triton.jit
+def _with_start(x, a, s0, CHUNK: tl.constexpr, RUN: tl.constexpr):
+    """x with a_0 s0 added at the chunk's first position: the scan of (a, x) then gives the states."""
+    is_first = ((tl.arange(0, CHUNK // RUN) == 0)[:, None] & (tl.arange(0, RUN) == 0)[None, :])[None, :, :]
+    runs = _runs(x, CHUNK, RUN) + tl.where(is_first, _runs(a, CHUNK, RUN) * s0[:, None, None], 0.0)
+    return tl.reshape(runs, x.shape)
+
+
+@triton.jit
+def _load_inputs(u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d, stride_delta_b, stride_delta_d,
+                 SOFTPLUS: tl.constexpr, COMPUTE: tl.constexpr):
+    """u, delta (raw and as used) of one chunk, (BLOCK_D, CHUNK) in the compute dtype; delta is 0 outside
+    the data, so that padding positions leave the state unchanged (a = 1, x = 0)."""
+    u = tl.load(u_ptr + b * stride_u_b + d[:, None] * stride_u_d + t[None, :], dl, other=0.0).to(COMPUTE)
+    raw = tl.load(delta_ptr + b * stride_delta_b + d[:, None] * stride_delta_d + t[None, :], dl,
+                  other=0.0).to(COMPUTE) + bias[:, None]
+    delta = raw
+    if SOFTPLUS:
+        delta = _softplus(raw)
+    return u, raw, tl.where(dl, delta, 0.0)
+
+
+@triton.jit
+def _state_run(delta, drive, Bt, A_ptr, slot, d, d_ok, n, N_STATE: tl.constexpr, CHUNK: tl.constexpr, RUN: tl.constexpr,
+               COMPUTE: tl.constexpr):
+    """States (BLOCK_D, CHUNK) of state n over a chunk from its start state (read from `slot`)."""
+    A = tl.load(A_ptr + d * N_STATE + n, d_ok, other=0.0).to(COMPUTE) * LOG2E
+    a = tl.exp2(delta * A[:, None])
+    x = _with_start(drive * Bt, a, tl.load(slot + n, d_ok, other=0.0), CHUNK, RUN)
+    return tl.associative_scan((a, x), 1, _affine_combine)[1]
+
+
+@triton.jit
+def _scan_fwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, out_ptr, states_ptr,
+                     stride_u_b, stride_u_d, stride_delta_b, stride_delta_d, stride_B_b, stride_B_n,
+                     stride_C_b, stride_C_n, stride_z_b, stride_z_d,
+                     n_channels, L, n_chunks, n_slots,
+                     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
+                     BLOCK_D: tl.constexpr, N_STATE: tl.constexpr, CHUNK: tl.constexpr, RUN: tl.constexpr,
+                     COMPUTE: tl.constexpr):
+    b = tl.program_id(1).to(tl.int64)
+    d = tl.program_id(0) * BLOCK_D + tl.arange(0, BLOCK_D)
+    d_ok = d < n_channels
+    bias = tl.zeros((BLOCK_D,), COMPUTE)
+    if HAS_BIAS:
+        bias += tl.load(bias_ptr + d, d_ok, other=0.0).to(COMPUTE)
+    slots = states_ptr + (b * n_channels + d) * n_slots * N_STATE
+    for c in range(n_chunks):
+        tl.debug_barrier()  # the previous chunk's end states, stored by other threads, are read below
+        t = c * CHUNK + tl.arange(0, CHUNK)
+        t_ok = t < L
+        dl = d_ok[:, None] & t_ok[None, :]
+        u, raw, delta = _load_inputs(u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d,
+                                     stride_delta_b, stride_delta_d, SOFTPLUS, COMPUTE)
+        drive = delta * u
+        tile_t = tl.broadcast_to(t[None, :], (BLOCK_D, CHUNK))
+        y = tl.zeros((BLOCK_D, CHUNK), COMPUTE)
+        slot_in, slot_out = slots + (c % n_slots) * N_STATE, slots + ((c + 1) % n_slots) * N_STATE
+        for n in tl.static_range(N_STATE):
+            # B, C as (BLOCK_D, CHUNK) tiles in the layout of u (each row reloads them from cache):
+            # a (CHUNK,) load would be relaid out to the tiles' layout through shared memory per state.
+            Bt = tl.load(B_ptr + b * stride_B_b + n * stride_B_n + tile_t, tile_t < L, other=0.0).to(COMPUTE)
+            Ct = tl.load(C_ptr + b * stride_C_b + n * stride_C_n + tile_t, tile_t < L, other=0.0).to(COMPUTE)
+            states = _state_run(delta, drive, Bt, A_ptr, slot_in, d, d_ok, n, N_STATE, CHUNK, RUN, COMPUTE)
+            y += states * Ct
+            _store_last(slot_out + n, states, d_ok, CHUNK, RUN)
+        if HAS_D:
+            y += u * tl.load(D_ptr + d, d_ok, other=0.0).to(COMPUTE)[:, None]
+        if HAS_Z:
+            z = tl.load(z_ptr + b * stride_z_b + d[:, None] * stride_z_d + t[None, :], dl, other=0.0).to(COMPUTE)
+            y *= z * _sigmoid(z)
+        out_offsets = (b * n_channels + d[:, None]) * L + t[None, :]
+        tl.store(out_ptr + out_offsets, y.to(out_ptr.dtype.element_ty), dl)
+
+
+@triton.jit
+def _last_position(block, CHUNK: tl.constexpr):
+    """(backward) block[..., CHUNK - 1] of a (BLOCK_D, BLOCK_N, CHUNK) block."""
     is_last = (tl.arange(0, CHUNK) == CHUNK - 1)[None, None, :]
     return tl.sum(tl.where(is_last, block, 0.0), axis=2)
 
@@ -100,55 +205,11 @@ def _chunk_states(u, delta, A, Bt, s0):
 
 
 @triton.jit
-def _scan_fwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, s0_ptr,
-                     out_ptr, starts_ptr, last_ptr,
-                     stride_u_b, stride_u_d, stride_delta_b, stride_delta_d, stride_B_b, stride_B_n,
-                     stride_C_b, stride_C_n, stride_z_b, stride_z_d,
-                     n_channels, n_state, L, n_chunks,
-                     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_S0: tl.constexpr,
-                     SOFTPLUS: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
-                     CHUNK: tl.constexpr, COMPUTE: tl.constexpr):
-    b = tl.program_id(1).to(tl.int64)
-    d = tl.program_id(0) * BLOCK_D + tl.arange(0, BLOCK_D)
-    n = tl.arange(0, BLOCK_N)
-    d_ok, n_ok = d < n_channels, n < n_state
-    dn = d_ok[:, None] & n_ok[None, :]
-    A = tl.load(A_ptr + d[:, None] * n_state + n[None, :], dn, other=0.0).to(COMPUTE)
-    bias = tl.zeros((BLOCK_D,), COMPUTE)
-    if HAS_BIAS:
-        bias += tl.load(bias_ptr + d, d_ok, other=0.0).to(COMPUTE)
-    state_offsets = (b * n_channels + d[:, None]) * n_state + n[None, :]
-    if HAS_S0:
-        state = tl.load(s0_ptr + state_offsets, dn, other=0.0).to(COMPUTE)
-    else:
-        state = tl.zeros((BLOCK_D, BLOCK_N), COMPUTE)
-    for c in range(n_chunks):
-        tl.store(starts_ptr + ((b * n_channels + d[:, None]) * n_chunks + c) * n_state + n[None, :], state, dn)
-        t = c * CHUNK + tl.arange(0, CHUNK)
-        t_ok = t < L
-        u, raw, delta, Bt, Ct = _load_chunk(u_ptr, delta_ptr, bias, B_ptr, C_ptr, b, d, n, t, d_ok, n_ok, t_ok,
-                                            stride_u_b, stride_u_d, stride_delta_b, stride_delta_d,
-                                            stride_B_b, stride_B_n, stride_C_b, stride_C_n, SOFTPLUS, COMPUTE)
-        states, a, x = _chunk_states(u, delta, A, Bt, state)
-        y = tl.sum(states * Ct[None, :, :], axis=1)
-        if HAS_D:
-            y += u * tl.load(D_ptr + d, d_ok, other=0.0).to(COMPUTE)[:, None]
-        dl = d_ok[:, None] & t_ok[None, :]
-        if HAS_Z:
-            z = tl.load(z_ptr + b * stride_z_b + d[:, None] * stride_z_d + t[None, :], dl, other=0.0).to(COMPUTE)
-            y *= z * _sigmoid(z)
-        out_offsets = (b * n_channels + d[:, None]) * L + t[None, :]
-        tl.store(out_ptr + out_offsets, y.to(out_ptr.dtype.element_ty), dl)
-        state = _last(states, CHUNK)
-    tl.store(last_ptr + state_offsets, state, dn)
-
-
-@triton.jit
 def _scan_bwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, starts_ptr, dout_ptr, dlast_ptr,
                      du_ptr, ddelta_ptr, dA_ptr, dB_ptr, dC_ptr, dD_ptr, dz_ptr, dbias_ptr, ds0_ptr,
                      stride_u_b, stride_u_d, stride_delta_b, stride_delta_d, stride_B_b, stride_B_n,
                      stride_C_b, stride_C_n, stride_z_b, stride_z_d,
-                     n_channels, n_state, L, n_chunks,
+                     n_channels, n_state, L, n_chunks, n_slots,
                      HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr,
                      SOFTPLUS: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
                      CHUNK: tl.constexpr, COMPUTE: tl.constexpr):
@@ -179,7 +240,7 @@ def _scan_bwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_p
         u, raw, delta, Bt, Ct = _load_chunk(u_ptr, delta_ptr, bias, B_ptr, C_ptr, b, d, n, t, d_ok, n_ok, t_ok,
                                             stride_u_b, stride_u_d, stride_delta_b, stride_delta_d,
                                             stride_B_b, stride_B_n, stride_C_b, stride_C_n, SOFTPLUS, COMPUTE)
-        s0 = tl.load(starts_ptr + ((b * n_channels + d[:, None]) * n_chunks + c) * n_state + n[None, :], dn,
+        s0 = tl.load(starts_ptr + ((b * n_channels + d[:, None]) * n_slots + c) * n_state + n[None, :], dn,
                      other=0.0)
         states, a, x = _chunk_states(u, delta, A, Bt, s0)
         out_offsets = (b * n_channels + d[:, None]) * L + t[None, :]
@@ -201,7 +262,7 @@ def _scan_bwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_p
         a_flipped = tl.flip(a, 2)
         _, _, g_flipped = tl.associative_scan((a_flipped, tl.full(a.shape, 1.0, COMPUTE), source), 2,
                                               _adjoint_combine)
-        carry = _last(a_flipped * g_flipped, CHUNK)  # a_{t0} g_{t0}: passed to the chunk on the left
+        carry = _last_position(a_flipped * g_flipped, CHUNK)  # a_{t0} g_{t0}: passed to the chunk on the left
         g = tl.flip(g_flipped, 2)
         dB = tl.sum(g * (delta * u)[:, None, :], axis=0)
         tl.atomic_add(dB_ptr + bn_offsets, dB, nl)
@@ -226,9 +287,9 @@ def _scan_bwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_p
 # PyTorch side: argument checks, launches, autograd.
 
 def selective_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
-                          initial_state=None, return_last_state=False, chunk_size=None):
-    """mamba-ssm's `selective_scan_fn` (plus `initial_state`) on the fused kernels; differentiable in
-    every tensor argument. The output has u's dtype, the last state the compute dtype (fp32, fp64).
+                          return_last_state=False, initial_state=None, chunk_size=None):
+    """mamba-ssm's `selective_scan_fn` (same positional order, plus `initial_state`) on the fused kernels;
+    differentiable in every tensor argument. The output has u's dtype, the last state the compute dtype (fp32, fp64).
     `chunk_size` (a power of two; default CHUNK) is the positions per chunk, and the spacing of the
     saved states."""
     _check_shapes(u, delta, A, B, C, D, z, delta_bias, initial_state)
@@ -236,9 +297,12 @@ def selective_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, de
     chunk_size = chunk_size or CHUNK
     if chunk_size < 2 or chunk_size & (chunk_size - 1):
         raise ValueError(f"selective_scan_triton: chunk_size must be a power of two >= 2, got {chunk_size}")
+    tensors = (u, delta, A, B, C, D, z, delta_bias, initial_state)
     with torch.autocast(u.device.type, enabled=False):
-        out, last = TritonScan.apply(u, delta, A, B, C, D, z, delta_bias, initial_state, bool(delta_softplus),
-                                     chunk_size)
+        if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
+            out, last = TritonScan.apply(*tensors, bool(delta_softplus), chunk_size)
+        else:  # inference: no chunk start states kept for a backward
+            out, last, _ = _forward(*tensors, bool(delta_softplus), chunk_size, save_starts=False)
     return (out, last) if return_last_state else out
 
 
@@ -279,12 +343,11 @@ def _compute_dtype(u):
     return torch.float64 if u.dtype == torch.float64 else torch.float32
 
 
-def _launch_options(u, n_state, block_d, chunk):
+def _launch_options(u, n_state, block_d, chunk, num_warps):
     batch, channels, length = u.shape
     grid = (triton.cdiv(channels, block_d), batch)
     compute = tl.float64 if u.dtype == torch.float64 else tl.float32
-    return grid, dict(BLOCK_D=block_d, BLOCK_N=triton.next_power_of_2(n_state), CHUNK=chunk, COMPUTE=compute,
-                      num_warps=NUM_WARPS)
+    return grid, dict(BLOCK_D=block_d, CHUNK=chunk, COMPUTE=compute, num_warps=num_warps)
 
 
 def _strides(u, delta, B, C, z):
@@ -293,28 +356,45 @@ def _strides(u, delta, B, C, z):
             C.stride(0), C.stride(1), *zs)
 
 
+def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, softplus, chunk, save_starts):
+    """(out, last state, the state at each chunk start or None): the forward kernel's launch.
+
+    The kernel passes each state from chunk to chunk through `states` (B, D, slots, N): slot c holds the
+    state at chunk c's start. With `save_starts` every chunk has its slot (kept for the backward);
+    without, two slots are reused in turn."""
+    u, delta = _rows(u), _rows(delta)
+    z = None if z is None else _rows(z)
+    compute = _compute_dtype(u)
+    # B and C in the compute dtype: converting them in the kernel would cost an instruction per
+    # (channel, state, position); here once per (state, position).
+    B, C = (t.to(compute).contiguous() for t in (B, C))
+    A, D, delta_bias = (None if t is None else t.contiguous() for t in (A, D, delta_bias))
+    batch, channels, length = u.shape
+    n_state = A.shape[1]
+    n_chunks = triton.cdiv(length, chunk)
+    n_slots = n_chunks + 1 if save_starts else 2
+    out = torch.empty(u.shape, dtype=u.dtype, device=u.device)
+    states = torch.empty(batch, channels, n_slots, n_state, dtype=compute, device=u.device)
+    states[:, :, 0] = 0.0 if initial_state is None else initial_state.to(compute)
+    grid, options = _launch_options(u, n_state, BLOCK_D_FWD, chunk, NUM_WARPS_FWD)
+    _scan_fwd_kernel[grid](
+        u, delta, A, B, C, D, z, delta_bias, out, states, *_strides(u, delta, B, C, z),
+        channels, length, n_chunks, n_slots,
+        HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus,
+        N_STATE=n_state, RUN=min(chunk, 16 // u.element_size()), **options)
+    return out, states[:, :, n_chunks % n_slots], states if save_starts else None
+
+
 class TritonScan(torch.autograd.Function):
     """Saves the inputs and the state at each chunk start; the backward recomputes the rest."""
 
     @staticmethod
     def forward(ctx, u, delta, A, B, C, D, z, delta_bias, initial_state, softplus, chunk):
+        out, last, starts = _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, softplus, chunk,
+                                     save_starts=True)
         u, delta, B, C = (_rows(t) for t in (u, delta, B, C))
         z = None if z is None else _rows(z)
         A, D, delta_bias = (None if t is None else t.contiguous() for t in (A, D, delta_bias))
-        batch, channels, length = u.shape
-        n_state = A.shape[1]
-        n_chunks = triton.cdiv(length, chunk)
-        compute = _compute_dtype(u)
-        out = torch.empty(u.shape, dtype=u.dtype, device=u.device)
-        starts = torch.empty(batch, channels, n_chunks, n_state, dtype=compute, device=u.device)
-        last = torch.empty(batch, channels, n_state, dtype=compute, device=u.device)
-        s0 = None if initial_state is None else initial_state.to(compute).contiguous()
-        grid, options = _launch_options(u, n_state, BLOCK_D_FWD, chunk)
-        _scan_fwd_kernel[grid](
-            u, delta, A, B, C, D, z, delta_bias, s0, out, starts, last, *_strides(u, delta, B, C, z),
-            channels, n_state, length, n_chunks,
-            HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, HAS_S0=s0 is not None,
-            SOFTPLUS=softplus, **options)
         ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, starts)
         ctx.softplus, ctx.chunk = softplus, chunk
         ctx.initial_state_dtype = None if initial_state is None else initial_state.dtype
@@ -334,13 +414,13 @@ class TritonScan(torch.autograd.Function):
         dC = torch.zeros(C.shape, dtype=compute, device=u.device)
         dA, ds0 = (torch.empty(batch, channels, n_state, dtype=compute, device=u.device) for _ in range(2))
         dD, dbias = (torch.empty(batch, channels, dtype=compute, device=u.device) for _ in range(2))
-        grid, options = _launch_options(u, n_state, BLOCK_D_BWD, ctx.chunk)
+        grid, options = _launch_options(u, n_state, BLOCK_D_BWD, ctx.chunk, NUM_WARPS_BWD)
         _scan_bwd_kernel[grid](
             u, delta, A, B, C, D, z, delta_bias, starts, dout, dlast,
             du, ddelta, dA, dB, dC, dD, dz, dbias, ds0, *_strides(u, delta, B, C, z),
-            channels, n_state, length, starts.shape[2],
+            channels, n_state, length, starts.shape[2] - 1, starts.shape[2],
             HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
-            SOFTPLUS=ctx.softplus, **options)
+            SOFTPLUS=ctx.softplus, BLOCK_N=triton.next_power_of_2(n_state), **options)
         grads = [du, ddelta, dA.sum(0).to(A.dtype), dB.to(B.dtype), dC.to(C.dtype),
                  None if D is None else dD.sum(0).to(D.dtype), dz,
                  None if delta_bias is None else dbias.sum(0).to(delta_bias.dtype),
@@ -353,25 +433,3 @@ def version_problem() -> str | None:
     version = tuple(int(part) for part in triton.__version__.split(".")[:2])
     return None if version >= MIN_TRITON else \
         f"triton {triton.__version__} is older than {'.'.join(map(str, MIN_TRITON))}, the oldest checked"
-
-
-@functools.lru_cache(maxsize=None)
-def triton_problem(device_index: int = 0) -> str | None:
-    """None when the kernels compile on this CUDA device and match the PyTorch scan, else why not."""
-    from .scan import random_scan_inputs, selective_scan
-    device = torch.device("cuda", device_index)
-    gen = torch.Generator(device="cpu").manual_seed(0)
-    args = [t.to(device).requires_grad_() for t in random_scan_inputs(2, 8, 4, 300, generator=gen)]
-    try:
-        theirs = selective_scan_triton(*args, delta_softplus=True)
-        theirs_grads = torch.autograd.grad(theirs.sum(), args)
-    except Exception as err:  # compilation or launch failure: no usable kernel here
-        return f"kernel failed: {err}"
-    ours = selective_scan(*args, delta_softplus=True)
-    ours_grads = torch.autograd.grad(ours.sum(), args)
-    for name, a, b in zip(("output", "du", "ddelta", "dA", "dB", "dC", "dD", "dz"),
-                          (theirs, *theirs_grads), (ours, *ours_grads)):
-        error = (a - b).abs().max().item()
-        if not error <= 1e-3 * (1 + b.abs().max().item()):
-            return f"self-check mismatch in {name} (max abs difference {error:.3g})"
-    return None
