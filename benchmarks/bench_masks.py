@@ -213,10 +213,13 @@ def main() -> None:
     print(f"\n{args.windows} windows of {2 * HALF_WIDTH:,} bp, as MaskWriter stores them:")
     print(figures.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
     per_gene = figures.set_index("mask")["bytes_per_gene"]
-    total = sum(per_gene[stand_in] for stand_in in PAPER_MASKS.values()) * PAPER_GENES * PAPER_CELLS
+    paper = pd.DataFrame([dict(model=model, mask=name, stand_in=stand_in, bytes_per_gene=per_gene[stand_in],
+                               total_gb=per_gene[stand_in] * PAPER_GENES * PAPER_CELLS / 1e9)
+                          for (model, name), stand_in in PAPER_MASKS.items()])
     before = len(PAPER_MASKS) * 2 * 2 * HALF_WIDTH * PAPER_GENES * PAPER_CELLS
-    print(f"\npaper run ({PAPER_GENES:,} genes x {PAPER_CELLS} cell types, {len(PAPER_MASKS)} masks per cell type): "
-          f"{total / 1e9:.2f} GB (float16 before: {before / 1e9:.1f} GB)")
+    print(f"\npaper run, {PAPER_GENES:,} genes x {PAPER_CELLS} cell types:")
+    print(paper.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+    print(f"all masks: {paper['total_gb'].sum():.2f} GB (float16 before: {before / 1e9:.1f} GB)")
     for name, table in filters.items():
         print(f"\n{name} under other filters:")
         print(table.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))

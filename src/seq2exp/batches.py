@@ -77,7 +77,7 @@ def retrain_mask(soft: torch.Tensor, fraction: float, central_bp: int, blacklist
     """Seq2Exp-retrain's mask: exactly round(fraction x L) positions per window, the forced central
     region counted inside them, then the highest soft-mask values outside the blacklist. Equal
     values (the stored 8-bit soft mask has many) go to the position nearer the centre (the TSS),
-    then to the lower index, on any device."""
+    then to the lower index: stable sorts, not topk's unspecified order among ties."""
     scores = soft.float().clone()
     if blacklist is not None:
         scores = scores.masked_fill(blacklist.bool(), float("-inf"))
