@@ -220,6 +220,9 @@ def main() -> None:
     print(f"\npaper run, {PAPER_GENES:,} genes x {PAPER_CELLS} cell types:")
     print(paper.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
     print(f"all masks: {paper['total_gb'].sum():.2f} GB (float16 before: {before / 1e9:.1f} GB)")
+    as_untrained = paper["stand_in"].replace({"soft (trained-like)": "soft (untrained)"}).map(per_gene)
+    print(f"all masks, the trained soft masks as variable as at initialisation: "
+          f"{as_untrained.sum() * PAPER_GENES * PAPER_CELLS / 1e9:.2f} GB")
     for name, table in filters.items():
         print(f"\n{name} under other filters:")
         print(table.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
