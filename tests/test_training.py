@@ -15,6 +15,7 @@ import torch
 
 from seq2exp.batches import BatchMaker, FeatureScaling, IndexedWindows, check_channel_order, retrain_mask, split_indices
 from seq2exp.files import write_checksum
+from seq2exp.masks import open_masks
 from seq2exp.models import build_model
 from seq2exp.store import GeneWindows
 from seq2exp.train import warmup_cosine
@@ -213,8 +214,8 @@ def test_a_killed_job_resumes_and_its_step_count_continues(repo, tmp_path):
     predictions = pd.read_csv(out / "predictions.tsv", sep="\t")
     assert len(predictions) == 12 and set(predictions["split"]) == {"train", "valid", "test"}
     assert predictions["prediction"].notna().all() and predictions["mask_ratio"].between(0, 1).all()
-    with h5py.File(out / "masks.h5", "r") as masks:
-        assert masks["mask"].shape == (12, LENGTH) and "mask_untrained" in masks
+    with open_masks(str(out / "masks.h5")) as masks:
+        assert masks["mask"].shape == (12, LENGTH) and "mask_untrained" in masks and masks["mask"].written.all()
     # `seq2exp predict` on the best checkpoint reproduces the job's predictions, streamed or not
     from seq2exp.cli import main
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .masks import open_masks
 from .models import one_hot
 from .models.seq2exp import central_slice
 from .store import GeneWindows
@@ -74,13 +75,19 @@ def check_channel_order(dataset: GeneWindows) -> None:
 
 def retrain_mask(soft: torch.Tensor, fraction: float, central_bp: int, blacklist: torch.Tensor | None) -> torch.Tensor:
     """Seq2Exp-retrain's mask: exactly round(fraction x L) positions per window, the forced central
-    region counted inside them, then the highest soft-mask values outside the blacklist."""
+    region counted inside them, then the highest soft-mask values outside the blacklist. Equal
+    values (the stored 8-bit soft mask has many) go to the position nearer the centre (the TSS),
+    then to the lower index: stable sorts, not topk's unspecified order among ties."""
     scores = soft.float().clone()
     if blacklist is not None:
         scores = scores.masked_fill(blacklist.bool(), float("-inf"))
-    scores[..., central_slice(scores.shape[-1], central_bp)] = float("inf")
-    k = round(fraction * scores.shape[-1])
-    return torch.zeros_like(scores).scatter_(-1, scores.topk(k, dim=-1).indices, 1.0)
+    length = scores.shape[-1]
+    scores[..., central_slice(length, central_bp)] = float("inf")
+    positions = torch.arange(length, device=scores.device)
+    centre_out = torch.argsort((positions - length // 2).abs(), stable=True)
+    ranked = torch.sort(scores[..., centre_out], dim=-1, descending=True, stable=True).indices
+    chosen = centre_out[ranked[..., :round(fraction * length)]]
+    return torch.zeros_like(scores).scatter_(-1, chosen, 1.0)
 
 
 class MaskSource:
@@ -91,15 +98,14 @@ class MaskSource:
         if kind not in ("peaks", "retrain"):
             raise ValueError(f"unknown mask source {kind!r}")
         self.kind, self.masks_path, self.fraction, self.central_bp = kind, masks_path, fraction, central_bp
-        self._handle = None
 
     def soft(self, rows: list[int]) -> np.ndarray:
-        if self._handle is None:
-            self._handle = h5py.File(self.masks_path, "r")
-        return np.stack([self._handle["mask"][r] for r in rows]).astype(np.float32)
-
-    def __getstate__(self):
-        return {**self.__dict__, "_handle": None}
+        with open_masks(self.masks_path) as masks:
+            soft = masks["mask"][rows]
+        missing = np.flatnonzero(np.isnan(soft).any(-1))
+        if len(missing):
+            raise ValueError(f"{self.masks_path}: no mask for store row(s) {[rows[i] for i in missing]}")
+        return soft
 
 
 class BatchMaker:

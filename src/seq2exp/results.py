@@ -5,10 +5,10 @@ in `discovery`, the writers in `tracks` and `plots`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 
@@ -16,6 +16,7 @@ from . import crispri, discovery, evaluate, plots, tracks
 from .files import atomic_output, write_tsv
 from .genome import N_CODE
 from .jobs import MODEL_SPECS
+from .masks import MaskFile, StoredMask, open_masks
 from .peaks import read_narrowpeak
 from .store import GeneWindows
 
@@ -78,19 +79,14 @@ def _metrics_row(predictions: pd.DataFrame, model: str, cell: str, ev: dict) -> 
 # --- masks and windows ----------------------------------------------------------------------
 
 
-def read_masks(path: str, name: str = "mask") -> tuple[np.ndarray, h5py.Dataset, h5py.File]:
-    """(gene ids, the dataset `name`, the open file) of a job's masks.h5."""
-    handle = h5py.File(path, "r")
-    if name not in handle:
-        handle.close()
-        raise KeyError(f"{path}: no dataset {name!r}")
-    return handle["gene_id"][:].astype(str), handle[name], handle
-
-
-def track_mask_name(path: str) -> str:
+def track_mask(masks: MaskFile) -> StoredMask:
     """The soft mask of a model: its Beta mean where it has a hard one, else what its predictor saw."""
-    with h5py.File(path, "r") as handle:
-        return "soft" if "soft" in handle else "mask"
+    return masks["soft" if "soft" in masks else "mask"]
+
+
+def check_mask_genes(masks: MaskFile, windows: GeneWindows) -> None:
+    if list(masks.gene_ids) != list(windows.gene_ids):
+        raise ValueError(f"{masks.path}: genes differ from the store {windows.cell_path}")
 
 
 def mask_tracks(config: dict, genes_path: str, masks_path: str, fai_path: str, out_bigwig: str, out_bed: str,
@@ -106,15 +102,14 @@ def mask_tracks_from(genes: pd.DataFrame, masks_path: str, fai_path: str, half_w
     selects: runs of the mask its predictor saw at or above `threshold` (for the hard model exactly
     its hard mask). `rows`: the store rows to export (default all)."""
     sizes = dict(pd.read_csv(fai_path, sep="\t", header=None, usecols=[0, 1]).itertuples(index=False))
-    with h5py.File(masks_path, "r") as handle:
-        gene_ids = handle["gene_id"][:].astype(str)
-        rows = np.arange(len(gene_ids)) if rows is None else np.asarray(rows)
-        table = genes.set_index("gene_id").loc[gene_ids[rows]].reset_index()
-        soft = handle["soft"] if "soft" in handle else handle["mask"]
+    with open_masks(masks_path) as masks:
+        rows = np.arange(len(masks.gene_ids)) if rows is None else np.asarray(rows)
+        table = genes.set_index("gene_id").loc[masks.gene_ids[rows]].reset_index()
         if out_bigwig:
-            tracks.write_mask_bigwig(table, _Rows(soft, rows), half_width, reverse_minus, sizes, out_bigwig)
+            tracks.write_mask_bigwig(table, _Rows(track_mask(masks), rows), half_width, reverse_minus, sizes,
+                                     out_bigwig)
         if out_bed:
-            elements = tracks.mask_elements(table, _Rows(handle["mask"], rows), half_width, reverse_minus, sizes,
+            elements = tracks.mask_elements(table, _Rows(masks["mask"], rows), half_width, reverse_minus, sizes,
                                             threshold=threshold)
             tracks.write_mask_bed(elements, out_bed)
             log.info("%s: %d elements over %d genes", out_bed, len(elements), elements["gene_id"].nunique())
@@ -159,14 +154,14 @@ def discovery_scores(config: dict, cell: str, store_dir: str, genes_path: str, s
     decoys = discovery.read_elements(elements_path) if elements_path else None
     background = None if decoys is not None else int((truth["end"] - truth["start"]).median())
     peaks = read_narrowpeak(peaks_path)
-    soft_ids, soft, soft_file = read_masks(soft_masks)
-    untrained = soft_file["mask_untrained"]
-    hard = read_masks(hard_masks) if hard_masks else None
     row_of = {g: i for i, g in enumerate(windows.gene_ids)}
-    if list(soft_ids) != list(windows.gene_ids):
-        raise ValueError(f"{soft_masks}: genes differ from the store {windows.cell_path}")
     result = []
-    with soft_file:
+    with contextlib.ExitStack() as files:
+        opened = [files.enter_context(open_masks(path)) for path in (soft_masks, hard_masks) if path]
+        for masks in opened:
+            check_mask_genes(masks, windows)
+        soft, untrained = opened[0]["mask"], opened[0]["mask_untrained"]
+        hard = opened[1]["mask"] if hard_masks else None
         for gene_id in genes.index[genes["split"] == "test"]:
             if gene_id not in row_of:
                 continue
@@ -178,19 +173,17 @@ def discovery_scores(config: dict, cell: str, store_dir: str, genes_path: str, s
                                                     item["dna"] == N_CODE)
             signals = item["signals"].astype(np.float32)  # (H3K27ac, DNase, Hi-C)
             peak_signal = _per_base_peak_signal(window, peaks)
-            trained = soft[row].astype(np.float32)
-            scores = {"seq2exp-soft": trained, "seq2exp-soft (untrained)": untrained[row].astype(np.float32),
+            trained = soft[row]
+            scores = {"seq2exp-soft": trained, "seq2exp-soft (untrained)": untrained[row],
                       "macs3": peak_signal, "dnase": signals[1], "hic-contact": signals[2],
                       "dnase x contact": signals[1] * signals[2]}
             macs3_ratio = float((peak_signal[eligible] > 0).mean()) if eligible.any() else 0.0
             selections = {"seq2exp-soft top-k at macs3 ratio": discovery.top_k_selection(trained, eligible, macs3_ratio),
                           "macs3 peaks": peak_signal > 0}
             if hard is not None:
-                selections["seq2exp-hard"] = hard[1][row] >= 0.5
+                selections["seq2exp-hard"] = hard[row] >= 0.5
             result.append(discovery.gene_window(window, gene_id, truth, eligible, scores, selections, decoys,
                                                 background))
-    if hard is not None:
-        hard[2].close()
     return result
 
 
@@ -227,9 +220,8 @@ def crispri_tables(config: dict, crispri_path: str, genes_path: str, per_cell: d
                                            window["reverse_complement_minus_strand"])
         log.info("%s: %d %s pairs, %d with a gene of ours, %d with the element in its window", crispri_path,
                  len(cell_pairs), cell, crispri.match_genes(cell_pairs, genes).notna().sum(), len(located))
-        with h5py.File(paths["soft_masks"], "r") as masks:
-            if list(masks["gene_id"][:].astype(str)) != list(windows.gene_ids):
-                raise ValueError(f"{paths['soft_masks']}: genes differ from the store {windows.cell_path}")
+        with open_masks(paths["soft_masks"]) as masks:
+            check_mask_genes(masks, windows)
             scored[cell] = crispri.score_pairs(located, _crispri_tracks(windows, masks["mask"]), list(CRISPRI_TRACKS))
     if not scored:
         raise ValueError(f"{crispri_path}: no pairs of the run's cell types {list(per_cell)}; its CellType column "
@@ -243,7 +235,7 @@ def crispri_tables(config: dict, crispri_path: str, genes_path: str, per_cell: d
                  row["precision_at_recall_0.7"])
 
 
-def _crispri_tracks(windows: GeneWindows, soft: h5py.Dataset):
+def _crispri_tracks(windows: GeneWindows, soft: StoredMask):
     """gene_id -> the per-base tracks CRISPRi pairs are scored by, from the store and the soft mask."""
     row_of = {g: i for i, g in enumerate(windows.gene_ids)}
 
@@ -251,7 +243,7 @@ def _crispri_tracks(windows: GeneWindows, soft: h5py.Dataset):
         row = row_of[gene_id]
         item = windows[row]
         signals = item["signals"].astype(np.float32)  # (H3K27ac, DNase, Hi-C)
-        return {"seq2exp-soft": soft[row].astype(np.float32), "macs3": item["peaks"].astype(np.float32),
+        return {"seq2exp-soft": soft[row], "macs3": item["peaks"].astype(np.float32),
                 "dnase x contact": signals[1] * signals[2]}
 
     return tracks
@@ -281,15 +273,15 @@ def gene_track_figures(config: dict, cell: str, store_dir: str, genes_path: str,
     truth = discovery.read_truth_bed(truth_bed) if truth_bed else None
     peaks = read_narrowpeak(peaks_path)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    opened = {name: read_masks(path, track_mask_name(path)) for name, path in masks.items()}
-    try:
+    with contextlib.ExitStack() as files:
+        opened = {name: track_mask(files.enter_context(open_masks(path))) for name, path in masks.items()}
         for gene_id in chosen:
             g, item = genes.loc[gene_id], windows[row_of[gene_id]]
             window = discovery.Window(g["chrom"], int(g["tss"]), window_cfg["half_width"], g["strand"] == "-",
                                       window_cfg["reverse_complement_minus_strand"])
             signals = item["signals"].astype(np.float32)
             panels = {"DNase": signals[1], "H3K27ac": signals[0], "Hi-C contact": signals[2]}
-            panels.update({f"{name} mask": data[row_of[gene_id]].astype(np.float32) for name, (_, data, _) in opened.items()})
+            panels.update({f"{name} mask": data[row_of[gene_id]] for name, data in opened.items()})
             panels["MACS3 peaks"] = (_per_base_peak_signal(window, peaks) > 0).astype(np.float32)
             regions = None
             if truth is not None:
@@ -298,6 +290,3 @@ def gene_track_figures(config: dict, cell: str, store_dir: str, genes_path: str,
             plots.plot_gene_tracks(panels, f"{cell}: {g.get('gene_name', gene_id)} ({gene_id}, {g['chrom']}:{g['tss']:,}"
                                    f" {g['strand']}); x: bp from the TSS in window order",
                                    str(Path(out_dir) / f"{gene_id}.png"), regions=regions, x=np.arange(2 * hw) - hw)
-    finally:
-        for _, _, handle in opened.values():
-            handle.close()

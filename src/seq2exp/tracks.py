@@ -5,8 +5,8 @@ With `window.reverse_complement_minus_strand` the masks of minus-strand genes ar
 gene's orientation (index 0 = genome position t + half_width - 1); they are flipped back here.
 Window positions beyond a chromosome's ends (padding) have no genome position and are dropped.
 
-Masks are read one gene row at a time (`masks[i]`), so an h5py dataset or a memmap of the paper's
-18,377 x 200 kb masks works as well as an in-memory array.
+Masks are read one gene row at a time (`masks[i]`), so a stored mask of `masks.py` (masks.h5) of
+the paper's 18,377 x 200 kb masks works as well as an in-memory array.
 """
 
 from __future__ import annotations

@@ -19,7 +19,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import lightning as L
 import numpy as np
 import pandas as pd
@@ -29,6 +28,7 @@ import torch.nn.functional as F
 from .batches import (BatchMaker, FeatureScaling, IndexedWindows, MaskSource, check_channel_order,
                       split_indices)
 from .jobs import MODEL_SPECS, model_options
+from .masks import MaskWriter
 from .files import atomic_output, read_checksum, sha256sum, write_tsv
 from .models import build_model, rc_averaged_predict, reverse_complement_sample, tune_allocator
 from .models.seq2exp import Seq2Exp, central_slice, force_mask
@@ -298,7 +298,7 @@ def predict(module: ExpressionModule, windows: GeneWindows, rows: np.ndarray, co
         untrained.eval()
     loader = torch.utils.data.DataLoader(IndexedWindows(windows, rows), batch_size=batch_size, collate_fn=collate)
     records = []
-    writer = _MaskWriter(masks_path, windows, module) if masks_path else None
+    writer = MaskWriter.for_module(masks_path, windows, module) if masks_path else None
     with writer or contextlib.nullcontext():
         for batch in loader:
             prediction = module.predict_batch(batch).float()
@@ -331,33 +331,3 @@ def applied_mask(model, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]
         return output.mask, None
     soft = force_mask(output.alpha / (output.alpha + output.beta), batch.get("blacklist"), model.cfg.central_region_bp)
     return output.mask, soft
-
-
-class _MaskWriter:
-    """masks.h5: per-gene float16 masks in store row order, one chunk per gene."""
-
-    def __init__(self, path: str, windows: GeneWindows, module: ExpressionModule):
-        self.path, self.n, self.length = path, len(windows), windows.length
-        self.gene_ids = windows.gene_ids
-        self.attrs = {"model": module.hparams.model, "central_region_bp": module.model.cfg.central_region_bp}
-
-    def __enter__(self):
-        self._atomic = atomic_output(self.path)
-        self.handle = h5py.File(self._atomic.__enter__(), "w")
-        self.handle.attrs.update(self.attrs)
-        self.handle["gene_id"] = self.gene_ids.astype("S")
-        return self
-
-    def add(self, rows: torch.Tensor, **masks) -> None:
-        for name, values in masks.items():
-            if values is None:
-                continue
-            if name not in self.handle:
-                self.handle.create_dataset(name, shape=(self.n, self.length), dtype=np.float16,
-                                           chunks=(1, self.length), fillvalue=np.nan, track_times=False)
-            for row, value in zip(rows.tolist(), values.float().cpu().numpy()):
-                self.handle[name][row] = value
-
-    def __exit__(self, *exc):
-        self.handle.close()
-        return self._atomic.__exit__(*exc)
