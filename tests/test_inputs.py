@@ -211,3 +211,19 @@ def test_gene_table_chromosomes_must_match_the_genome(config, tiny_demo_paths, f
     pd.read_csv(tiny_demo_paths.gene_table).assign(chrom="scaffold_1").to_csv(path, index=False)
     with pytest.raises(ValueError, match=r"genes.table: no chromosome of .*genes.csv \(scaffold_1\) is in the genome"):
         inputs_report(run_config(config, tiny_demo_paths, **{"genes.table": str(path)}), fasta)
+
+
+def test_a_downloaded_file_that_fails_its_format_is_removed_naming_the_lock_line(config, tiny_demo_paths, fasta,
+                                                                                 tmp_path):
+    url = "https://www.encodeproject.org/files/ENCFF1/@@download/ENCFF1.bigWig"
+    run = run_config(config, tiny_demo_paths, resources_dir=str(tmp_path / "res"),
+                     **{"cell_types.K562.dnase": url, "downloads.lock_file": str(tmp_path / "sources.lock.tsv")})
+    page = tmp_path / "res/downloads/K562.dnase/ENCFF1.bigWig"  # an error page, locked before formats were checked
+    page.parent.mkdir(parents=True)
+    page.write_text("<?xml version='1.0'?><!DOCTYPE html><html>Error</html>")
+    (tmp_path / "sources.lock.tsv").write_text(f"url\tbytes\tmd5\tverified_by\n{url}\t52\t{'a' * 32}\tunverified\n")
+    with pytest.raises(ValueError, match=rf"K562.dnase: .*could not be read as bigwig: .*the downloaded {page} is no "
+                                         rf"bigwig file \(the server sent an HTML page.*removed it; "
+                                         rf"{tmp_path}/sources.lock.tsv line 2 .*delete that line"):
+        inputs_report(run, fasta, "K562")
+    assert not page.exists()

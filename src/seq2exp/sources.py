@@ -414,6 +414,22 @@ def format_problem(path: str, kind: str | None) -> str | None:
     return None
 
 
+def discard_bad_download(source: Source, lock_file: str | None) -> str | None:
+    """If the downloaded file of a URL source fails its format check (it was fetched before the
+    check existed, or replaced by hand): remove it, so that the next run downloads it again, and
+    say so, naming the lock file's line that recorded it. None where the format is fine."""
+    if not source.is_url or source.member or not os.path.exists(source.path):
+        return None
+    problem = format_problem(source.path, source.kind)
+    if problem is None:
+        return None
+    os.unlink(source.path)
+    locked = read_lock(lock_file).get(source.location)
+    lock_note = (f"; {locked.origin} records this URL: delete that line before the next run, which downloads it "
+                 "again" if locked else "; the next run downloads it again")
+    return f"the downloaded {source.path} is no {source.kind} file ({problem}): removed it{lock_note}"
+
+
 def _markup(head: bytes) -> str | None:
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:40]
     if start.lower().startswith(MARKUP_STARTS):
