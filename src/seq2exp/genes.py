@@ -26,9 +26,28 @@ def read_gene_table(path: str, genes_config: dict) -> pd.DataFrame:
     from the configured columns of a CSV/TSV table (`genes.columns`, `genes.tss_one_based`)."""
     if annotation_format(path):
         settings = genes_config["annotation"]
-        return read_annotation(path, settings["gene_types"], settings["tss_transcript_tag"],
-                               settings["strip_gene_version"])
-    return read_columns_table(path, genes_config["columns"], genes_config["tss_one_based"])
+        genes = read_annotation(path, settings["gene_types"], settings["tss_transcript_tag"],
+                                settings["strip_gene_version"])
+    else:
+        genes = read_columns_table(path, genes_config["columns"], genes_config["tss_one_based"])
+    check_duplicate_places(genes, path)
+    return genes
+
+
+def check_duplicate_places(genes: pd.DataFrame, path: str) -> None:
+    """A gene id listed twice with another chromosome, TSS or strand is an error naming both rows:
+    keeping either copy could move the gene between train and the held-out splits. Exact repeats
+    are dropped later (`select_genes`)."""
+    places = genes.drop_duplicates(["gene_id", "chrom", "tss", "strand"])
+    conflicting = places[places["gene_id"].duplicated(keep=False)]
+    if conflicting.empty:
+        return
+    examples = [" vs ".join(f"row {i + 1}: {r.chrom}, TSS {r.tss:.0f}, strand {r.strand}" for i, r in rows.iterrows())
+                for _, rows in list(conflicting.groupby("gene_id", sort=False))[:5]]
+    ids = conflicting["gene_id"].unique()
+    raise ValueError(f"{path}: {len(ids)} gene id(s) listed at different places (rows counted from the first gene), e.g. "
+                     + "; ".join(f"{gene_id} ({example})" for gene_id, example in zip(ids, examples))
+                     + ". Each gene needs one chromosome, TSS and strand: remove or rename the wrong rows")
 
 
 def read_columns_table(path: str, columns: dict, tss_one_based: bool) -> pd.DataFrame:
