@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -16,7 +17,7 @@ import pandas as pd
 import pytest
 
 from seq2exp.demo import write_ctss, write_fasta_gz
-from seq2exp.files import write_tsv
+from seq2exp.files import scratch_dir, write_tsv
 from seq2exp.genes import read_ctss
 from seq2exp.inventory import chromosome_names
 from seq2exp.peaks import PeakSettings, call_peaks
@@ -146,6 +147,16 @@ def test_peak_call_killed_mid_way_leaves_nothing_after_a_rerun(tmp_path):
     calls = call_peaks(bigwig, str(out), settings)
     assert calls.peaks[["start", "end"]].values.tolist() == [[100, 400]]
     assert os.listdir(out.parent) == ["dnase_peaks.narrowPeak"]
+
+
+def test_two_runs_sharing_an_output_folder_keep_their_scratch_folders_apart(tmp_path):
+    out = tmp_path / "K562" / "dnase_peaks.narrowPeak"
+    with scratch_dir(str(out), "macs3") as first:
+        (Path(first) / "score.bdg").write_text("chr1\t0\t10\t1.0\n")
+        with scratch_dir(str(out), "macs3") as second:  # another working directory's job, meanwhile
+            assert second != first and (Path(first) / "score.bdg").exists()
+        assert (Path(first) / "score.bdg").exists()
+    assert os.listdir(out.parent) == []
 
 
 # --- byte-reproducible outputs --------------------------------------------------------------
