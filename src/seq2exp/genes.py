@@ -149,11 +149,12 @@ def split_report(raw: pd.DataFrame, genes: pd.DataFrame, dropped: pd.DataFrame, 
              ", ".join(f"{p} {totals.loc[p, 'genes_kept']} of {totals.loc[p, 'genes_in_table']}"
                        for p in ("train", "valid", "test") if p in totals.index),
              len(genes), len(raw), table_path)
-    for part, names in heldout.items():
-        lost = report[report["chrom"].isin(names) & ~report["processed"] & (report["genes_in_table"] > 0)]
+    for part in ("train", *heldout):  # a chromosome an input lacks loses its genes: say which and why
+        lost = report[(report["split"] == part) & ~report["processed"] & (report["genes_in_table"] > 0)]
         if len(lost):
             log.warning("split.%s: %d genes lost (%s)", part, lost["genes_in_table"].sum(),
                         "; ".join(f"{r.chrom} {r.reason}" for r in lost.itertuples()))
+    for part, names in heldout.items():
         if not (genes["split"] == part).any():
             on_split = raw.loc[raw_chrom.isin(names), "gene_id"]
             reasons = dropped.loc[dropped["gene_id"].isin(on_split), "reason"].value_counts()
