@@ -113,6 +113,15 @@ def test_a_split_left_empty_is_an_error(config, shared_genes, fasta):
         cell_genes(config, shared_genes, fasta, inputs, allow_missing=True)
 
 
+def test_a_table_left_without_genes_gives_the_reasons_in_the_error(config, tiny_demo, tiny_demo_paths, fasta):
+    config = copy.deepcopy(config)
+    config["genes"]["max_n_fraction"] = -1.0  # every window is "mostly N"
+    with pytest.raises(ValueError, match=rf"no gene left after filtering; dropped: window more than -100% N or "
+                                         rf"padding \({len(tiny_demo.genes)}\)$"):
+        build_gene_table(config, tiny_demo_paths.gene_table, tiny_demo_paths.mrna_features, fasta,
+                         tiny_demo_paths.blacklist)
+
+
 def test_without_mrna_features_every_gene_is_kept(config, tiny_demo, tiny_demo_paths, fasta):
     config = copy.deepcopy(config)
     config["genes"].update(mrna_features=None, mrna_feature_columns=[])

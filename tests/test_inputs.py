@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from seq2exp.config import load_config, validate_config
-from seq2exp.genes import read_gene_table
+from seq2exp.genes import attach_mrna_features, read_gene_table
 from seq2exp.inventory import inputs_report
 from seq2exp.sources import prepare_fasta
 
@@ -91,6 +91,18 @@ def test_gtf_tss_of_the_gene_every_type_and_versions_kept(config, tmp_path):
                                                             strip_gene_version=False))
     assert tss_of(genes) == {"ENSG01.5": ("chr1", 100, "+"), "ENSG02.1": ("chr1", 1999, "-"),
                              "ENSG03.2": ("chr2", 699, "-")}
+
+
+def test_versioned_ids_that_match_no_mrna_feature_name_the_key(config, tmp_path):
+    path = tmp_path / "gencode.gtf"
+    path.write_text(GTF)
+    genes = read_gene_table(str(path), annotation_settings(config, gene_types=None, strip_gene_version=False))
+    features = tmp_path / "features.csv"
+    features.write_text("ENSID,UTR5GC\nENSG01,0.5\nENSG03,0.25\n")
+    with pytest.raises(ValueError, match=rf"{features}: no gene id of the gene table is in its column ENSID \(genes "
+                                         r"e.g. ENSG01.5, the table e.g. ENSG01\): the gene ids look versioned and 2 "
+                                         r"of 3 match without their version. Set genes.annotation.strip_gene_version"):
+        attach_mrna_features(genes, str(features), "ENSID", ["UTR5GC"], pd.DataFrame(columns=["gene_id", "reason"]))
 
 
 def test_ensembl_gff3_gives_the_same_genes(config, tmp_path):

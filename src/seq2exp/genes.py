@@ -194,9 +194,22 @@ def attach_mrna_features(genes: pd.DataFrame, path: str, id_column: str, feature
     features = table.drop_duplicates(id_column).set_index(id_column)[feature_columns]
     merged = genes.join(features, on="gene_id")
     missing = merged[feature_columns].isna().any(axis=1)
+    if len(merged) and missing.all():
+        raise ValueError(_unmatched_ids_message(genes["gene_id"], features.index, path, id_column))
     extra: list = []
     merged = drop(merged, missing, "no mRNA half-life features", extra)
     return merged.reset_index(drop=True), pd.concat([dropped, *extra], ignore_index=True)
+
+
+def _unmatched_ids_message(gene_ids: pd.Series, table_ids: pd.Index, path: str, id_column: str) -> str:
+    message = (f"{path}: no gene id of the gene table is in its column {id_column} (genes e.g. {gene_ids.iloc[0]}, "
+               f"the table e.g. {table_ids[0] if len(table_ids) else 'none'})")
+    unversioned = gene_ids.str.replace(r"\.\d+(_PAR_Y)?$", r"\1", regex=True)
+    matched = int(unversioned.isin(table_ids).sum())
+    if matched:
+        message += (f": the gene ids look versioned and {matched} of {len(gene_ids)} match without their version. "
+                    "Set genes.annotation.strip_gene_version: true (GTF/GFF3), or remove the versions from the table")
+    return message
 
 
 def drop_mostly_n(genes: pd.DataFrame, dropped: pd.DataFrame, max_fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -277,8 +290,10 @@ def build_gene_table(config: dict, table_path: str, mrna_path: str | None, fasta
                                               genes_cfg["mrna_feature_columns"], dropped)
     genes = window_qc(genes, fasta_path, read_blacklist(blacklist_path, sizes), window["half_width"])
     genes, dropped = drop_mostly_n(genes, dropped, genes_cfg["max_n_fraction"])
-    if genes.empty:
-        raise ValueError(f"{table_path}: no gene left after filtering; see the dropped table for why")
+    if genes.empty:  # the job fails, so its dropped table is never written: give the reasons here
+        reasons = dropped["reason"].value_counts()
+        raise ValueError(f"{table_path}: no gene left after filtering; dropped: "
+                         + ", ".join(f"{reason} ({n})" for reason, n in reasons.head(10).items()))
     chromosomes = split_report(raw, genes, dropped, chromosomes, heldout, sizes, table_path)
     return genes, dropped, chromosomes
 
