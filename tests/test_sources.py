@@ -2,11 +2,13 @@
 
 import base64
 import dataclasses
+import fcntl
 import gzip
 import hashlib
 import http.server
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -428,6 +430,20 @@ def test_partial_file_of_a_file_changed_upstream_starts_again(portal, settings, 
     serve(portal, "/x.bigWig", data=changed)  # its ETag changes: If-Range gets the whole new file
     download(url, str(target), settings)
     assert target.read_bytes() == changed
+
+
+def test_a_download_into_a_folder_another_job_is_downloading_into_is_refused(portal, settings, tmp_path):
+    url = serve(portal, "/x.bigWig")
+    target = tmp_path / "res" / "x.bigWig"
+    target.parent.mkdir()
+    other_job = os.open(target.parent, os.O_RDONLY)  # a run in another working directory, sharing resources/
+    fcntl.flock(other_job, fcntl.LOCK_EX)
+    with pytest.raises(DownloadError, match=rf"^{re.escape(url)}: another job is downloading into {target.parent}"):
+        download(url, str(target), settings)
+    os.close(other_job)
+    assert portal.requests == [] and left_in(target.parent) == []
+    download(url, str(target), settings)
+    assert target.read_bytes() == PAYLOAD
 
 
 def test_4dn_refusal_asks_for_an_access_key_and_the_key_is_sent(portal, settings, tmp_path, monkeypatch):

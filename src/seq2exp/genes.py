@@ -45,7 +45,8 @@ def check_duplicate_places(genes: pd.DataFrame, path: str) -> None:
     examples = [" vs ".join(f"row {i + 1}: {r.chrom}, TSS {r.tss:.0f}, strand {r.strand}" for i, r in rows.iterrows())
                 for _, rows in list(conflicting.groupby("gene_id", sort=False))[:5]]
     ids = conflicting["gene_id"].unique()
-    raise ValueError(f"{path}: {len(ids)} gene id(s) listed at different places (rows counted from the first gene), e.g. "
+    raise ValueError(f"{path}: {len(ids)} gene id(s) listed at different places (rows counted from the first "
+                     "gene), e.g. "
                      + "; ".join(f"{gene_id} ({example})" for gene_id, example in zip(ids, examples))
                      + ". Each gene needs one chromosome, TSS and strand: remove or rename the wrong rows")
 

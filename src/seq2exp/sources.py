@@ -8,6 +8,7 @@ Every configured source gets a key (`genome.fasta`, `K562.dnase`, ...). A URL is
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import gzip
 import http.client
@@ -194,7 +195,6 @@ class _Partial:
         self.path = target.parent / f".{target.name}.part"
         self.note = target.parent / f".{target.name}.part.json"
         self.url = url
-        target.parent.mkdir(parents=True, exist_ok=True)
         if self.size() and self._read_note().get("url") != url:
             self.discard()  # left by another URL, or by a run killed before it noted one
 
@@ -239,23 +239,24 @@ def download(url: str, destination: str, settings: DownloadSettings = DownloadSe
     if expected is None and settings.published_checksums:
         expected = published_fingerprint(url, settings)
     locked = read_lock(settings.lock_file).get(url)
-    partial = _Partial(destination, url)
-    try:
-        length_declared = _fetch(url, partial, settings)
-        problem = format_problem(str(partial.path), kind)
-        if problem:
-            lock_note = (f"; {locked.origin} records this URL: delete that line if it was recorded from a bad "
-                         "download" if locked else "")
-            raise DownloadError(f"{url}: {problem}. Nothing was written to {destination}{lock_note}")
-        actual = Fingerprint(md5sum(str(partial.path)), partial.size(), "downloaded")
-        _check(url, destination, expected or locked, actual)
-    except DownloadInterrupted:
-        raise
-    except Exception:
+    with _sole_download_in(Path(destination).parent, url):
+        partial = _Partial(destination, url)
+        try:
+            length_declared = _fetch(url, partial, settings)
+            problem = format_problem(str(partial.path), kind)
+            if problem:
+                lock_note = (f"; {locked.origin} records this URL: delete that line if it was recorded from a bad "
+                             "download" if locked else "")
+                raise DownloadError(f"{url}: {problem}. Nothing was written to {destination}{lock_note}")
+            actual = Fingerprint(md5sum(str(partial.path)), partial.size(), "downloaded")
+            _check(url, destination, expected or locked, actual)
+        except DownloadInterrupted:
+            raise
+        except Exception:
+            partial.discard()
+            raise
+        os.replace(partial.path, destination)
         partial.discard()
-        raise
-    os.replace(partial.path, destination)
-    partial.discard()
     if settings.lock_file and locked is None:
         verified_by = "md5" if expected else "content-length" if length_declared else UNVERIFIED
         record_lock(settings.lock_file, url, actual, verified_by)
@@ -266,6 +267,23 @@ def download(url: str, destination: str, settings: DownloadSettings = DownloadSe
                         "or delete its line and the file to download it again", url,
                         actual.size, settings.lock_file, UNVERIFIED)
     return actual
+
+
+@contextlib.contextmanager
+def _sole_download_in(folder: Path, url: str):
+    """Hold an exclusive lock on the download's folder (one per source key), so that two runs
+    sharing resources_dir never write the same partial file at once."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DownloadError(f"{url}: another job is downloading into {folder} (a run in another working "
+                                "directory sharing resources_dir?); rerun when it has finished") from None
+        yield
+    finally:
+        os.close(handle)
 
 
 def _check(url: str, destination: str, expected: Fingerprint | None, actual: Fingerprint) -> None:
