@@ -13,7 +13,6 @@ for job in DOWNLOAD_JOBS:
         params:
             url=job.url,
             md5=job.md5,
-            kind=job.kind,
         localrule: True
         threads: job_threads("data")
         resources:
