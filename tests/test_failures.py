@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -16,7 +17,7 @@ import pandas as pd
 import pytest
 
 from seq2exp.demo import write_ctss, write_fasta_gz
-from seq2exp.files import write_tsv
+from seq2exp.files import scratch_dir, write_tsv
 from seq2exp.genes import read_ctss
 from seq2exp.inventory import chromosome_names
 from seq2exp.peaks import PeakSettings, call_peaks
@@ -101,6 +102,24 @@ def test_signal_above_float16_range_is_clipped_and_counted(tmp_path, caplog):
     assert f"{store}: 10 signal values beyond float16's range (|x| > 65504) clipped" in caplog.text
 
 
+def test_nan_and_missing_bigwig_bases_are_counted_per_file(tmp_path, caplog):
+    sizes = {"chr1": 1000}
+    dnase = write_bigwig(tmp_path / "d.bw", sizes, [("chr1", 0, 90, 1.0), ("chr1", 90, 120, float("nan")),
+                                                    ("chr1", 120, 1000, 1.0)])
+    h3k27ac = write_bigwig(tmp_path / "h.bw", sizes, [("chr1", 0, 480, 1.0)])  # no data from 480 on
+    genes = pd.DataFrame({"gene_id": ["g1", "g2"], "chrom": ["chr1", "chr1"], "tss": [100, 500],
+                          "strand": ["+", "+"], "target": [1.0, 2.0], "f": [0.0, 0.0]})
+    store = tmp_path / "K562.h5"
+    with caplog.at_level(logging.INFO, logger="seq2exp.store"):
+        build_cell_store(str(store), genes, ["f"], dnase, h3k27ac, lambda g: np.zeros(100, np.float32),
+                         pd.DataFrame(columns=["chrom", "start", "end"]), 50, False)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [f"{dnase}: 30 bases of the genes' windows hold NaN values, read as 0 ({store})"]
+    assert f"{h3k27ac}: 70 bases of the genes' windows have no data, read as 0" in caplog.text
+    with h5py.File(store) as handle:
+        assert np.isfinite(handle["signals"][:]).all()
+
+
 # --- interrupted runs -----------------------------------------------------------------------
 
 
@@ -146,6 +165,16 @@ def test_peak_call_killed_mid_way_leaves_nothing_after_a_rerun(tmp_path):
     calls = call_peaks(bigwig, str(out), settings)
     assert calls.peaks[["start", "end"]].values.tolist() == [[100, 400]]
     assert os.listdir(out.parent) == ["dnase_peaks.narrowPeak"]
+
+
+def test_two_runs_sharing_an_output_folder_keep_their_scratch_folders_apart(tmp_path):
+    out = tmp_path / "K562" / "dnase_peaks.narrowPeak"
+    with scratch_dir(str(out), "macs3") as first:
+        (Path(first) / "score.bdg").write_text("chr1\t0\t10\t1.0\n")
+        with scratch_dir(str(out), "macs3") as second:  # another working directory's job, meanwhile
+            assert second != first and (Path(first) / "score.bdg").exists()
+        assert (Path(first) / "score.bdg").exists()
+    assert os.listdir(out.parent) == []
 
 
 # --- byte-reproducible outputs --------------------------------------------------------------

@@ -14,6 +14,7 @@ from seq2exp.genes import (
     promoter_activity,
     read_ctss,
     read_columns_table,
+    read_gene_table,
     select_genes,
     window_qc,
 )
@@ -60,10 +61,11 @@ def write_bigwig(path, chroms, entries):
 def test_track_window_pads_and_turns_missing_data_to_zero(tmp_path):
     path = write_bigwig(tmp_path / "s.bw", {"1": 20}, [("1", 2, 4, 1.5), ("1", 10, 12, float("nan"))])
     with Track(path, ["chr1"]) as track:
-        values = track.window("chr1", 3, 5)                                     # [-2, 8)
+        values, no_data, nan = track.window("chr1", 3, 5)                       # [-2, 8)
         assert values.dtype == np.float32
-        assert list(values) == [0, 0, 0, 0, 1.5, 1.5, 0, 0, 0, 0]
-        assert not np.isnan(track.window("chr1", 11, 2)).any()
+        assert list(values) == [0, 0, 0, 0, 1.5, 1.5, 0, 0, 0, 0] and (no_data, nan) == (6, 0)
+        values, no_data, nan = track.window("chr1", 11, 2)                      # [9, 13): NaN over 10-12
+        assert list(values) == [0, 0, 0, 0] and (no_data, nan) == (2, 2)
         assert track.region_sum("chr1", 0, 20) == pytest.approx(3.0)
         with pytest.raises(KeyError, match=f"{path}: no chromosome chr2"):
             track.window("chr2", 5, 2)
@@ -143,6 +145,21 @@ def test_gene_selection_drops_with_reasons():
                        "f": "chromosome chr3 not in every input",
                        "d": "TSS outside the assembly", "e": "strand not + or -"}
     assert (dropped["gene_id"] == "a").sum() == 1
+
+
+def test_a_gene_id_listed_at_two_places_is_an_error_naming_both_rows(tmp_path):
+    path = tmp_path / "genes.csv"
+    path.write_text("ENSID,name,chrom,TSS,strand\ng1,A,chr22,500,+\ng2,B,chr1,99,+\ng1,A,chr1,1000,+\ng2,B,chr1,99,+\n")
+    columns = {"gene_id": "ENSID", "gene_name": "name", "chrom": "chrom", "tss": "TSS", "strand": "strand"}
+    settings = {"columns": columns, "tss_one_based": False}
+    with pytest.raises(ValueError, match=rf"{path}: 1 gene id\(s\) listed at different places .*g1 \(row 1: chr22, "
+                                         r"TSS 500, strand \+ vs row 3: chr1, TSS 1000, strand \+\)"):
+        read_gene_table(str(path), settings)
+    path.write_text("ENSID,name,chrom,TSS,strand\ng2,B,chr1,99,+\ng2,B,chr1,99,+\ng2,B,chr1,99,-\n")
+    with pytest.raises(ValueError, match=r"g2 \(row 1: chr1, TSS 99, strand \+ vs row 3: chr1, TSS 99, strand -\)"):
+        read_gene_table(str(path), settings)
+    path.write_text("ENSID,name,chrom,TSS,strand\ng2,B,chr1,99,+\ng2,B,chr1,99,+\n")  # an exact repeat: dropped later
+    assert list(read_gene_table(str(path), settings)["gene_id"]) == ["g2", "g2"]
 
 
 def test_one_based_tss_and_missing_columns(tmp_path):

@@ -96,11 +96,30 @@ def test_allowed_missing_held_out_chromosome_reports_the_genes_lost(config, tiny
     assert table["genes_kept"].to_dict() == {c: int(counts.get(c, 0)) for c in ALL_CHROMS}
 
 
+def test_a_training_chromosome_an_input_lacks_is_a_warning_naming_it_and_the_input(config, tiny_demo, shared_genes,
+                                                                                  fasta, caplog):
+    inputs = {"K562.h3k27ac (h.bw)": ALL_CHROMS, "K562.dnase (k.bw)": [c for c in ALL_CHROMS if c != "chr2"]}
+    genes, _ = cell_genes(config, shared_genes, fasta, inputs)
+    on_chr2 = int((tiny_demo.genes["chrom"] == "chr2").sum())
+    assert on_chr2 > 0 and "chr2" not in set(genes["chrom"])
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert f"split.train: {on_chr2} genes lost (chr2 absent from K562.dnase (k.bw))" in warnings
+
+
 def test_a_split_left_empty_is_an_error(config, shared_genes, fasta):
     inputs = {"K562.hic (k.hic)": ["chr1", "chr2", "chr22", "chrX"]}
     with pytest.raises(ValueError, match=r"split.valid: no gene left \(4 genes on chr3, chr21 in the table; "
                                          r"dropped: .*not in every input"):
         cell_genes(config, shared_genes, fasta, inputs, allow_missing=True)
+
+
+def test_a_table_left_without_genes_gives_the_reasons_in_the_error(config, tiny_demo, tiny_demo_paths, fasta):
+    config = copy.deepcopy(config)
+    config["genes"]["max_n_fraction"] = -1.0  # every window is "mostly N"
+    with pytest.raises(ValueError, match=rf"no gene left after filtering; dropped: window more than -100% N or "
+                                         rf"padding \({len(tiny_demo.genes)}\)$"):
+        build_gene_table(config, tiny_demo_paths.gene_table, tiny_demo_paths.mrna_features, fasta,
+                         tiny_demo_paths.blacklist)
 
 
 def test_without_mrna_features_every_gene_is_kept(config, tiny_demo, tiny_demo_paths, fasta):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from seq2exp.config import load_config, validate_config
-from seq2exp.genes import read_gene_table
+from seq2exp.genes import attach_mrna_features, read_gene_table
 from seq2exp.inventory import inputs_report
 from seq2exp.sources import prepare_fasta
 
@@ -91,6 +91,18 @@ def test_gtf_tss_of_the_gene_every_type_and_versions_kept(config, tmp_path):
                                                             strip_gene_version=False))
     assert tss_of(genes) == {"ENSG01.5": ("chr1", 100, "+"), "ENSG02.1": ("chr1", 1999, "-"),
                              "ENSG03.2": ("chr2", 699, "-")}
+
+
+def test_versioned_ids_that_match_no_mrna_feature_name_the_key(config, tmp_path):
+    path = tmp_path / "gencode.gtf"
+    path.write_text(GTF)
+    genes = read_gene_table(str(path), annotation_settings(config, gene_types=None, strip_gene_version=False))
+    features = tmp_path / "features.csv"
+    features.write_text("ENSID,UTR5GC\nENSG01,0.5\nENSG03,0.25\n")
+    with pytest.raises(ValueError, match=rf"{features}: no gene id of the gene table is in its column ENSID \(genes "
+                                         r"e.g. ENSG01.5, the table e.g. ENSG01\): the gene ids look versioned and 2 "
+                                         r"of 3 match without their version. Set genes.annotation.strip_gene_version"):
+        attach_mrna_features(genes, str(features), "ENSID", ["UTR5GC"], pd.DataFrame(columns=["gene_id", "reason"]))
 
 
 def test_ensembl_gff3_gives_the_same_genes(config, tmp_path):
@@ -211,3 +223,19 @@ def test_gene_table_chromosomes_must_match_the_genome(config, tiny_demo_paths, f
     pd.read_csv(tiny_demo_paths.gene_table).assign(chrom="scaffold_1").to_csv(path, index=False)
     with pytest.raises(ValueError, match=r"genes.table: no chromosome of .*genes.csv \(scaffold_1\) is in the genome"):
         inputs_report(run_config(config, tiny_demo_paths, **{"genes.table": str(path)}), fasta)
+
+
+def test_a_downloaded_file_that_fails_its_format_is_removed_naming_the_lock_line(config, tiny_demo_paths, fasta,
+                                                                                 tmp_path):
+    url = "https://www.encodeproject.org/files/ENCFF1/@@download/ENCFF1.bigWig"
+    run = run_config(config, tiny_demo_paths, resources_dir=str(tmp_path / "res"),
+                     **{"cell_types.K562.dnase": url, "downloads.lock_file": str(tmp_path / "sources.lock.tsv")})
+    page = tmp_path / "res/downloads/K562.dnase/ENCFF1.bigWig"  # an error page, locked before formats were checked
+    page.parent.mkdir(parents=True)
+    page.write_text("<?xml version='1.0'?><!DOCTYPE html><html>Error</html>")
+    (tmp_path / "sources.lock.tsv").write_text(f"url\tbytes\tmd5\tverified_by\n{url}\t52\t{'a' * 32}\tunverified\n")
+    with pytest.raises(ValueError, match=rf"K562.dnase: .*could not be read as bigwig: .*the downloaded {page} is no "
+                                         rf"bigwig file \(the server sent an HTML page.*removed it; "
+                                         rf"{tmp_path}/sources.lock.tsv line 2 .*delete that line"):
+        inputs_report(run, fasta, "K562")
+    assert not page.exists()

@@ -2,10 +2,13 @@
 
 import base64
 import dataclasses
+import fcntl
 import gzip
 import hashlib
 import http.server
+import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -19,6 +22,7 @@ import yaml
 from seq2exp.config import load_config, validate_config
 from seq2exp.sources import (
     DownloadError,
+    DownloadInterrupted,
     DownloadSettings,
     configured_sources,
     download,
@@ -26,6 +30,7 @@ from seq2exp.sources import (
     extract_member,
     extractions,
     file_name,
+    format_problem,
     make_source,
     prepare_fasta,
     read_lock,
@@ -110,19 +115,34 @@ class PortalHandler(http.server.BaseHTTPRequestHandler):
             self.send_body(data, cut=len(data) // 3)
         elif behaviour == "cut, then resumed at 0" and attempt == 2:  # a 206 from the wrong byte
             self.send_body(data, honour_range=False, status=206)
+        elif behaviour == "cut, then 503":  # a link that fails for longer than the retries
+            self.send_body(data, cut=len(data) // 3) if attempt == 1 else self.send_error(503)
+        elif behaviour == "drops every 20 kB":
+            self.send_body(data, cut=20_000)
+        elif behaviour == "no length, cut":  # HTTP/1.0 style: the body ends where the connection closes
+            self.send_body(data, cut=len(data) // 2, declare_length=False)
+        elif behaviour == "no length":
+            self.send_body(data, declare_length=False)
         else:
             self.send_body(data)
 
-    def send_body(self, data, content_type="application/octet-stream", cut=None, honour_range=True, status=None):
+    def send_body(self, data, content_type="application/octet-stream", cut=None, honour_range=True, status=None,
+                  declare_length=True):
+        """`data` from the Range's start unless the file changed since the If-Range ETag; `cut`:
+        bytes of this response after which the connection drops."""
+        etag = f'"{hashlib.md5(data).hexdigest()}"'
         requested = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
-        start = int(requested.group(1)) if requested and honour_range else 0
+        unchanged = self.headers.get("If-Range") in (None, etag)
+        start = int(requested.group(1)) if requested and honour_range and unchanged else 0
         self.send_response(status or (206 if start else 200))
         if start or status == 206:
             self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data) - start))
+        self.send_header("ETag", etag)
+        if declare_length:
+            self.send_header("Content-Length", str(len(data) - start))
         self.end_headers()
-        self.wfile.write(data[start:cut])
+        self.wfile.write(data[start:None if cut is None else start + cut])
 
 
 @pytest.fixture
@@ -240,10 +260,11 @@ def test_body_shorter_than_content_length_is_an_error(portal, settings, tmp_path
     url = serve(portal, "/expression_data.zip", "always short")
     target = tmp_path / "res" / "expression_data.zip"
     with pytest.raises(DownloadError, match=rf"{re.escape(url)}: body ended after {len(PAYLOAD) // 2} of "
-                                            rf"{len(PAYLOAD)} bytes.*gave up after 3 attempts"):
+                                            rf"{len(PAYLOAD)} bytes.*gave up after 3 tries without progress"):
         download(url, str(target), settings)
-    assert left_in(target.parent) == [] and read_lock(settings.lock_file) == {}
-    assert [rng for _, rng in portal.requests] == [None] + [f"bytes={len(PAYLOAD) // 2}-"] * 2
+    assert not target.exists() and read_lock(settings.lock_file) == {}
+    # The first try made progress and does not count; each restart from byte 0 makes none.
+    assert [rng for _, rng in portal.requests] == [None] + [f"bytes={len(PAYLOAD) // 2}-"] * 3
 
 
 def test_cut_transfer_resumes_with_a_range_request(portal, settings, tmp_path):
@@ -289,6 +310,140 @@ def test_html_page_instead_of_data_is_an_error(portal, settings, tmp_path):
     with pytest.raises(DownloadError, match=rf"^{re.escape(url)}: the server sent an HTML page instead"):
         download(url, str(target), settings)
     assert left_in(target.parent) == []
+
+
+def write_bigwig(path):
+    import pyBigWig
+
+    handle = pyBigWig.open(str(path), "w")
+    handle.addHeader([("chr1", 100_000)])
+    handle.addEntries("chr1", 0, values=[float(i) for i in range(500)], span=100, step=200)
+    handle.close()
+    return path.read_bytes()
+
+
+def zipped(**members):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+HIC_HEADER = b"HIC\x00" + (8).to_bytes(4, "little") + (40).to_bytes(8, "little") + b"hg38\x00"
+FORMATS = {  # kind -> (file name, a file of that kind, truncation that the check must catch)
+    "bigwig": ("x.bigWig", write_bigwig, 0.8),
+    "hic": ("x.hic", lambda path: HIC_HEADER + bytes(64), 0.3),
+    "zip": ("expression_data.zip", lambda path: zipped(**{"genes.csv": "ENSID,chrom\n" * 500}), 0.7),
+    "ctss": ("x.ctss.bed.gz", lambda path: gzip.compress(b"chr1\t10\t11\t.\t3\t+\n" * 5000), 0.5),
+    "fasta": ("hg38.fa.gz", lambda path: gzip.compress(b">chr1\n" + b"ACGT" * 20000), 0.5),
+    "gene_table": ("genes.csv", lambda path: b"ENSID,chrom\nENSG1,chr1\n", None),
+}
+MARKUP_PAGE = b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE html>\n<html><body>Not found</body></html>\n'
+
+
+@pytest.mark.parametrize("kind", FORMATS)
+def test_each_format_passes_whole_and_fails_cut_short(tmp_path, kind):
+    name, make, kept = FORMATS[kind]
+    path = tmp_path / name
+    data = make(path)
+    path.write_bytes(data)
+    assert format_problem(str(path), kind) is None
+    if kept is not None:
+        path.write_bytes(data[: int(len(data) * kept)])
+        assert re.search("cut short|truncated", format_problem(str(path), kind))
+    path.write_bytes(b"\x00\x01binary" * 10)
+    assert format_problem(str(path), kind) is not None
+
+
+@pytest.mark.parametrize("kind", FORMATS)
+def test_html_or_xml_page_posing_as_any_format_is_rejected(portal, settings, tmp_path, kind):
+    name = FORMATS[kind][0]
+    page = gzip.compress(MARKUP_PAGE) if name.endswith(".gz") else MARKUP_PAGE
+    url = serve(portal, f"/files/{name}", data=page)  # served as application/octet-stream
+    target = tmp_path / "res" / name
+    with pytest.raises(DownloadError, match=rf"^{re.escape(url)}: the server sent an HTML page instead of the "
+                                            r"file \(it starts with b'<\?xml"):
+        download(url, str(target), settings, kind=kind)
+    assert left_in(target.parent) == [] and read_lock(settings.lock_file) == {}
+
+
+def test_format_failure_names_the_lock_line_that_recorded_the_bad_file(portal, settings, tmp_path):
+    url = serve(portal, "/ENCFF6.bigWig", data=MARKUP_PAGE)
+    Path(settings.lock_file).parent.mkdir(parents=True)
+    Path(settings.lock_file).write_text(  # recorded by a download that did not check the format
+        f"# comment\nurl\tbytes\tmd5\tverified_by\n{url}\t{len(MARKUP_PAGE)}\t"
+        f"{hashlib.md5(MARKUP_PAGE).hexdigest()}\tcontent-length\n")
+    target = tmp_path / "res" / "ENCFF6.bigWig"
+    with pytest.raises(DownloadError, match=rf"HTML page.*{re.escape(settings.lock_file)} line 3 .*records this "
+                                            "URL: delete that line"):
+        download(url, str(target), settings, kind="bigwig")
+    assert left_in(target.parent) == []
+
+
+def test_body_cut_short_without_a_length_fails_its_format_or_is_locked_as_unverified(portal, settings, tmp_path,
+                                                                                      caplog):
+    ctss = gzip.compress(b"chr1\t10\t11\t.\t3\t+\n" * 20000)
+    url = serve(portal, "/x.ctss.bed.gz", "no length, cut", data=ctss)
+    target = tmp_path / "res" / "x.ctss.bed.gz"
+    with pytest.raises(DownloadError, match=rf"^{re.escape(url)}: the gzip stream is truncated"):
+        download(url, str(target), settings, kind="ctss")
+    assert left_in(target.parent) == [] and read_lock(settings.lock_file) == {}
+    table = serve(portal, "/features.csv", "no length", data=b"ENSID,halflife\nENSG1,0.5\n")
+    download(table, str(tmp_path / "res" / "features.csv"), settings, kind="mrna_features")
+    whole = serve(portal, "/genes.csv", data=b"ENSID,chrom\nENSG1,chr1\n")
+    download(whole, str(tmp_path / "res" / "genes.csv"), settings, kind="gene_table")
+    rows = [line.split("\t") for line in Path(settings.lock_file).read_text().splitlines()[1:]]
+    assert [(row[0], row[3]) for row in rows[1:]] == [(table, "unverified"), (whole, "content-length")]
+    assert f"{table}: the server declared no length and publishes no md5" in caplog.text
+    assert "unverified" in read_lock(settings.lock_file)[table].origin
+
+
+def test_link_that_drops_every_20_kB_completes_as_every_try_progresses(portal, settings, tmp_path):
+    url = serve(portal, "/hg38.fa.gz", "drops every 20 kB")
+    target = tmp_path / "res" / "hg38.fa.gz"
+    download(url, str(target), dataclasses.replace(settings, retries=0))
+    assert target.read_bytes() == PAYLOAD and left_in(target.parent) == ["hg38.fa.gz"]
+    assert [rng for _, rng in portal.requests] == [None] + [f"bytes={n}-" for n in range(20_000, len(PAYLOAD), 20_000)]
+
+
+def test_interrupted_download_is_resumed_by_the_next_run(portal, settings, tmp_path):
+    url = serve(portal, "/x.bigWig", "cut, then 503")
+    target = tmp_path / "res" / "x.bigWig"
+    with pytest.raises(DownloadInterrupted, match=rf"HTTP 503.*gave up after 3 tries without progress. The "
+                                                  rf"{len(PAYLOAD) // 3} bytes received are kept"):
+        download(url, str(target), settings)
+    assert not target.exists() and (target.parent / ".x.bigWig.part").stat().st_size == len(PAYLOAD) // 3
+    portal.behaviour["/x.bigWig"] = "file"  # the next run
+    download(url, str(target), settings)
+    assert target.read_bytes() == PAYLOAD and left_in(target.parent) == ["x.bigWig"]
+    assert [rng for _, rng in portal.requests][-1] == f"bytes={len(PAYLOAD) // 3}-"
+    assert read_lock(settings.lock_file)[url].md5 == PAYLOAD_MD5
+
+
+def test_partial_file_of_a_file_changed_upstream_starts_again(portal, settings, tmp_path):
+    url = serve(portal, "/x.bigWig", "cut, then 503")
+    target = tmp_path / "res" / "x.bigWig"
+    with pytest.raises(DownloadInterrupted):
+        download(url, str(target), settings)
+    changed = PAYLOAD[::-1]
+    serve(portal, "/x.bigWig", data=changed)  # its ETag changes: If-Range gets the whole new file
+    download(url, str(target), settings)
+    assert target.read_bytes() == changed
+
+
+def test_a_download_into_a_folder_another_job_is_downloading_into_is_refused(portal, settings, tmp_path):
+    url = serve(portal, "/x.bigWig")
+    target = tmp_path / "res" / "x.bigWig"
+    target.parent.mkdir()
+    other_job = os.open(target.parent, os.O_RDONLY)  # a run in another working directory, sharing resources/
+    fcntl.flock(other_job, fcntl.LOCK_EX)
+    with pytest.raises(DownloadError, match=rf"^{re.escape(url)}: another job is downloading into {target.parent}"):
+        download(url, str(target), settings)
+    os.close(other_job)
+    assert portal.requests == [] and left_in(target.parent) == []
+    download(url, str(target), settings)
+    assert target.read_bytes() == PAYLOAD
 
 
 def test_4dn_refusal_asks_for_an_access_key_and_the_key_is_sent(portal, settings, tmp_path, monkeypatch):
@@ -360,8 +515,8 @@ def test_pipeline_downloads_once_and_records_the_file(repo, portal, tmp_path):
 
 def test_lock_file_rows_are_checked(tmp_path):
     lock = tmp_path / "sources.lock.tsv"
-    lock.write_text("url\tbytes\tmd5\nhttp://h/a\t12\tnot-an-md5\n")
-    with pytest.raises(ValueError, match=rf"{lock}: row 2 is not"):
+    lock.write_text("# comment\nurl\tbytes\tmd5\tverified_by\nhttp://h/a\t12\tnot-an-md5\tunverified\n")
+    with pytest.raises(ValueError, match=rf"{lock}: line 3 is not"):
         read_lock(str(lock))
 
 

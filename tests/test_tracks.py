@@ -134,6 +134,14 @@ def test_elements_are_runs_at_or_above_threshold_with_mean_score():
     assert mask_elements(genes, mask, HALF_WIDTH, False, CHROM_SIZES, min_length=3)["start"].tolist() == [82]
 
 
+def test_a_gene_without_a_name_is_named_by_its_id():
+    genes = gene_table([("G1", "chr1", 100, "+"), ("G2", "chr1", 100, "+"), ("G3", "chr1", 100, "+"),
+                        ("G4", "chr1", 100, "+")]).assign(gene_name=["A", "", None, " "])
+    masks = np.ones((4, WINDOW), dtype=np.float32)
+    elements = mask_elements(genes, masks, HALF_WIDTH, False, CHROM_SIZES)
+    assert dict(zip(elements["gene_id"], elements["name"])) == {"G1": "A|G1", "G2": "G2", "G3": "G3", "G4": "G4"}
+
+
 def selected_genome_positions(elements, gene_id) -> set[int]:
     records = elements[elements["gene_id"] == gene_id]
     return {p for start, end in zip(records["start"], records["end"]) for p in range(start, end)}

@@ -60,6 +60,18 @@ def _gene_rows(args, windows, genes: pd.DataFrame) -> np.ndarray:
     return np.array([row_of[g] for g in wanted], dtype=np.int64)
 
 
+def _load_checkpoint(path: str, module_class):
+    """The trained module in `path`, or an error naming the file and what it should be."""
+    expected = "a best.ckpt or last.ckpt written by a seq2exp training job"
+    if not Path(path).is_file():
+        raise SystemExit(f"seq2exp predict: --checkpoint {path} does not exist (expected {expected})")
+    try:
+        return module_class.load_from_checkpoint(path, map_location="cpu")
+    except Exception as error:  # truncated (zip or pickle errors) or another program's (missing keys, arguments)
+        raise SystemExit(f"seq2exp predict: --checkpoint {path} cannot be read as {expected} "
+                         f"({type(error).__name__}: {error})") from error
+
+
 def predict_command(args) -> None:
     from .batches import BatchMaker, FeatureScaling, MaskSource
     from .files import write_tsv
@@ -69,9 +81,12 @@ def predict_command(args) -> None:
     from .train import ExpressionModule, predict
 
     torch.set_num_threads(args.threads)
-    module = ExpressionModule.load_from_checkpoint(args.checkpoint, map_location="cpu")
+    module = _load_checkpoint(args.checkpoint, ExpressionModule)
     module.model.block_size = args.block_size
     spec = MODEL_SPECS[module.hparams.model]
+    if (args.masks_bed or args.masks_bigwig) and not spec.has_mask:
+        raise SystemExit(f"seq2exp predict: --masks-bed/--masks-bigwig: {args.checkpoint} is a "
+                         f"{module.hparams.model} model, which has no mask; leave them out or pass a seq2exp model")
     windows = GeneWindows(args.store, args.cell)
     genes = pd.read_csv(args.genes_table, sep="\t")
     rows = _gene_rows(args, windows, genes)

@@ -1,18 +1,22 @@
 """Writing outputs atomically and reproducibly; reading text inputs with errors that name the file.
 
 Temporary names are derived from the output's path (never random), so a rerun after a killed job
-(SIGKILL, or a scheduler's SIGTERM) removes what that job left behind.
+(SIGKILL, or a scheduler's SIGTERM) removes what that job left behind; scratch folders, which can
+live for long, have unique names and a lock instead (`scratch_dir`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import fcntl
+import glob
 import gzip
 import hashlib
 import io
 import os
 import shutil
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -48,15 +52,39 @@ def atomic_output(path: str):
 
 @contextlib.contextmanager
 def scratch_dir(path: str, purpose: str):
-    """A fresh folder beside output `path` for intermediate files, removed afterwards."""
+    """A fresh folder of its own beside output `path` for intermediate files, removed afterwards.
+
+    Its name is unique and it holds a lock (flock on `.lock` inside) while in use, so two runs
+    writing `path` (two working directories sharing a results folder) keep apart; folders whose
+    lock no process holds were left by killed jobs and are removed.
+    """
     target = Path(path)
-    scratch = target.parent / f".{target.name}.{purpose}.tmp"
-    _remove(scratch)
-    scratch.mkdir(parents=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stem = f".{target.name}.{purpose}."
+    for folder in target.parent.glob(glob.escape(stem) + "*.tmp"):
+        _remove_if_abandoned(folder)
+    # Locked before it takes the name that others clean up.
+    opening = Path(tempfile.mkdtemp(prefix=stem, suffix=".new", dir=target.parent))
+    with open(opening / SCRATCH_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        scratch = opening.with_suffix(".tmp")
+        os.rename(opening, scratch)
+        try:
+            yield str(scratch)
+        finally:
+            _remove(scratch)
+
+
+SCRATCH_LOCK = ".lock"
+
+
+def _remove_if_abandoned(folder: Path) -> None:
     try:
-        yield str(scratch)
-    finally:
-        _remove(scratch)
+        with open(folder / SCRATCH_LOCK) as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _remove(folder)
+    except (BlockingIOError, FileNotFoundError):
+        pass  # in use by a live job, or removed by another job just now
 
 
 @contextlib.contextmanager

@@ -26,9 +26,29 @@ def read_gene_table(path: str, genes_config: dict) -> pd.DataFrame:
     from the configured columns of a CSV/TSV table (`genes.columns`, `genes.tss_one_based`)."""
     if annotation_format(path):
         settings = genes_config["annotation"]
-        return read_annotation(path, settings["gene_types"], settings["tss_transcript_tag"],
-                               settings["strip_gene_version"])
-    return read_columns_table(path, genes_config["columns"], genes_config["tss_one_based"])
+        genes = read_annotation(path, settings["gene_types"], settings["tss_transcript_tag"],
+                                settings["strip_gene_version"])
+    else:
+        genes = read_columns_table(path, genes_config["columns"], genes_config["tss_one_based"])
+    check_duplicate_places(genes, path)
+    return genes
+
+
+def check_duplicate_places(genes: pd.DataFrame, path: str) -> None:
+    """A gene id listed twice with another chromosome, TSS or strand is an error naming both rows:
+    keeping either copy could move the gene between train and the held-out splits. Exact repeats
+    are dropped later (`select_genes`)."""
+    places = genes.drop_duplicates(["gene_id", "chrom", "tss", "strand"])
+    conflicting = places[places["gene_id"].duplicated(keep=False)]
+    if conflicting.empty:
+        return
+    examples = [" vs ".join(f"row {i + 1}: {r.chrom}, TSS {r.tss:.0f}, strand {r.strand}" for i, r in rows.iterrows())
+                for _, rows in list(conflicting.groupby("gene_id", sort=False))[:5]]
+    ids = conflicting["gene_id"].unique()
+    raise ValueError(f"{path}: {len(ids)} gene id(s) listed at different places (rows counted from the first "
+                     "gene), e.g. "
+                     + "; ".join(f"{gene_id} ({example})" for gene_id, example in zip(ids, examples))
+                     + ". Each gene needs one chromosome, TSS and strand: remove or rename the wrong rows")
 
 
 def read_columns_table(path: str, columns: dict, tss_one_based: bool) -> pd.DataFrame:
@@ -130,11 +150,12 @@ def split_report(raw: pd.DataFrame, genes: pd.DataFrame, dropped: pd.DataFrame, 
              ", ".join(f"{p} {totals.loc[p, 'genes_kept']} of {totals.loc[p, 'genes_in_table']}"
                        for p in ("train", "valid", "test") if p in totals.index),
              len(genes), len(raw), table_path)
-    for part, names in heldout.items():
-        lost = report[report["chrom"].isin(names) & ~report["processed"] & (report["genes_in_table"] > 0)]
+    for part in ("train", *heldout):  # a chromosome an input lacks loses its genes: say which and why
+        lost = report[(report["split"] == part) & ~report["processed"] & (report["genes_in_table"] > 0)]
         if len(lost):
             log.warning("split.%s: %d genes lost (%s)", part, lost["genes_in_table"].sum(),
                         "; ".join(f"{r.chrom} {r.reason}" for r in lost.itertuples()))
+    for part, names in heldout.items():
         if not (genes["split"] == part).any():
             on_split = raw.loc[raw_chrom.isin(names), "gene_id"]
             reasons = dropped.loc[dropped["gene_id"].isin(on_split), "reason"].value_counts()
@@ -174,9 +195,22 @@ def attach_mrna_features(genes: pd.DataFrame, path: str, id_column: str, feature
     features = table.drop_duplicates(id_column).set_index(id_column)[feature_columns]
     merged = genes.join(features, on="gene_id")
     missing = merged[feature_columns].isna().any(axis=1)
+    if len(merged) and missing.all():
+        raise ValueError(_unmatched_ids_message(genes["gene_id"], features.index, path, id_column))
     extra: list = []
     merged = drop(merged, missing, "no mRNA half-life features", extra)
     return merged.reset_index(drop=True), pd.concat([dropped, *extra], ignore_index=True)
+
+
+def _unmatched_ids_message(gene_ids: pd.Series, table_ids: pd.Index, path: str, id_column: str) -> str:
+    message = (f"{path}: no gene id of the gene table is in its column {id_column} (genes e.g. {gene_ids.iloc[0]}, "
+               f"the table e.g. {table_ids[0] if len(table_ids) else 'none'})")
+    unversioned = gene_ids.str.replace(r"\.\d+(_PAR_Y)?$", r"\1", regex=True)
+    matched = int(unversioned.isin(table_ids).sum())
+    if matched:
+        message += (f": the gene ids look versioned and {matched} of {len(gene_ids)} match without their version. "
+                    "Set genes.annotation.strip_gene_version: true (GTF/GFF3), or remove the versions from the table")
+    return message
 
 
 def drop_mostly_n(genes: pd.DataFrame, dropped: pd.DataFrame, max_fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -252,8 +286,10 @@ def build_gene_table(config: dict, table_path: str, mrna_path: str | None, fasta
                                               genes_cfg["mrna_feature_columns"], dropped)
     genes = window_qc(genes, fasta_path, read_blacklist(blacklist_path, sizes), window["half_width"])
     genes, dropped = drop_mostly_n(genes, dropped, genes_cfg["max_n_fraction"])
-    if genes.empty:
-        raise ValueError(f"{table_path}: no gene left after filtering; see the dropped table for why")
+    if genes.empty:  # the job fails, so its dropped table is never written: give the reasons here
+        reasons = dropped["reason"].value_counts()
+        raise ValueError(f"{table_path}: no gene left after filtering; dropped: "
+                         + ", ".join(f"{reason} ({n})" for reason, n in reasons.head(10).items()))
     chromosomes = split_report(raw, genes, dropped, chromosomes, heldout, sizes, table_path)
     return genes, dropped, chromosomes
 

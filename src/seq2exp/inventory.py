@@ -18,7 +18,7 @@ from .genes import check_heldout_inputs, genes_from_table, read_gene_table
 from .genome import genome_sizes, match_chromosomes, split_chromosomes
 from .hic import open_contact_matrix
 from .signals import Track
-from .sources import Source, configured_sources, source_scope
+from .sources import Source, configured_sources, discard_bad_download, source_scope
 
 CELL_INPUT_KINDS = ("bigwig", "hic", "ctss")
 
@@ -157,20 +157,24 @@ SUMMARISERS = {
 }
 
 
-def _checked(source: Source, path: str, read):
-    """`read(path)`, with any failure an error naming the key and the file."""
+def _checked(source: Source, path: str, read, config: dict):
+    """`read(path)`, with any failure an error naming the key and the file; a downloaded file
+    that fails its format check is removed (`discard_bad_download`)."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"{source.key}: input file {path} does not exist")
     try:
         return read(path)
     except Exception as error:
-        raise ValueError(f"{source.key}: {path} could not be read as {source.kind}: {error}") from error
+        downloaded = source.is_url and path == source.path
+        bad = discard_bad_download(source, config["downloads"]["lock_file"]) if downloaded else None
+        raise ValueError(f"{source.key}: {path} could not be read as {source.kind}: {error}"
+                         + (f"; {bad}" if bad else "")) from error
 
 
 def describe(source: Source, run: RunInputs, path: str | None = None) -> dict:
     """One report row; `path` overrides where the file is read (the prepared FASTA)."""
     path = path or source.path
-    summary = _checked(source, path, lambda p: SUMMARISERS[source.kind](p, run))
+    summary = _checked(source, path, lambda p: SUMMARISERS[source.kind](p, run), run.config)
     origin = source.location + (f"#{source.member}" if source.member else "")
     return {"key": source.key, "kind": source.kind, "origin": origin, "path": path,
             "bytes": os.path.getsize(path), "sha256": sha256sum(path), "summary": summary}
@@ -185,7 +189,7 @@ def run_inputs(config: dict, sources: dict[str, Source], fasta_path: str) -> Run
     """The genome's chromosomes and those of the gene table's genes (an error if none match)."""
     genome = list(genome_sizes(fasta_path))
     table = sources["genes.table"]
-    genes = _checked(table, table.path, lambda p: read_gene_table(p, config["genes"]))
+    genes = _checked(table, table.path, lambda p: read_gene_table(p, config["genes"]), config)
     gene_chroms = list(match_chromosomes(genes["chrom"].dropna().unique(), genome, fasta_path).values())
     if not gene_chroms:
         raise ValueError(f"genes.table: no chromosome of {table.path} ({_shown(genes['chrom'].unique())}) is in "

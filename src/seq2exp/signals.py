@@ -1,4 +1,4 @@
-"""bigWig signal tracks: windows with padding, NaN -> 0, and RPM over regions.
+"""bigWig signal tracks: windows with padding, NaN and no data -> 0 (counted), and RPM over regions.
 
 A bigWig carries no read count, so "RPM" here is the signal summed over a region divided by the
 whole file's summed signal, times 1e6 (our stand-in for reads per million).
@@ -39,16 +39,23 @@ class Track:
         except KeyError:
             raise KeyError(f"{self.path}: no chromosome {chrom} (it has {', '.join(self.file_chroms)})") from None
 
-    def window(self, chrom: str, tss: int, half_width: int) -> np.ndarray:
-        """float32 values over the TSS window; no data, NaN and beyond-end positions are 0."""
+    def window(self, chrom: str, tss: int, half_width: int) -> tuple[np.ndarray, int, int]:
+        """float32 values over the TSS window, where no data, NaN and beyond-end positions are 0;
+        and how many of its bases on the chromosome have no data, and how many a NaN value."""
         start, end = window_bounds(tss, half_width)
         name = self._name(chrom)
         values = np.zeros(end - start, dtype=np.float32)
         lo, hi = max(start, 0), min(end, self.file_chroms[name])
+        no_data = nan = 0
         if lo < hi:
-            values[lo - start : hi - start] = self.bw.values(name, lo, hi, numpy=True)
-            values[np.isnan(values)] = 0.0
-        return values
+            part = self.bw.values(name, lo, hi, numpy=True)
+            missing = np.isnan(part)  # no data reads as NaN too: the intervals tell them apart
+            if missing.any():
+                nan = sum(min(e, hi) - max(s, lo) for s, e, v in self.bw.intervals(name, lo, hi) or () if np.isnan(v))
+                no_data = int(missing.sum()) - nan
+                part[missing] = 0.0
+            values[lo - start : hi - start] = part
+        return values, no_data, nan
 
     def region_sum(self, chrom: str, start: int, end: int) -> float:
         return self._file_sum(self._name(chrom), start, end)

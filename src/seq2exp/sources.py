@@ -8,13 +8,16 @@ Every configured source gets a key (`genome.fasta`, `K562.dnase`, ...). A URL is
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
+import gzip
 import http.client
 import json
 import logging
 import os
 import re
 import shutil
+import struct
 import time
 import urllib.error
 import urllib.parse
@@ -114,14 +117,19 @@ def extractions(config: dict) -> dict[str, tuple[str, str]]:
 # --- downloads ------------------------------------------------------------------------------
 
 TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
-HTML_STARTS = (b"<!doctype html", b"<html")
+MARKUP_STARTS = (b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")
 FOURDN_KEY_VARIABLES = ("FOURDN_ACCESS_KEY_ID", "FOURDN_SECRET_ACCESS_KEY")
-LOCK_COLUMNS = ("url", "bytes", "md5")
+LOCK_COLUMNS = ("url", "bytes", "md5", "verified_by")
+UNVERIFIED = "unverified"
 MD5_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 
 
 class DownloadError(RuntimeError):
     """A download failed or its file did not check out; the message names the URL."""
+
+
+class DownloadInterrupted(DownloadError):
+    """Transient failures outlasted the retries; what arrived is kept for the next run to resume."""
 
 
 class _TransientError(Exception):
@@ -134,7 +142,7 @@ class DownloadSettings:
 
     lock_file: str | None = None  # where measured sizes and md5s are recorded; None: nowhere
     published_checksums: bool = True  # look up the md5 a portal publishes in its metadata
-    retries: int = 4
+    retries: int = 4  # further tries after one that made no progress
     backoff_seconds: float = 5.0  # the wait before retry k is backoff_seconds x 2^k
     timeout_seconds: float = 120.0
     chunk_size: int = 1 << 20
@@ -161,6 +169,7 @@ class DownloadJob:
     url: str
     path: str
     md5: str | None  # published md5 from the config's `downloads.md5`
+    kind: str  # the format the file must have: the source's kind, or "zip" for an archive of members
 
 
 def download_jobs(config: dict) -> list[DownloadJob]:
@@ -171,33 +180,110 @@ def download_jobs(config: dict) -> list[DownloadJob]:
     if unknown:
         raise ValueError(f"downloads.md5: {unknown} are not source keys; expected some of {sorted(all_keys)}")
     res = config["resources_dir"]
-    return [DownloadJob(s.key, s.location, archive_path(s, res) if s.member else s.path, published.get(s.key))
+    return [DownloadJob(s.key, s.location, archive_path(s, res) if s.member else s.path, published.get(s.key),
+                        "zip" if s.member else s.kind)
             for s in configured_sources(config) if s.is_url]
 
 
+class _Partial:
+    """The bytes of `url` received so far, `.<name>.part` beside the destination, with a note of
+    the URL and the server's validator (ETag or Last-Modified) so that a resume asks for the same
+    file. It survives transient failures (the next run resumes it); anything else discards it."""
+
+    def __init__(self, destination: str, url: str):
+        target = Path(destination)
+        self.path = target.parent / f".{target.name}.part"
+        self.note = target.parent / f".{target.name}.part.json"
+        self.url = url
+        if self.size() and self._read_note().get("url") != url:
+            self.discard()  # left by another URL, or by a run killed before it noted one
+
+    def _read_note(self) -> dict:
+        try:
+            return json.loads(self.note.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def size(self) -> int:
+        return self.path.stat().st_size if self.path.exists() else 0
+
+    def validator(self) -> str | None:
+        return self._read_note().get("validator")
+
+    def start(self, headers) -> None:
+        """A fresh body begins: note the URL and the file's validator (a weak ETag cannot be one)."""
+        etag = headers.get("ETag")
+        validator = etag if etag and not etag.startswith("W/") else headers.get("Last-Modified")
+        self.note.write_text(json.dumps({"url": self.url, "validator": validator}))
+
+    def discard(self) -> None:
+        for path in (self.path, self.note):
+            path.unlink(missing_ok=True)
+
+
 def download(url: str, destination: str, settings: DownloadSettings = DownloadSettings(),
-             md5: str | None = None) -> Fingerprint:
+             md5: str | None = None, kind: str | None = None) -> Fingerprint:
     """Download `url` to `destination`, checked, or raise DownloadError and leave nothing there.
 
-    The body streams into a temporary file beside `destination`; transient failures are retried
-    with back-off, resuming with a Range request where the server allows. The file must match,
-    first found: `md5` (from the config), the md5 and size the portal publishes in its metadata
+    The body streams into a partial file beside `destination`; transient failures are retried
+    with back-off (a try that received bytes does not count), resuming with a Range request where
+    the server allows. If they outlast the retries, the partial file stays and the next call
+    resumes it. The file must have the format of `kind` (`format_problem`) and match, first
+    found: `md5` (from the config), the md5 and size the portal publishes in its metadata
     (`published_fingerprint`), the size and md5 recorded for this URL in `settings.lock_file`.
-    Its size and md5 are recorded there at its first download.
+    Only then is it moved into place and, at its first download, recorded in the lock file,
+    marked unverified (with a warning) if neither a Content-Length nor an md5 vouched that it
+    arrived whole.
     """
     expected = Fingerprint(md5.lower(), None, "the config's downloads.md5") if md5 else None
     if expected is None and settings.published_checksums:
         expected = published_fingerprint(url, settings)
-    if expected is None:
-        expected = read_lock(settings.lock_file).get(url)
-    with atomic_output(destination) as tmp:
-        _fetch(url, tmp, settings)
-        actual = Fingerprint(md5sum(tmp), os.path.getsize(tmp), "downloaded")
-        _check(url, destination, expected, actual)
-    if settings.lock_file and url not in read_lock(settings.lock_file):
-        record_lock(settings.lock_file, url, actual)
+    locked = read_lock(settings.lock_file).get(url)
+    with _sole_download_in(Path(destination).parent, url):
+        partial = _Partial(destination, url)
+        try:
+            length_declared = _fetch(url, partial, settings)
+            problem = format_problem(str(partial.path), kind)
+            if problem:
+                lock_note = (f"; {locked.origin} records this URL: delete that line if it was recorded from a bad "
+                             "download" if locked else "")
+                raise DownloadError(f"{url}: {problem}. Nothing was written to {destination}{lock_note}")
+            actual = Fingerprint(md5sum(str(partial.path)), partial.size(), "downloaded")
+            _check(url, destination, expected or locked, actual)
+        except DownloadInterrupted:
+            raise
+        except Exception:
+            partial.discard()
+            raise
+        os.replace(partial.path, destination)
+        partial.discard()
+    if settings.lock_file and locked is None:
+        verified_by = "md5" if expected else "content-length" if length_declared else UNVERIFIED
+        record_lock(settings.lock_file, url, actual, verified_by)
         log.info("%s: recorded %d bytes, md5 %s in %s", url, actual.size, actual.md5, settings.lock_file)
+        if verified_by == UNVERIFIED:
+            log.warning("%s: the server declared no length and publishes no md5, so nothing shows that the %d "
+                        "bytes received are the whole file; %s marks it %s. Compare its size with the source's, "
+                        "or delete its line and the file to download it again", url,
+                        actual.size, settings.lock_file, UNVERIFIED)
     return actual
+
+
+@contextlib.contextmanager
+def _sole_download_in(folder: Path, url: str):
+    """Hold an exclusive lock on the download's folder (one per source key), so that two runs
+    sharing resources_dir never write the same partial file at once."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DownloadError(f"{url}: another job is downloading into {folder} (a run in another working "
+                                "directory sharing resources_dir?); rerun when it has finished") from None
+        yield
+    finally:
+        os.close(handle)
 
 
 def _check(url: str, destination: str, expected: Fingerprint | None, actual: Fingerprint) -> None:
@@ -214,31 +300,46 @@ def _check(url: str, destination: str, expected: Fingerprint | None, actual: Fin
                             "replaced upstream on purpose, update or remove its expected values.")
 
 
-def _fetch(url: str, tmp: str, settings: DownloadSettings) -> None:
-    """Stream `url` into `tmp`, retrying transient failures and resuming what `tmp` already holds."""
-    for attempt in range(settings.retries + 1):
+def _fetch(url: str, partial: _Partial, settings: DownloadSettings) -> bool:
+    """Complete `partial`, retrying transient failures; whether the last response declared its length.
+    A try that added bytes is followed by the next at once and does not count against the retries."""
+    failures = 0
+    while True:
+        before = partial.size()
         try:
-            _transfer(url, tmp, settings)
-            return
+            return _transfer(url, partial, settings)
         except _TransientError as error:
-            if attempt == settings.retries:
-                raise DownloadError(f"{url}: {error}; gave up after {attempt + 1} attempts") from None
-            delay = settings.backoff_seconds * 2**attempt
-            log.warning("%s: %s; attempt %d of %d in %.1f s", url, error, attempt + 2, settings.retries + 1, delay)
+            if partial.size() > before:
+                log.warning("%s: %s; resuming at byte %d", url, error, partial.size())
+                continue
+            if failures == settings.retries:
+                raise DownloadInterrupted(
+                    f"{url}: {error}; gave up after {failures + 1} tries without progress. The "
+                    f"{partial.size()} bytes received are kept in {partial.path}; the next run resumes "
+                    "from there") from None
+            delay = settings.backoff_seconds * 2**failures
+            failures += 1
+            log.warning("%s: %s; retry %d of %d in %.1f s", url, error, failures, settings.retries, delay)
             time.sleep(delay)
 
 
-def _transfer(url: str, tmp: str, settings: DownloadSettings) -> None:
-    """One request: append to `tmp` from where it ends if the server honours Range, else restart."""
-    offset = os.path.getsize(tmp) if os.path.exists(tmp) else 0
+def _transfer(url: str, partial: _Partial, settings: DownloadSettings) -> bool:
+    """One request: append to the partial file from where it ends if the server honours Range
+    (and the file is unchanged, by If-Range), else start again. Whether the length was declared."""
+    offset = partial.size()
     request = urllib.request.Request(url, headers={"User-Agent": "seq2exp-pipeline"})
     if offset:
         request.add_header("Range", f"bytes={offset}-")
+        if partial.validator():
+            request.add_header("If-Range", partial.validator())
     _add_credentials(request, url)
     try:
         response = urllib.request.urlopen(request, timeout=settings.timeout_seconds)
     except urllib.error.HTTPError as error:
         error.close()
+        if error.code == 416 and offset:
+            partial.discard()
+            raise _TransientError(f"the server has no bytes after byte {offset}; starting again") from None
         if error.code in TRANSIENT_STATUS:
             raise _TransientError(f"HTTP {error.code} {error.reason}") from None
         raise DownloadError(_refusal(url, error.code, error.reason)) from None
@@ -247,23 +348,24 @@ def _transfer(url: str, tmp: str, settings: DownloadSettings) -> None:
     with response:
         resumed = offset > 0 and response.status == 206
         if resumed and not response.headers.get("Content-Range", "").startswith(f"bytes {offset}-"):
-            os.unlink(tmp)
+            partial.discard()
             raise _TransientError(f"asked to resume at byte {offset}, the server sent "
                                   f"{response.headers.get('Content-Range')!r}; starting again")
         if not resumed:
             offset = 0
             _reject_html_type(url, response.headers.get("Content-Type", ""))
+            partial.start(response.headers)
         length = response.headers.get("Content-Length")
-        written = _stream(url, response, tmp, "ab" if resumed else "wb", check_start=not resumed,
-                          chunk_size=settings.chunk_size)
+        written = _stream(response, partial.path, "ab" if resumed else "wb", settings.chunk_size)
     if length is not None and written != int(length):
         raise _TransientError(f"body ended after {offset + written} of {offset + int(length)} bytes "
                               "(Content-Length)")
+    return length is not None
 
 
-def _stream(url: str, response, tmp: str, mode: str, check_start: bool, chunk_size: int) -> int:
+def _stream(response, path: Path, mode: str, chunk_size: int) -> int:
     written = 0
-    with open(tmp, mode) as out:
+    with open(path, mode) as out:
         while True:
             try:
                 block = response.read(chunk_size)
@@ -272,9 +374,6 @@ def _stream(url: str, response, tmp: str, mode: str, check_start: bool, chunk_si
                                       f"({type(error).__name__})") from None
             if not block:
                 return written
-            if check_start and written == 0 and block.lstrip()[:16].lower().startswith(HTML_STARTS):
-                raise DownloadError(f"{url}: the server sent an HTML page instead of the file "
-                                    f"(it starts with {block.lstrip()[:40]!r}): an error or login page")
             out.write(block)
             written += len(block)
 
@@ -283,6 +382,133 @@ def _reject_html_type(url: str, content_type: str) -> None:
     if content_type.split(";")[0].strip().lower() == "text/html":
         raise DownloadError(f"{url}: the server sent an HTML page (Content-Type {content_type}) instead of "
                             "the file: an error or login page")
+
+
+# --- what a downloaded file must look like -----------------------------------------------------
+
+TEXT_KINDS = {"fasta", "blacklist", "gene_table", "mrna_features", "ctss", "crispri"}
+BIGWIG_MAGICS = {b"\x26\xfc\x8f\x88": "<", b"\x88\x8f\xfc\x26": ">"}  # little-, big-endian
+RTREE_MAGIC = 0x2468ACE0
+HIC_MAGIC = b"HIC\x00"
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+ZIP_MAGIC = b"PK\x03\x04"
+HEAD_BYTES = 1 << 16
+
+
+def format_problem(path: str, kind: str | None) -> str | None:
+    """Why the file at `path` is not a file of `kind` (a source kind, or "zip"), or None.
+
+    Every kind: not an HTML or XML page (what portals send for errors and logins). bigWig, .hic,
+    .mcool/.cool and zip: their signature, and an end where their header says it is (a transfer
+    cut short fails). Text kinds (FASTA, BED, tables; plain or gzipped): no NUL bytes, a gzip
+    stream complete to its checksum, FASTA starting with '>'. None for kind None: only the markup.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    if _markup(head):
+        return _markup(head)
+    if kind is None:
+        return None
+    if kind == "bigwig":
+        return _bigwig_problem(path, head)
+    if kind == "hic":
+        return _hic_problem(path, head)
+    if kind == "zip":
+        return _zip_problem(path, head)
+    if kind not in TEXT_KINDS:
+        raise ValueError(f"no format check for sources of kind {kind!r}; expected one of "
+                         f"{sorted(TEXT_KINDS | {'bigwig', 'hic', 'zip'})}")
+    if head[:2] == b"\x1f\x8b":
+        try:
+            head = _gunzip_whole(path)
+        except GZIP_ERRORS as error:
+            return f"the gzip stream is truncated or corrupt ({error}): the transfer was probably cut short"
+        if _markup(head):
+            return _markup(head) + " (gzipped)"
+    if b"\x00" in head:
+        return f"binary data where {kind} text was expected (it starts with {head[:16]!r})"
+    if kind == "fasta" and not head.lstrip().startswith(b">"):
+        return f"not a FASTA file (expected '>' first, it starts with {head.lstrip()[:40]!r})"
+    return None
+
+
+def discard_bad_download(source: Source, lock_file: str | None) -> str | None:
+    """If the downloaded file of a URL source fails its format check (it was fetched before the
+    check existed, or replaced by hand): remove it, so that the next run downloads it again, and
+    say so, naming the lock file's line that recorded it. None where the format is fine."""
+    if not source.is_url or source.member or not os.path.exists(source.path):
+        return None
+    problem = format_problem(source.path, source.kind)
+    if problem is None:
+        return None
+    os.unlink(source.path)
+    locked = read_lock(lock_file).get(source.location)
+    lock_note = (f"; {locked.origin} records this URL: delete that line before the next run, which downloads it "
+                 "again" if locked else "; the next run downloads it again")
+    return f"the downloaded {source.path} is no {source.kind} file ({problem}): removed it{lock_note}"
+
+
+def _markup(head: bytes) -> str | None:
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:40]
+    if start.lower().startswith(MARKUP_STARTS):
+        return f"the server sent an HTML page instead of the file (it starts with {start!r}): an error or login page"
+    return None
+
+
+def _gunzip_whole(path: str) -> bytes:
+    """The first HEAD_BYTES decompressed, after decompressing every member to its checksum."""
+    with gzip.open(path, "rb") as handle:
+        head = handle.read(HEAD_BYTES)
+        while handle.read(1 << 22):
+            pass
+    return head
+
+
+def _bigwig_problem(path: str, head: bytes) -> str | None:
+    order = BIGWIG_MAGICS.get(head[:4])
+    if order is None:
+        return f"not a bigWig file (it starts with {head[:16]!r}, not the bigWig signature)"
+    size = os.path.getsize(path)
+    zoom_levels = struct.unpack_from(order + "H", head, 6)[0]
+    indexes = [struct.unpack_from(order + "Q", head, 24)[0]]
+    indexes += [struct.unpack_from(order + "Q", head, 64 + 24 * level + 16)[0] for level in range(zoom_levels)]
+    with open(path, "rb") as handle:
+        for offset in indexes:
+            handle.seek(offset)
+            block = handle.read(4)
+            if len(block) < 4 or struct.unpack(order + "I", block)[0] != RTREE_MAGIC:
+                return (f"a bigWig cut short: its header places an index at byte {offset}, the file has {size} "
+                        "bytes there without it")
+    return None
+
+
+def _hic_problem(path: str, head: bytes) -> str | None:
+    if head.startswith(HDF5_MAGIC):
+        import h5py
+
+        try:
+            h5py.File(path, "r").close()
+        except OSError as error:
+            return f"an HDF5 (.mcool/.cool) file that cannot be opened ({error}): probably cut short"
+        return None
+    if not head.startswith(HIC_MAGIC):
+        return f"neither a .hic nor an HDF5 (.mcool/.cool) file (it starts with {head[:16]!r})"
+    footer = struct.unpack_from("<q", head, 8)[0]
+    size = os.path.getsize(path)
+    if not 0 < footer < size:
+        return f"a .hic cut short: its header places the master index at byte {footer}, the file has {size} bytes"
+    return None
+
+
+def _zip_problem(path: str, head: bytes) -> str | None:
+    if not head.startswith(ZIP_MAGIC):
+        return f"not a zip archive (it starts with {head[:16]!r})"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except zipfile.BadZipFile as error:
+        return f"a zip archive cut short or corrupt ({error})"
+    return f"a corrupt zip archive (member {bad} fails its CRC)" if bad else None
 
 
 def is_4dn(url: str) -> bool:
@@ -388,23 +614,26 @@ def _md5sum_txt(text: str, name: str) -> tuple[str, int | None]:
 
 
 def read_lock(path: str | None) -> dict[str, Fingerprint]:
-    """URL -> recorded size and md5, from a lock file (absent file: empty)."""
+    """URL -> recorded size and md5, from a lock file (absent file: empty); each origin names its line."""
     if not path or not os.path.exists(path):
         return {}
-    table = {}
     with open(path) as handle:
-        rows = [line.rstrip("\n").split("\t") for line in handle if line.strip() and not line.startswith("#")]
-    if rows and tuple(rows[0]) != LOCK_COLUMNS:
-        raise ValueError(f"{path}: expected the header columns {LOCK_COLUMNS}, found {tuple(rows[0])}")
-    for number, row in enumerate(rows[1:], start=2):
-        if len(row) != 3 or not row[1].isdigit() or not MD5_PATTERN.match(row[2]):
-            raise ValueError(f"{path}: row {number} is not 'url<TAB>bytes<TAB>md5': {row}")
-        table.setdefault(row[0], Fingerprint(row[2], int(row[1]), f"{path} (recorded at its first download)"))
+        rows = [(number, line.rstrip("\n").split("\t")) for number, line in enumerate(handle, 1)
+                if line.strip() and not line.startswith("#")]
+    if rows and tuple(rows[0][1]) != LOCK_COLUMNS:
+        raise ValueError(f"{path}: expected the header columns {LOCK_COLUMNS}, found {tuple(rows[0][1])}")
+    table = {}
+    for number, row in rows[1:]:
+        if len(row) != len(LOCK_COLUMNS) or not row[1].isdigit() or not MD5_PATTERN.match(row[2]):
+            raise ValueError(f"{path}: line {number} is not 'url<TAB>bytes<TAB>md5<TAB>verified_by': {row}")
+        table.setdefault(row[0], Fingerprint(row[2], int(row[1]), f"{path} line {number} (recorded at its first "
+                                                                  f"download, {row[3]})"))
     return table
 
 
-def record_lock(path: str, url: str, fingerprint: Fingerprint) -> None:
-    """Append a URL's size and md5 to the lock file, unless a concurrent job did already."""
+def record_lock(path: str, url: str, fingerprint: Fingerprint, verified_by: str) -> None:
+    """Append a URL's size and md5, and what vouched that it arrived whole (content-length, md5 or
+    unverified), to the lock file, unless a concurrent job did already."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -415,7 +644,7 @@ def record_lock(path: str, url: str, fingerprint: Fingerprint) -> None:
         if not present:
             handle.write("# Sizes and md5s measured at each URL's first download; later downloads must match.\n"
                          + "\t".join(LOCK_COLUMNS) + "\n")
-        handle.write(f"{url}\t{fingerprint.size}\t{fingerprint.md5}\n")
+        handle.write(f"{url}\t{fingerprint.size}\t{fingerprint.md5}\t{verified_by}\n")
 
 
 def extract_member(archive: str, member: str, destination: str) -> None:

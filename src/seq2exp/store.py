@@ -157,19 +157,19 @@ def build_cell_store(path: str, genes: pd.DataFrame, feature_columns: list, dnas
     def window(i):
         g = rows[i]
         minus = g.strand == "-"
-        h3k27ac, dnase = tracks.get()
-        values = np.stack([h3k27ac.window(g.chrom, g.tss, half_width), dnase.window(g.chrom, g.tss, half_width),
-                           hic_contact(g)])
+        h3k27ac, dnase = (track.window(g.chrom, g.tss, half_width) for track in tracks.get())
+        values = np.stack([h3k27ac[0], dnase[0], hic_contact(g)])
         clipped = int(np.count_nonzero(np.abs(values) > FLOAT16_MAX))
         values = np.clip(_orient(values, minus, reverse_minus), -FLOAT16_MAX, FLOAT16_MAX).astype(np.float16)
         start, end = window_bounds(g.tss, half_width)
         peak_bits = np.packbits(_orient(interval_mask(merged_peaks, g.chrom, start, end), minus, reverse_minus))
-        return values, peak_bits, clipped
+        return values, peak_bits, clipped, np.array([h3k27ac[1:], dnase[1:]])
 
     clipped = 0
+    gaps = np.zeros((2, 2), dtype=np.int64)  # per bigWig (H3K27ac, DNase): bases without data, with NaN
 
     def fill(handle):
-        nonlocal clipped
+        nonlocal clipped, gaps
         handle.attrs.update(half_width=half_width, reverse_complement_minus_strand=reverse_minus,
                             channels=list(SIGNAL_CHANNELS), feature_columns=list(features))
         _small(handle, "gene_id", genes["gene_id"].to_numpy().astype("S"))
@@ -177,13 +177,19 @@ def build_cell_store(path: str, genes: pd.DataFrame, feature_columns: list, dnas
         _small(handle, "features", genes[features].to_numpy(np.float32))
         signals = _per_gene(handle, "signals", (len(genes), len(SIGNAL_CHANNELS), length), np.float16)
         peak_mask = _per_gene(handle, "peaks", (len(genes), _packed_length(length)), np.uint8)
-        for i, (values, peak_bits, n_clipped) in enumerate(rows_in_order(window, len(rows), workers)):
+        for i, (values, peak_bits, n_clipped, n_gaps) in enumerate(rows_in_order(window, len(rows), workers)):
             signals[i], peak_mask[i] = values, peak_bits
             clipped += n_clipped
+            gaps += n_gaps
 
     _atomic_h5(path, fill)
     if clipped:
         log.warning("%s: %d signal values beyond float16's range (|x| > %g) clipped to it", path, clipped, FLOAT16_MAX)
+    for bigwig, (no_data, nan) in zip((h3k27ac_path, dnase_path), gaps):
+        if no_data:
+            log.info("%s: %d bases of the genes' windows have no data, read as 0", bigwig, no_data)
+        if nan:
+            log.warning("%s: %d bases of the genes' windows hold NaN values, read as 0 (%s)", bigwig, nan, path)
 
 
 def _rows_of(gene_ids: np.ndarray, shared_ids: np.ndarray, cell_path: str, sequence_path: str) -> np.ndarray:

@@ -147,15 +147,17 @@ def mask_elements(genes: pd.DataFrame, masks, half_width: int, reverse_minus: bo
     mask >= threshold (as the hard mask selects soft >= 0.5), at least `min_length` bases after
     padding is cut off, in genome coordinates.
 
-    name = gene_name|gene_id where the table has gene_name, else gene_id; score = the run's mean
+    name = gene_name|gene_id where the gene has a name (not blank), else gene_id; score = the run's mean
     mask x 1000 as an integer BED score, mean_mask the float. So for a 0/1 mask, a gene's records
     cover sum(end - start) = the number of selected window positions inside the chromosome: its
     mask ratio x 2 half_width whenever the mask selects no padding (padding has no genome position
     and is never reported).
     """
     _check_inputs(genes, masks, half_width, chrom_sizes)
-    names = (genes["gene_name"].astype(str) + "|" + genes["gene_id"].astype(str) if "gene_name" in genes.columns
-             else genes["gene_id"].astype(str))
+    names = genes["gene_id"].astype(str)
+    if "gene_name" in genes.columns:
+        gene_names = genes["gene_name"].fillna("").astype(str).str.strip()
+        names = names.where(gene_names == "", gene_names + "|" + names)
     records = []
     for row in range(len(genes)):
         chrom = genes["chrom"].iat[row]

@@ -1,6 +1,6 @@
 # Sources given as URLs: one local rule per file (downloads run on the machine that runs
-# snakemake, never on cluster nodes). Each streams to a temporary file, is checked (length, md5)
-# and only then moved into resources/. Settings come from the config's `downloads` section; only
+# snakemake, never on cluster nodes). Each streams to a partial file, is checked (length, format,
+# md5) and only then moved into resources/. Settings come from the config's `downloads` section; only
 # the URL and a published md5 are params, so changing retries or timeouts reruns nothing.
 
 for job in DOWNLOAD_JOBS:
