@@ -3,7 +3,7 @@ and the predictions (and masks) of the best checkpoint for every gene.
 
 A job's work folder (`.../models/<cell>/<model>/work/`) is not a declared output, so it survives
 Snakemake's clean-up of failed jobs; its `last.ckpt` is resumed only when `manifest.json` beside it
-matches the job (config hash, seed, split, store checksum). The declared outputs are written last:
+matches the job (config hash, split, store checksums). The declared outputs are written last:
 `best.ckpt`, `manifest.json`, `metrics.csv`, `predictions.tsv` and, for models with a mask, `masks.h5`.
 """
 
@@ -224,7 +224,10 @@ class ExactResume(L.Callback):
         }
 
     def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
-        states = checkpoint["random_states"]
+        states = checkpoint.get("random_states")
+        if states is None:
+            log.warning("the checkpoint predates saved random states: resumed, but not exactly as uninterrupted")
+            return
         self.batches.generator.set_state(states["batches"])   # an epoch that ended: the next draws from here
         if 0 < states["batches_done"] < len(self.batches):
             self.batches.resume_at(states["epoch"], states["batches_done"])

@@ -119,8 +119,9 @@ def gene_track_masks(wildcards):
 
 
 def evaluation_outputs():
-    """What the run ends in: tables, discovery (where known elements exist), tracks and figures."""
-    outputs = list(rules.result_tables.output)
+    """What the run ends in: every model's predictions (a deleted model folder is retrained), tables,
+    discovery (where known elements exist), tracks and figures."""
+    outputs = list(predictions_of(CELLS, MODELS).values()) + list(rules.result_tables.output)
     if TRUTH_BED and "seq2exp-soft" in MODELS:
         outputs += list(rules.discovery.output)
     if CRISPRI:
