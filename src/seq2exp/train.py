@@ -355,7 +355,8 @@ def _trainer(config: dict, work: Path, batches: ResumableBatchSampler) -> tuple[
         max_steps=t["max_steps"], val_check_interval=t["val_every_steps"], check_val_every_n_epoch=None,
         num_sanity_val_steps=0, gradient_clip_val=t["gradient_clip"],
         accelerator="gpu" if gpus else "cpu", devices=gpus or 1, precision="bf16-mixed" if gpus else "32-true",
-        callbacks=[best, last, ExactResume(batches)], logger=CSVLogger(str(work), name="logs"), log_every_n_steps=t["log_every_steps"],
+        callbacks=[best, last, ExactResume(batches)], logger=CSVLogger(str(work), name="logs"),
+        log_every_n_steps=t["log_every_steps"],
         enable_progress_bar=t["progress_bar"], enable_model_summary=False, default_root_dir=str(work),
         deterministic=False,
     )
