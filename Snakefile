@@ -27,7 +27,7 @@ envvars:
     "PYTHONPATH",  # passed on to jobs of remote executors too
 
 
-from seq2exp.config import validate_config  # noqa: E402
+from seq2exp.config import config_values, training_settings, validate_config  # noqa: E402
 from seq2exp import jobs, sources  # noqa: E402
 from seq2exp import sources  # noqa: E402
 from seq2exp.genome import genome_sizes, split_chromosomes  # noqa: E402

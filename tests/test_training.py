@@ -234,5 +234,79 @@ def test_a_killed_job_resumes_and_its_step_count_continues(repo, tmp_path):
     config["training"]["lr"] = 1e-3
     config["training"]["max_steps"] = 200
     output = _run_job(config, "seq2exp-soft", tmp_path / "store", out, tmp_path)
-    assert "not resuming, the job's config_hash changed" in output
+    assert "not resuming, the job's config_hash (training.lr, training.max_steps) changed" in output
     assert json.loads((out / "manifest.json").read_text())["steps"] == 200
+
+
+def test_a_work_folder_resumes_across_logging_edits_and_is_kept_aside_otherwise(repo, tmp_path, caplog):
+    """Logging, checkpoint and progress-bar keys leave a killed job's work/ resumable; a changed
+    recipe or model names its keys and moves work/ aside rather than deleting it. The manifest's
+    split is the gene table's, whatever the config says."""
+    from seq2exp.train import make_manifest, resume_checkpoint
+
+    make_store(tmp_path / "store")
+    genes = pd.read_csv(tmp_path / "store/genes.tsv", sep="\t")
+    genes.loc[genes["split"] == "test", "chrom"] = "chr22"
+    config = _job_config(repo)
+    config["split"]["test"] = ["chr9"]   # not what the gene table the job reads says
+    manifest = make_manifest(config, "seq2exp-soft", "CELL", str(tmp_path / "store"), genes, {})
+    assert manifest["split"] == {"valid": ["chr1"], "test": ["chr22"], "n_train": 6, "n_valid": 3, "n_test": 3}
+    work = tmp_path / "work"
+    work.mkdir()
+    torch.save({"global_step": 72}, work / "last.ckpt")
+    (work / "manifest.json").write_text(json.dumps({**manifest, "resumed_at_steps": [30]}))
+    config["training"].update(log_every_steps=1, checkpoint_every_steps=7, progress_bar=True)
+    assert resume_checkpoint(work, make_manifest(config, "seq2exp-soft", "CELL", str(tmp_path / "store"), genes,
+                                                 {})) == (str(work / "last.ckpt"), [30, 72])
+    config["training"]["lr"] = 1e-3
+    config["model"]["d_model"] = 8
+    with caplog.at_level("WARNING"):
+        assert resume_checkpoint(work, make_manifest(config, "seq2exp-soft", "CELL", str(tmp_path / "store"), genes,
+                                                     {})) == (None, [])
+    assert "the job's config_hash (model.d_model, training.lr) changed" in caplog.text
+    stale = list(tmp_path.glob("work.stale-*"))
+    assert not work.exists() and len(stale) == 1 and (stale[0] / "last.ckpt").exists()
+    assert f"the old work folder is now {stale[0]}" in caplog.text
+
+
+KILLED_JOB = JOB.replace("train_job(config", """import os, signal
+from lightning.pytorch.callbacks import ModelCheckpoint
+save = ModelCheckpoint._save_checkpoint
+def save_then_die(self, trainer, filepath):   # a kill right after a checkpoint: work since then is lost
+    save(self, trainer, filepath)
+    if filepath.endswith("last.ckpt") and trainer.global_step == int(sys.argv[5]):
+        os.kill(os.getpid(), signal.SIGKILL)
+ModelCheckpoint._save_checkpoint = save_then_die
+train_job(config""")
+
+
+@pytest.mark.slow
+def test_a_resumed_job_is_the_run_it_resumes(repo, tmp_path):
+    """Killed right after its checkpoint at step 40 (mid-epoch: 3 batches an epoch) or 60 (an epoch's
+    end), both also validation steps, and resumed, a job ends with the best validation MSE,
+    predictions and masks of the same job run uninterrupted."""
+    make_store(tmp_path / "store")
+    config = _job_config(repo)
+    config["training"].update(max_steps=100, val_every_steps=20, checkpoint_every_steps=20)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    runs = {}
+    for killed_at in (None, 40, 60):
+        out = tmp_path / f"killed_at_{killed_at}"
+        if killed_at:
+            killed = subprocess.run([sys.executable, "-c", KILLED_JOB, str(path), "seq2exp-soft", str(tmp_path / "store"),
+                                     str(out), str(killed_at)], capture_output=True, text=True, timeout=600)
+            assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+        output = _run_job(config, "seq2exp-soft", tmp_path / "store", out, tmp_path)
+        manifest = json.loads((out / "manifest.json").read_text())
+        with h5py.File(out / "masks.h5", "r") as masks:
+            runs[killed_at] = (manifest, pd.read_csv(out / "predictions.tsv", sep="\t"), masks["mask"][:])
+        if killed_at:
+            assert f"resuming from {out / 'work/last.ckpt'} at step {killed_at}" in output
+    manifest, predictions, masks = runs.pop(None)
+    assert manifest["resumed_at_steps"] == [] and manifest["steps"] == 100
+    for killed_at, (resumed, resumed_predictions, resumed_masks) in runs.items():
+        assert resumed["resumed_at_steps"] == [killed_at] and resumed["steps"] == 100
+        assert resumed["best_val_mse"] == manifest["best_val_mse"], killed_at
+        pd.testing.assert_frame_equal(resumed_predictions, predictions)
+        np.testing.assert_array_equal(resumed_masks, masks)

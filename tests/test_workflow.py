@@ -171,6 +171,54 @@ def test_rerun_has_nothing_to_do(repo, tiny_run):
     assert code == 0 and "Nothing to be done" in output, output
 
 
+DATA = {"gene_table", "cell_genes", "cage_targets", "promoter_activity", "hic_contacts", "dnase_peaks",
+        "store_sequence", "store_cell", "store_gene_table"}
+TRAINING = {"train_model", "train_masked_model", "train_soft_model", "result_tables", "discovery", "mask_tracks",
+            "model_figures", "gene_track_figures", "all"}
+EVERY_RULE = {"demo_world", "demo_K562", "demo_GM12878", "prepare_genome", "inputs_report", "cell_inputs_report",
+              *DATA, *TRAINING}
+
+
+def planned_rules(output):
+    """The rules of the jobs a dry run would run (its job stats table)."""
+    return set() if "Nothing to be done" in output else set(re.findall(r"^(\w+)\s+\d+$", output.split(
+        "Job stats:")[1].split("\ntotal")[0], flags=re.M))
+
+
+@pytest.mark.parametrize("key, value, rules", [
+    ("training.lr", 1e-3, TRAINING),
+    ("model.d_model", 8, TRAINING),
+    ("split.test", ["chr22"], {"cell_inputs_report", *DATA, *TRAINING}),
+    ("window.half_width", 500, EVERY_RULE),
+    ("peaks.cutoff", 2.0, {"dnase_peaks", "store_cell", "store_gene_table", *TRAINING}),
+    ("genes.max_n_fraction", 0.4, DATA | TRAINING),
+    ("target.source", "precomputed", {"cage_targets", "store_cell", "store_gene_table", *TRAINING}),
+    ("training.progress_bar", True, set()),
+])
+def test_a_changed_config_key_reruns_what_depends_on_it(repo, tiny_run, key, value, rules):
+    workdir, configfile = tiny_run
+    config = yaml.safe_load(configfile.read_text())
+    section, name = key.split(".")
+    config[section][name] = value
+    changed = workdir / "changed.yaml"
+    changed.write_text(yaml.safe_dump(config, sort_keys=False))
+    code, output = snakemake(repo, workdir, "-n", "--configfile", str(changed))
+    assert code == 0, output
+    assert planned_rules(output) == rules, output
+
+
+def test_a_deleted_model_folder_is_retrained(repo, tiny_run, tmp_path):
+    workdir, configfile = tiny_run
+    folder = workdir / "results/demo/models/K562/features-only"
+    folder.rename(tmp_path / "features-only")
+    try:
+        code, output = snakemake(repo, workdir, "-n", "--configfile", str(configfile))
+    finally:
+        (tmp_path / "features-only").rename(folder)
+    assert code == 0, output
+    assert planned_rules(output) == {"train_model", "result_tables", "model_figures", "all"}, output
+
+
 def _fingerprints(root, paths):
     """mtime (ns) and sha256 of every file under the given paths."""
     files = sorted(f for p in paths for f in ([root / p] if (root / p).is_file() else (root / p).rglob("*"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import jsonschema
@@ -12,6 +13,11 @@ from .genome import match_chromosomes, same_chromosome
 
 
 MOVED_TRAINING_KEYS = ("threads", "gpus")  # now resources.training.threads / .gpu
+
+# The training keys that cannot change a job's weights or predictions: how often it logs and keeps a
+# resumable checkpoint, and its progress bar. (num_workers can: persistent loader workers draw the
+# loader's seed once, not each epoch, so the shuffles differ from the second epoch on.)
+TRAINING_KEYS_WITHOUT_EFFECT = ("log_every_steps", "checkpoint_every_steps", "progress_bar")
 
 
 class ConfigError(ValueError):
@@ -47,6 +53,31 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     _fill_defaults(config, schema, schema)
     _check_consistency(config)
     return config
+
+
+def config_values(config: dict, keys) -> dict:
+    """The values of `keys` (dotted paths into the config, such as `window.half_width` or `peaks`),
+    by key and normalised (sorted mappings), for a rule's params: Snakemake reruns a job whose
+    params differ from those of its last run."""
+    values = {}
+    for key in keys:
+        value = config
+        for part in key.split("."):
+            if not isinstance(value, dict) or part not in value:
+                raise ConfigError(f"config key {key}: not in the configuration (a rule's params name it)")
+            value = value[part]
+        values[key] = json.loads(json.dumps(value, sort_keys=True))
+    return dict(sorted(values.items()))
+
+
+def training_settings(config: dict, model: str) -> dict:
+    """What a training job's result depends on in the config: the model's options (with the central
+    and pooled regions and the feature count) and the training recipe. The data it trains on come
+    from the store and the gene table, whose checksums and split its manifest holds."""
+    from .jobs import model_options
+
+    recipe = {k: v for k, v in config["training"].items() if k not in TRAINING_KEYS_WITHOUT_EFFECT}
+    return json.loads(json.dumps({"model": model_options(config, model), "training": recipe}, sort_keys=True))
 
 
 def _key(path) -> str:

@@ -3,7 +3,7 @@ and the predictions (and masks) of the best checkpoint for every gene.
 
 A job's work folder (`.../models/<cell>/<model>/work/`) is not a declared output, so it survives
 Snakemake's clean-up of failed jobs; its `last.ckpt` is resumed only when `manifest.json` beside it
-matches the job (config hash, seed, split, store checksum). The declared outputs are written last:
+matches the job (config hash, split, store checksums). The declared outputs are written last:
 `best.ckpt`, `manifest.json`, `metrics.csv`, `predictions.tsv` and, for models with a mask, `masks.h5`.
 """
 
@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import math
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,9 +26,11 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
 
 from .batches import (BatchMaker, FeatureScaling, IndexedWindows, MaskSource, check_channel_order,
                       split_indices)
+from .config import training_settings
 from .jobs import MODEL_SPECS, model_options
 from .masks import MaskWriter
 from .files import atomic_output, read_checksum, sha256sum, write_tsv
@@ -103,17 +107,22 @@ def pearson(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 # --- manifest and resume ----------------------------------------------------------------
 
 
-def config_hash(config: dict, model: str) -> str:
-    """Hash of everything that shapes the model's training: its options, the training recipe,
-    the window, the split and the target definition."""
-    relevant = {"model": model_options(config, model), "training": training_recipe(config),
-                "window": config["window"], "split": config["split"], "target": config.get("target")}
-    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:16]
+def config_hash(settings: dict) -> str:
+    """Hash of a job's `training_settings`: everything in the config that shapes its training (the
+    window, split and target reach it through the store and gene table, checksummed apart)."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def training_recipe(config: dict) -> dict:
-    """The training keys that change the result (not logging; threads and GPUs live in `resources`)."""
-    return {k: v for k, v in config["training"].items() if k != "progress_bar"}
+def changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two nested mappings."""
+    keys = []
+    for key in sorted(set(old) | set(new), key=str):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += changed_keys(a, b, f"{prefix}{key}.")
+        elif a != b:
+            keys.append(f"{prefix}{key}")
+    return keys
 
 
 def code_version() -> str:
@@ -131,12 +140,14 @@ def code_version() -> str:
 
 def make_manifest(config: dict, model: str, cell: str, store_dir: str, genes: pd.DataFrame,
                   extra_inputs: dict[str, str]) -> dict:
+    """The job's manifest; its split is that of the gene table the job read, never the config's."""
     split = {part: sorted(genes.loc[genes["split"] == part, "gene_id"]) for part in ("valid", "test")}
+    settings = training_settings(config, model)
     return {
         "model": model, "cell_type": cell, "seed": config["training"]["seed"],
-        "config_hash": config_hash(config, model),
+        "config_hash": config_hash(settings), "settings": settings,
         "split_hash": hashlib.sha256(json.dumps(split).encode()).hexdigest()[:16],
-        "split": {"valid": config["split"]["valid"], "test": config["split"]["test"],
+        "split": {**{part: sorted(genes.loc[genes["split"] == part, "chrom"].unique()) for part in ("valid", "test")},
                   **{f"n_{part}": int((genes["split"] == part).sum()) for part in ("train", "valid", "test")}},
         "store_checksum": {name: read_checksum(str(Path(store_dir) / name)) for name in ("sequence.h5", f"{cell}.h5")},
         "inputs_checksum": {k: sha256sum(v) for k, v in extra_inputs.items()},
@@ -146,23 +157,96 @@ def make_manifest(config: dict, model: str, cell: str, store_dir: str, genes: pd
     }
 
 
-RESUME_KEYS = ("config_hash", "seed", "split_hash", "store_checksum", "inputs_checksum")
+RESUME_KEYS = ("config_hash", "split_hash", "store_checksum", "inputs_checksum")
 
 
-def resume_checkpoint(work: Path, manifest: dict) -> str | None:
-    """work/last.ckpt when its manifest matches this job; otherwise None, saying why, and the
-    stale work folder is cleared."""
+def resume_checkpoint(work: Path, manifest: dict) -> tuple[str | None, list[int]]:
+    """work/last.ckpt when its manifest matches this job, and the steps at which the job has resumed
+    so far, this one included. Otherwise (None, []), saying what changed, and a stale work folder
+    is moved aside to work.stale-<time>, not deleted: it may hold days of training."""
     last, saved = work / "last.ckpt", work / "manifest.json"
     if not last.exists():
-        return None
+        return None, []
     old = json.loads(saved.read_text()) if saved.exists() else {}
     differs = [k for k in RESUME_KEYS if old.get(k) != manifest[k]]
     if differs:
-        log.warning("%s: not resuming, the job's %s changed; training starts afresh", last, ", ".join(differs))
-        shutil.rmtree(work)
-        return None
-    log.info("resuming from %s", last)
-    return str(last)
+        if "config_hash" in differs and "settings" in old:
+            keys = changed_keys(old["settings"], manifest["settings"])
+            differs[differs.index("config_hash")] = f"config_hash ({', '.join(keys)})"
+        stale = work.with_name(f"work.stale-{time.strftime('%Y%m%dT%H%M%S')}")
+        work.rename(stale)
+        log.warning("%s: not resuming, the job's %s changed; training starts afresh (the old work folder is "
+                    "now %s)", last, "; ".join(differs), stale)
+        return None, []
+    step = torch.load(last, map_location="cpu", weights_only=False, mmap=True)["global_step"]
+    log.info("resuming from %s at step %d", last, step)
+    return str(last), [*old.get("resumed_at_steps", []), int(step)]
+
+
+class ResumableBatchSampler(torch.utils.data.BatchSampler):
+    """The batches DataLoader(shuffle=True) draws from its generator, drawn the same way, whose
+    next epoch can resume part-way: `resume_at(epoch_state, done)` makes it redraw the order from
+    `epoch_state` (the generator's state when the interrupted epoch drew it) and leave out the first
+    `done` batches, already trained on."""
+
+    def __init__(self, sampler: torch.utils.data.RandomSampler, batch_size: int, drop_last: bool):
+        super().__init__(sampler, batch_size, drop_last)
+        self.generator = sampler.generator
+        self.epoch_state = self.generator.get_state()
+        self._resume: tuple[torch.Tensor, int] | None = None
+
+    def resume_at(self, epoch_state: torch.Tensor, done: int) -> None:
+        self._resume = (epoch_state, done)
+
+    def __iter__(self):
+        epoch_state, done = self._resume or (self.generator.get_state(), 0)
+        self._resume = None
+        self.generator.set_state(epoch_state)
+        self.epoch_state = epoch_state
+        yield from itertools.islice(super().__iter__(), done, None)
+
+
+class ExactResume(L.Callback):
+    """Keeps in each checkpoint what a resumed job needs to go on as the killed one would have: the
+    global random states (Python, NumPy, torch CPU and CUDA) and the training batches' generator,
+    at the checkpoint and where its epoch began; restores them on resume. Lightning restores the
+    weights, optimiser, schedule and step counts, not these."""
+
+    def __init__(self, batches: ResumableBatchSampler):
+        self.batches = batches
+        self._global_states: dict | None = None
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        checkpoint["random_states"] = {
+            "global": _global_random_states(), "batches": self.batches.generator.get_state(),
+            "epoch": self.batches.epoch_state,
+            "batches_done": trainer.fit_loop.epoch_loop.batch_progress.current.ready,
+        }
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        states = checkpoint.get("random_states")
+        if states is None:
+            log.warning("the checkpoint predates saved random states: resumed, but not exactly as uninterrupted")
+            return
+        self.batches.generator.set_state(states["batches"])   # an epoch that ended: the next draws from here
+        if 0 < states["batches_done"] < len(self.batches):
+            self.batches.resume_at(states["epoch"], states["batches_done"])
+        self._global_states = states["global"]
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        """The global states last, once Lightning has restored and set up everything else."""
+        if self._global_states is not None:
+            name, key, *rest = self._global_states["numpy"]
+            _set_rng_states({**self._global_states, "numpy": (name, np.array(key, dtype=np.uint32), *rest)})
+            self._global_states = None
+
+
+def _global_random_states() -> dict:
+    """Lightning's collection of them, NumPy's key as a list: checkpoints stay loadable with
+    torch.load(weights_only=True), which refuses NumPy arrays."""
+    states = _collect_rng_states()
+    name, key, *rest = states["numpy"]
+    return {**states, "numpy": (name, key.tolist(), *rest)}
 
 
 # --- the job ------------------------------------------------------------------------------
@@ -195,7 +279,7 @@ def train_job(config: dict, model: str, cell: str, paths: JobPaths, threads: int
     extra = {"soft_masks": paths.soft_masks} if spec.mask_source == "retrain" else {}
     manifest = make_manifest(config, model, cell, paths.store_dir, genes, extra)
     work = paths.work
-    ckpt = resume_checkpoint(work, manifest)
+    ckpt, manifest["resumed_at_steps"] = resume_checkpoint(work, manifest)
     work.mkdir(parents=True, exist_ok=True)
     (work / "manifest.json").write_text(json.dumps(manifest, indent=1))
 
@@ -205,7 +289,7 @@ def train_job(config: dict, model: str, cell: str, paths: JobPaths, threads: int
              sum(p.numel() for p in module.parameters()), *(len(rows[p]) for p in ("train", "valid", "test")))
     collate = BatchMaker(scaling, mask_source, peaks=spec.peaks)
     loader = _loaders(windows, rows, collate, t)
-    trainer, best = _trainer(config, work)
+    trainer, best = _trainer(config, work, loader["train"].batch_sampler)
     trainer.fit(module, loader["train"], loader["valid"], ckpt_path=ckpt)
     log.info("%s / %s: best validation MSE %s at %s", cell, model, best.best_model_score, best.best_model_path)
 
@@ -246,16 +330,18 @@ def _untrained(model: str, config: dict, scaling: FeatureScaling) -> "Expression
 def _loaders(windows, rows, collate, t) -> dict:
     generator = torch.Generator().manual_seed(t["seed"])
     common = dict(collate_fn=collate, num_workers=t["num_workers"], persistent_workers=t["num_workers"] > 0)
+    train = IndexedWindows(windows, rows["train"])
+    batches = ResumableBatchSampler(torch.utils.data.RandomSampler(train, generator=generator), t["batch_size"],
+                                    drop_last=len(rows["train"]) > t["batch_size"])
     return {
-        "train": torch.utils.data.DataLoader(IndexedWindows(windows, rows["train"]), batch_size=t["batch_size"],
-                                             shuffle=True, drop_last=len(rows["train"]) > t["batch_size"],
-                                             generator=generator, **common),
+        "train": torch.utils.data.DataLoader(train, batch_sampler=batches, generator=generator, **common),
         "valid": torch.utils.data.DataLoader(IndexedWindows(windows, rows["valid"]), batch_size=t["batch_size"],
                                              **common),
     }
 
 
-def _trainer(config: dict, work: Path) -> tuple[L.Trainer, L.pytorch.callbacks.ModelCheckpoint]:
+def _trainer(config: dict, work: Path, batches: ResumableBatchSampler) -> tuple[L.Trainer,
+                                                                              L.pytorch.callbacks.ModelCheckpoint]:
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
 
@@ -269,7 +355,8 @@ def _trainer(config: dict, work: Path) -> tuple[L.Trainer, L.pytorch.callbacks.M
         max_steps=t["max_steps"], val_check_interval=t["val_every_steps"], check_val_every_n_epoch=None,
         num_sanity_val_steps=0, gradient_clip_val=t["gradient_clip"],
         accelerator="gpu" if gpus else "cpu", devices=gpus or 1, precision="bf16-mixed" if gpus else "32-true",
-        callbacks=[best, last], logger=CSVLogger(str(work), name="logs"), log_every_n_steps=t["log_every_steps"],
+        callbacks=[best, last, ExactResume(batches)], logger=CSVLogger(str(work), name="logs"),
+        log_every_n_steps=t["log_every_steps"],
         enable_progress_bar=t["progress_bar"], enable_model_summary=False, default_root_dir=str(work),
         deterministic=False,
     )

@@ -25,6 +25,12 @@ def job_resources(group):
     return {k: v for k, v in config["resources"][group].items() if k != "threads"}
 
 
+def config_params(*keys):
+    """A rule's `settings` param: the config keys (dotted paths) its job reads, so that Snakemake's
+    params trigger reruns the job, and what depends on it, when one of them changes."""
+    return config_values(config, keys)
+
+
 def source_path(key):
     """The local file a rule reads for configured source `key` (see seq2exp.sources)."""
     return SOURCES[key].path
@@ -113,8 +119,9 @@ def gene_track_masks(wildcards):
 
 
 def evaluation_outputs():
-    """What the run ends in: tables, discovery (where known elements exist), tracks and figures."""
-    outputs = list(rules.result_tables.output)
+    """What the run ends in: every model's predictions (a deleted model folder is retrained), tables,
+    discovery (where known elements exist), tracks and figures."""
+    outputs = list(predictions_of(CELLS, MODELS).values()) + list(rules.result_tables.output)
     if TRUTH_BED and "seq2exp-soft" in MODELS:
         outputs += list(rules.discovery.output)
     if CRISPRI:

@@ -17,6 +17,7 @@ rule result_tables:
     params:
         predictions=predictions_of(CELLS, MODELS),
         authors={cell: AUTHORS_PREDICTIONS.format(cell=cell) for cell in AUTHORS_WEIGHTS},
+        settings=config_params("evaluation.bootstrap", "evaluation.seed", "split.test"),
     threads: job_threads("evaluation")
     resources:
         **job_resources("evaluation"),
@@ -36,6 +37,8 @@ rule discovery:
     output:
         tsv=report(f"{TABLES}/discovery.tsv", category="Tables", caption="../report/discovery.rst"),
         md=report(f"{TABLES}/discovery.md", category="Tables", caption="../report/discovery.rst"),
+    params:
+        settings=config_params("window"),
     threads: job_threads("evaluation")
     resources:
         **job_resources("evaluation"),
@@ -59,6 +62,8 @@ if CRISPRI:
         output:
             tsv=report(f"{TABLES}/crispri.tsv", category="Tables", caption="../report/crispri.rst"),
             md=report(f"{TABLES}/crispri.md", category="Tables", caption="../report/crispri.rst"),
+        params:
+            settings=config_params("window"),
         threads: job_threads("evaluation")
         resources:
             **job_resources("evaluation"),
@@ -81,6 +86,7 @@ rule mask_tracks:
                    caption="../report/tracks.rst"),
     params:
         threshold=config["model"].get("threshold", 0.5),
+        settings=config_params("window"),
     wildcard_constraints:
         model=alternatives(MASK_MODELS),
     threads: job_threads("evaluation")
@@ -127,6 +133,7 @@ rule gene_track_figures:
     params:
         masks=MASK_MODELS,
         truth=lambda w: TRUTH_BED.format(cell_type=w.cell) if TRUTH_BED else None,
+        settings=config_params("window", "evaluation.figure_genes"),
     threads: job_threads("evaluation")
     resources:
         **job_resources("evaluation"),

@@ -14,6 +14,9 @@ rule gene_table:
         genes=f"{RESULTS}/genes/genes.tsv",
         dropped=f"{RESULTS}/genes/dropped_genes.tsv",
         chromosomes=f"{RESULTS}/genes/chromosomes.tsv",
+    params:
+        settings=config_params(*GENE_TABLE_KEYS, "genes.mrna_gene_id_column", "genes.mrna_feature_columns",
+                               "genes.max_n_fraction", "window.half_width", "split"),
     threads: job_threads("data")
     resources:
         **job_resources("data"),
@@ -34,6 +37,8 @@ rule cell_genes:
     output:
         genes=f"{RESULTS}/{{cell}}/genes.tsv",
         chromosomes=f"{RESULTS}/{{cell}}/chromosomes.tsv",
+    params:
+        settings=config_params("split"),
     threads: job_threads("data")
     resources:
         **job_resources("data"),
@@ -52,6 +57,9 @@ rule cage_targets:
         table=source_path("genes.table"),
     output:
         f"{RESULTS}/{{cell}}/cage_targets.tsv",
+    params:
+        settings=config_params("features.cage_half_width", "features.cage_per_million", "genes.columns.gene_id",
+                               "genes.precomputed_target_column", "target.source"),
     threads: job_threads("data")
     resources:
         **job_resources("data"),

@@ -7,6 +7,8 @@ rule hic_contacts:
         genes=rules.cell_genes.output.genes,
     output:
         f"{RESULTS}/{{cell}}/hic_contact.tsv.gz",
+    params:
+        settings=config_params("hic", "window.half_width"),
     threads: job_threads("data")
     resources:
         **job_resources("data"),

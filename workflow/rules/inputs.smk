@@ -4,6 +4,10 @@
 # check, before any long job, what the later rules need: table columns, the Hi-C resolution and
 # normalisation, and chromosome names shared by the FASTA and every input.
 
+# How every report reads the gene table (for its chromosomes), and the shared one its columns too.
+GENE_TABLE_KEYS = ("genes.columns", "genes.tss_one_based", "genes.annotation")
+GENE_COLUMN_KEYS = ("genes.precomputed_target_column", "genes.mrna_gene_id_column", "genes.mrna_feature_columns")
+
 
 rule prepare_genome:
     input:
@@ -28,6 +32,8 @@ rule inputs_report:
         sources=[source_path(key) for key in SOURCES if sources.source_scope(key, CELLS) is None],
     output:
         f"{RESULTS}/inputs.tsv",
+    params:
+        settings=config_params(*GENE_TABLE_KEYS, *GENE_COLUMN_KEYS),
     threads: job_threads("data")
     resources:
         **job_resources("data"),
@@ -48,6 +54,7 @@ rule cell_inputs_report:
         f"{RESULTS}/{{cell}}/inputs.tsv",
     params:
         scope=lambda wildcards: wildcards.cell,
+        settings=config_params(*GENE_TABLE_KEYS, "hic.resolution", "hic.normalization", "hic.reader", "split"),
     threads: job_threads("data")
     resources:
         **job_resources("data"),
@@ -70,5 +77,6 @@ if EVALUATION_SOURCES:
             f"{RESULTS}/evaluation/inputs.tsv",
         params:
             scope=sources.EVALUATION_SCOPE,
+            settings=config_params(*GENE_TABLE_KEYS),
         log:
             f"{LOGS}/evaluation/inputs_report.log",

@@ -9,6 +9,8 @@ rule dnase_peaks:
     output:
         peaks=f"{RESULTS}/{{cell}}/dnase_peaks.narrowPeak",
         mask_ratios=f"{RESULTS}/{{cell}}/dnase_peak_mask.tsv",
+    params:
+        settings=config_params("peaks", "window.half_width"),
     threads: job_threads("data")
     resources:
         **job_resources("data"),

@@ -10,6 +10,8 @@ rule store_sequence:
     output:
         store=f"{RESULTS}/store/sequence.h5",
         checksum=f"{RESULTS}/store/sequence.h5.sha256",
+    params:
+        settings=config_params("window.half_width", "window.reverse_complement_minus_strand"),
     threads: job_threads("store")
     resources:
         **job_resources("store"),
@@ -34,6 +36,9 @@ rule store_cell:
         store=f"{RESULTS}/store/{{cell}}.h5",
         checksum=f"{RESULTS}/store/{{cell}}.h5.sha256",
         table=f"{RESULTS}/store/{{cell}}.genes.tsv",
+    params:
+        settings=config_params("window.half_width", "window.reverse_complement_minus_strand", "hic.resolution",
+                               "genes.mrna_features", "genes.mrna_feature_columns"),
     threads: job_threads("store")
     resources:
         **job_resources("store"),

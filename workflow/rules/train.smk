@@ -15,6 +15,8 @@ rule train_model:
         manifest=f"{MODEL_DIR}/manifest.json",
         metrics=f"{MODEL_DIR}/metrics.csv",
         predictions=f"{MODEL_DIR}/predictions.tsv",
+    params:
+        settings=lambda wildcards: training_settings(config, wildcards.model),  # what its config hash covers
     wildcard_constraints:
         model=alternatives(jobs.plain_models(MODELS)),
     threads: job_threads("training")
