@@ -157,11 +157,14 @@ def _job_config(repo, **training):
     return config
 
 
-def _run_job(config, model, store, out, tmp_path, wait=True):
+def _run_job(config, model, store, out, tmp_path, wait=True, env=None):
     path = tmp_path / f"config_{time.monotonic_ns()}.json"
     path.write_text(json.dumps(config))
-    process = subprocess.Popen([sys.executable, "-c", JOB, str(path), model, str(store), str(out)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    script = tmp_path / "job.py"  # a file, as the rule's script: Lightning reruns it for each further DDP process
+    script.write_text(JOB)
+    process = subprocess.Popen([sys.executable, str(script), str(path), model, str(store), str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                               env=None if env is None else {**os.environ, **env})
     if wait:
         output, _ = process.communicate(timeout=600)
         assert process.returncode == 0, output
@@ -235,3 +238,35 @@ def test_a_killed_job_resumes_and_its_step_count_continues(repo, tmp_path):
     output = _run_job(config, "seq2exp-soft", tmp_path / "store", out, tmp_path)
     assert "not resuming, the job's config_hash changed" in output
     assert json.loads((out / "manifest.json").read_text())["steps"] == 200
+
+
+def _files(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def test_two_processes_train_together_and_the_first_alone_writes_and_predicts(repo, tmp_path):
+    """DDP on two CPU processes, started as a SLURM job step (`srun -n1`) starts them: the same files as
+    one process, each written once, every gene predicted once, the configured steps, and a best
+    checkpoint chosen on all validation genes."""
+    from seq2exp.train import JobPaths, train_job
+
+    make_store(tmp_path / "store")
+    config = _job_config(repo)
+    config["training"].update(max_steps=6, val_every_steps=3, checkpoint_every_steps=3, warmup_steps=1)
+    one = tmp_path / "one" / "seq2exp-soft"
+    train_job(config, "seq2exp-soft", "CELL", JobPaths(str(tmp_path / "store"), str(tmp_path / "store/genes.tsv"), str(one)))
+    config["resources"]["training"]["cpu_processes"] = 2
+    two = tmp_path / "two" / "seq2exp-soft"
+    output = _run_job(config, "seq2exp-soft", tmp_path / "store", two, tmp_path,
+                      env={"SLURM_NTASKS": "1", "SLURM_PROCID": "0", "SLURM_JOB_NAME": "train"})
+    assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in output, output
+    assert _files(two) == _files(one)
+    assert output.count("seq2exp.train:CELL / seq2exp-soft: predicting 12 genes on cpu") == 1, output
+    predictions = pd.read_csv(two / "predictions.tsv", sep="\t")
+    assert sorted(predictions["gene_id"]) == [f"G{i:03d}" for i in range(12)]
+    manifest = json.loads((two / "manifest.json").read_text())
+    assert manifest["steps"] == 6
+    valid = predictions[predictions["split"] == "valid"]
+    assert manifest["best_val_mse"] == pytest.approx(((valid["prediction"] - valid["target"]) ** 2).mean(), rel=1e-5)
+    with h5py.File(two / "masks.h5", "r") as masks:
+        assert not np.isnan(masks["mask"][:]).any() and not np.isnan(masks["mask_untrained"][:]).any()
