@@ -270,3 +270,54 @@ def test_two_processes_train_together_and_the_first_alone_writes_and_predicts(re
     assert manifest["best_val_mse"] == pytest.approx(((valid["prediction"] - valid["target"]) ** 2).mean(), rel=1e-5)
     with h5py.File(two / "masks.h5", "r") as masks:
         assert not np.isnan(masks["mask"][:]).any() and not np.isnan(masks["mask_untrained"][:]).any()
+
+
+def _predict_setup(tmp_path, model):
+    from seq2exp.train import ExpressionModule
+
+    make_store(tmp_path)
+    windows = GeneWindows(str(tmp_path), "CELL")
+    genes = pd.read_csv(tmp_path / "genes.tsv", sep="\t")
+    scaling = FeatureScaling.fit(windows.features)
+    torch.manual_seed(0)
+    module = ExpressionModule(model, {"d_model": 8, "n_layer": 2, "d_state": 4, "central_region_bp": 4,
+                                      "pooled_region_bp": 4}, {}, scaling.to_dict())
+    return module, windows, genes, BatchMaker(scaling)
+
+
+@pytest.mark.parametrize("model, forwards_per_batch", [("seq2exp-soft", 1), ("caduceus", 2)])
+def test_prediction_and_mask_come_from_one_forward_per_batch(tmp_path, model, forwards_per_batch):
+    from seq2exp.train import predict
+
+    module, windows, genes, collate = _predict_setup(tmp_path, model)
+    calls = []
+    module.model.register_forward_hook(lambda *_: calls.append(1))
+    masks = str(tmp_path / "masks.h5") if model == "seq2exp-soft" else None
+    table = predict(module, windows, np.arange(12), collate, genes, batch_size=5, masks_path=masks)
+    assert len(calls) == 3 * forwards_per_batch   # 12 genes in batches of 5
+    batch = collate([IndexedWindows(windows, range(12))[i] for i in range(12)])
+    with torch.no_grad():
+        expected = module.predict_batch(batch)
+    np.testing.assert_allclose(table["prediction"], expected.numpy(), rtol=1e-5, atol=1e-6)
+    if masks:
+        with torch.no_grad():
+            mask = module.model(batch).mask
+        with h5py.File(masks, "r") as handle:
+            np.testing.assert_allclose(handle["mask"][:], mask.numpy(), atol=1e-3)   # float16
+
+
+def test_streamed_predictions_and_masks_equal_whole_windows(tmp_path):
+    from seq2exp.train import predict, stream_scans
+
+    module, windows, genes, collate = _predict_setup(tmp_path, "seq2exp-soft")
+    tables, masks = [], []
+    for block_size in (None, 7):
+        stream_scans(module, block_size)
+        path = str(tmp_path / f"masks{block_size}.h5")
+        tables.append(predict(module, windows, np.arange(12), collate, genes, batch_size=4, masks_path=path,
+                              untrained=module))
+        with h5py.File(path, "r") as handle:
+            masks.append({name: handle[name][:] for name in ("mask", "mask_untrained")})
+    np.testing.assert_allclose(tables[1]["prediction"], tables[0]["prediction"], rtol=1e-4, atol=1e-5)
+    for name in ("mask", "mask_untrained"):
+        np.testing.assert_allclose(masks[1][name], masks[0][name], atol=1e-3)
