@@ -127,6 +127,20 @@ def test_crispri_table_needs_the_soft_model(demo_config, schema):
         validate_config(config, schema)
 
 
+@pytest.mark.parametrize("resources, message", [
+    ({"gpu": 3}, "training.batch_size: 8 genes per step do not split evenly over the training job's 3 processes"),
+    ({"gpu": 0, "cpu_processes": 3}, "do not split evenly over the training job's 3 processes"),
+    ({"gpu": 2, "cpu_processes": 2}, "resources.training.cpu_processes: applies only with gpu 0"),
+])
+def test_training_processes_must_share_the_batch(demo_config, schema, resources, message):
+    config = copy.deepcopy(demo_config)
+    config["resources"]["training"].update(resources)
+    with pytest.raises(ConfigError, match=message):
+        validate_config(config, schema)
+    config["resources"]["training"].update(gpu=0, cpu_processes=2)
+    assert validate_config(config, schema)["resources"]["training"]["cpu_processes"] == 2
+
+
 def test_precomputed_target_needs_its_column(demo_config, schema):
     config = _broken(_broken(demo_config, ["target", "source"], "precomputed"),
                      ["genes", "precomputed_target_column"], None)

@@ -158,11 +158,14 @@ def _job_config(repo, **training):
     return config
 
 
-def _run_job(config, model, store, out, tmp_path, wait=True):
+def _run_job(config, model, store, out, tmp_path, wait=True, env=None):
     path = tmp_path / f"config_{time.monotonic_ns()}.json"
     path.write_text(json.dumps(config))
-    process = subprocess.Popen([sys.executable, "-c", JOB, str(path), model, str(store), str(out)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    script = tmp_path / "job.py"  # a file, as the rule's script: Lightning reruns it for each further DDP process
+    script.write_text(JOB)
+    process = subprocess.Popen([sys.executable, str(script), str(path), model, str(store), str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                               env=None if env is None else {**os.environ, **env})
     if wait:
         output, _ = process.communicate(timeout=600)
         assert process.returncode == 0, output
@@ -299,7 +302,7 @@ def test_a_resumed_job_is_the_run_it_resumes(repo, tmp_path):
             assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
         output = _run_job(config, "seq2exp-soft", tmp_path / "store", out, tmp_path)
         manifest = json.loads((out / "manifest.json").read_text())
-        with h5py.File(out / "masks.h5", "r") as masks:
+        with open_masks(str(out / "masks.h5")) as masks:
             runs[killed_at] = (manifest, pd.read_csv(out / "predictions.tsv", sep="\t"), masks["mask"][:])
         if killed_at:
             assert f"resuming from {out / 'work/last.ckpt'} at step {killed_at}" in output
@@ -310,3 +313,86 @@ def test_a_resumed_job_is_the_run_it_resumes(repo, tmp_path):
         assert resumed["best_val_mse"] == manifest["best_val_mse"], killed_at
         pd.testing.assert_frame_equal(resumed_predictions, predictions)
         np.testing.assert_array_equal(resumed_masks, masks)
+
+
+def _files(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def test_two_processes_train_together_and_the_first_alone_writes_and_predicts(repo, tmp_path):
+    """DDP on two CPU processes, started as a SLURM job step (`srun -n1`) starts them: the same files as
+    one process, each written once, every gene predicted once, the configured steps, and a best
+    checkpoint chosen on all validation genes."""
+    from seq2exp.train import JobPaths, train_job
+
+    make_store(tmp_path / "store")
+    config = _job_config(repo)
+    config["training"].update(max_steps=6, val_every_steps=3, checkpoint_every_steps=3, warmup_steps=1)
+    one = tmp_path / "one" / "seq2exp-soft"
+    train_job(config, "seq2exp-soft", "CELL", JobPaths(str(tmp_path / "store"), str(tmp_path / "store/genes.tsv"), str(one)))
+    config["resources"]["training"]["cpu_processes"] = 2
+    two = tmp_path / "two" / "seq2exp-soft"
+    output = _run_job(config, "seq2exp-soft", tmp_path / "store", two, tmp_path,
+                      env={"SLURM_NTASKS": "1", "SLURM_PROCID": "0", "SLURM_JOB_NAME": "train"})
+    assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in output, output
+    assert _files(two) == _files(one)
+    assert output.count("seq2exp.train:CELL / seq2exp-soft: predicting 12 genes on cpu") == 1, output
+    predictions = pd.read_csv(two / "predictions.tsv", sep="\t")
+    assert sorted(predictions["gene_id"]) == [f"G{i:03d}" for i in range(12)]
+    manifest = json.loads((two / "manifest.json").read_text())
+    assert manifest["steps"] == 6
+    valid = predictions[predictions["split"] == "valid"]
+    assert manifest["best_val_mse"] == pytest.approx(((valid["prediction"] - valid["target"]) ** 2).mean(), rel=1e-5)
+    with open_masks(str(two / "masks.h5")) as masks:
+        assert not np.isnan(masks["mask"][:]).any() and not np.isnan(masks["mask_untrained"][:]).any()
+
+
+def _predict_setup(tmp_path, model):
+    from seq2exp.train import ExpressionModule
+
+    make_store(tmp_path)
+    windows = GeneWindows(str(tmp_path), "CELL")
+    genes = pd.read_csv(tmp_path / "genes.tsv", sep="\t")
+    scaling = FeatureScaling.fit(windows.features)
+    torch.manual_seed(0)
+    module = ExpressionModule(model, {"d_model": 8, "n_layer": 2, "d_state": 4, "central_region_bp": 4,
+                                      "pooled_region_bp": 4}, {}, scaling.to_dict())
+    return module, windows, genes, BatchMaker(scaling)
+
+
+@pytest.mark.parametrize("model, forwards_per_batch", [("seq2exp-soft", 1), ("caduceus", 2)])
+def test_prediction_and_mask_come_from_one_forward_per_batch(tmp_path, model, forwards_per_batch):
+    from seq2exp.train import predict
+
+    module, windows, genes, collate = _predict_setup(tmp_path, model)
+    calls = []
+    module.model.register_forward_hook(lambda *_: calls.append(1))
+    masks = str(tmp_path / "masks.h5") if model == "seq2exp-soft" else None
+    table = predict(module, windows, np.arange(12), collate, genes, batch_size=5, masks_path=masks)
+    assert len(calls) == 3 * forwards_per_batch   # 12 genes in batches of 5
+    batch = collate([IndexedWindows(windows, range(12))[i] for i in range(12)])
+    with torch.no_grad():
+        expected = module.predict_batch(batch)
+    np.testing.assert_allclose(table["prediction"], expected.numpy(), rtol=1e-5, atol=1e-6)
+    if masks:
+        with torch.no_grad():
+            mask = module.model(batch).mask
+        with open_masks(str(masks)) as handle:
+            np.testing.assert_allclose(handle["mask"][:], mask.numpy(), atol=1 / 510 + 1e-6)   # 8-bit masks
+
+
+def test_streamed_predictions_and_masks_equal_whole_windows(tmp_path):
+    from seq2exp.train import predict, stream_scans
+
+    module, windows, genes, collate = _predict_setup(tmp_path, "seq2exp-soft")
+    tables, masks = [], []
+    for block_size in (None, 7):
+        stream_scans(module, block_size)
+        path = str(tmp_path / f"masks{block_size}.h5")
+        tables.append(predict(module, windows, np.arange(12), collate, genes, batch_size=4, masks_path=path,
+                              untrained=module))
+        with open_masks(str(path)) as handle:
+            masks.append({name: handle[name][:] for name in ("mask", "mask_untrained")})
+    np.testing.assert_allclose(tables[1]["prediction"], tables[0]["prediction"], rtol=1e-4, atol=1e-5)
+    for name in ("mask", "mask_untrained"):
+        np.testing.assert_allclose(masks[1][name], masks[0][name], atol=1 / 255 + 1e-6)  # one 8-bit step

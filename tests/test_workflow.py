@@ -410,3 +410,21 @@ def test_the_authors_weights_add_their_rows_to_table1(repo, tiny_run):
     assert authors.iloc[0]["n_genes"] == test_genes
     assert np.isfinite(authors[["mse", "mae", "pearson"]].to_numpy(float)).all()
     assert "## The authors' weights on our features" in (workdir / "results/demo/tables/table1.md").read_text()
+
+
+def test_a_training_job_on_two_processes_keeps_both_in_its_log(repo, tiny_run):
+    """With resources.training.cpu_processes: 2, Lightning reruns the rule's script for the second
+    process, which appends to the rule's log rather than truncating the first's lines."""
+    workdir, configfile = tiny_run
+    config = yaml.safe_load(configfile.read_text())
+    config["resources"]["training"]["cpu_processes"] = 2
+    ddp_config = workdir / "tiny_ddp.yaml"
+    ddp_config.write_text(yaml.safe_dump(config, sort_keys=False))
+    code, output = snakemake(repo, workdir, "results/demo/models/K562/caduceus/predictions.tsv",
+                             "--forcerun", "train_model", "--configfile", str(ddp_config))
+    assert code == 0, output
+    log = (workdir / "results/demo/logs/K562/train_caduceus.log").read_text()
+    assert "\0" not in log
+    assert log.count("K562 / caduceus: predicting") == 1, log
+    assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in output, output
+    assert log.count("parameters; genes train") == 2, log   # each process's start, the first's kept

@@ -423,7 +423,7 @@ def evaluate_authors_weights(checkpoint, store_dir: str, cell_type: str, genes_p
     split_of = genes.set_index("gene_id")["split"].reindex(windows.gene_ids).to_numpy()
     rows = np.arange(len(windows)) if splits is None else np.flatnonzero(np.isin(split_of, list(splits)))
     n = windows.features.shape[1]
-    collate = _ToDevice(BatchMaker(FeatureScaling(np.zeros(n), np.ones(n))), device)
+    collate = BatchMaker(FeatureScaling(np.zeros(n), np.ones(n)))
     with tempfile.TemporaryDirectory() as scratch:  # predict() reports mask ratios only while writing masks
         table = predict(module, windows, rows, collate, genes, batch_size,
                         masks_path=masks_path or str(Path(scratch) / "masks.h5"))
@@ -431,17 +431,6 @@ def evaluate_authors_weights(checkpoint, store_dir: str, cell_type: str, genes_p
     if out_tsv:
         write_tsv(table, out_tsv)
     return table
-
-
-class _ToDevice:
-    """collate_fn: BatchMaker's batch with its tensors on `device`."""
-
-    def __init__(self, collate, device: str):
-        self.collate, self.device = collate, device
-
-    def __call__(self, items):
-        batch = self.collate(items)
-        return {k: v.to(self.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
 
 def main(argv=None) -> None:

@@ -17,7 +17,7 @@ MOVED_TRAINING_KEYS = ("threads", "gpus")  # now resources.training.threads / .g
 # The training keys that cannot change a job's weights or predictions: how often it logs and keeps a
 # resumable checkpoint, and its progress bar. (num_workers can: persistent loader workers draw the
 # loader's seed once, not each epoch, so the shuffles differ from the second epoch on.)
-TRAINING_KEYS_WITHOUT_EFFECT = ("log_every_steps", "checkpoint_every_steps", "progress_bar")
+TRAINING_KEYS_WITHOUT_EFFECT = ("log_every_steps", "checkpoint_every_steps", "progress_bar", "predict_block_size")
 
 
 class ConfigError(ValueError):
@@ -143,6 +143,22 @@ def _model_option_problems(config: dict) -> list[str]:
     return problems
 
 
+def _training_process_problems(config: dict) -> list[str]:
+    """A training job runs one process per GPU, or `cpu_processes` on the CPU; each takes an equal
+    share of `training.batch_size`."""
+    resources = config["resources"]
+    problems = [f"resources.{group}.cpu_processes: only training jobs run several processes"
+                for group, entry in resources.items() if group != "training" and "cpu_processes" in entry]
+    training = resources["training"]
+    if training["gpu"] and "cpu_processes" in training:
+        problems.append("resources.training.cpu_processes: applies only with gpu 0 (a GPU job runs one process per GPU)")
+    processes, batch = training["gpu"] or training.get("cpu_processes", 1), config["training"]["batch_size"]
+    if batch % processes:
+        problems.append(f"training.batch_size: {batch} genes per step do not split evenly over the training job's "
+                        f"{processes} processes (resources.training.gpu or cpu_processes)")
+    return problems
+
+
 def _check_consistency(config: dict) -> None:
     problems = []
     unknown = [c for c in config["run_cell_types"] if c not in config["cell_types"]]
@@ -167,6 +183,7 @@ def _check_consistency(config: dict) -> None:
     if training["max_steps"] % training["val_every_steps"]:
         problems.append(f"training.max_steps: {training['max_steps']} is not a multiple of training.val_every_steps "
                         f"({training['val_every_steps']}); the last steps would never be validated")
+    problems += _training_process_problems(config)
     problems += _model_option_problems(config)
     demo = config.get("demo")
     if demo:

@@ -15,6 +15,7 @@ import itertools
 import json
 import logging
 import math
+import os
 import shutil
 import subprocess
 import time
@@ -27,6 +28,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
+from lightning.pytorch.utilities import move_data_to_device, rank_zero_only
 
 from .batches import (BatchMaker, FeatureScaling, IndexedWindows, MaskSource, check_channel_order,
                       split_indices)
@@ -35,7 +37,7 @@ from .jobs import MODEL_SPECS, model_options
 from .masks import MaskWriter
 from .files import atomic_output, read_checksum, sha256sum, write_tsv
 from .models import build_model, rc_averaged_predict, reverse_complement_sample, tune_allocator
-from .models.seq2exp import Seq2Exp, central_slice, force_mask
+from .models.seq2exp import ModelOutput, Seq2Exp, central_slice, force_mask
 from .store import GeneWindows
 
 log = logging.getLogger(__name__)
@@ -67,10 +69,15 @@ class ExpressionModule(L.LightningModule):
     def forward(self, batch: dict):
         return self.model(batch)
 
-    def predict_batch(self, batch: dict) -> torch.Tensor:
+    def evaluate(self, batch: dict) -> tuple[torch.Tensor, ModelOutput]:
+        """(the prediction, the model's output on the forward strand, whose mask the predictor saw)."""
+        output = self.model(batch)
         if self.spec.reverse_complement:
-            return rc_averaged_predict(self.model, batch)
-        return self.model(batch).prediction
+            return rc_averaged_predict(self.model, batch, output), output
+        return output.prediction, output
+
+    def predict_batch(self, batch: dict) -> torch.Tensor:
+        return self.evaluate(batch)[0]
 
     def training_step(self, batch: dict, batch_idx: int):
         if self.spec.reverse_complement and torch.rand(()) < 0.5:
@@ -81,13 +88,18 @@ class ExpressionModule(L.LightningModule):
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int):
-        self._val.append((self.predict_batch(batch).float().cpu(), batch["target"].float().cpu()))
+        self._val.append((batch["row"], self.predict_batch(batch).float(), batch["target"].float()))
 
     def on_validation_epoch_end(self):
         if not self._val:
             return
-        prediction, target = (torch.cat(parts) for parts in zip(*self._val))
+        rows, prediction, target = (torch.cat(parts) for parts in zip(*self._val))
         self._val.clear()
+        # Under DDP each process validated a share of the genes, and the sampler repeats a few to even
+        # the shares: every process scores all validation genes once, so all pick the same best step.
+        rows, prediction, target = (self.all_gather(x).reshape(-1).cpu() for x in (rows, prediction, target))
+        first = torch.from_numpy(np.unique(rows.numpy(), return_index=True)[1])
+        prediction, target = prediction[first], target[first]
         self.log_dict({"val/mse": F.mse_loss(prediction, target), "val/pearson": pearson(prediction, target)})
 
     def configure_optimizers(self):
@@ -265,9 +277,17 @@ class JobPaths:
 
 
 def train_job(config: dict, model: str, cell: str, paths: JobPaths, threads: int = 1) -> None:
-    """Train (or resume), then write the best checkpoint, manifest, metrics, predictions and masks."""
+    """Train (or resume), then write the best checkpoint, manifest, metrics, predictions and masks.
+
+    With several processes (`training_processes`) Lightning starts the others inside rank 0's
+    `trainer.fit`, each running this function; they share the training, then stop: rank 0 alone
+    writes every file and predicts every gene, on its device."""
     tune_allocator()
-    torch.set_num_threads(threads)
+    _, processes = training_processes(config)
+    process_threads = max(1, threads // processes)
+    torch.set_num_threads(process_threads)
+    if processes > 1:  # else Lightning gives each process the node's cores / processes, not the job's share
+        os.environ["OMP_NUM_THREADS"] = str(process_threads)
     t = config["training"]
     genes = pd.read_csv(paths.genes, sep="\t")
     windows = GeneWindows(paths.store_dir, cell)
@@ -279,29 +299,37 @@ def train_job(config: dict, model: str, cell: str, paths: JobPaths, threads: int
     extra = {"soft_masks": paths.soft_masks} if spec.mask_source == "retrain" else {}
     manifest = make_manifest(config, model, cell, paths.store_dir, genes, extra)
     work = paths.work
-    ckpt, manifest["resumed_at_steps"] = resume_checkpoint(work, manifest)
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    ckpt, manifest["resumed_at_steps"] = resume_checkpoint(work, manifest)  # ranks > 0 start once rank 0 has settled `work`
+    if rank_zero_only.rank == 0:
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "manifest.json").write_text(json.dumps(manifest, indent=1))
 
     L.seed_everything(t["seed"], workers=True, verbose=False)
     module = ExpressionModule(model, model_options(config, model), t, scaling.to_dict())
     log.info("%s / %s: %d parameters; genes train %d, valid %d, test %d", cell, model,
              sum(p.numel() for p in module.parameters()), *(len(rows[p]) for p in ("train", "valid", "test")))
     collate = BatchMaker(scaling, mask_source, peaks=spec.peaks)
-    loader = _loaders(windows, rows, collate, t)
+    loader = _loaders(windows, rows, collate, t, t["batch_size"] // processes)
     trainer, best = _trainer(config, work, loader["train"].batch_sampler)
     trainer.fit(module, loader["train"], loader["valid"], ckpt_path=ckpt)
+    if trainer.global_rank:
+        return
     log.info("%s / %s: best validation MSE %s at %s", cell, model, best.best_model_score, best.best_model_path)
 
-    best_module = ExpressionModule.load_from_checkpoint(best.best_model_path, map_location="cpu")
+    device = trainer.strategy.root_device
+    best_module = ExpressionModule.load_from_checkpoint(best.best_model_path, map_location=device)
     out = Path(paths.out_dir)
     with atomic_output(str(out / "best.ckpt")) as tmp:
         shutil.copyfile(best.best_model_path, tmp)
     write_metrics(work, out / "metrics.csv")
     everything = np.arange(len(windows))
+    untrained = _untrained(model, config, scaling).to(device) if model in UNTRAINED_MASK_MODELS else None
+    for m in (best_module, untrained):
+        stream_scans(m, t.get("predict_block_size"))
+    log.info("%s / %s: predicting %d genes on %s", cell, model, len(everything), device)
     predictions = predict(best_module, windows, everything, collate, genes, t["batch_size"],
-                          masks_path=str(out / "masks.h5") if spec.has_mask else None,
-                          untrained=_untrained(model, config, scaling) if spec.has_generator else None)
+                          masks_path=str(out / "masks.h5") if spec.has_mask else None, untrained=untrained,
+                          bf16=trainer.precision == "bf16-mixed")
     write_tsv(predictions, str(out / "predictions.tsv"))
     test = predictions[predictions["split"] == "test"]
     log.info("%s / %s: test MSE %.4f, Pearson %.4f over %d genes (target SD %.3f)", cell, model,
@@ -310,6 +338,15 @@ def train_job(config: dict, model: str, cell: str, paths: JobPaths, threads: int
     with atomic_output(str(out / "manifest.json")) as tmp:
         Path(tmp).write_text(json.dumps({**manifest, "best_val_mse": float(best.best_model_score),
                                          "steps": int(trainer.global_step)}, indent=1))
+
+
+def training_processes(config: dict) -> tuple[str, int]:
+    """(accelerator, processes) of a training job: one DDP process per GPU of `resources.training.gpu`,
+    else `resources.training.cpu_processes` (1 unless set) on the CPU."""
+    resources = config["resources"]["training"]
+    if resources["gpu"]:
+        return "gpu", resources["gpu"]
+    return "cpu", resources.get("cpu_processes", 1)
 
 
 def _mask_source(spec, paths: JobPaths, config: dict) -> MaskSource | None:
@@ -321,21 +358,27 @@ def _mask_source(spec, paths: JobPaths, config: dict) -> MaskSource | None:
                       config["window"]["central_region"])
 
 
+# Models whose mask at step 0 the evaluation reads (results.discovery_scores: seq2exp-soft's `mask_untrained`).
+UNTRAINED_MASK_MODELS = ("seq2exp-soft",)
+
+
 def _untrained(model: str, config: dict, scaling: FeatureScaling) -> "ExpressionModule":
     """The model as initialised at step 0 (same seed), for comparing masks before and after training."""
     L.seed_everything(config["training"]["seed"], workers=True, verbose=False)
     return ExpressionModule(model, model_options(config, model), config["training"], scaling.to_dict())
 
 
-def _loaders(windows, rows, collate, t) -> dict:
+def _loaders(windows, rows, collate, t, batch_size: int) -> dict:
+    """`batch_size`: genes per process and step (`training.batch_size` split over the DDP processes,
+    whose samplers Lightning puts in)."""
     generator = torch.Generator().manual_seed(t["seed"])
     common = dict(collate_fn=collate, num_workers=t["num_workers"], persistent_workers=t["num_workers"] > 0)
     train = IndexedWindows(windows, rows["train"])
-    batches = ResumableBatchSampler(torch.utils.data.RandomSampler(train, generator=generator), t["batch_size"],
+    batches = ResumableBatchSampler(torch.utils.data.RandomSampler(train, generator=generator), batch_size,
                                     drop_last=len(rows["train"]) > t["batch_size"])
     return {
         "train": torch.utils.data.DataLoader(train, batch_sampler=batches, generator=generator, **common),
-        "valid": torch.utils.data.DataLoader(IndexedWindows(windows, rows["valid"]), batch_size=t["batch_size"],
+        "valid": torch.utils.data.DataLoader(IndexedWindows(windows, rows["valid"]), batch_size=batch_size,
                                              **common),
     }
 
@@ -344,21 +387,25 @@ def _trainer(config: dict, work: Path, batches: ResumableBatchSampler) -> tuple[
                                                                               L.pytorch.callbacks.ModelCheckpoint]:
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
+    from lightning.pytorch.plugins.environments import LightningEnvironment
 
     t = config["training"]
     best = ModelCheckpoint(dirpath=work, filename="best", monitor="val/mse", mode="min", save_top_k=1,
                            save_on_train_epoch_end=False, enable_version_counter=False)
     last = ModelCheckpoint(dirpath=work, filename="last", every_n_train_steps=t["checkpoint_every_steps"],
                            save_top_k=1, enable_version_counter=False)
-    gpus = config["resources"]["training"]["gpu"]
+    accelerator, processes = training_processes(config)
+    # Lightning starts the other DDP processes itself: the job is one SLURM task (the SLURM executor
+    # runs it with `srun -n1`), so SLURM's environment must not be taken to have started them.
+    distributed = dict(strategy="ddp", plugins=[LightningEnvironment()]) if processes > 1 else {}
     trainer = L.Trainer(
         max_steps=t["max_steps"], val_check_interval=t["val_every_steps"], check_val_every_n_epoch=None,
         num_sanity_val_steps=0, gradient_clip_val=t["gradient_clip"],
-        accelerator="gpu" if gpus else "cpu", devices=gpus or 1, precision="bf16-mixed" if gpus else "32-true",
+        accelerator=accelerator, devices=processes, precision="bf16-mixed" if accelerator == "gpu" else "32-true",
         callbacks=[best, last, ExactResume(batches)], logger=CSVLogger(str(work), name="logs"),
         log_every_n_steps=t["log_every_steps"],
         enable_progress_bar=t["progress_bar"], enable_model_summary=False, default_root_dir=str(work),
-        deterministic=False,
+        deterministic=False, **distributed,
     )
     return trainer, best
 
@@ -377,23 +424,28 @@ def write_metrics(work: Path, path: Path) -> None:
 @torch.no_grad()
 def predict(module: ExpressionModule, windows: GeneWindows, rows: np.ndarray, collate: BatchMaker,
             genes: pd.DataFrame, batch_size: int, masks_path: str | None = None,
-            untrained: ExpressionModule | None = None) -> pd.DataFrame:
-    """Predictions of `rows` (store order) as a table; with `masks_path`, the masks as well:
-    `mask` (what the predictor saw), `soft` (the Beta mean, hard model), `mask_untrained` (step 0)."""
+            untrained: ExpressionModule | None = None, bf16: bool = False) -> pd.DataFrame:
+    """Predictions of `rows` (store order) on the module's device as a table; with `masks_path`, the
+    masks as well: `mask` (what the predictor saw), `soft` (the Beta mean, hard model) and, with
+    `untrained`, `mask_untrained` (its generator's mask). One forward per batch gives the prediction
+    and the mask (two with reverse-complement averaging); `bf16`: under bf16 autocast."""
     module.eval()
     if untrained is not None:
         untrained.eval()
     loader = torch.utils.data.DataLoader(IndexedWindows(windows, rows), batch_size=batch_size, collate_fn=collate)
     records = []
     writer = MaskWriter.for_module(masks_path, windows, module) if masks_path else None
-    with writer or contextlib.nullcontext():
+    with writer or contextlib.nullcontext(), torch.autocast(module.device.type, torch.bfloat16, enabled=bf16):
         for batch in loader:
-            prediction = module.predict_batch(batch).float()
+            batch = move_data_to_device(batch, module.device)
+            prediction, output = module.evaluate(batch)
+            prediction = prediction.float().cpu()
             mask = soft = None
             if writer:
-                mask, soft = applied_mask(module.model, batch)
+                mask, soft = applied_mask(module.model, output, batch)
                 writer.add(batch["row"], mask=mask, soft=soft,
-                           mask_untrained=None if untrained is None else applied_mask(untrained.model, batch)[0])
+                           mask_untrained=None if untrained is None else untrained.model.generator_mask(batch)[0])
+                mask = mask.float().cpu()
             for i, gene_id in enumerate(batch["gene_id"]):
                 records.append(_record(gene_id, batch["target"][i], prediction[i], mask, i, module))
     table = pd.DataFrame(records)
@@ -404,17 +456,26 @@ def predict(module: ExpressionModule, windows: GeneWindows, rows: np.ndarray, co
 def _record(gene_id, target, prediction, mask, i, module) -> dict:
     record = {"gene_id": gene_id, "target": float(target), "prediction": float(prediction)}
     if mask is not None:
-        m = mask[i].float()
+        m = mask[i]
         outside = torch.ones_like(m, dtype=torch.bool)
         outside[central_slice(len(m), module.model.cfg.central_region_bp)] = False
         record.update(mask_ratio=float(m.mean()), mask_ratio_no_centre=float(m[outside].mean()))
     return record
 
 
-def applied_mask(model, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(mask the predictor sees at evaluation, the Beta mean where it differs from it: hard model)."""
-    output = model(batch)
+def applied_mask(model, output: ModelOutput, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """From the model's `output` on `batch` in evaluation: (the mask the predictor saw, the Beta mean
+    where it differs from it: hard model)."""
     if not isinstance(model, Seq2Exp) or model.cfg.mask == "soft":
         return output.mask, None
     soft = force_mask(output.alpha / (output.alpha + output.beta), batch.get("blacklist"), model.cfg.central_region_bp)
     return output.mask, soft
+
+
+def stream_scans(module: ExpressionModule | None, block_size: int | None) -> None:
+    """Each selective scan of the module's backbones in blocks of `block_size` positions carrying the
+    state (None: whole windows): the same result in the memory of a block (200 kb on a CPU).
+    Models without a Mamba backbone have nothing to stream."""
+    if module is not None and hasattr(module.model, "block_size"):
+        module.model.block_size = block_size
+

@@ -33,10 +33,11 @@ def reverse_complement_sample(batch: dict) -> dict:
     return out
 
 
-def rc_averaged_predict(model: nn.Module, batch: dict) -> torch.Tensor:
-    """Caduceus-Ph test-time prediction: mean of the forward and reverse-complement predictions."""
-    forward = model(batch).prediction
-    return (forward + model(reverse_complement_sample(batch)).prediction) / 2
+def rc_averaged_predict(model: nn.Module, batch: dict, forward=None) -> torch.Tensor:
+    """Caduceus-Ph test-time prediction: mean of the forward and reverse-complement predictions;
+    `forward`, the model's output on `batch` where the caller has it already."""
+    forward = model(batch) if forward is None else forward
+    return (forward.prediction + model(reverse_complement_sample(batch)).prediction) / 2
 
 
 def flip_streams(x: torch.Tensor) -> torch.Tensor:

@@ -256,17 +256,22 @@ class Seq2Exp(Regressor):
                                               cfg.beta_min, cfg.signal_scale)
             return beta_product(alpha_seq, beta_seq, alpha_sig, beta_sig, cfg.beta_form)
 
-    def forward(self, batch: dict) -> ModelOutput:
+    def generator_mask(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(mask, alpha, beta) from the generator and the signals alone: the mask the predictor sees
+        (a Beta sample in training, the Beta mean in evaluation; thresholded for the hard model)."""
         cfg = self.cfg
-        dna_embedding = self.dna_embed(batch["dna"].float())
-        alpha, beta = self.mask_distribution(batch, dna_embedding)
-        kl = kl_beta(alpha, beta, *cfg.prior).mean(-1).mean()
+        alpha, beta = self.mask_distribution(batch, self.dna_embed(batch["dna"].float()))
         if self.training:
             soft = torch.distributions.Beta(alpha, beta).rsample()
         else:
             soft = alpha / (alpha + beta)
         mask = straight_through(soft, cfg.threshold) if cfg.mask == "hard" else soft
-        mask = force_mask(mask, batch.get("blacklist"), cfg.central_region_bp)
+        return force_mask(mask, batch.get("blacklist"), cfg.central_region_bp), alpha, beta
+
+    def forward(self, batch: dict) -> ModelOutput:
+        cfg = self.cfg
+        mask, alpha, beta = self.generator_mask(batch)
+        kl = kl_beta(alpha, beta, *cfg.prior).mean(-1).mean()
         x = self.masked_embedding(batch, mask)
         selected = mask.detach() > 0.5 if cfg.compact else None
         prediction = self.predict(x, batch, selected)
