@@ -309,8 +309,8 @@ def train_job(config: dict, model: str, cell: str, paths: JobPaths, threads: int
     log.info("%s / %s: %d parameters; genes train %d, valid %d, test %d", cell, model,
              sum(p.numel() for p in module.parameters()), *(len(rows[p]) for p in ("train", "valid", "test")))
     collate = BatchMaker(scaling, mask_source, peaks=spec.peaks)
-    loader = _loaders(windows, rows, collate, t, t["batch_size"] // processes)
-    trainer, best = _trainer(config, work, loader["train"].batch_sampler)
+    loader = _loaders(windows, rows, collate, t, t["batch_size"] // processes, processes)
+    trainer, best = _trainer(config, work, loader["train"].batch_sampler if processes == 1 else None)
     trainer.fit(module, loader["train"], loader["valid"], ckpt_path=ckpt)
     if trainer.global_rank:
         return
@@ -368,22 +368,29 @@ def _untrained(model: str, config: dict, scaling: FeatureScaling) -> "Expression
     return ExpressionModule(model, model_options(config, model), config["training"], scaling.to_dict())
 
 
-def _loaders(windows, rows, collate, t, batch_size: int) -> dict:
-    """`batch_size`: genes per process and step (`training.batch_size` split over the DDP processes,
-    whose samplers Lightning puts in)."""
+def _loaders(windows, rows, collate, t, batch_size: int, processes: int) -> dict:
+    """`batch_size`: genes per process and step (`training.batch_size` split over the DDP processes).
+    One process draws its batches through a ResumableBatchSampler (exact resume); several draw
+    through the DistributedSampler Lightning puts in, which shuffles by seed and epoch."""
     generator = torch.Generator().manual_seed(t["seed"])
     common = dict(collate_fn=collate, num_workers=t["num_workers"], persistent_workers=t["num_workers"] > 0)
     train = IndexedWindows(windows, rows["train"])
-    batches = ResumableBatchSampler(torch.utils.data.RandomSampler(train, generator=generator), batch_size,
-                                    drop_last=len(rows["train"]) > t["batch_size"])
+    drop_last = len(rows["train"]) > t["batch_size"]
+    if processes > 1:
+        train_loader = torch.utils.data.DataLoader(train, batch_size=batch_size, shuffle=True, drop_last=drop_last,
+                                                   generator=generator, **common)
+    else:
+        batches = ResumableBatchSampler(torch.utils.data.RandomSampler(train, generator=generator), batch_size,
+                                        drop_last=drop_last)
+        train_loader = torch.utils.data.DataLoader(train, batch_sampler=batches, generator=generator, **common)
     return {
-        "train": torch.utils.data.DataLoader(train, batch_sampler=batches, generator=generator, **common),
+        "train": train_loader,
         "valid": torch.utils.data.DataLoader(IndexedWindows(windows, rows["valid"]), batch_size=batch_size,
                                              **common),
     }
 
 
-def _trainer(config: dict, work: Path, batches: ResumableBatchSampler) -> tuple[L.Trainer,
+def _trainer(config: dict, work: Path, batches: ResumableBatchSampler | None) -> tuple[L.Trainer,
                                                                               L.pytorch.callbacks.ModelCheckpoint]:
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
@@ -402,7 +409,7 @@ def _trainer(config: dict, work: Path, batches: ResumableBatchSampler) -> tuple[
         max_steps=t["max_steps"], val_check_interval=t["val_every_steps"], check_val_every_n_epoch=None,
         num_sanity_val_steps=0, gradient_clip_val=t["gradient_clip"],
         accelerator=accelerator, devices=processes, precision="bf16-mixed" if accelerator == "gpu" else "32-true",
-        callbacks=[best, last, ExactResume(batches)], logger=CSVLogger(str(work), name="logs"),
+        callbacks=[best, last, *([ExactResume(batches)] if batches else [])], logger=CSVLogger(str(work), name="logs"),
         log_every_n_steps=t["log_every_steps"],
         enable_progress_bar=t["progress_bar"], enable_model_summary=False, default_root_dir=str(work),
         deterministic=False, **distributed,
