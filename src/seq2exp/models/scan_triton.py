@@ -179,17 +179,11 @@ def _last_position(block, CHUNK: tl.constexpr):
 def _load_chunk(u_ptr, delta_ptr, bias, B_ptr, C_ptr, b, d, n, t, d_ok, n_ok, t_ok,
                 stride_u_b, stride_u_d, stride_delta_b, stride_delta_d, stride_B_b, stride_B_n,
                 stride_C_b, stride_C_n, SOFTPLUS: tl.constexpr, COMPUTE: tl.constexpr):
-    """u, delta (raw and as used), B, C of one chunk in the compute dtype; delta is 0 outside the data,
-    so that padding positions leave the state unchanged (a = 1, x = 0)."""
+    """`_load_inputs` of one chunk, and its B and C in the compute dtype."""
     dl = d_ok[:, None] & t_ok[None, :]
     nl = n_ok[:, None] & t_ok[None, :]
-    u = tl.load(u_ptr + b * stride_u_b + d[:, None] * stride_u_d + t[None, :], dl, other=0.0).to(COMPUTE)
-    raw = tl.load(delta_ptr + b * stride_delta_b + d[:, None] * stride_delta_d + t[None, :], dl,
-                  other=0.0).to(COMPUTE) + bias[:, None]
-    delta = raw
-    if SOFTPLUS:
-        delta = _softplus(raw)
-    delta = tl.where(dl, delta, 0.0)
+    u, raw, delta = _load_inputs(u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d, stride_delta_b,
+                                 stride_delta_d, SOFTPLUS, COMPUTE)
     Bt = tl.load(B_ptr + b * stride_B_b + n[:, None] * stride_B_n + t[None, :], nl, other=0.0).to(COMPUTE)
     Ct = tl.load(C_ptr + b * stride_C_b + n[:, None] * stride_C_n + t[None, :], nl, other=0.0).to(COMPUTE)
     return u, raw, delta, Bt, Ct
