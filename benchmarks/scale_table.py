@@ -54,15 +54,16 @@ def scaling(rule: str) -> str:
 
 
 def read_benchmarks(bench_dir: Path) -> dict[str, list[dict]]:
-    """rule -> one record (s, max_rss MB) per job, from Snakemake's benchmark TSVs."""
+    """rule -> one record (s, max_rss MB) per job, from Snakemake's benchmark TSVs
+    (`<rule>/<wildcards>.tsv`; a path wildcard, as extract_member's, nests folders below the rule's)."""
     jobs: dict[str, list[dict]] = defaultdict(list)
-    for path in sorted(bench_dir.glob("*/*.tsv")):
+    for path in sorted(bench_dir.glob("*/**/*.tsv")):
         rows = list(csv.DictReader(path.open(), delimiter="\t"))
         if not rows:
             continue
         row = rows[-1]
         rss = row.get("max_rss", "-")
-        jobs[path.parent.name].append({"s": float(row["s"]), "max_rss": float(rss) if rss not in ("-", "NA", "") else 0.0})
+        jobs[path.relative_to(bench_dir).parts[0]].append({"s": float(row["s"]), "max_rss": float(rss) if rss not in ("-", "NA", "") else 0.0})
     return jobs
 
 

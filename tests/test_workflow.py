@@ -44,6 +44,41 @@ def test_paper_run_plans_downloads_for_both_cell_types(repo, tmp_path):
     assert len(downloads) == 13  # 4 shared, 4 per cell type, the CRISPRi table
 
 
+def benchmarks_of_planned_jobs(output):
+    """(rule, its benchmark file or None) of every job a dry run prints."""
+    blocks = re.split(r"^(?=(?:local)?rule \w+:$)", output, flags=re.M)
+    headers = [(re.match(r"(?:local)?rule (\w+):", b), re.search(r"^    benchmark: (.+)$", b, re.M)) for b in blocks]
+    return [(rule[1], benchmark and benchmark[1]) for rule, benchmark in headers if rule]
+
+
+def test_every_job_writes_its_own_benchmark_file(repo, tmp_path):
+    """benchmarks/scale_table.py builds the README's scale table from one benchmark file per job,
+    `<results>/benchmarks/<rule>/...`: a rule without `benchmark:` would be missing from it. Every
+    rule is planned by the paper's run or the demo's (with authors' weights to score)."""
+    checkpoint = tmp_path / "authors.ckpt"
+    checkpoint.touch()
+    listed, planned = set(), set()
+    for name in ("config.yaml", "demo.yaml"):
+        config = yaml.safe_load((repo / "config" / name).read_text())
+        config["evaluation"]["authors_weights"] = {"K562": str(checkpoint)}
+        configfile = tmp_path / name
+        configfile.write_text(yaml.safe_dump(config))
+        code, output = snakemake(repo, tmp_path, "--list-rules", "--configfile", str(configfile))
+        assert code == 0, output
+        listed |= set(output.split())
+        code, output = snakemake(repo, tmp_path, "-n", "--configfile", str(configfile))
+        assert code == 0, output
+        jobs = [(rule, benchmark) for rule, benchmark in benchmarks_of_planned_jobs(output) if rule != "all"]
+        for rule, benchmark in jobs:
+            # the rules made in a loop, one per download or demo cell type, share one folder
+            folder = ("download" if rule.startswith("download_") else
+                      "demo_cell" if rule.startswith("demo_") and rule != "demo_world" else rule)
+            assert benchmark and benchmark.startswith(f"{config['results_dir']}/benchmarks/{folder}/"), (rule, benchmark)
+        assert len({benchmark for _, benchmark in jobs}) == len(jobs)
+        planned |= {rule for rule, _ in jobs}
+    assert listed - {"all"} <= planned
+
+
 def tiny_config(repo, half_width=600):
     config = yaml.safe_load((repo / "config/demo.yaml").read_text())
     config["demo"]["genes_per_chromosome"] = TINY_GENES

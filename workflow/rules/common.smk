@@ -10,6 +10,16 @@ GENOME = f"{RESULTS}/genome/genome.fa"
 if os.path.exists(f"{GENOME}.fai"):
     split_chromosomes(config["split"], genome_sizes(GENOME), f"{GENOME}.fai")
 LOGS = f"{RESULTS}/logs"
+BENCHMARKS = f"{RESULTS}/benchmarks"
+
+
+def benchmark_file(name, *wildcards):
+    """A job's wall time and peak memory as benchmarks/scale_table.py reads them: one file per job,
+    in a folder per rule, named by the job's wildcards."""
+    job = ".".join("{%s}" % wildcard for wildcard in wildcards) or "job"
+    return f"{BENCHMARKS}/{name}/{job}.tsv"
+
+
 SOURCES = {s.key: s for s in sources.configured_sources(config)}
 DOWNLOAD_JOBS = sources.download_jobs(config)
 EXTRACTIONS = sources.extractions(config)

@@ -19,6 +19,8 @@ if "demo" in config:
             **job_resources("data"),
         log:
             f"{LOGS}/demo_world.log",
+        benchmark:
+            benchmark_file("demo_world"),
         conda:
             "../envs/data.yaml"
         script:
@@ -39,6 +41,8 @@ if "demo" in config:
                 **job_resources("data"),
             log:
                 f"{LOGS}/{demo_cell}/demo_cell.log",
+            benchmark:
+                f"{BENCHMARKS}/demo_cell/{demo_cell}.tsv",
             conda:
                 "../envs/data.yaml"
             script:

@@ -19,6 +19,8 @@ for job in DOWNLOAD_JOBS:
             **job_resources("data"),
         log:
             f"{LOGS}/download/{job.key}.log",
+        benchmark:
+            f"{BENCHMARKS}/download/{job.key}.tsv",
         conda:
             "../envs/data.yaml"
         script:
@@ -43,6 +45,8 @@ rule extract_member:
         **job_resources("data"),
     log:
         f"{LOGS}/extract/{{extracted_path}}.log",
+    benchmark:
+        benchmark_file("extract_member", "extracted_path"),
     conda:
         "../envs/data.yaml"
     script:

@@ -23,6 +23,8 @@ rule result_tables:
         **job_resources("evaluation"),
     log:
         f"{LOGS}/result_tables.log",
+    benchmark:
+        benchmark_file("result_tables"),
     conda:
         "../envs/model.yaml"
     script:
@@ -44,6 +46,8 @@ rule discovery:
         **job_resources("evaluation"),
     log:
         f"{LOGS}/discovery.log",
+    benchmark:
+        benchmark_file("discovery"),
     conda:
         "../envs/model.yaml"
     script:
@@ -69,6 +73,8 @@ if CRISPRI:
             **job_resources("evaluation"),
         log:
             f"{LOGS}/crispri.log",
+        benchmark:
+            benchmark_file("crispri"),
         conda:
             "../envs/model.yaml"
         script:
@@ -94,6 +100,8 @@ rule mask_tracks:
         **job_resources("evaluation"),
     log:
         f"{LOGS}/{{cell}}/mask_tracks_{{model}}.log",
+    benchmark:
+        benchmark_file("mask_tracks", "cell", "model"),
     conda:
         "../envs/model.yaml"
     script:
@@ -114,6 +122,8 @@ rule model_figures:
         **job_resources("evaluation"),
     log:
         f"{LOGS}/{{cell}}/model_figures_{{model}}.log",
+    benchmark:
+        benchmark_file("model_figures", "cell", "model"),
     conda:
         "../envs/model.yaml"
     script:
@@ -139,6 +149,8 @@ rule gene_track_figures:
         **job_resources("evaluation"),
     log:
         f"{LOGS}/{{cell}}/gene_track_figures.log",
+    benchmark:
+        benchmark_file("gene_track_figures", "cell"),
     conda:
         "../envs/model.yaml"
     script:
@@ -160,6 +172,8 @@ rule authors_weights:
         **job_resources("training"),
     log:
         f"{LOGS}/{{cell}}/authors_weights.log",
+    benchmark:
+        benchmark_file("authors_weights", "cell"),
     conda:
         "../envs/model.yaml"
     script:

@@ -22,6 +22,8 @@ rule gene_table:
         **job_resources("data"),
     log:
         f"{LOGS}/gene_table.log",
+    benchmark:
+        benchmark_file("gene_table"),
     conda:
         "../envs/data.yaml"
     script:
@@ -44,6 +46,8 @@ rule cell_genes:
         **job_resources("data"),
     log:
         f"{LOGS}/{{cell}}/cell_genes.log",
+    benchmark:
+        benchmark_file("cell_genes", "cell"),
     conda:
         "../envs/data.yaml"
     script:
@@ -65,6 +69,8 @@ rule cage_targets:
         **job_resources("data"),
     log:
         f"{LOGS}/{{cell}}/cage_targets.log",
+    benchmark:
+        benchmark_file("cage_targets", "cell"),
     conda:
         "../envs/data.yaml"
     script:
@@ -85,6 +91,8 @@ rule promoter_activity:
         **job_resources("data"),
     log:
         f"{LOGS}/{{cell}}/promoter_activity.log",
+    benchmark:
+        benchmark_file("promoter_activity", "cell"),
     conda:
         "../envs/data.yaml"
     script:

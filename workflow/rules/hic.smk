@@ -14,6 +14,8 @@ rule hic_contacts:
         **job_resources("data"),
     log:
         f"{LOGS}/{{cell}}/hic_contacts.log",
+    benchmark:
+        benchmark_file("hic_contacts", "cell"),
     conda:
         "../envs/data.yaml"
     script:

@@ -20,6 +20,8 @@ rule prepare_genome:
         **job_resources("data"),
     log:
         f"{LOGS}/prepare_genome.log",
+    benchmark:
+        benchmark_file("prepare_genome"),
     conda:
         "../envs/data.yaml"
     script:
@@ -39,6 +41,8 @@ rule inputs_report:
         **job_resources("data"),
     log:
         f"{LOGS}/inputs_report.log",
+    benchmark:
+        benchmark_file("inputs_report"),
     conda:
         "../envs/data.yaml"
     script:
@@ -60,6 +64,8 @@ rule cell_inputs_report:
         **job_resources("data"),
     log:
         f"{LOGS}/{{cell}}/inputs_report.log",
+    benchmark:
+        benchmark_file("cell_inputs_report", "cell"),
     conda:
         "../envs/data.yaml"
     script:
@@ -80,3 +86,7 @@ if EVALUATION_SOURCES:
             settings=config_params(*GENE_TABLE_KEYS),
         log:
             f"{LOGS}/evaluation/inputs_report.log",
+        benchmark:
+            benchmark_file("evaluation_inputs_report"),
+        benchmark:
+            benchmark_file("cell_inputs_report", "cell"),

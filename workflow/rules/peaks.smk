@@ -16,6 +16,8 @@ rule dnase_peaks:
         **job_resources("data"),
     log:
         f"{LOGS}/{{cell}}/dnase_peaks.log",
+    benchmark:
+        benchmark_file("dnase_peaks", "cell"),
     conda:
         "../envs/data.yaml"
     script:

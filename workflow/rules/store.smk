@@ -17,6 +17,8 @@ rule store_sequence:
         **job_resources("store"),
     log:
         f"{LOGS}/store_sequence.log",
+    benchmark:
+        benchmark_file("store_sequence"),
     conda:
         "../envs/data.yaml"
     script:
@@ -44,6 +46,8 @@ rule store_cell:
         **job_resources("store"),
     log:
         f"{LOGS}/{{cell}}/store_cell.log",
+    benchmark:
+        benchmark_file("store_cell", "cell"),
     conda:
         "../envs/data.yaml"
     script:
@@ -62,6 +66,8 @@ rule store_gene_table:
         **job_resources("store"),
     log:
         f"{LOGS}/store_gene_table.log",
+    benchmark:
+        benchmark_file("store_gene_table"),
     conda:
         "../envs/data.yaml"
     script:

@@ -24,6 +24,8 @@ rule train_model:
         **job_resources("training"),
     log:
         f"{LOGS}/{{cell}}/train_{{model}}.log",
+    benchmark:
+        benchmark_file("train_model", "cell", "model"),
     conda:
         "../envs/model.yaml"
     script:
@@ -37,12 +39,16 @@ use rule train_model as train_masked_model with:
         metrics=f"{MODEL_DIR}/metrics.csv",
         predictions=f"{MODEL_DIR}/predictions.tsv",
         masks=f"{MODEL_DIR}/masks.h5",
+    benchmark:
+        benchmark_file("train_masked_model", "cell", "model"),
     wildcard_constraints:
         model=alternatives([m for m in jobs.mask_models(MODELS) if m != jobs.RETRAIN_SOURCE]),
 
 
 # The soft model first: seq2exp-retrain waits for its masks, so it is the critical path.
 use rule train_masked_model as train_soft_model with:
+    benchmark:
+        benchmark_file("train_soft_model", "cell", "model"),
     wildcard_constraints:
         model=alternatives([jobs.RETRAIN_SOURCE] if jobs.RETRAIN_SOURCE in MODELS else []),
     priority: 10
