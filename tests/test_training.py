@@ -1,5 +1,6 @@
 """Training: batches from the store, the retrain mask, the schedule, manifests and resuming a killed job."""
 
+import copy
 import json
 import os
 import signal
@@ -344,7 +345,8 @@ def test_two_processes_train_together_and_the_first_alone_writes_and_predicts(re
     valid = predictions[predictions["split"] == "valid"]
     assert manifest["best_val_mse"] == pytest.approx(((valid["prediction"] - valid["target"]) ** 2).mean(), rel=1e-5)
     with open_masks(str(two / "masks.h5")) as masks:
-        assert not np.isnan(masks["mask"][:]).any() and not np.isnan(masks["mask_untrained"][:]).any()
+        assert not np.isnan(masks["mask"][:]).any()
+        assert np.flatnonzero(masks["mask_untrained"].written).tolist() == [9, 10, 11]   # the test genes
 
 
 def _predict_setup(tmp_path, model):
@@ -379,6 +381,31 @@ def test_prediction_and_mask_come_from_one_forward_per_batch(tmp_path, model, fo
             mask = module.model(batch).mask
         with open_masks(str(masks)) as handle:
             np.testing.assert_allclose(handle["mask"][:], mask.numpy(), atol=1 / 510 + 1e-6)   # 8-bit masks
+
+
+def test_the_untrained_mask_is_stored_for_the_test_genes_alone(tmp_path):
+    """The discovery table reads seq2exp-soft's step-0 mask of the test genes only; stored for every
+    gene it took a third of the paper run's masks (benchmarks/bench_masks.py)."""
+    from seq2exp.train import predict
+
+    module, windows, genes, collate = _predict_setup(tmp_path, "seq2exp-soft")
+    untrained = copy.deepcopy(module)
+    with torch.no_grad():   # another generator than the module's: the stored mask must be this one's
+        for parameter in untrained.model.beta_head.parameters():
+            parameter.add_(torch.randn_like(parameter))
+    test_rows = np.flatnonzero(genes["split"] == "test")   # 9, 10, 11: split over two batches of 5
+    path = str(tmp_path / "masks.h5")
+    predict(module, windows, np.arange(12), collate, genes, batch_size=5, masks_path=path, untrained=untrained,
+            untrained_rows=test_rows)
+    batch = collate([IndexedWindows(windows, test_rows)[i] for i in range(len(test_rows))])
+    with torch.no_grad():
+        expected = untrained.model.generator_mask(batch)[0].numpy()
+    with open_masks(path) as masks:
+        stored = masks["mask_untrained"]
+        assert np.flatnonzero(stored.written).tolist() == test_rows.tolist()
+        assert np.isnan(stored[:9]).all()
+        np.testing.assert_allclose(stored[test_rows], expected, atol=1 / 510 + 1e-6)
+        assert masks["mask"].written.all()
 
 
 def test_streamed_predictions_and_masks_equal_whole_windows(tmp_path):

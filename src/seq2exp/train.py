@@ -329,7 +329,7 @@ def train_job(config: dict, model: str, cell: str, paths: JobPaths, threads: int
     log.info("%s / %s: predicting %d genes on %s", cell, model, len(everything), device)
     predictions = predict(best_module, windows, everything, collate, genes, t["batch_size"],
                           masks_path=str(out / "masks.h5") if spec.has_mask else None, untrained=untrained,
-                          bf16=trainer.precision == "bf16-mixed")
+                          untrained_rows=rows["test"], bf16=trainer.precision == "bf16-mixed")
     write_tsv(predictions, str(out / "predictions.tsv"))
     test = predictions[predictions["split"] == "test"]
     log.info("%s / %s: test MSE %.4f, Pearson %.4f over %d genes (target SD %.3f)", cell, model,
@@ -358,7 +358,8 @@ def _mask_source(spec, paths: JobPaths, config: dict) -> MaskSource | None:
                       config["window"]["central_region"])
 
 
-# Models whose mask at step 0 the evaluation reads (results.discovery_scores: seq2exp-soft's `mask_untrained`).
+# Models whose mask at step 0 the evaluation reads (results.discovery_scores: seq2exp-soft's
+# `mask_untrained`, of the test genes only, which is all that is stored: a third of the masks' disk).
 UNTRAINED_MASK_MODELS = ("seq2exp-soft",)
 
 
@@ -431,11 +432,13 @@ def write_metrics(work: Path, path: Path) -> None:
 @torch.no_grad()
 def predict(module: ExpressionModule, windows: GeneWindows, rows: np.ndarray, collate: BatchMaker,
             genes: pd.DataFrame, batch_size: int, masks_path: str | None = None,
-            untrained: ExpressionModule | None = None, bf16: bool = False) -> pd.DataFrame:
+            untrained: ExpressionModule | None = None, untrained_rows: np.ndarray | None = None,
+            bf16: bool = False) -> pd.DataFrame:
     """Predictions of `rows` (store order) on the module's device as a table; with `masks_path`, the
     masks as well: `mask` (what the predictor saw), `soft` (the Beta mean, hard model) and, with
-    `untrained`, `mask_untrained` (its generator's mask). One forward per batch gives the prediction
-    and the mask (two with reverse-complement averaging); `bf16`: under bf16 autocast."""
+    `untrained`, `mask_untrained` (its generator's mask) of the rows in `untrained_rows` (default:
+    all); the others read as NaN. One forward per batch gives the prediction and the mask (two with
+    reverse-complement averaging); `bf16`: under bf16 autocast."""
     module.eval()
     if untrained is not None:
         untrained.eval()
@@ -450,14 +453,23 @@ def predict(module: ExpressionModule, windows: GeneWindows, rows: np.ndarray, co
             mask = soft = None
             if writer:
                 mask, soft = applied_mask(module.model, output, batch)
-                writer.add(batch["row"], mask=mask, soft=soft,
-                           mask_untrained=None if untrained is None else untrained.model.generator_mask(batch)[0])
+                writer.add(batch["row"], mask=mask, soft=soft)
+                if untrained is not None:
+                    _add_untrained_masks(writer, untrained, batch, rows if untrained_rows is None else untrained_rows)
                 mask = mask.float().cpu()
             for i, gene_id in enumerate(batch["gene_id"]):
                 records.append(_record(gene_id, batch["target"][i], prediction[i], mask, i, module))
     table = pd.DataFrame(records)
     info = genes.set_index("gene_id")[["gene_name", "chrom", "split"]]
     return info.reindex(table["gene_id"]).reset_index().merge(table, on="gene_id")
+
+
+def _add_untrained_masks(writer: MaskWriter, untrained: ExpressionModule, batch: dict, stored_rows) -> None:
+    """`mask_untrained` of the batch's genes among `stored_rows` (no forward when there are none)."""
+    chosen = torch.from_numpy(np.isin(batch["row"].cpu().numpy(), stored_rows))
+    if chosen.any():
+        writer.add(batch["row"].cpu()[chosen],
+                   mask_untrained=untrained.model.generator_mask(batch)[0][chosen.to(untrained.device)])
 
 
 def _record(gene_id, target, prediction, mask, i, module) -> dict:
