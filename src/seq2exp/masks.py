@@ -2,7 +2,7 @@
 
 Layout (attribute `format` = FORMAT): attributes `model`, `central_region_bp`, `length`;
 `gene_id` (genes,) bytes; one group per mask (`mask`: what the predictor saw; `soft`: the hard
-model's Beta mean; `mask_untrained`: the generator's mask at step 0), each with `written`
+model's Beta mean; `mask_untrained`: the generator's mask at step 0, test genes only), each with `written`
 (genes,) bool and, by its attribute `encoding`, either
 - "uint8-delta": continuous masks as q = round(mask x 255), read back as q / 255 (error at most
   1/510), stored as `values` (genes, length) uint8 = q's differences from the previous base
