@@ -3,9 +3,11 @@
     python benchmarks/scale_table.py --configfile config/rehearsal.yaml
     python benchmarks/scale_table.py --configfile config/rehearsal.yaml --paper-step-s 41.0 --predict-genes-per-s 0.02
 
-Reads the run's Snakemake benchmark files (`<results_dir>/benchmarks/<rule>/*.tsv`: wall seconds and
-peak resident memory of every job) and the files each rule wrote (`snakemake --detailed-summary`),
-then projects each rule to 18,377 genes x 2 cell types by what its work grows with:
+Reads the run's Snakemake benchmark files (`<results_dir>/benchmarks/<rule>/*.tsv`: wall seconds, CPU
+seconds and peak resident memory of every job) and the files each rule wrote (`snakemake
+--detailed-summary`), then projects each rule's CPU seconds (a job's time on a core of its own: on a
+shared machine the wall time also holds the waits for a core) to 18,377 genes x 2 cell types by
+what its work grows with:
 
 - genome: the bases of the genome (FASTA preparation, input checks, MACS3 on the DNase track);
 - genes: the genes (gene tables, targets, Hi-C contacts, the store, tracks, discovery, tables);
@@ -62,9 +64,14 @@ def read_benchmarks(bench_dir: Path) -> dict[str, list[dict]]:
         if not rows:
             continue
         row = rows[-1]
-        rss = row.get("max_rss", "-")
-        jobs[path.relative_to(bench_dir).parts[0]].append({"s": float(row["s"]), "max_rss": float(rss) if rss not in ("-", "NA", "") else 0.0})
+        jobs[path.relative_to(bench_dir).parts[0]].append(
+            {"s": float(row["s"]), "cpu_s": number(row.get("cpu_time")), "max_rss": number(row.get("max_rss"))})
     return jobs
+
+
+def number(value: str | None) -> float:
+    """A benchmark column, 0 where Snakemake wrote none (a job shorter than its first sample)."""
+    return float(value) if value not in (None, "-", "NA", "") else 0.0
 
 
 def output_bytes(configfile: str, snakefile: str | None) -> dict[str, int]:
@@ -76,8 +83,8 @@ def output_bytes(configfile: str, snakefile: str | None) -> dict[str, int]:
     sizes: dict[str, int] = defaultdict(int)
     for row in csv.DictReader(io.StringIO(summary[summary.index("output_file"):]), delimiter="\t"):
         path = Path(row["output_file"])
-        if path.is_file():
-            sizes[row["rule"]] += path.stat().st_size
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        sizes[row["rule"]] += sum(f.stat().st_size for f in files)
     return sizes
 
 
@@ -136,21 +143,23 @@ def table(args) -> str:
         f"genes (x{factors['genes']:.0f}) and {PAPER_GENOME_BP:,} bp (x{factors['genome']:.0f}), "
         f"the same jobs per rule.",
         "",
-        "| rule | jobs | grows with | time per job (measured) | time per job (projected) | peak memory (largest job) "
-        "| disk (measured) | disk (projected) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| rule | jobs | grows with | wall time per job (measured) | CPU time per job (measured) "
+        "| time per job (projected from CPU time) | peak memory (largest job) | disk (measured) | disk (projected) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     total_disk = 0.0
     for rule in sorted(jobs, key=lambda r: (scaling(r), r)):
         kind = scaling(rule)
         records = jobs[rule]
         mean_s = sum(r["s"] for r in records) / len(records)
+        mean_cpu_s = sum(r["cpu_s"] for r in records) / len(records)
         disk = sizes.get(rule, 0)
         disk_factor = 1.0 if kind in ("fixed", "source") else factors.get(kind, 1.0)
         if kind != "source":
             total_disk += disk * disk_factor
         lines.append(
-            f"| {rule} | {len(records)} | {kind} | {duration(mean_s)} | {projected_job_seconds(kind, mean_s, factors, args)} "
+            f"| {rule} | {len(records)} | {kind} | {duration(mean_s)} | {duration(mean_cpu_s)} "
+            f"| {projected_job_seconds(kind, mean_cpu_s, factors, args)} "
             f"| {max(r['max_rss'] for r in records):.0f} MB | {human(disk)} | "
             f"{'-' if kind == 'source' else human(disk * disk_factor)} |")
     lines += ["", f"Projected disk of every rule's outputs: {human(total_disk)}"]
