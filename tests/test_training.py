@@ -423,3 +423,28 @@ def test_streamed_predictions_and_masks_equal_whole_windows(tmp_path):
     np.testing.assert_allclose(tables[1]["prediction"], tables[0]["prediction"], rtol=1e-4, atol=1e-5)
     for name in ("mask", "mask_untrained"):
         np.testing.assert_allclose(masks[1][name], masks[0][name], atol=1 / 255 + 1e-6)  # one 8-bit step
+
+
+@pytest.mark.parametrize("untrained_rows, error", [([9, 10, 11], None),
+                                                    ([9, 10], "no `mask_untrained` for test gene G011")])
+def test_discovery_names_a_test_gene_without_its_untrained_mask(tmp_path, untrained_rows, error):
+    """The untrained mask is stored for the test genes alone: one missing is an error, not NaN scores."""
+    from seq2exp.masks import MaskWriter
+    from seq2exp.results import discovery_scores
+
+    make_store(tmp_path)
+    rng = np.random.default_rng(0)
+    masks = str(tmp_path / "masks.h5")
+    with MaskWriter(masks, [f"G{i:03d}" for i in range(12)], LENGTH) as writer:
+        writer.add(np.arange(12), mask=rng.random((12, LENGTH)))
+        writer.add(np.array(untrained_rows), mask_untrained=rng.random((len(untrained_rows), LENGTH)))
+    (tmp_path / "peaks.narrowPeak").write_text("")
+    (tmp_path / "truth.bed").write_text("chr1\t1885\t1890\tE1\t0\t+\tG009\n")
+    config = {"window": {"half_width": LENGTH // 2, "central_region": 4, "reverse_complement_minus_strand": False}}
+    args = (config, "CELL", str(tmp_path), str(tmp_path / "genes.tsv"), masks, None, str(tmp_path / "peaks.narrowPeak"),
+            str(tmp_path / "truth.bed"), None)
+    if error:
+        with pytest.raises(ValueError, match=error):
+            discovery_scores(*args)
+    else:
+        assert len(discovery_scores(*args)) == 3

@@ -173,6 +173,9 @@ def discovery_scores(config: dict, cell: str, store_dir: str, genes_path: str, s
                                                     item["dna"] == N_CODE)
             signals = item["signals"].astype(np.float32)  # (H3K27ac, DNase, Hi-C)
             peak_signal = _per_base_peak_signal(window, peaks)
+            if not untrained.written[row]:
+                raise ValueError(f"{soft_masks}: no `mask_untrained` for test gene {gene_id} (stored for the test "
+                                 f"genes of the training job's gene table only; is {genes_path}'s split another?)")
             trained = soft[row]
             scores = {"seq2exp-soft": trained, "seq2exp-soft (untrained)": untrained[row],
                       "macs3": peak_signal, "dnase": signals[1], "hic-contact": signals[2],
