@@ -121,8 +121,9 @@ def main() -> None:
         if args.profile:
             print(finished.stderr)
         r = json.loads(finished.stdout.strip().splitlines()[-1])
-        print(f"{model:<18} {r['parameters']:>8,} {r['seconds']:>8.3f} {r['cpu_seconds']:>8.1f} {1 / r['seconds']:>8.3g} "
-              f"{r['batch'] / r['seconds']:>10.3g} {r['batch'] * r['length'] / r['seconds']:>10.3g} {r['memory_mb']:>8.0f}")
+        print(f"{model:<18} {r['parameters']:>8,} {r['seconds']:>8.3f} {r['cpu_seconds']:>8.1f} "
+              f"{1 / r['seconds']:>8.3g} {r['batch'] / r['seconds']:>10.3g} "
+              f"{r['batch'] * r['length'] / r['seconds']:>10.3g} {r['memory_mb']:>8.0f}")
         print(f"{'':<18} (batch {r['batch']}, window {r['length']:,} bp, {r['device']}; load average now "
               f"{os.getloadavg()[0]:.2f})")
 
@@ -145,7 +146,8 @@ def run_capped(command: list[str], max_rss_mb: float) -> tuple[subprocess.Comple
                 return None, peak_mb, time.perf_counter() - start
             time.sleep(0.05)
         stdout, stderr = process.communicate()
-    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr), peak_mb, time.perf_counter() - start
+    finished = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    return finished, peak_mb, time.perf_counter() - start
 
 
 if __name__ == "__main__":
