@@ -1,6 +1,6 @@
 """The paper's lengths end to end, in seconds: a few demo genes at 200 kb windows (2 kb central and
 pooled regions, 5 kb Hi-C, config/rehearsal.yaml) through the functions the rules call, the store,
-a training step of a small model and its predictions and masks. Everything else tests the demo's
+a training step of a small model and its predictions and masks. The other end-to-end tests run the demo's
 2 kb windows, where a length or a central slice computed for 2 kb goes unseen."""
 
 import json
