@@ -63,12 +63,8 @@ def compile_kernel(args, backward):
     warps = scan_triton.NUM_WARPS_BWD if backward else scan_triton.NUM_WARPS_FWD
     constexprs = dict(HAS_D=True, HAS_Z=True, HAS_BIAS=True, SOFTPLUS=True, BLOCK_D=block_d,
                       CHUNK=scan_triton.CHUNK, COMPUTE=tl.float32)
-    if backward:
-        constexprs["BLOCK_N"] = triton.next_power_of_2(args.d_state)
-        bf16 = BF16_ARGS | {"B_ptr", "C_ptr"}   # the backward reads the saved B, C as given
-    else:
-        constexprs.update(N_STATE=args.d_state, RUN=16 // 2)  # bf16 u: 8 positions per 16-byte load
-        bf16 = BF16_ARGS                        # the forward reads B, C cast to fp32
+    constexprs.update(N_STATE=args.d_state, RUN=16 // 2)  # bf16 u: 8 positions per 16-byte load
+    bf16 = BF16_ARGS                            # both kernels read B, C cast to fp32
     ints = int_values(args, backward)
     signature, attrs = {}, {}
     for index, name in enumerate(kernel.arg_names):
@@ -119,13 +115,14 @@ def pass_bytes(args, backward):
     """(floor bytes, bytes this implementation moves) of one pass."""
     channel_rows, state_rows = args.batch * args.d_inner * args.length, args.batch * args.d_state * args.length
     chunk_states = args.batch * args.d_inner * triton.cdiv(args.length, scan_triton.CHUNK) * args.d_state * 4
+    # B, C cast to fp32 first (read bf16, write fp32, kernel reads fp32); chunk-start states written, read back
+    cast = 2 * (2 + 4 + 4 - 2) * state_rows
     if not backward:  # u, delta, z in, y out (bf16); B, C in (bf16)
         floor = 4 * 2 * channel_rows + 2 * 2 * state_rows
-        # B, C cast to fp32 first (read bf16, write fp32, kernel reads fp32); chunk-start states written
-        return floor, floor + 2 * (2 + 4 + 4 - 2) * state_rows + chunk_states
+        return floor, floor + cast + chunk_states
     # u, delta, z, dy in and du, ddelta, dz out (bf16); B, C in (bf16); dB, dC out (fp32)
     floor = 7 * 2 * channel_rows + 2 * 2 * state_rows + 2 * 4 * state_rows
-    return floor, floor + chunk_states
+    return floor, floor + cast + chunk_states
 
 
 def main():
