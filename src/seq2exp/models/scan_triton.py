@@ -271,10 +271,10 @@ def _scan_bwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_p
             s0 = tl.load(slots + c * N_STATE + n, d_ok, other=0.0)
             states = tl.associative_scan((a, _with_start(x, a, s0, CHUNK, RUN)), 1, _affine_combine)[1]
             y += states * Ct
-            tl.atomic_add(dC_ptr + b * stride_C_b + n * stride_C_n + t, tl.sum(states * dy, axis=0), t_ok)
+            tl.atomic_add(dC_ptr + b * stride_C_b + n * stride_C_n + tile_t, states * dy, dl, sem="relaxed")
             g, carry = _adjoint(a, Ct * dy, carries[n], CHUNK, RUN)
             carries = _replace(carries, n, carry)
-            tl.atomic_add(dB_ptr + b * stride_B_b + n * stride_B_n + t, tl.sum(g * drive, axis=0), t_ok)
+            tl.atomic_add(dB_ptr + b * stride_B_b + n * stride_B_n + tile_t, g * drive, dl, sem="relaxed")
             d_drive += g * Bt
             g_decay = g * (states - x)                          # g_t a_t s_{t-1}: gradient of delta_t A_n
             dA = _replace(dA, n, dA[n] + tl.sum(_runs(g_decay * delta, CHUNK, RUN), axis=2))
