@@ -241,8 +241,8 @@ def _scan_bwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_p
         dlast = tl.load(dlast_ptr + (b * n_channels + d) * N_STATE + n, d_ok, other=0.0).to(COMPUTE)
         carries = carries + (tl.broadcast_to(dlast[:, None], (BLOCK_D, K)),)
         dA = dA + (tl.zeros((BLOCK_D, K), COMPUTE),)
-    dD = tl.zeros((BLOCK_D, CHUNK), COMPUTE)
-    dbias = tl.zeros((BLOCK_D, CHUNK), COMPUTE)
+    dD = tl.zeros((BLOCK_D, K), COMPUTE)     # partial sums per run, as dA's
+    dbias = tl.zeros((BLOCK_D, K), COMPUTE)
     slots = starts_ptr + (b * n_channels + d) * n_slots * N_STATE
     for i in range(n_chunks):
         c = n_chunks - 1 - i
@@ -284,12 +284,12 @@ def _scan_bwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_p
         if HAS_Z:
             dz = dy_out * y * gate * (1.0 + z * (1.0 - gate))
             tl.store(dz_ptr + out_offsets, dz.to(dz_ptr.dtype.element_ty), dl)
-        dD += dy * u
+        dD += tl.sum(_runs(dy * u, CHUNK, RUN), axis=2)
         ddelta = d_drive * u + d_log_decays
         if SOFTPLUS:
             ddelta *= _sigmoid(raw)
         ddelta = tl.where(dl, ddelta, 0.0)
-        dbias += ddelta
+        dbias += tl.sum(_runs(ddelta, CHUNK, RUN), axis=2)
         du = d_drive * delta + dy * D[:, None]
         tl.store(du_ptr + out_offsets, du.to(du_ptr.dtype.element_ty), dl)
         tl.store(ddelta_ptr + out_offsets, ddelta.to(ddelta_ptr.dtype.element_ty), dl)
