@@ -264,17 +264,19 @@ def _scan_bwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_p
         d_drive = tl.zeros((BLOCK_D, CHUNK), COMPUTE)          # d(delta_t u_t), summed over n
         d_log_decays = tl.zeros((BLOCK_D, CHUNK), COMPUTE)     # sum over n of A_n g_t a_t s_{t-1}
         for n in tl.static_range(N_STATE):
-            Bt = tl.load(B_ptr + b * stride_B_b + n * stride_B_n + tile_t, tile_t < L, other=0.0).to(COMPUTE)
-            Ct = tl.load(C_ptr + b * stride_C_b + n * stride_C_n + tile_t, tile_t < L, other=0.0).to(COMPUTE)
+            # B, C, dB, dC are padded to whole chunks: their loads and atomics need no mask (channels past
+            # the last add zeros)
+            Bt = tl.load(B_ptr + b * stride_B_b + n * stride_B_n + tile_t)
+            Ct = tl.load(C_ptr + b * stride_C_b + n * stride_C_n + tile_t)
             a, A = _decays(delta, A_ptr, d, d_ok, n, N_STATE, COMPUTE)
             x = drive * Bt
             s0 = tl.load(slots + c * N_STATE + n, d_ok, other=0.0)
             states = tl.associative_scan((a, _with_start(x, a, s0, CHUNK, RUN)), 1, _affine_combine)[1]
             y += states * Ct
-            tl.atomic_add(dC_ptr + b * stride_C_b + n * stride_C_n + tile_t, states * dy, dl, sem="relaxed")
+            tl.atomic_add(dC_ptr + b * stride_C_b + n * stride_C_n + tile_t, states * dy, sem="relaxed")
             g, carry = _adjoint(a, Ct * dy, carries[n], CHUNK, RUN)
             carries = _replace(carries, n, carry)
-            tl.atomic_add(dB_ptr + b * stride_B_b + n * stride_B_n + tile_t, g * drive, dl, sem="relaxed")
+            tl.atomic_add(dB_ptr + b * stride_B_b + n * stride_B_n + tile_t, g * drive, sem="relaxed")
             d_drive += g * Bt
             g_decay = g * (states - x)                          # g_t a_t s_{t-1}: gradient of delta_t A_n
             dA = _replace(dA, n, dA[n] + tl.sum(_runs(g_decay * delta, CHUNK, RUN), axis=2))
@@ -369,6 +371,13 @@ def _launch_options(u, n_state, block_d, chunk, num_warps):
     return grid, dict(BLOCK_D=block_d, CHUNK=chunk, COMPUTE=compute, num_warps=num_warps)
 
 
+def _padded(t, dtype, n_chunks, chunk):
+    """t (batch, rows, length) in `dtype`, zero-padded to whole chunks."""
+    padded = torch.zeros(*t.shape[:-1], n_chunks * chunk, dtype=dtype, device=t.device)
+    padded[..., :t.shape[-1]] = t
+    return padded
+
+
 def _run_length(u, chunk):
     """Positions per thread in the kernels' tiles: those of one 16-byte load of u."""
     return min(chunk, 16 // u.element_size())
@@ -434,7 +443,7 @@ class TritonScan(torch.autograd.Function):
         du, ddelta = torch.empty_like(u, memory_format=torch.contiguous_format), \
             torch.empty_like(delta, memory_format=torch.contiguous_format)
         dz = None if z is None else torch.empty_like(z, memory_format=torch.contiguous_format)
-        B, C = (t.to(compute).contiguous() for t in (B, C))  # as in the forward, and the strides of dB, dC
+        B, C = (_padded(t, compute, starts.shape[2] - 1, ctx.chunk) for t in (B, C))
         dB, dC = torch.zeros_like(B), torch.zeros_like(C)
         dA, ds0 = (torch.empty(batch, channels, n_state, dtype=compute, device=u.device) for _ in range(2))
         dD, dbias = (torch.empty(batch, channels, dtype=compute, device=u.device) for _ in range(2))
@@ -445,7 +454,7 @@ class TritonScan(torch.autograd.Function):
             channels, length, starts.shape[2] - 1, starts.shape[2],
             HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
             SOFTPLUS=ctx.softplus, N_STATE=n_state, RUN=_run_length(u, ctx.chunk), **options)
-        grads = [du, ddelta, dA.sum(0).to(A.dtype), dB.to(ctx.B_dtype), dC.to(ctx.C_dtype),
+        grads = [du, ddelta, dA.sum(0).to(A.dtype), dB[..., :length].to(ctx.B_dtype), dC[..., :length].to(ctx.C_dtype),
                  None if D is None else dD.sum(0).to(D.dtype), dz,
                  None if delta_bias is None else dbias.sum(0).to(delta_bias.dtype),
                  None if ctx.initial_state_dtype is None else ds0.to(ctx.initial_state_dtype), None, None]
