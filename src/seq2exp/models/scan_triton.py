@@ -67,13 +67,25 @@ def _softplus(x):
     log(1 + e) alone loses ~6e-4 relative at e = 1e-4 in fp32; Triton's interpreter has no libdevice)."""
     e = tl.exp2(tl.minimum(x, 20.0) * LOG2E)  # tl.exp's own lowering, but flushing subnormals: no range fix-ups
     one_plus = 1.0 + e
-    log1p = tl.where(one_plus == 1.0, e, tl.log(one_plus) * (e / (one_plus - 1.0)))
+    log1p = tl.where(one_plus == 1.0, e, tl.log(one_plus) * e * _reciprocal(one_plus - 1.0))
     return tl.where(x <= 20.0, log1p, x)
 
 
 @triton.jit
+def _reciprocal(x):
+    """1 / x for 2^-60 <= x (0 beyond 2^63). In fp32 one MUFU.RSQ and a multiply, where Triton's division
+    (div.full) adds range checks and rescaling, at the same relative accuracy (~1e-7); fp64's rsqrt is
+    an approximation, so fp64 divides."""
+    if x.dtype == tl.float64:
+        result = 1.0 / x
+    else:
+        result = tl.math.rsqrt(x * x)
+    return result
+
+
+@triton.jit
 def _sigmoid(x):
-    return 1.0 / (1.0 + tl.exp2(-x * LOG2E))
+    return _reciprocal(1.0 + tl.exp2(-x * LOG2E))
 
 
 @triton.jit
