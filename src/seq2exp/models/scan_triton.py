@@ -114,13 +114,22 @@ def _with_start(x, a, s0, CHUNK: tl.constexpr, RUN: tl.constexpr):
 
 
 @triton.jit
+def _load_rows(u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d, stride_delta_b, stride_delta_d,
+               COMPUTE: tl.constexpr):
+    """u and delta + delta_bias of one chunk, (BLOCK_D, CHUNK) in the compute dtype."""
+    u = tl.load(u_ptr + b * stride_u_b + d[:, None] * stride_u_d + t[None, :], dl, other=0.0).to(COMPUTE)
+    raw = tl.load(delta_ptr + b * stride_delta_b + d[:, None] * stride_delta_d + t[None, :], dl,
+                  other=0.0).to(COMPUTE) + bias[:, None]
+    return u, raw
+
+
+@triton.jit
 def _load_inputs(u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d, stride_delta_b, stride_delta_d,
                  SOFTPLUS: tl.constexpr, COMPUTE: tl.constexpr):
     """u, delta (raw and as used) of one chunk, (BLOCK_D, CHUNK) in the compute dtype; delta is 0 outside
     the data, so that padding positions leave the state unchanged (a = 1, x = 0)."""
-    u = tl.load(u_ptr + b * stride_u_b + d[:, None] * stride_u_d + t[None, :], dl, other=0.0).to(COMPUTE)
-    raw = tl.load(delta_ptr + b * stride_delta_b + d[:, None] * stride_delta_d + t[None, :], dl,
-                  other=0.0).to(COMPUTE) + bias[:, None]
+    u, raw = _load_rows(u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d, stride_delta_b,
+                        stride_delta_d, COMPUTE)
     delta = raw
     if SOFTPLUS:
         delta = _softplus(raw)
@@ -266,13 +275,15 @@ def _scan_bwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_p
         drive = delta * u
         out_offsets = (b * n_channels + d[:, None]) * L + t[None, :]
         dy = tl.load(dout_ptr + out_offsets, dl, other=0.0).to(COMPUTE)
+        # (what the loop over states does not need is used up or left to be reloaded: registers)
         if HAS_Z:
             z = tl.load(z_ptr + b * stride_z_b + d[:, None] * stride_z_d + t[None, :], dl, other=0.0).to(COMPUTE)
             gate = _sigmoid(z)
-            dy_out = dy
+            dz_per_y = dy * gate * (1.0 + z * (1.0 - gate))
             dy = dy * z * gate
+        dD += tl.sum(_runs(dy * u, CHUNK, RUN), axis=2)
+        y = u * D[:, None]                                      # + sum over n of C_t s_t
         tile_t = tl.broadcast_to(t[None, :], (BLOCK_D, CHUNK))
-        y = tl.zeros((BLOCK_D, CHUNK), COMPUTE)
         d_drive = tl.zeros((BLOCK_D, CHUNK), COMPUTE)          # d(delta_t u_t), summed over n
         d_log_decays = tl.zeros((BLOCK_D, CHUNK), COMPUTE)     # sum over n of A_n g_t a_t s_{t-1}
         for n in tl.static_range(N_STATE):
@@ -293,12 +304,10 @@ def _scan_bwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_p
             g_decay = g * (states - x)                          # g_t a_t s_{t-1}: gradient of delta_t A_n
             dA = _replace(dA, n, dA[n] + tl.sum(_runs(g_decay * delta, CHUNK, RUN), axis=2))
             d_log_decays += g_decay * A[:, None]
-        if HAS_D:
-            y += u * D[:, None]
         if HAS_Z:
-            dz = dy_out * y * gate * (1.0 + z * (1.0 - gate))
-            tl.store(dz_ptr + out_offsets, dz.to(dz_ptr.dtype.element_ty), dl)
-        dD += tl.sum(_runs(dy * u, CHUNK, RUN), axis=2)
+            tl.store(dz_ptr + out_offsets, (dz_per_y * y).to(dz_ptr.dtype.element_ty), dl)
+        u, raw = _load_rows(u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d, stride_delta_b,
+                            stride_delta_d, COMPUTE)
         ddelta = d_drive * u + d_log_decays
         if SOFTPLUS:
             ddelta *= _sigmoid(raw)
