@@ -4,7 +4,7 @@
 
 Compiles the forward and backward kernels offline for sm_90a (Triton's own ptxas), with the argument
 types and 16-divisibility a launch at that size gives (bf16 u, delta, z, dy as a bf16 Mamba block gives
-them; fp32 A, D, bias, states; B and C in the dtype each kernel reads), and prints registers, spills,
+them; fp32 A, D, bias, states; B and C cast to fp32, as both kernels read them), and prints registers, spills,
 and SASS instructions and warp shuffles per (batch, channel, state, position) element: the count of one
 pass of the chunk loop (straight-line: the loop over states is unrolled) divided by the elements one
 thread handles in it. The estimate of each kernel is the larger of its instruction issue time at the
@@ -52,7 +52,7 @@ def int_values(args, backward):
     values = dict(stride_u_b=channel_stride, stride_u_d=args.length, stride_delta_b=channel_stride,
                   stride_delta_d=args.length, stride_B_b=state_stride, stride_B_n=args.length,
                   stride_C_b=state_stride, stride_C_n=args.length, stride_z_b=channel_stride,
-                  stride_z_d=args.length, n_channels=args.d_inner, n_state=args.d_state, L=args.length,
+                  stride_z_d=args.length, n_channels=args.d_inner, L=args.length,
                   n_chunks=n_chunks, n_slots=n_chunks + 1)
     return values
 

@@ -15,13 +15,16 @@ state is stored by the one thread that holds it. With a backward to come every c
 (the saved chunk-start states, N / CHUNK values per (b, d, position) instead of the (B, D, N, L)
 states); in inference two slots serve in turn.
 
-The backward (not yet restructured: its (BLOCK_D, N, CHUNK) tiles put the chunk axis across lanes)
-walks the chunks right to left, recomputes a chunk's states from its saved start state, and solves the adjoint
-g_t = C_t dy_t + a_{t+1} g_{t+1} as a scan over the time-flipped chunk (Triton's reverse=True scan is
-not reliable for non-commutative combines, triton-lang/triton#4362, so we flip instead).
-dB and dC sum over channels from several programs: fp32 (fp64) atomic adds, D / BLOCK_D_BWD per element
-(as mamba-ssm's kernel does per channel; a cost to watch on the GPU); dA, dD and delta_bias's
-gradient are per-program partial sums reduced over the batch in PyTorch.
+The backward has the same layout and walks the chunks right to left. Per chunk and state it recomputes
+the states from the saved start state (the forward's scan) and solves the adjoint
+g_t = C_t dy_t + a_{t+1} g_{t+1} without a right-to-left scan across lanes (Triton's reverse=True is
+not reliable for non-commutative combines, triton-lang/triton#4362): each thread scans its run back to
+front in registers, and the runs' affine maps of the adjoint carry are gathered in right-to-left order
+for one left-to-right scan across lanes. The carry into the chunk on the left and the partial sums of
+dA stay in registers (a tuple over states). dB and dC sum over channels from several programs: fp32
+(fp64) relaxed atomic adds per element, as mamba-ssm's kernel does per channel, into buffers padded to
+whole chunks (no masks); dA, dD and delta_bias's gradient are per-program partial sums reduced over the
+batch in PyTorch.
 
 Requirements: triton >= MIN_TRITON, the oldest version checked (3.7.1, which torch 2.13 pins; 3.2's
 interpreter fails on these kernels). On CUDA machines use the triton that torch pins. On CPU tensors
@@ -38,9 +41,9 @@ import triton.language as tl
 MIN_TRITON = (3, 7)
 LOG2E = tl.constexpr(1.4426950408889634)
 CHUNK = 64          # positions per chunk (a power of two): also the spacing of the saved states
-# Channels per program and warps: the forward's chosen by its SASS count (bench_triton_sass.py; 8 x 64
-# positions on 2 warps: 16.6 instructions per element), the backward's keep its (BLOCK_D, 16, CHUNK)
-# blocks within ~32 fp32 values per thread; untuned on a GPU (benchmarks/bench_triton_scan.py --configs).
+# Channels per program and warps, chosen by the SASS count (bench_triton_sass.py): 8 x 64 positions on
+# 2 warps, 8 per thread (forward 15.4 instructions per element, backward 31.7); untuned on a GPU
+# (benchmarks/bench_triton_scan.py --configs).
 BLOCK_D_FWD = 8
 NUM_WARPS_FWD = 2
 BLOCK_D_BWD = 8
@@ -287,8 +290,8 @@ def _scan_bwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_p
         d_drive = tl.zeros((BLOCK_D, CHUNK), COMPUTE)          # d(delta_t u_t), summed over n
         d_log_decays = tl.zeros((BLOCK_D, CHUNK), COMPUTE)     # sum over n of A_n g_t a_t s_{t-1}
         for n in tl.static_range(N_STATE):
-            # B, C, dB, dC are padded to whole chunks: their loads and atomics need no mask (channels past
-            # the last add zeros)
+            # B, C, dB, dC are zero-padded to whole chunks: their loads and atomics need no mask (channels
+            # past the last add zeros)
             Bt = tl.load(B_ptr + b * stride_B_b + n * stride_B_n + tile_t)
             Ct = tl.load(C_ptr + b * stride_C_b + n * stride_C_n + tile_t)
             a, A = _decays(delta, A_ptr, d, d_ok, n, N_STATE, COMPUTE)
@@ -393,7 +396,8 @@ def _launch_options(u, n_state, block_d, chunk, num_warps):
 
 
 def _padded(t, dtype, n_chunks, chunk):
-    """t (batch, rows, length) in `dtype`, zero-padded to whole chunks."""
+    """t (batch, rows, length) in `dtype`, zero-padded to whole chunks (padding positions have delta = 0
+    and dy = 0, so zeros there add nothing: garbage could be NaN)."""
     padded = torch.zeros(*t.shape[:-1], n_chunks * chunk, dtype=dtype, device=t.device)
     padded[..., :t.shape[-1]] = t
     return padded
