@@ -154,6 +154,9 @@ def main():
               f"estimate {estimate * 1e3:.2f} ms")
         print(f"  floor: {floor_bytes / 1e9:.2f} GB / {HBM_BYTES_PER_S / 1e12:.1f} TB/s = {floor * 1e3:.2f} ms; "
               f"estimate / floor {estimate / floor:.1f}")
+        if backward:
+            print(f"  not in the estimate: dB, dC atomic adds per element (as mamba-ssm's), 2 x {elements:.3g} fp32 = "
+                  f"{2 * elements * 4 / 1e9:.0f} GB read-modify-written in L2")
     ratio = sum(estimates) / sum(floors)
     print(f"\nforward + backward: estimate {sum(estimates) * 1e3:.2f} ms, floor {sum(floors) * 1e3:.2f} ms")
     print(f"estimated fwd+bwd / floor: {ratio:.1f}")
