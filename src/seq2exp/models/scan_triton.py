@@ -16,11 +16,12 @@ state is stored by the one thread that holds it. With a backward to come every c
 states); in inference two slots serve in turn.
 
 The backward has the same layout and walks the chunks right to left. Per chunk and state it recomputes
-the states from the saved start state (the forward's scan) and solves the adjoint
-g_t = C_t dy_t + a_{t+1} g_{t+1} without a right-to-left scan across lanes (Triton's reverse=True is
-not reliable for non-commutative combines, triton-lang/triton#4362): each thread scans its run back to
-front in registers, and the runs' affine maps of the adjoint carry are gathered in right-to-left order
-for one left-to-right scan across lanes. The carry into the chunk on the left and the partial sums of
+the states from the saved start state (each run in registers, then one scan across runs) and solves the
+adjoint g_t = C_t dy_t + a_{t+1} g_{t+1} without a right-to-left scan across lanes (Triton's
+reverse=True is not reliable for non-commutative combines, triton-lang/triton#4362): each thread scans
+its run back to front in registers, the runs' affine maps of the adjoint carry are gathered in
+right-to-left order for one left-to-right scan across lanes, and each run is scanned again from its
+carry. The carry into the chunk on the left and the partial sums of
 dA stay in registers (a tuple over states). dB and dC sum over channels from several programs: fp32
 (fp64) relaxed atomic adds per element, as mamba-ssm's kernel does per channel, into buffers padded to
 whole chunks (no masks); dA, dD and delta_bias's gradient are per-program partial sums reduced over the
@@ -42,7 +43,7 @@ MIN_TRITON = (3, 7)
 LOG2E = tl.constexpr(1.4426950408889634)
 CHUNK = 64          # positions per chunk (a power of two): also the spacing of the saved states
 # Channels per program and warps, chosen by the SASS count (bench_triton_sass.py): 8 x 64 positions on
-# 2 warps, 8 per thread (forward 15.4 instructions per element, backward 31.7); untuned on a GPU
+# 2 warps, 8 per thread (forward 15.4 instructions per element, backward 31.1); untuned on a GPU
 # (benchmarks/bench_triton_scan.py --configs).
 BLOCK_D_FWD = 8
 NUM_WARPS_FWD = 2
@@ -200,30 +201,58 @@ def _decays(delta, A_ptr, d, d_ok, n, N_STATE: tl.constexpr, COMPUTE: tl.constex
 
 
 @triton.jit
-def _adjoint(a, c, carry, CHUNK: tl.constexpr, RUN: tl.constexpr):
-    """The adjoint g_t = c_t + a_{t+1} g_{t+1} over a chunk (BLOCK_D, CHUNK), given carry = a_T g_T of the
-    position T right of the chunk as a (BLOCK_D, CHUNK // RUN) tile (the same value in every run);
-    returns g and, in the same form, the carry a_{t0} g_{t0} to pass left.
+def _run_last(runs):
+    """runs (BLOCK_D, runs, RUN) -> (BLOCK_D, runs): each run's last value (a register of its thread)."""
+    is_last = (tl.arange(0, runs.shape[2]) == runs.shape[2] - 1)[None, None, :]
+    return tl.sum(tl.where(is_last, runs, 0.0), axis=2)
+
+
+@triton.jit
+def _chunk_states(a, xs, CHUNK: tl.constexpr, RUN: tl.constexpr):
+    """(states (BLOCK_D, CHUNK) of s_t = a_t s_{t-1} + xs_t from s = 0 before the chunk, the product of a
+    over each run (BLOCK_D, CHUNK // RUN)): each run scanned in registers, then one scan across runs."""
+    K: tl.constexpr = CHUNK // RUN
+    a_runs, x_runs = tl.associative_scan((_runs(a, CHUNK, RUN), _runs(xs, CHUNK, RUN)), 2, _affine_combine)
+    decays = _run_last(a_runs)
+    ends = tl.associative_scan((decays, _run_last(x_runs)), 1, _affine_combine)[1]
+    lanes = tl.broadcast_to(tl.arange(0, K)[None, :], ends.shape)
+    entering = tl.where(lanes == 0, 0.0, tl.gather(ends, tl.maximum(lanes - 1, 0), 1))
+    return tl.reshape(x_runs + a_runs * entering[:, :, None], a.shape), decays
+
+
+@triton.jit
+def _back_to_front(a, c, entering, CHUNK: tl.constexpr, RUN: tl.constexpr):
+    """g_t = c_t + a_{t+1} g_{t+1} within each run, back to front in registers, from `entering` (BLOCK_D,
+    runs) = a_T g_T of the position T right of the run: g as runs (BLOCK_D, runs, RUN) in time order."""
+    is_end = (tl.arange(0, RUN) == 0)[None, None, :]          # back to front: the run's last position first
+    c_runs = tl.flip(_runs(c, CHUNK, RUN), 2)
+    c_runs = tl.where(is_end, c_runs + entering[:, :, None], c_runs)
+    a_runs = tl.flip(_runs(a, CHUNK, RUN), 2)
+    g_runs = tl.associative_scan((a_runs, tl.full(a_runs.shape, 1.0, a.dtype), c_runs), 2, _adjoint_combine)[2]
+    return tl.flip(g_runs, 2)
+
+
+@triton.jit
+def _adjoint(a, c, decays, carry, CHUNK: tl.constexpr, RUN: tl.constexpr):
+    """The adjoint g_t = c_t + a_{t+1} g_{t+1} over a chunk (BLOCK_D, CHUNK), given the product of a over
+    each run (`decays`) and carry = a_T g_T of the position T right of the chunk as a (BLOCK_D, runs) tile
+    (the same value in every run); returns g and, in the same form, the carry a_{t0} g_{t0} to pass left.
 
     No right-to-left scan across lanes (Triton's reverse=True is not reliable for non-commutative
     combines, triton-lang/triton#4362): each run is scanned back to front in registers (its flip is a
-    choice of register), and the runs' maps h -> P h + H, from the carry entering a run on the right to
-    the one leaving it on the left, are gathered in right-to-left order (one value per thread) for a
-    left-to-right scan across lanes."""
+    choice of register) from 0, which gives its map h -> decays h + H from the carry entering it on the
+    right to the one leaving it on the left; the maps, gathered in right-to-left order (one value per
+    thread), are scanned across lanes left to right; the runs are then scanned again from their carries."""
     K: tl.constexpr = CHUNK // RUN
-    a_runs = tl.flip(_runs(a, CHUNK, RUN), 2)
-    last, inner, g_runs = tl.associative_scan((a_runs, tl.full(a_runs.shape, 1.0, a.dtype),
-                                               tl.flip(_runs(c, CHUNK, RUN), 2)), 2, _adjoint_combine)
-    # back to front: last = a_q, inner = the product of a over (q, run end], g_runs = g_q of the run alone
-    run_start = (tl.arange(0, RUN) == RUN - 1)[None, None, :]
-    P = tl.sum(tl.where(run_start, last * inner, 0.0), axis=2)
-    H = tl.sum(tl.where(run_start, last * g_runs, 0.0), axis=2)
-    lanes = tl.broadcast_to(tl.arange(0, K)[None, :], P.shape)
-    P, H = tl.gather(P, K - 1 - lanes, 1), tl.gather(H, K - 1 - lanes, 1)   # runs right to left
+    run_start = (tl.arange(0, RUN) == 0)[None, None, :]
+    alone = _back_to_front(a, c, tl.zeros(decays.shape, a.dtype), CHUNK, RUN)
+    H = tl.sum(tl.where(run_start, _runs(a, CHUNK, RUN) * alone, 0.0), axis=2)
+    lanes = tl.broadcast_to(tl.arange(0, K)[None, :], H.shape)
+    P, H = tl.gather(decays, K - 1 - lanes, 1), tl.gather(H, K - 1 - lanes, 1)   # runs right to left
     H = tl.where(lanes == 0, H + P * carry, H)
     leaving = tl.associative_scan((P, H), 1, _affine_combine)[1]
     entering = tl.where(lanes == K - 1, carry, tl.gather(leaving, tl.maximum(K - 2 - lanes, 0), 1))
-    g = tl.reshape(tl.flip(g_runs + inner * entering[:, :, None], 2), a.shape)
+    g = tl.reshape(_back_to_front(a, c, entering, CHUNK, RUN), a.shape)
     return g, tl.gather(leaving, tl.full(P.shape, K - 1, tl.int32), 1)
 
 
@@ -297,10 +326,10 @@ def _scan_bwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_p
             a, A = _decays(delta, A_ptr, d, d_ok, n, N_STATE, COMPUTE)
             x = drive * Bt
             s0 = tl.load(slots + c * N_STATE + n, d_ok, other=0.0)
-            states = tl.associative_scan((a, _with_start(x, a, s0, CHUNK, RUN)), 1, _affine_combine)[1]
+            states, decays = _chunk_states(a, _with_start(x, a, s0, CHUNK, RUN), CHUNK, RUN)
             y += states * Ct
             tl.atomic_add(dC_ptr + b * stride_C_b + n * stride_C_n + tile_t, states * dy, sem="relaxed")
-            g, carry = _adjoint(a, Ct * dy, carries[n], CHUNK, RUN)
+            g, carry = _adjoint(a, Ct * dy, decays, carries[n], CHUNK, RUN)
             carries = _replace(carries, n, carry)
             tl.atomic_add(dB_ptr + b * stride_B_b + n * stride_B_n + tile_t, g * drive, sem="relaxed")
             d_drive += g * Bt
