@@ -141,11 +141,17 @@ def _load_inputs(u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d, st
 
 
 @triton.jit
+def _decays(delta, A_ptr, d, d_ok, n, N_STATE: tl.constexpr, COMPUTE: tl.constexpr):
+    """(a = e^{delta A_n} as a (BLOCK_D, CHUNK) tile, A_n (BLOCK_D,)) of state n."""
+    A = tl.load(A_ptr + d * N_STATE + n, d_ok, other=0.0).to(COMPUTE)
+    return tl.exp2(delta * (A * LOG2E)[:, None]), A
+
+
+@triton.jit
 def _state_run(delta, drive, Bt, A_ptr, slot, d, d_ok, n, N_STATE: tl.constexpr, CHUNK: tl.constexpr, RUN: tl.constexpr,
                COMPUTE: tl.constexpr):
     """States (BLOCK_D, CHUNK) of state n over a chunk from its start state (read from `slot`)."""
-    A = tl.load(A_ptr + d * N_STATE + n, d_ok, other=0.0).to(COMPUTE) * LOG2E
-    a = tl.exp2(delta * A[:, None])
+    a, _ = _decays(delta, A_ptr, d, d_ok, n, N_STATE, COMPUTE)
     x = _with_start(drive * Bt, a, tl.load(slot + n, d_ok, other=0.0), CHUNK, RUN)
     return tl.associative_scan((a, x), 1, _affine_combine)[1]
 
@@ -191,13 +197,6 @@ def _scan_fwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_p
             y *= z * _sigmoid(z)
         out_offsets = (b * n_channels + d[:, None]) * L + t[None, :]
         tl.store(out_ptr + out_offsets, y.to(out_ptr.dtype.element_ty), dl)
-
-
-@triton.jit
-def _decays(delta, A_ptr, d, d_ok, n, N_STATE: tl.constexpr, COMPUTE: tl.constexpr):
-    """(a = e^{delta A_n} as a (BLOCK_D, CHUNK) tile, A_n (BLOCK_D,)) of state n."""
-    A = tl.load(A_ptr + d * N_STATE + n, d_ok, other=0.0).to(COMPUTE)
-    return tl.exp2(delta * (A * LOG2E)[:, None]), A
 
 
 @triton.jit
@@ -307,7 +306,7 @@ def _scan_bwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_p
         drive = delta * u
         out_offsets = (b * n_channels + d[:, None]) * L + t[None, :]
         dy = tl.load(dout_ptr + out_offsets, dl, other=0.0).to(COMPUTE)
-        # (what the loop over states does not need is used up or left to be reloaded: registers)
+        # what the loop over states does not need is used up before it or reloaded after it (registers)
         if HAS_Z:
             z = tl.load(z_ptr + b * stride_z_b + d[:, None] * stride_z_d + t[None, :], dl, other=0.0).to(COMPUTE)
             gate = _sigmoid(z)
@@ -483,7 +482,7 @@ class TritonScan(torch.autograd.Function):
         z = None if z is None else _rows(z)
         A, D, delta_bias = (None if t is None else t.contiguous() for t in (A, D, delta_bias))
         ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, starts)
-        ctx.softplus, ctx.chunk, ctx.B_dtype, ctx.C_dtype = softplus, chunk, B.dtype, C.dtype
+        ctx.softplus, ctx.chunk = softplus, chunk
         ctx.initial_state_dtype = None if initial_state is None else initial_state.dtype
         return out, last
 
@@ -497,18 +496,18 @@ class TritonScan(torch.autograd.Function):
         du, ddelta = torch.empty_like(u, memory_format=torch.contiguous_format), \
             torch.empty_like(delta, memory_format=torch.contiguous_format)
         dz = None if z is None else torch.empty_like(z, memory_format=torch.contiguous_format)
-        B, C = (_padded(t, compute, starts.shape[2] - 1, ctx.chunk) for t in (B, C))
-        dB, dC = torch.zeros_like(B), torch.zeros_like(C)
+        B_rows, C_rows = (_padded(t, compute, starts.shape[2] - 1, ctx.chunk) for t in (B, C))
+        dB, dC = torch.zeros_like(B_rows), torch.zeros_like(C_rows)
         dA, ds0 = (torch.empty(batch, channels, n_state, dtype=compute, device=u.device) for _ in range(2))
         dD, dbias = (torch.empty(batch, channels, dtype=compute, device=u.device) for _ in range(2))
         grid, options = _launch_options(u, n_state, BLOCK_D_BWD, ctx.chunk, NUM_WARPS_BWD)
         _scan_bwd_kernel[grid](
-            u, delta, A, B, C, D, z, delta_bias, starts, dout, dlast,
-            du, ddelta, dA, dB, dC, dD, dz, dbias, ds0, *_strides(u, delta, B, C, z),
+            u, delta, A, B_rows, C_rows, D, z, delta_bias, starts, dout, dlast,
+            du, ddelta, dA, dB, dC, dD, dz, dbias, ds0, *_strides(u, delta, B_rows, C_rows, z),
             channels, length, starts.shape[2] - 1, starts.shape[2],
             HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
             SOFTPLUS=ctx.softplus, N_STATE=n_state, RUN=_run_length(u, ctx.chunk), **options)
-        grads = [du, ddelta, dA.sum(0).to(A.dtype), dB[..., :length].to(ctx.B_dtype), dC[..., :length].to(ctx.C_dtype),
+        grads = [du, ddelta, dA.sum(0).to(A.dtype), dB[..., :length].to(B.dtype), dC[..., :length].to(C.dtype),
                  None if D is None else dD.sum(0).to(D.dtype), dz,
                  None if delta_bias is None else dbias.sum(0).to(delta_bias.dtype),
                  None if ctx.initial_state_dtype is None else ds0.to(ctx.initial_state_dtype), None, None]
