@@ -4,7 +4,7 @@
 
 Compiles the forward and backward kernels offline for sm_90a (Triton's own ptxas), with the argument
 types and 16-divisibility a launch at that size gives (bf16 u, delta, z, dy as a bf16 Mamba block gives
-them; fp32 A, D, bias, states; B and C in the dtype each kernel reads), and prints registers, spills,
+them; fp32 A, D, bias, states; B and C cast to fp32, as both kernels read them), and prints registers, spills,
 and SASS instructions and warp shuffles per (batch, channel, state, position) element: the count of one
 pass of the chunk loop (straight-line: the loop over states is unrolled) divided by the elements one
 thread handles in it. The estimate of each kernel is the larger of its instruction issue time at the
@@ -52,7 +52,7 @@ def int_values(args, backward):
     values = dict(stride_u_b=channel_stride, stride_u_d=args.length, stride_delta_b=channel_stride,
                   stride_delta_d=args.length, stride_B_b=state_stride, stride_B_n=args.length,
                   stride_C_b=state_stride, stride_C_n=args.length, stride_z_b=channel_stride,
-                  stride_z_d=args.length, n_channels=args.d_inner, n_state=args.d_state, L=args.length,
+                  stride_z_d=args.length, n_channels=args.d_inner, L=args.length,
                   n_chunks=n_chunks, n_slots=n_chunks + 1)
     return values
 
@@ -63,12 +63,8 @@ def compile_kernel(args, backward):
     warps = scan_triton.NUM_WARPS_BWD if backward else scan_triton.NUM_WARPS_FWD
     constexprs = dict(HAS_D=True, HAS_Z=True, HAS_BIAS=True, SOFTPLUS=True, BLOCK_D=block_d,
                       CHUNK=scan_triton.CHUNK, COMPUTE=tl.float32)
-    if backward:
-        constexprs["BLOCK_N"] = triton.next_power_of_2(args.d_state)
-        bf16 = BF16_ARGS | {"B_ptr", "C_ptr"}   # the backward reads the saved B, C as given
-    else:
-        constexprs.update(N_STATE=args.d_state, RUN=16 // 2)  # bf16 u: 8 positions per 16-byte load
-        bf16 = BF16_ARGS                        # the forward reads B, C cast to fp32
+    constexprs.update(N_STATE=args.d_state, RUN=16 // 2)  # bf16 u: 8 positions per 16-byte load
+    bf16 = BF16_ARGS                            # both kernels read B, C cast to fp32
     ints = int_values(args, backward)
     signature, attrs = {}, {}
     for index, name in enumerate(kernel.arg_names):
@@ -119,13 +115,14 @@ def pass_bytes(args, backward):
     """(floor bytes, bytes this implementation moves) of one pass."""
     channel_rows, state_rows = args.batch * args.d_inner * args.length, args.batch * args.d_state * args.length
     chunk_states = args.batch * args.d_inner * triton.cdiv(args.length, scan_triton.CHUNK) * args.d_state * 4
+    # B, C cast to fp32 first (read bf16, write fp32, kernel reads fp32); chunk-start states written, read back
+    cast = 2 * (2 + 4 + 4 - 2) * state_rows
     if not backward:  # u, delta, z in, y out (bf16); B, C in (bf16)
         floor = 4 * 2 * channel_rows + 2 * 2 * state_rows
-        # B, C cast to fp32 first (read bf16, write fp32, kernel reads fp32); chunk-start states written
-        return floor, floor + 2 * (2 + 4 + 4 - 2) * state_rows + chunk_states
+        return floor, floor + cast + chunk_states
     # u, delta, z, dy in and du, ddelta, dz out (bf16); B, C in (bf16); dB, dC out (fp32)
     floor = 7 * 2 * channel_rows + 2 * 2 * state_rows + 2 * 4 * state_rows
-    return floor, floor + chunk_states
+    return floor, floor + cast + chunk_states
 
 
 def main():
@@ -157,6 +154,9 @@ def main():
               f"estimate {estimate * 1e3:.2f} ms")
         print(f"  floor: {floor_bytes / 1e9:.2f} GB / {HBM_BYTES_PER_S / 1e12:.1f} TB/s = {floor * 1e3:.2f} ms; "
               f"estimate / floor {estimate / floor:.1f}")
+        if backward:
+            print(f"  not in the estimate: dB, dC atomic adds per element (as mamba-ssm's), 2 x {elements:.3g} fp32 = "
+                  f"{2 * elements * 4 / 1e9:.0f} GB read-modify-written in L2")
     ratio = sum(estimates) / sum(floors)
     print(f"\nforward + backward: estimate {sum(estimates) * 1e3:.2f} ms, floor {sum(floors) * 1e3:.2f} ms")
     print(f"estimated fwd+bwd / floor: {ratio:.1f}")

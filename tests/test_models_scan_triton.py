@@ -83,14 +83,16 @@ def test_float32_inputs_compute_in_float32():
     assert out.dtype == torch.float32
 
 
-def test_bfloat16_inputs_are_cast_to_float32_inside_the_kernel():
+@pytest.mark.parametrize("length, chunk", [(23, 8), (70, scan_triton.CHUNK)])
+def test_bfloat16_inputs_are_cast_to_float32_inside_the_kernel(length, chunk):
     """bf16 u, delta, B, C, z (as a bf16 Mamba block gives them; A, D, bias, state stay fp32): the
     kernel loads and casts them, so against the reference on the same rounded values only the output
-    and the bf16 gradients' final rounding differ (relative 2^-8), not fp32 accumulation."""
-    inputs = _inputs(23)
+    and the bf16 gradients' final rounding differ (relative 2^-8), not fp32 accumulation. At the
+    default chunk, the kernels' real layout: runs of 8 positions, 8 runs per chunk."""
+    inputs = _inputs(length)
     for name in ("u", "delta", "B", "C", "z"):
         inputs[name] = inputs[name].to(torch.bfloat16)
-    out = _compare(inputs, dict(delta_softplus=True), 8, rtol=2e-2, atol=2e-2)
+    out = _compare(inputs, dict(delta_softplus=True), chunk, rtol=2e-2, atol=2e-2)
     assert out.dtype == torch.bfloat16
 
 

@@ -15,13 +15,17 @@ state is stored by the one thread that holds it. With a backward to come every c
 (the saved chunk-start states, N / CHUNK values per (b, d, position) instead of the (B, D, N, L)
 states); in inference two slots serve in turn.
 
-The backward (not yet restructured: its (BLOCK_D, N, CHUNK) tiles put the chunk axis across lanes)
-walks the chunks right to left, recomputes a chunk's states from its saved start state, and solves the adjoint
-g_t = C_t dy_t + a_{t+1} g_{t+1} as a scan over the time-flipped chunk (Triton's reverse=True scan is
-not reliable for non-commutative combines, triton-lang/triton#4362, so we flip instead).
-dB and dC sum over channels from several programs: fp32 (fp64) atomic adds, D / BLOCK_D_BWD per element
-(as mamba-ssm's kernel does per channel; a cost to watch on the GPU); dA, dD and delta_bias's
-gradient are per-program partial sums reduced over the batch in PyTorch.
+The backward has the same layout and walks the chunks right to left. Per chunk and state it recomputes
+the states from the saved start state (each run in registers, then one scan across runs) and solves the
+adjoint g_t = C_t dy_t + a_{t+1} g_{t+1} without a right-to-left scan across lanes (Triton's
+reverse=True is not reliable for non-commutative combines, triton-lang/triton#4362): each thread scans
+its run back to front in registers, the runs' affine maps of the adjoint carry are gathered in
+right-to-left order for one left-to-right scan across lanes, and each run is scanned again from its
+carry. The carry into the chunk on the left and the partial sums of
+dA stay in registers (a tuple over states). dB and dC sum over channels from several programs: fp32
+(fp64) relaxed atomic adds per element, as mamba-ssm's kernel does per channel, into buffers padded to
+whole chunks (no masks); dA, dD and delta_bias's gradient are per-program partial sums reduced over the
+batch in PyTorch.
 
 Requirements: triton >= MIN_TRITON, the oldest version checked (3.7.1, which torch 2.13 pins; 3.2's
 interpreter fails on these kernels). On CUDA machines use the triton that torch pins. On CPU tensors
@@ -38,13 +42,13 @@ import triton.language as tl
 MIN_TRITON = (3, 7)
 LOG2E = tl.constexpr(1.4426950408889634)
 CHUNK = 64          # positions per chunk (a power of two): also the spacing of the saved states
-# Channels per program and warps: the forward's chosen by its SASS count (bench_triton_sass.py; 8 x 64
-# positions on 2 warps: 16.6 instructions per element), the backward's keep its (BLOCK_D, 16, CHUNK)
-# blocks within ~32 fp32 values per thread; untuned on a GPU (benchmarks/bench_triton_scan.py --configs).
+# Channels per program and warps, chosen by the SASS count (bench_triton_sass.py): 8 x 64 positions on
+# 2 warps, 8 per thread (forward 15.4 instructions per element, backward 31.1); untuned on a GPU
+# (benchmarks/bench_triton_scan.py --configs).
 BLOCK_D_FWD = 8
 NUM_WARPS_FWD = 2
-BLOCK_D_BWD = 2
-NUM_WARPS_BWD = 4
+BLOCK_D_BWD = 8
+NUM_WARPS_BWD = 2
 
 
 @triton.jit
@@ -65,15 +69,27 @@ def _adjoint_combine(last_left, inner_left, g_left, last_right, inner_right, g_r
 def _softplus(x):
     """log(1 + e^x) with log1p's accuracy for small e^x (Kahan's log1p(e) = log(1 + e) e / ((1 + e) - 1);
     log(1 + e) alone loses ~6e-4 relative at e = 1e-4 in fp32; Triton's interpreter has no libdevice)."""
-    e = tl.exp(tl.minimum(x, 20.0))
+    e = tl.exp2(tl.minimum(x, 20.0) * LOG2E)  # tl.exp's own lowering, but flushing subnormals: no range fix-ups
     one_plus = 1.0 + e
-    log1p = tl.where(one_plus == 1.0, e, tl.log(one_plus) * (e / (one_plus - 1.0)))
+    log1p = tl.where(one_plus == 1.0, e, tl.log(one_plus) * e * _reciprocal(one_plus - 1.0))
     return tl.where(x <= 20.0, log1p, x)
 
 
 @triton.jit
+def _reciprocal(x):
+    """1 / x for 2^-60 <= x (0 beyond 2^63). In fp32 one MUFU.RSQ and a multiply, where Triton's division
+    (div.full) adds range checks and rescaling, at the same relative accuracy (~1e-7); fp64's rsqrt is
+    an approximation, so fp64 divides."""
+    if x.dtype == tl.float64:
+        result = 1.0 / x
+    else:
+        result = tl.math.rsqrt(x * x)
+    return result
+
+
+@triton.jit
 def _sigmoid(x):
-    return 1.0 / (1.0 + tl.exp(-x))
+    return _reciprocal(1.0 + tl.exp2(-x * LOG2E))
 
 
 @triton.jit
@@ -102,13 +118,22 @@ def _with_start(x, a, s0, CHUNK: tl.constexpr, RUN: tl.constexpr):
 
 
 @triton.jit
+def _load_rows(u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d, stride_delta_b, stride_delta_d,
+               COMPUTE: tl.constexpr):
+    """u and delta + delta_bias of one chunk, (BLOCK_D, CHUNK) in the compute dtype."""
+    u = tl.load(u_ptr + b * stride_u_b + d[:, None] * stride_u_d + t[None, :], dl, other=0.0).to(COMPUTE)
+    raw = tl.load(delta_ptr + b * stride_delta_b + d[:, None] * stride_delta_d + t[None, :], dl,
+                  other=0.0).to(COMPUTE) + bias[:, None]
+    return u, raw
+
+
+@triton.jit
 def _load_inputs(u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d, stride_delta_b, stride_delta_d,
                  SOFTPLUS: tl.constexpr, COMPUTE: tl.constexpr):
     """u, delta (raw and as used) of one chunk, (BLOCK_D, CHUNK) in the compute dtype; delta is 0 outside
     the data, so that padding positions leave the state unchanged (a = 1, x = 0)."""
-    u = tl.load(u_ptr + b * stride_u_b + d[:, None] * stride_u_d + t[None, :], dl, other=0.0).to(COMPUTE)
-    raw = tl.load(delta_ptr + b * stride_delta_b + d[:, None] * stride_delta_d + t[None, :], dl,
-                  other=0.0).to(COMPUTE) + bias[:, None]
+    u, raw = _load_rows(u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d, stride_delta_b,
+                        stride_delta_d, COMPUTE)
     delta = raw
     if SOFTPLUS:
         delta = _softplus(raw)
@@ -116,11 +141,17 @@ def _load_inputs(u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d, st
 
 
 @triton.jit
+def _decays(delta, A_ptr, d, d_ok, n, N_STATE: tl.constexpr, COMPUTE: tl.constexpr):
+    """(a = e^{delta A_n} as a (BLOCK_D, CHUNK) tile, A_n (BLOCK_D,)) of state n."""
+    A = tl.load(A_ptr + d * N_STATE + n, d_ok, other=0.0).to(COMPUTE)
+    return tl.exp2(delta * (A * LOG2E)[:, None]), A
+
+
+@triton.jit
 def _state_run(delta, drive, Bt, A_ptr, slot, d, d_ok, n, N_STATE: tl.constexpr, CHUNK: tl.constexpr, RUN: tl.constexpr,
                COMPUTE: tl.constexpr):
     """States (BLOCK_D, CHUNK) of state n over a chunk from its start state (read from `slot`)."""
-    A = tl.load(A_ptr + d * N_STATE + n, d_ok, other=0.0).to(COMPUTE) * LOG2E
-    a = tl.exp2(delta * A[:, None])
+    a, _ = _decays(delta, A_ptr, d, d_ok, n, N_STATE, COMPUTE)
     x = _with_start(drive * Bt, a, tl.load(slot + n, d_ok, other=0.0), CHUNK, RUN)
     return tl.associative_scan((a, x), 1, _affine_combine)[1]
 
@@ -169,33 +200,71 @@ def _scan_fwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_p
 
 
 @triton.jit
-def _last_position(block, CHUNK: tl.constexpr):
-    """(backward) block[..., CHUNK - 1] of a (BLOCK_D, BLOCK_N, CHUNK) block."""
-    is_last = (tl.arange(0, CHUNK) == CHUNK - 1)[None, None, :]
-    return tl.sum(tl.where(is_last, block, 0.0), axis=2)
+def _run_last(runs):
+    """runs (BLOCK_D, runs, RUN) -> (BLOCK_D, runs): each run's last value (a register of its thread)."""
+    is_last = (tl.arange(0, runs.shape[2]) == runs.shape[2] - 1)[None, None, :]
+    return tl.sum(tl.where(is_last, runs, 0.0), axis=2)
 
 
 @triton.jit
-def _load_chunk(u_ptr, delta_ptr, bias, B_ptr, C_ptr, b, d, n, t, d_ok, n_ok, t_ok,
-                stride_u_b, stride_u_d, stride_delta_b, stride_delta_d, stride_B_b, stride_B_n,
-                stride_C_b, stride_C_n, SOFTPLUS: tl.constexpr, COMPUTE: tl.constexpr):
-    """`_load_inputs` of one chunk, and its B and C in the compute dtype."""
-    dl = d_ok[:, None] & t_ok[None, :]
-    nl = n_ok[:, None] & t_ok[None, :]
-    u, raw, delta = _load_inputs(u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d, stride_delta_b,
-                                 stride_delta_d, SOFTPLUS, COMPUTE)
-    Bt = tl.load(B_ptr + b * stride_B_b + n[:, None] * stride_B_n + t[None, :], nl, other=0.0).to(COMPUTE)
-    Ct = tl.load(C_ptr + b * stride_C_b + n[:, None] * stride_C_n + t[None, :], nl, other=0.0).to(COMPUTE)
-    return u, raw, delta, Bt, Ct
+def _chunk_states(a, xs, CHUNK: tl.constexpr, RUN: tl.constexpr):
+    """(states (BLOCK_D, CHUNK) of s_t = a_t s_{t-1} + xs_t from s = 0 before the chunk, the product of a
+    over each run (BLOCK_D, CHUNK // RUN)): each run scanned in registers, then one scan across runs."""
+    K: tl.constexpr = CHUNK // RUN
+    a_runs, x_runs = tl.associative_scan((_runs(a, CHUNK, RUN), _runs(xs, CHUNK, RUN)), 2, _affine_combine)
+    decays = _run_last(a_runs)
+    ends = tl.associative_scan((decays, _run_last(x_runs)), 1, _affine_combine)[1]
+    lanes = tl.broadcast_to(tl.arange(0, K)[None, :], ends.shape)
+    entering = tl.where(lanes == 0, 0.0, tl.gather(ends, tl.maximum(lanes - 1, 0), 1))
+    return tl.reshape(x_runs + a_runs * entering[:, :, None], a.shape), decays
 
 
 @triton.jit
-def _chunk_states(u, delta, A, Bt, s0):
-    """States (BLOCK_D, BLOCK_N, CHUNK) of a chunk from its start state, with its decays and drives."""
-    a = tl.exp(delta[:, None, :] * A[:, :, None])
-    x = (delta * u)[:, None, :] * Bt[None, :, :]
-    a_run, x_run = tl.associative_scan((a, x), 2, _affine_combine)
-    return a_run * s0[:, :, None] + x_run, a, x
+def _back_to_front(a, c, entering, CHUNK: tl.constexpr, RUN: tl.constexpr):
+    """g_t = c_t + a_{t+1} g_{t+1} within each run, back to front in registers, from `entering` (BLOCK_D,
+    runs) = a_T g_T of the position T right of the run: g as runs (BLOCK_D, runs, RUN) in time order."""
+    is_end = (tl.arange(0, RUN) == 0)[None, None, :]          # back to front: the run's last position first
+    c_runs = tl.flip(_runs(c, CHUNK, RUN), 2)
+    c_runs = tl.where(is_end, c_runs + entering[:, :, None], c_runs)
+    a_runs = tl.flip(_runs(a, CHUNK, RUN), 2)
+    g_runs = tl.associative_scan((a_runs, tl.full(a_runs.shape, 1.0, a.dtype), c_runs), 2, _adjoint_combine)[2]
+    return tl.flip(g_runs, 2)
+
+
+@triton.jit
+def _adjoint(a, c, decays, carry, CHUNK: tl.constexpr, RUN: tl.constexpr):
+    """The adjoint g_t = c_t + a_{t+1} g_{t+1} over a chunk (BLOCK_D, CHUNK), given the product of a over
+    each run (`decays`) and carry = a_T g_T of the position T right of the chunk as a (BLOCK_D, runs) tile
+    (the same value in every run); returns g and, in the same form, the carry a_{t0} g_{t0} to pass left.
+
+    No right-to-left scan across lanes (Triton's reverse=True is not reliable for non-commutative
+    combines, triton-lang/triton#4362): each run is scanned back to front in registers (its flip is a
+    choice of register) from 0, which gives its map h -> decays h + H from the carry entering it on the
+    right to the one leaving it on the left; the maps, gathered in right-to-left order (one value per
+    thread), are scanned across lanes left to right; the runs are then scanned again from their carries."""
+    K: tl.constexpr = CHUNK // RUN
+    run_start = (tl.arange(0, RUN) == 0)[None, None, :]
+    alone = _back_to_front(a, c, tl.zeros(decays.shape, a.dtype), CHUNK, RUN)
+    H = tl.sum(tl.where(run_start, _runs(a, CHUNK, RUN) * alone, 0.0), axis=2)
+    lanes = tl.broadcast_to(tl.arange(0, K)[None, :], H.shape)
+    P, H = tl.gather(decays, K - 1 - lanes, 1), tl.gather(H, K - 1 - lanes, 1)   # runs right to left
+    H = tl.where(lanes == 0, H + P * carry, H)
+    leaving = tl.associative_scan((P, H), 1, _affine_combine)[1]
+    entering = tl.where(lanes == K - 1, carry, tl.gather(leaving, tl.maximum(K - 2 - lanes, 0), 1))
+    g = tl.reshape(_back_to_front(a, c, entering, CHUNK, RUN), a.shape)
+    return g, tl.gather(leaving, tl.full(P.shape, K - 1, tl.int32), 1)
+
+
+@triton.jit
+def _replace(items, index: tl.constexpr, value):
+    """The tuple `items` with items[index] replaced by value (per-state values kept in registers)."""
+    result = ()
+    for i in tl.static_range(len(items)):
+        if i == index:
+            result = result + (value,)
+        else:
+            result = result + (items[i],)
+    return result
 
 
 @triton.jit
@@ -203,78 +272,88 @@ def _scan_bwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_p
                      du_ptr, ddelta_ptr, dA_ptr, dB_ptr, dC_ptr, dD_ptr, dz_ptr, dbias_ptr, ds0_ptr,
                      stride_u_b, stride_u_d, stride_delta_b, stride_delta_d, stride_B_b, stride_B_n,
                      stride_C_b, stride_C_n, stride_z_b, stride_z_d,
-                     n_channels, n_state, L, n_chunks, n_slots,
-                     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr,
-                     SOFTPLUS: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
-                     CHUNK: tl.constexpr, COMPUTE: tl.constexpr):
+                     n_channels, L, n_chunks, n_slots,
+                     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
+                     BLOCK_D: tl.constexpr, N_STATE: tl.constexpr, CHUNK: tl.constexpr, RUN: tl.constexpr,
+                     COMPUTE: tl.constexpr):
+    K: tl.constexpr = CHUNK // RUN
     b = tl.program_id(1).to(tl.int64)
     d = tl.program_id(0) * BLOCK_D + tl.arange(0, BLOCK_D)
-    n = tl.arange(0, BLOCK_N)
-    d_ok, n_ok = d < n_channels, n < n_state
-    dn = d_ok[:, None] & n_ok[None, :]
-    A = tl.load(A_ptr + d[:, None] * n_state + n[None, :], dn, other=0.0).to(COMPUTE)
+    d_ok = d < n_channels
     bias = tl.zeros((BLOCK_D,), COMPUTE)
     if HAS_BIAS:
         bias += tl.load(bias_ptr + d, d_ok, other=0.0).to(COMPUTE)
     D = tl.zeros((BLOCK_D,), COMPUTE)
     if HAS_D:
         D += tl.load(D_ptr + d, d_ok, other=0.0).to(COMPUTE)
-    state_offsets = (b * n_channels + d[:, None]) * n_state + n[None, :]
-    carry = tl.load(dlast_ptr + state_offsets, dn, other=0.0).to(COMPUTE)  # a_{t+1} g_{t+1} right of the chunk
-    dA = tl.zeros((BLOCK_D, BLOCK_N), COMPUTE)
-    dD = tl.zeros((BLOCK_D,), COMPUTE)
-    dbias = tl.zeros((BLOCK_D,), COMPUTE)
-    first = (tl.arange(0, CHUNK) == 0)[None, None, :]
+    # per state n, as (BLOCK_D, runs) tiles: the adjoint carry a_T g_T from the chunk on the right (the same in
+    # every run) and the runs' partial sums of dA
+    carries, dA = (), ()
+    for n in tl.static_range(N_STATE):
+        dlast = tl.load(dlast_ptr + (b * n_channels + d) * N_STATE + n, d_ok, other=0.0).to(COMPUTE)
+        carries = carries + (tl.broadcast_to(dlast[:, None], (BLOCK_D, K)),)
+        dA = dA + (tl.zeros((BLOCK_D, K), COMPUTE),)
+    dD = tl.zeros((BLOCK_D, K), COMPUTE)     # partial sums per run, as dA's
+    dbias = tl.zeros((BLOCK_D, K), COMPUTE)
+    slots = starts_ptr + (b * n_channels + d) * n_slots * N_STATE
     for i in range(n_chunks):
         c = n_chunks - 1 - i
         t = c * CHUNK + tl.arange(0, CHUNK)
         t_ok = t < L
         dl = d_ok[:, None] & t_ok[None, :]
-        nl = n_ok[:, None] & t_ok[None, :]
-        u, raw, delta, Bt, Ct = _load_chunk(u_ptr, delta_ptr, bias, B_ptr, C_ptr, b, d, n, t, d_ok, n_ok, t_ok,
-                                            stride_u_b, stride_u_d, stride_delta_b, stride_delta_d,
-                                            stride_B_b, stride_B_n, stride_C_b, stride_C_n, SOFTPLUS, COMPUTE)
-        s0 = tl.load(starts_ptr + ((b * n_channels + d[:, None]) * n_slots + c) * n_state + n[None, :], dn,
-                     other=0.0)
-        states, a, x = _chunk_states(u, delta, A, Bt, s0)
+        u, raw, delta = _load_inputs(u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d,
+                                     stride_delta_b, stride_delta_d, SOFTPLUS, COMPUTE)
+        drive = delta * u
         out_offsets = (b * n_channels + d[:, None]) * L + t[None, :]
         dy = tl.load(dout_ptr + out_offsets, dl, other=0.0).to(COMPUTE)
+        # what the loop over states does not need is used up before it or reloaded after it (registers)
         if HAS_Z:
             z = tl.load(z_ptr + b * stride_z_b + d[:, None] * stride_z_d + t[None, :], dl, other=0.0).to(COMPUTE)
-            y = tl.sum(states * Ct[None, :, :], axis=1) + u * D[:, None]
             gate = _sigmoid(z)
-            dz = dy * y * gate * (1.0 + z * (1.0 - gate))
-            tl.store(dz_ptr + out_offsets, dz.to(dz_ptr.dtype.element_ty), dl)
+            dz_per_y = dy * gate * (1.0 + z * (1.0 - gate))
             dy = dy * z * gate
-        dD += tl.sum(dy * u, axis=1)
-        dC = tl.sum(states * dy[:, None, :], axis=0)
-        bn_offsets = (b * n_state + n[:, None]) * L + t[None, :]
-        tl.atomic_add(dC_ptr + bn_offsets, dC, nl)
-        # adjoint g_t = C_t dy_t + a_{t+1} g_{t+1}, in flipped time r: g_r = c_r + a_{r-1} g_{r-1}
-        source = tl.flip(dy, 1)[:, None, :] * tl.flip(Ct, 1)[None, :, :]
-        source += tl.where(first, carry[:, :, None], 0.0)
-        a_flipped = tl.flip(a, 2)
-        _, _, g_flipped = tl.associative_scan((a_flipped, tl.full(a.shape, 1.0, COMPUTE), source), 2,
-                                              _adjoint_combine)
-        carry = _last_position(a_flipped * g_flipped, CHUNK)  # a_{t0} g_{t0}: passed to the chunk on the left
-        g = tl.flip(g_flipped, 2)
-        dB = tl.sum(g * (delta * u)[:, None, :], axis=0)
-        tl.atomic_add(dB_ptr + bn_offsets, dB, nl)
-        d_drive = tl.sum(g * Bt[None, :, :], axis=1)          # d(delta_t u_t)
-        d_log_decay = g * (states - x)                          # g_t a_t s_{t-1}: gradient of delta_t A
-        dA += tl.sum(d_log_decay * delta[:, None, :], axis=2)
-        ddelta = d_drive * u + tl.sum(d_log_decay * A[:, :, None], axis=1)
+        dD += tl.sum(_runs(dy * u, CHUNK, RUN), axis=2)
+        y = u * D[:, None]                                      # + sum over n of C_t s_t
+        tile_t = tl.broadcast_to(t[None, :], (BLOCK_D, CHUNK))
+        d_drive = tl.zeros((BLOCK_D, CHUNK), COMPUTE)          # d(delta_t u_t), summed over n
+        d_log_decays = tl.zeros((BLOCK_D, CHUNK), COMPUTE)     # sum over n of A_n g_t a_t s_{t-1}
+        for n in tl.static_range(N_STATE):
+            # B, C, dB, dC are zero-padded to whole chunks: their loads and atomics need no mask (channels
+            # past the last add zeros)
+            Bt = tl.load(B_ptr + b * stride_B_b + n * stride_B_n + tile_t)
+            Ct = tl.load(C_ptr + b * stride_C_b + n * stride_C_n + tile_t)
+            a, A = _decays(delta, A_ptr, d, d_ok, n, N_STATE, COMPUTE)
+            x = drive * Bt
+            s0 = tl.load(slots + c * N_STATE + n, d_ok, other=0.0)
+            states, decays = _chunk_states(a, _with_start(x, a, s0, CHUNK, RUN), CHUNK, RUN)
+            y += states * Ct
+            tl.atomic_add(dC_ptr + b * stride_C_b + n * stride_C_n + tile_t, states * dy, sem="relaxed")
+            g, carry = _adjoint(a, Ct * dy, decays, carries[n], CHUNK, RUN)
+            carries = _replace(carries, n, carry)
+            tl.atomic_add(dB_ptr + b * stride_B_b + n * stride_B_n + tile_t, g * drive, sem="relaxed")
+            d_drive += g * Bt
+            g_decay = g * (states - x)                          # g_t a_t s_{t-1}: gradient of delta_t A_n
+            dA = _replace(dA, n, dA[n] + tl.sum(_runs(g_decay * delta, CHUNK, RUN), axis=2))
+            d_log_decays += g_decay * A[:, None]
+        if HAS_Z:
+            tl.store(dz_ptr + out_offsets, (dz_per_y * y).to(dz_ptr.dtype.element_ty), dl)
+        u, raw = _load_rows(u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d, stride_delta_b,
+                            stride_delta_d, COMPUTE)
+        ddelta = d_drive * u + d_log_decays
         if SOFTPLUS:
             ddelta *= _sigmoid(raw)
         ddelta = tl.where(dl, ddelta, 0.0)
-        dbias += tl.sum(ddelta, axis=1)
+        dbias += tl.sum(_runs(ddelta, CHUNK, RUN), axis=2)
         du = d_drive * delta + dy * D[:, None]
         tl.store(du_ptr + out_offsets, du.to(du_ptr.dtype.element_ty), dl)
         tl.store(ddelta_ptr + out_offsets, ddelta.to(ddelta_ptr.dtype.element_ty), dl)
-    tl.store(ds0_ptr + state_offsets, carry, dn)
-    tl.store(dA_ptr + state_offsets, dA, dn)
-    tl.store(dD_ptr + b * n_channels + d, dD, d_ok)
-    tl.store(dbias_ptr + b * n_channels + d, dbias, d_ok)
+    first_run = tl.arange(0, K)[None, :] == 0
+    for n in tl.static_range(N_STATE):
+        state = (b * n_channels + d) * N_STATE + n
+        tl.store(ds0_ptr + state, tl.sum(tl.where(first_run, carries[n], 0.0), axis=1), d_ok)
+        tl.store(dA_ptr + state, tl.sum(dA[n], axis=1), d_ok)
+    tl.store(dD_ptr + b * n_channels + d, tl.sum(dD, axis=1), d_ok)
+    tl.store(dbias_ptr + b * n_channels + d, tl.sum(dbias, axis=1), d_ok)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -344,6 +423,19 @@ def _launch_options(u, n_state, block_d, chunk, num_warps):
     return grid, dict(BLOCK_D=block_d, CHUNK=chunk, COMPUTE=compute, num_warps=num_warps)
 
 
+def _padded(t, dtype, n_chunks, chunk):
+    """t (batch, rows, length) in `dtype`, zero-padded to whole chunks (padding positions have delta = 0
+    and dy = 0, so zeros there add nothing: garbage could be NaN)."""
+    padded = torch.zeros(*t.shape[:-1], n_chunks * chunk, dtype=dtype, device=t.device)
+    padded[..., :t.shape[-1]] = t
+    return padded
+
+
+def _run_length(u, chunk):
+    """Positions per thread in the kernels' tiles: those of one 16-byte load of u."""
+    return min(chunk, 16 // u.element_size())
+
+
 def _strides(u, delta, B, C, z):
     zs = (0, 0) if z is None else (z.stride(0), z.stride(1))
     return (u.stride(0), u.stride(1), delta.stride(0), delta.stride(1), B.stride(0), B.stride(1),
@@ -375,7 +467,7 @@ def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, softplus, chunk
         u, delta, A, B, C, D, z, delta_bias, out, states, *_strides(u, delta, B, C, z),
         channels, length, n_chunks, n_slots,
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus,
-        N_STATE=n_state, RUN=min(chunk, 16 // u.element_size()), **options)
+        N_STATE=n_state, RUN=_run_length(u, chunk), **options)
     return out, states[:, :, n_chunks % n_slots], states if save_starts else None
 
 
@@ -404,18 +496,18 @@ class TritonScan(torch.autograd.Function):
         du, ddelta = torch.empty_like(u, memory_format=torch.contiguous_format), \
             torch.empty_like(delta, memory_format=torch.contiguous_format)
         dz = None if z is None else torch.empty_like(z, memory_format=torch.contiguous_format)
-        dB = torch.zeros(B.shape, dtype=compute, device=u.device)
-        dC = torch.zeros(C.shape, dtype=compute, device=u.device)
+        B_rows, C_rows = (_padded(t, compute, starts.shape[2] - 1, ctx.chunk) for t in (B, C))
+        dB, dC = torch.zeros_like(B_rows), torch.zeros_like(C_rows)
         dA, ds0 = (torch.empty(batch, channels, n_state, dtype=compute, device=u.device) for _ in range(2))
         dD, dbias = (torch.empty(batch, channels, dtype=compute, device=u.device) for _ in range(2))
         grid, options = _launch_options(u, n_state, BLOCK_D_BWD, ctx.chunk, NUM_WARPS_BWD)
         _scan_bwd_kernel[grid](
-            u, delta, A, B, C, D, z, delta_bias, starts, dout, dlast,
-            du, ddelta, dA, dB, dC, dD, dz, dbias, ds0, *_strides(u, delta, B, C, z),
-            channels, n_state, length, starts.shape[2] - 1, starts.shape[2],
+            u, delta, A, B_rows, C_rows, D, z, delta_bias, starts, dout, dlast,
+            du, ddelta, dA, dB, dC, dD, dz, dbias, ds0, *_strides(u, delta, B_rows, C_rows, z),
+            channels, length, starts.shape[2] - 1, starts.shape[2],
             HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
-            SOFTPLUS=ctx.softplus, BLOCK_N=triton.next_power_of_2(n_state), **options)
-        grads = [du, ddelta, dA.sum(0).to(A.dtype), dB.to(B.dtype), dC.to(C.dtype),
+            SOFTPLUS=ctx.softplus, N_STATE=n_state, RUN=_run_length(u, ctx.chunk), **options)
+        grads = [du, ddelta, dA.sum(0).to(A.dtype), dB[..., :length].to(B.dtype), dC[..., :length].to(C.dtype),
                  None if D is None else dD.sum(0).to(D.dtype), dz,
                  None if delta_bias is None else dbias.sum(0).to(delta_bias.dtype),
                  None if ctx.initial_state_dtype is None else ds0.to(ctx.initial_state_dtype), None, None]
