@@ -34,6 +34,7 @@ def test_paper_config_has_the_papers_lengths(repo, schema):
     hic = config["hic"]
     assert (hic["resolution"], hic["normalization"], hic["reference_gamma"]) == (5000, "VC", 0.87)
     assert (hic["pseudocount_distance"], hic["tss_hic_contribution"]) == (5000, 100)
+    assert hic["recipe"] == "authors"
     assert config["split"] == {"valid": ["chr3", "chr21"], "test": ["chr22", "chrX"], "allow_missing_heldout": False}
 
 
@@ -65,6 +66,8 @@ def _broken(config, path, value):
         (["window", "half_width"], "big", "config key window.half_width: 'big' is not of type 'integer'"),
         (["window", "half_width"], 0, "config key window.half_width: 0 is less than the minimum of 1"),
         (["hic", "normalization"], "ICE", "config key hic.normalization: 'ICE' is not one of"),
+        (["hic", "recipe"], "ours", "config key hic.recipe: 'ours' is not one of ['authors', 'abc']"),
+        (["hic", "recipe"], KeyError, "config key hic: 'recipe' is a required property"),
         (["cell_types", "K562", "dnase"], KeyError, "config key cell_types.K562: 'dnase' is a required property"),
         (["cell_types", "K562", "atac"], "x.bw", "unknown config key cell_types.K562.atac"),
         (["genes", "table"], "a b.csv", "config key genes.table"),
@@ -139,6 +142,13 @@ def test_training_processes_must_share_the_batch(demo_config, schema, resources,
         validate_config(config, schema)
     config["resources"]["training"].update(gpu=0, cpu_processes=2)
     assert validate_config(config, schema)["resources"]["training"]["cpu_processes"] == 2
+
+
+def test_authors_hic_recipe_refuses_a_given_power_law(demo_config, schema):
+    config = _broken(_broken(demo_config, ["hic", "recipe"], "authors"), ["hic", "gamma"], 1.0)
+    with pytest.raises(ConfigError, match="hic.gamma / hic.scale: the authors' recipe uses hic.reference_gamma"):
+        validate_config(config, schema)
+    validate_config(_broken(config, ["hic", "gamma"], None), schema)
 
 
 def test_precomputed_target_needs_its_column(demo_config, schema):
