@@ -35,6 +35,15 @@ def test_paper_config_has_the_papers_lengths(repo, schema):
     assert (hic["resolution"], hic["normalization"], hic["reference_gamma"]) == (5000, "VC", 0.87)
     assert (hic["pseudocount_distance"], hic["tss_hic_contribution"]) == (5000, 100)
     assert hic["recipe"] == "authors"
+    from seq2exp.architectures import resolve_options
+    from seq2exp.jobs import model_options
+
+    hard, _ = resolve_options("seq2exp_hard", model_options(config, "seq2exp-hard"))
+    alpha, beta = hard.prior  # the authors' marginal_mean 0.45, marginal_scale 0.1
+    assert alpha == 0.1 and alpha / (alpha + beta) == pytest.approx(0.45, abs=1e-12)
+    assert (hard.signal_scale, hard.beta_min, hard.mask, hard.share_weights) == (1.0, 0.0, "hard", True)
+    soft, _ = resolve_options("seq2exp_soft", model_options(config, "seq2exp-soft"))
+    assert (soft.prior, soft.signal_scale, soft.beta_min) == ((10.0, 90.0), 10.0, 1.0)
     assert config["split"] == {"valid": ["chr3", "chr21"], "test": ["chr22", "chrX"], "allow_missing_heldout": False}
 
 
@@ -83,6 +92,8 @@ def _broken(config, path, value):
         (["models"], ["seq2exp-retrain"], "models: seq2exp-retrain is trained on the masks of seq2exp-soft"),
         (["model", "d_modl"], 8, "model (features-only): \"unknown model config keys ['d_modl']"),
         (["model_overrides"], {"seq2exp-hard": {"mask": "soft"}}, "model_overrides.seq2exp-hard (seq2exp-hard): model 'seq2exp_hard' fixes {'mask': 'hard'}"),
+        (["model_overrides"], {"seq2exp-hard": {"prior": [0.0, 0.1]}}, "model_overrides.seq2exp-hard (seq2exp-hard): prior must be two positive Beta parameters"),
+        (["model", "beta_min"], -0.5, "model (features-only): beta_min must be >= 0 and signal_scale > 0"),
         (["model_overrides"], {"seq2exp-hard": {"treshold": 0.4}}, "model_overrides.seq2exp-hard (seq2exp-hard): \"unknown model config keys ['treshold']"),
         (["training", "max_steps"], 310, "training.max_steps: 310 is not a multiple of training.val_every_steps (25)"),
         (["training", "lr"], KeyError, "config key training: 'lr' is a required property"),

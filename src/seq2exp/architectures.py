@@ -92,6 +92,10 @@ class Seq2ExpConfig:
             raise ValueError("signal_b and signal_weights need one entry per signal (n_signals)")
         if not math.isclose(sum(self.signal_weights), 1.0):
             raise ValueError(f"signal_weights must sum to 1, got {self.signal_weights}")
+        if len(self.prior) != 2 or min(self.prior) <= 0:
+            raise ValueError(f"prior must be two positive Beta parameters (alpha, beta), got {self.prior}")
+        if self.beta_min < 0 or self.signal_scale <= 0:
+            raise ValueError(f"beta_min must be >= 0 and signal_scale > 0, got {self.beta_min} and {self.signal_scale}")
 
 
 # --- the baselines' own options (models/baselines/) -----------------------------------------
