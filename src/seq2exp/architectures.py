@@ -145,6 +145,14 @@ class HyenaOptions:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
+@dataclass
+class PeakMaskOptions:
+    """The MACS3 baseline's own option (models/seq2exp.py, FixedMaskRegressor)."""
+
+    force_central: bool = False  # true: the central region is always selected, as in Seq2Exp's masks;
+    #                              false: the raw peak mask, as the authors' use_peak_mask
+
+
 # --- registry names ---------------------------------------------------------------------------
 
 
@@ -163,7 +171,7 @@ ARCHITECTURES: dict[str, Architecture] = {
     "seq2exp_soft": Architecture(fixed={"mask": "soft"}),
     "seq2exp_hard": Architecture(fixed={"mask": "hard"}, defaults={"share_weights": True, "compact": True}),
     "seq2exp_retrain": Architecture(),
-    "peaks_mask": Architecture(),
+    "peaks_mask": Architecture(own_options=PeakMaskOptions),
     "caduceus": Architecture(fixed={"use_signals": False}),
     "caduceus_signals": Architecture(fixed={"use_signals": True}),
     "mamba": Architecture(fixed={"use_signals": False, "bidirectional": False}),

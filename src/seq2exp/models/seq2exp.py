@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..architectures import BackboneConfig, Seq2ExpConfig
+from ..architectures import BackboneConfig, PeakMaskOptions, Seq2ExpConfig
 from ..genome import central_slice
 from .caduceus import Caduceus, InputEmbedding, merge_rc_streams
 
@@ -290,10 +290,15 @@ class SequenceRegressor(Regressor):
 
 
 class FixedMaskRegressor(Regressor):
-    """Predictor behind an external mask batch["mask"] (B, L): MACS3 peaks, or Seq2Exp-retrain's top-k%."""
+    """Predictor behind an external mask batch["mask"] (B, L): MACS3 peaks (the raw peak mask unless
+    `options.force_central`), or Seq2Exp-retrain's top-k% (its central region always selected)."""
+
+    def __init__(self, cfg: Seq2ExpConfig, options: PeakMaskOptions | None = None):
+        super().__init__(cfg)
+        self.forced_central_bp = cfg.central_region_bp if options is None or options.force_central else 0
 
     def forward(self, batch: dict) -> ModelOutput:
-        mask = force_mask(batch["mask"].float(), batch.get("blacklist"), self.cfg.central_region_bp)
+        mask = force_mask(batch["mask"].float(), batch.get("blacklist"), self.forced_central_bp)
         x = self.masked_embedding(batch, mask)
         selected = mask > 0.5 if self.cfg.compact else None
         return ModelOutput(self.predict(x, batch, selected), mask=mask)
