@@ -162,6 +162,16 @@ def test_authors_hic_recipe_refuses_a_given_power_law(demo_config, schema):
     validate_config(_broken(config, ["hic", "gamma"], None), schema)
 
 
+def test_gene_list_promoter_activity_needs_each_cell_types_gene_list(demo_config, schema):
+    config = _broken(demo_config, ["features", "promoter_activity"], "gene_list")
+    with pytest.raises(ConfigError, match=r"features.promoter_activity: gene_list needs cell_types.<cell>.gene_list "
+                                          r"\(ABC's GeneList\) for \['K562', 'GM12878'\]"):
+        validate_config(config, schema)
+    for cell in ("K562", "GM12878"):
+        config = _broken(config, ["cell_types", cell, "gene_list"], f"{cell}_GeneList.txt")
+    assert validate_config(config, schema)["genes"]["gene_list_id_column"] == "name"
+
+
 def test_precomputed_target_needs_its_column(demo_config, schema):
     config = _broken(_broken(demo_config, ["target", "source"], "precomputed"),
                      ["genes", "precomputed_target_column"], None)
