@@ -225,7 +225,8 @@ def test_windows_centre_on_the_gene_lists_tss_and_a_one_based_mix_up_is_reported
         with caplog.at_level("INFO", logger="seq2exp.genes"):
             centred, dropped = centre_on_gene_list(genes, gene_list, str(REAL_GENE_LIST))
         assert centred["tss"].tolist() == raw["tss"].tolist()  # used as is, both strands
-        assert dropped["gene_id"].tolist() == ["ENSG_ABSENT"] and "not in genes.tss_gene_list" in dropped["reason"].iloc[0]
+        assert dropped["gene_id"].tolist() == ["ENSG_ABSENT"]
+        assert "not in genes.tss_gene_list" in dropped["reason"].iloc[0]
         assert ("genes.tss_one_based looks wrong" in caplog.text) == warned
     moved = genes_from_table(table.assign(chrom="chr21"), columns, True, "t.csv")
     with pytest.raises(ValueError, match=r"GeneList\.txt: 40 gene\(s\) on another chromosome"):

@@ -102,8 +102,8 @@ def test_rc_averaged_predict_is_strand_symmetric():
 def test_fresh_weights_follow_mamba_ssms_initialisation(bidirectional):
     torch.manual_seed(0)
     cfg = BackboneConfig(d_model=64, n_layer=4, d_state=16, dt_min=1e-3, dt_max=1e-1, bidirectional=bidirectional)
-    model = build_model("seq2exp_soft" if bidirectional else "mamba", {"d_model": 64, "n_layer": 4, "d_state": 16,
-                                                                        "mlp_hidden": 32, "bidirectional": bidirectional})
+    options = {"d_model": 64, "n_layer": 4, "d_state": 16, "mlp_hidden": 32, "bidirectional": bidirectional}
+    model = build_model("seq2exp_soft" if bidirectional else "mamba", options)
     assert model.predictor.cfg.d_inner == cfg.d_inner and model.predictor.cfg.n_layer == 4
     mixers = [m for m in model.modules() if isinstance(m, MambaMixer)]
     assert len(mixers) == (16 if bidirectional else 4)  # seq2exp-soft: generator and predictor

@@ -78,7 +78,7 @@ rule promoter_activity:
         dnase=cell_source("dnase"),
         h3k27ac=cell_source("h3k27ac"),
         genes=rules.cell_genes.output.genes,
-        gene_list=lambda wildcards: [source_path(f"{wildcards.cell}.gene_list")] if f"{wildcards.cell}.gene_list" in SOURCES else [],
+        gene_list=lambda wildcards: [source_path(key) for key in SOURCES if key == f"{wildcards.cell}.gene_list"],
     output:
         f"{RESULTS}/{{cell}}/promoter_activity.tsv",
     params:

@@ -50,7 +50,8 @@ rule cell_inputs_report:
     input:
         fasta=rules.prepare_genome.output.fasta,
         table=source_path("genes.table"),
-        sources=lambda wildcards: [source_path(key) for key in SOURCES if sources.source_scope(key, CELLS) == wildcards.cell],
+        sources=lambda wildcards: [source_path(key) for key in SOURCES
+                                   if sources.source_scope(key, CELLS) == wildcards.cell],
     output:
         f"{RESULTS}/{{cell}}/inputs.tsv",
     params:
