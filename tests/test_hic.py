@@ -482,3 +482,15 @@ def test_authors_recipe_takes_no_fitted_power_law_and_abc_is_the_other_recipe(ti
         hic.tss_contact_profiles(tiny_hic, genes, 20, 10, "VC", gamma=1.0, scale=2.0, recipe="authors")
     with pytest.raises(ValueError, match="unknown Hi-C recipe 'ours'.*authors, abc"):
         hic.tss_contact_profiles(tiny_hic, genes, 20, 10, "VC", recipe="ours")
+
+
+def test_authors_recipe_on_a_hic_without_vectors_uses_the_computed_vc(tiny_hic, caplog):
+    genes = pd.DataFrame({"gene_id": ["g1"], "chrom": ["chr22"], "tss": [15]})
+    with caplog.at_level(logging.INFO, logger="seq2exp.hic"):
+        table = hic.tss_contact_profiles(tiny_hic, genes, 20, 10, "VC", recipe="authors").table
+    assert "computing VC" in caplog.text
+    rows = TINY.sum(axis=1)
+    vc = TINY / np.outer(rows, rows)
+    vc *= TINY.sum() / vc.sum()  # Juicer: the VC matrix sums to the observed one
+    pseudocount = np.exp(-4.80 + 11.63 * 0.87 - 0.87 * np.log(1_000_001))
+    np.testing.assert_allclose(table["hic_contact_pl_scaled_adj"], vc[1] + pseudocount)
