@@ -242,3 +242,20 @@ def test_evaluation_on_a_store_feeds_raw_features_and_writes_the_predictions_tab
     main([str(ckpt), "--store", str(tmp_path / "store"), "--cell", "CELL", "--genes", genes,
           "--out", str(tmp_path / "all.tsv"), "--all-genes", "--central-region", "8"])
     assert len(pd.read_csv(tmp_path / "all.tsv", sep="\t")) == 12
+
+
+def test_evaluation_refuses_a_store_whose_hic_channel_is_abcs(tmp_path):
+    import h5py
+    from test_training import make_store
+
+    from seq2exp.authors_weights import evaluate_authors_weights
+    from seq2exp.files import write_checksum
+
+    make_store(tmp_path / "store")
+    cell = tmp_path / "store" / "CELL.h5"
+    with h5py.File(cell, "a") as handle:
+        handle.attrs["hic_recipe"] = "abc"
+    write_checksum(str(cell))
+    with pytest.raises(AuthorsCheckpointError, match=r"CELL\.h5: its Hi-C channel was made by the 'abc' recipe"):
+        evaluate_authors_weights(their_state(), str(tmp_path / "store"), "CELL", str(tmp_path / "store" / "genes.tsv"),
+                                 options=EXTRA, block_size=16)

@@ -34,6 +34,16 @@ def test_paper_config_has_the_papers_lengths(repo, schema):
     hic = config["hic"]
     assert (hic["resolution"], hic["normalization"], hic["reference_gamma"]) == (5000, "VC", 0.87)
     assert (hic["pseudocount_distance"], hic["tss_hic_contribution"]) == (5000, 100)
+    assert hic["recipe"] == "authors"
+    from seq2exp.architectures import resolve_options
+    from seq2exp.jobs import model_options
+
+    hard, _ = resolve_options("seq2exp_hard", model_options(config, "seq2exp-hard"))
+    alpha, beta = hard.prior  # the authors' marginal_mean 0.45, marginal_scale 0.1
+    assert alpha == 0.1 and alpha / (alpha + beta) == pytest.approx(0.45, abs=1e-12)
+    assert (hard.signal_scale, hard.beta_min, hard.mask, hard.share_weights) == (1.0, 0.0, "hard", True)
+    soft, _ = resolve_options("seq2exp_soft", model_options(config, "seq2exp-soft"))
+    assert (soft.prior, soft.signal_scale, soft.beta_min) == ((10.0, 90.0), 10.0, 1.0)
     assert config["split"] == {"valid": ["chr3", "chr21"], "test": ["chr22", "chrX"], "allow_missing_heldout": False}
 
 
@@ -65,6 +75,8 @@ def _broken(config, path, value):
         (["window", "half_width"], "big", "config key window.half_width: 'big' is not of type 'integer'"),
         (["window", "half_width"], 0, "config key window.half_width: 0 is less than the minimum of 1"),
         (["hic", "normalization"], "ICE", "config key hic.normalization: 'ICE' is not one of"),
+        (["hic", "recipe"], "ours", "config key hic.recipe: 'ours' is not one of ['authors', 'abc']"),
+        (["hic", "recipe"], KeyError, "config key hic: 'recipe' is a required property"),
         (["cell_types", "K562", "dnase"], KeyError, "config key cell_types.K562: 'dnase' is a required property"),
         (["cell_types", "K562", "atac"], "x.bw", "unknown config key cell_types.K562.atac"),
         (["genes", "table"], "a b.csv", "config key genes.table"),
@@ -80,6 +92,9 @@ def _broken(config, path, value):
         (["models"], ["seq2exp-retrain"], "models: seq2exp-retrain is trained on the masks of seq2exp-soft"),
         (["model", "d_modl"], 8, "model (features-only): \"unknown model config keys ['d_modl']"),
         (["model_overrides"], {"seq2exp-hard": {"mask": "soft"}}, "model_overrides.seq2exp-hard (seq2exp-hard): model 'seq2exp_hard' fixes {'mask': 'hard'}"),
+        (["model_overrides"], {"seq2exp-hard": {"prior": [0.0, 0.1]}},
+         "model_overrides.seq2exp-hard (seq2exp-hard): prior must be two positive Beta parameters"),
+        (["model", "beta_min"], -0.5, "model (features-only): beta_min must be >= 0 and signal_scale > 0"),
         (["model_overrides"], {"seq2exp-hard": {"treshold": 0.4}}, "model_overrides.seq2exp-hard (seq2exp-hard): \"unknown model config keys ['treshold']"),
         (["training", "max_steps"], 310, "training.max_steps: 310 is not a multiple of training.val_every_steps (25)"),
         (["training", "lr"], KeyError, "config key training: 'lr' is a required property"),
@@ -139,6 +154,23 @@ def test_training_processes_must_share_the_batch(demo_config, schema, resources,
         validate_config(config, schema)
     config["resources"]["training"].update(gpu=0, cpu_processes=2)
     assert validate_config(config, schema)["resources"]["training"]["cpu_processes"] == 2
+
+
+def test_authors_hic_recipe_refuses_a_given_power_law(demo_config, schema):
+    config = _broken(_broken(demo_config, ["hic", "recipe"], "authors"), ["hic", "gamma"], 1.0)
+    with pytest.raises(ConfigError, match="hic.gamma / hic.scale: the authors' recipe uses hic.reference_gamma"):
+        validate_config(config, schema)
+    validate_config(_broken(config, ["hic", "gamma"], None), schema)
+
+
+def test_gene_list_promoter_activity_needs_each_cell_types_gene_list(demo_config, schema):
+    config = _broken(demo_config, ["features", "promoter_activity"], "gene_list")
+    with pytest.raises(ConfigError, match=r"features.promoter_activity: gene_list needs cell_types.<cell>.gene_list "
+                                          r"\(ABC's GeneList\) for \['K562', 'GM12878'\]"):
+        validate_config(config, schema)
+    for cell in ("K562", "GM12878"):
+        config = _broken(config, ["cell_types", cell, "gene_list"], f"{cell}_GeneList.txt")
+    assert validate_config(config, schema)["genes"]["gene_list_id_column"] == "name"
 
 
 def test_precomputed_target_needs_its_column(demo_config, schema):

@@ -1,6 +1,7 @@
 """Genome windows, bigWig tracks, the gene table, CAGE targets and promoter activity (hand-computed)."""
 
 import gzip
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -9,11 +10,17 @@ import pyfaidx
 import pytest
 
 from seq2exp.genes import (
+    GENE_LIST_ACTIVITY_COLUMNS,
+    GENE_LIST_TSS_COLUMNS,
     cage_targets,
+    centre_on_gene_list,
     common_chromosomes,
+    gene_list_promoter_activity,
+    genes_from_table,
     promoter_activity,
-    read_ctss,
     read_columns_table,
+    read_ctss,
+    read_gene_list,
     read_gene_table,
     select_genes,
     window_qc,
@@ -180,3 +187,47 @@ def test_window_qc_counts_n_padding_and_blacklist(tmp_path):
     qc = window_qc(genes, str(path), blacklist, half_width=4)                   # [-2, 6)
     assert qc["frac_n"].iloc[0] == pytest.approx(6 / 8)   # 2 padding + 4 N
     assert qc["frac_blacklist"].iloc[0] == pytest.approx(2 / 8)
+
+
+# --- ABC's GeneList: the authors' TSS and promoter activity (real K562 chr22 list) -----------
+
+REAL_GENE_LIST = Path(__file__).resolve().parents[1].parent / "shared" / "real" / "abc_k562_chr22" / "GeneList.txt"
+needs_real = pytest.mark.skipif(not REAL_GENE_LIST.exists(), reason=f"real test files not found at {REAL_GENE_LIST}")
+
+
+@needs_real
+def test_gene_list_promoter_activity_is_the_authors_geometric_mean_of_the_tss_rpms():
+    raw = pd.read_csv(REAL_GENE_LIST, sep="\t")
+    active = raw[(raw["H3K27ac.RPM.TSS1Kb"] > 0) & (raw["DHS.RPM.TSS1Kb"] > 0)].head(5)
+    genes = pd.DataFrame({"gene_id": [*active["name"], raw["name"].iloc[0]]})
+    gene_list = read_gene_list(str(REAL_GENE_LIST), "name", GENE_LIST_ACTIVITY_COLUMNS)
+    table = gene_list_promoter_activity(genes, gene_list, str(REAL_GENE_LIST))
+    expected = [(h * d) ** 0.5 for h, d in zip(active["H3K27ac.RPM.TSS1Kb"], active["DHS.RPM.TSS1Kb"])]
+    np.testing.assert_allclose(table["promoter_activity"].iloc[:5], expected, rtol=1e-12)
+    assert table["promoter_activity"].iloc[5] == 0.0 and (np.array(expected) > 0).all()
+    with pytest.raises(ValueError, match=r"GeneList\.txt: no promoter activity for 1 gene\(s\), e\.g\. ENSG_NOT"):
+        gene_list_promoter_activity(pd.DataFrame({"gene_id": ["ENSG_NOT"]}), gene_list, str(REAL_GENE_LIST))
+
+
+@needs_real
+def test_windows_centre_on_the_gene_lists_tss_and_a_one_based_mix_up_is_reported(caplog):
+    raw = pd.read_csv(REAL_GENE_LIST, sep="\t").head(40)
+    gene_list = read_gene_list(str(REAL_GENE_LIST), "name", GENE_LIST_TSS_COLUMNS)
+    with pytest.raises(ValueError, match="listed twice in column 'Ensembl_ID', e.g. ENSG00000273032"):
+        read_gene_list(str(REAL_GENE_LIST), "Ensembl_ID", GENE_LIST_TSS_COLUMNS)  # DGCR5, DGCR9, DGCR10
+    # a table whose TSS column counts from 1 (as Xpresso's): ABC's tss is the 0-based base on +
+    table = pd.DataFrame({"id": [*raw["name"], "ENSG_ABSENT"], "name": "n", "chrom": "chr22",
+                          "TSS": [*(raw["tss"] + 1), 5], "strand": [*raw["strand"], "+"]})
+    columns = {"gene_id": "id", "gene_name": "name", "chrom": "chrom", "tss": "TSS", "strand": "strand"}
+    for one_based, warned in ((True, False), (False, True)):
+        caplog.clear()
+        genes = genes_from_table(table, columns, one_based, "t.csv")
+        with caplog.at_level("INFO", logger="seq2exp.genes"):
+            centred, dropped = centre_on_gene_list(genes, gene_list, str(REAL_GENE_LIST))
+        assert centred["tss"].tolist() == raw["tss"].tolist()  # used as is, both strands
+        assert dropped["gene_id"].tolist() == ["ENSG_ABSENT"]
+        assert "not in genes.tss_gene_list" in dropped["reason"].iloc[0]
+        assert ("genes.tss_one_based looks wrong" in caplog.text) == warned
+    moved = genes_from_table(table.assign(chrom="chr21"), columns, True, "t.csv")
+    with pytest.raises(ValueError, match=r"GeneList\.txt: 40 gene\(s\) on another chromosome"):
+        centre_on_gene_list(moved, gene_list, str(REAL_GENE_LIST))

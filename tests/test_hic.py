@@ -403,3 +403,94 @@ def test_demo_planted_enhancers_have_more_contact_than_distance_matched_decoys(t
         wins = [(a.contact > d.contact) for a in active.itertuples() for d in decoys.itertuples()
                 if abs(a.distance - d.distance) <= 4 * spec.hic_resolution]
         assert len(wins) >= 10 and np.mean(wins) > 0.8, (cell, np.mean(wins), len(wins))
+
+
+# --- the two recipes on a real .hic, against hand computations -------------------------------
+
+# chr22 TSSs of the IGV file: contacts beside the TSS; the TSS bin empty (both QCs fail); the TSS bin
+# empty but 300 bases of the next bin, which has contact, within 500 bp; a window beyond the end.
+REAL_GENES = pd.DataFrame({"gene_id": ["a", "b", "empty", "edge", "end"], "chrom": "chr22",
+                           "tss": [23_526_234, 39_124_800, 30_000_000, 30_004_800, 51_250_000]})
+CHR22 = 51_304_566
+
+
+def _vc_contacts_by_pair():
+    return {(x, y): v for x, y, v in _straw_records(IGV_HIC, "22", "VC", 5000, CHR22)}
+
+
+def _per_base_bins(tss, half_width=100_000, resolution=5000):
+    """Each base of the window, its bin, and whether it lies on the chromosome."""
+    bases = np.arange(tss - half_width, tss + half_width)
+    return bases, bases // resolution, (bases >= 0) & (bases < CHR22)
+
+
+@needs_real
+def test_authors_recipe_equals_their_per_base_channel_on_a_real_hic():
+    pairs = _vc_contacts_by_pair()
+    result = hic.tss_contact_profiles(IGV_HIC, REAL_GENES, 100_000, 5000, "VC", recipe="authors")
+    # Their power law: exp(-4.80 + 11.63 g - g log(max(d, 5 kb) + 1)), g = 0.87 for file and reference.
+    pseudocount = np.exp(-4.80 + 11.63 * 0.87 - 0.87 * np.log(1_000_000 + 1))
+    assert pseudocount == pytest.approx(1.2e-3, rel=0.05) and not result.fitted
+    for gene in REAL_GENES.itertuples():
+        bases, bins, on_chromosome = _per_base_bins(gene.tss)
+        tss_bin = gene.tss // 5000
+        contact = np.array([pairs.get((min(b, tss_bin), max(b, tss_bin)), 0.0) for b in bins])
+        self_promoter = (bases - 500 < gene.tss) & (bases + 500 > gene.tss)
+        value = np.nan if contact[self_promoter].sum() < 0.01 else contact + pseudocount
+        expected = np.where(on_chromosome, np.log10(np.nan_to_num(value) + 1), 0.0)
+        profile = result.table[result.table["gene_id"] == gene.gene_id]
+        ours = hic.per_base_contact(profile, gene.tss, 100_000, 5000)
+        np.testing.assert_allclose(ours, expected, rtol=1e-6, atol=1e-7, err_msg=gene.gene_id)
+    has_channel = {g: (t["hic_contact_pl_scaled_adj"].notna().all())
+                   for g, t in result.table.groupby("gene_id")}
+    assert has_channel == {"a": True, "b": True, "empty": False, "edge": True, "end": False}
+
+
+@needs_real
+def test_abc_recipe_equals_a_hand_computation_on_a_real_hic():
+    pairs = _vc_contacts_by_pair()
+    gamma, scale = 1.0, 6.0
+    result = hic.tss_contact_profiles(IGV_HIC, REAL_GENES, 100_000, 5000, "VC", gamma=gamma, scale=scale,
+                                      pseudocount_distance=5000, recipe="abc")
+
+    def powerlaw(d, g, s):
+        return np.exp(s - g * np.log(np.maximum(d, 5000) + 1))
+
+    for gene in REAL_GENES.itertuples():
+        bases, bins, on_chromosome = _per_base_bins(gene.tss)
+        t = gene.tss // 5000
+        row = {(y if x == t else x): v for (x, y), v in pairs.items() if t in (x, y)}
+        if row.get(t, 0) != 0:  # ABC's diagonal: the larger neighbour
+            row[t] = max(row.get(t - 1, 0.0), row.get(t + 1, 0.0))
+        row_sum = sum(row.values())
+        contact = np.array([row.get(b, 0.0) / (row_sum or 1.0) for b in bins])
+        distance = np.abs(bins * 5000 + 2500 - gene.tss)
+        if not row.get(t, 0) / (row_sum or 1.0) >= 0.01:
+            contact = powerlaw(distance, gamma, scale)
+        reference = powerlaw(distance, 0.87, -4.80 + 11.63 * 0.87)
+        value = contact * reference / powerlaw(distance, gamma, scale) + np.minimum(
+            powerlaw(distance, gamma, scale), powerlaw(5000, gamma, scale))
+        expected = np.where(on_chromosome, np.log10(value + 1), 0.0)
+        profile = result.table[result.table["gene_id"] == gene.gene_id]
+        ours = hic.per_base_contact(profile, gene.tss, 100_000, 5000)
+        np.testing.assert_allclose(ours, expected, rtol=1e-6, atol=1e-7, err_msg=gene.gene_id)
+
+
+def test_authors_recipe_takes_no_fitted_power_law_and_abc_is_the_other_recipe(tiny_hic):
+    genes = pd.DataFrame({"gene_id": ["g1"], "chrom": ["chr22"], "tss": [15]})
+    with pytest.raises(ValueError, match="reference_gamma for both"):
+        hic.tss_contact_profiles(tiny_hic, genes, 20, 10, "VC", gamma=1.0, scale=2.0, recipe="authors")
+    with pytest.raises(ValueError, match="unknown Hi-C recipe 'ours'.*authors, abc"):
+        hic.tss_contact_profiles(tiny_hic, genes, 20, 10, "VC", recipe="ours")
+
+
+def test_authors_recipe_on_a_hic_without_vectors_uses_the_computed_vc(tiny_hic, caplog):
+    genes = pd.DataFrame({"gene_id": ["g1"], "chrom": ["chr22"], "tss": [15]})
+    with caplog.at_level(logging.INFO, logger="seq2exp.hic"):
+        table = hic.tss_contact_profiles(tiny_hic, genes, 20, 10, "VC", recipe="authors").table
+    assert "computing VC" in caplog.text
+    rows = TINY.sum(axis=1)
+    vc = TINY / np.outer(rows, rows)
+    vc *= TINY.sum() / vc.sum()  # Juicer: the VC matrix sums to the observed one
+    pseudocount = np.exp(-4.80 + 11.63 * 0.87 - 0.87 * np.log(1_000_001))
+    np.testing.assert_allclose(table["hic_contact_pl_scaled_adj"], vc[1] + pseudocount)

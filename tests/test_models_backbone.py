@@ -5,7 +5,7 @@ import torch
 
 from seq2exp.models import build_model, one_hot, rc_averaged_predict, reverse_complement, reverse_complement_sample
 from seq2exp.models.caduceus import Caduceus, InputEmbedding, flip_streams, merge_rc_streams
-from seq2exp.models.mamba import BackboneConfig
+from seq2exp.models.mamba import BackboneConfig, MambaMixer
 
 
 def _tiny(**kw):
@@ -96,3 +96,28 @@ def test_rc_averaged_predict_is_strand_symmetric():
         expected = (model(batch).prediction + model(reverse_complement_sample(batch)).prediction) / 2
         torch.testing.assert_close(both, expected)
         torch.testing.assert_close(rc_averaged_predict(model, reverse_complement_sample(batch)), both)
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_fresh_weights_follow_mamba_ssms_initialisation(bidirectional):
+    torch.manual_seed(0)
+    cfg = BackboneConfig(d_model=64, n_layer=4, d_state=16, dt_min=1e-3, dt_max=1e-1, bidirectional=bidirectional)
+    options = {"d_model": 64, "n_layer": 4, "d_state": 16, "mlp_hidden": 32, "bidirectional": bidirectional}
+    model = build_model("seq2exp_soft" if bidirectional else "mamba", options)
+    assert model.predictor.cfg.d_inner == cfg.d_inner and model.predictor.cfg.n_layer == 4
+    mixers = [m for m in model.modules() if isinstance(m, MambaMixer)]
+    assert len(mixers) == (16 if bidirectional else 4)  # seq2exp-soft: generator and predictor
+    # PyTorch's Linear: kaiming uniform (a = sqrt 5), std 1 / sqrt(3 fan_in); out_proj divided by sqrt(n_layer)
+    out_proj = torch.cat([m.out_proj.weight.flatten() for m in mixers])
+    in_proj = torch.cat([m.in_proj.weight.flatten() for m in mixers])
+    assert out_proj.std().item() * (3 * cfg.d_inner) ** 0.5 * 4 ** 0.5 == pytest.approx(1.0, rel=0.03)
+    assert in_proj.std().item() * (3 * cfg.d_model) ** 0.5 == pytest.approx(1.0, rel=0.03)
+    for mixer in mixers:
+        dt = torch.nn.functional.softplus(mixer.dt_proj.bias.detach())
+        assert dt.min() >= cfg.dt_min * (1 - 1e-5) and dt.max() <= cfg.dt_max * (1 + 1e-5)
+        assert dt.log().std() > 0.25 * (torch.log(torch.tensor(cfg.dt_max / cfg.dt_min)))  # log-uniform spread
+        torch.testing.assert_close(mixer.A_log.detach(), torch.log(torch.arange(1.0, 17.0)).repeat(cfg.d_inner, 1))
+        assert (mixer.D.detach() == 1).all()
+    heads = [model.head] + ([model.beta_head] if bidirectional else [])
+    assert all((m.bias == 0).all() for head in heads for m in head.modules() if isinstance(m, torch.nn.Linear))
+    assert (model.dna_embed.linear.bias != 0).all()  # kept: it is what masking the inputs differs by

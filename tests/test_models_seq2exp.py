@@ -229,3 +229,19 @@ def test_config_errors_name_the_problem():
     with pytest.raises(KeyError, match="unknown model"):
         build_model("transformer")
     assert model_config({}).prior == (10.0, 90.0) and math.isclose(model_config({}).kl_weight, 0.01)
+
+
+def test_macs3_mask_is_the_raw_peak_mask_unless_the_centre_is_forced():
+    batch = _batch()
+    batch["blacklist"][:, 1] = True
+    peaks = torch.zeros_like(batch["blacklist"], dtype=torch.float32)
+    peaks[:, :5] = 1.0  # peaks away from the centre only
+    centre = central_slice(peaks.shape[-1], TINY["central_region_bp"])
+    raw = build_model("peaks_mask", TINY).eval()(dict(batch, mask=peaks)).mask
+    torch.testing.assert_close(raw, peaks.masked_fill(batch["blacklist"], 0.0))
+    forced = build_model("peaks_mask", {**TINY, "force_central": True}).eval()(dict(batch, mask=peaks)).mask
+    assert (forced[:, centre] == 1).all()
+    retrain = build_model("seq2exp_retrain", TINY).eval()(dict(batch, mask=peaks)).mask
+    assert (retrain[:, centre] == 1).all()
+    with pytest.raises(KeyError, match="force_central"):
+        build_model("seq2exp_retrain", {**TINY, "force_central": False})

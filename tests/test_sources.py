@@ -68,7 +68,8 @@ def test_paper_config_downloads_every_source_of_both_cell_types(paper_config):
     assert "https://www.encodeproject.org/files/ENCFF414OGC/@@download/ENCFF414OGC.bigWig" in urls
     assert "https://data.4dnucleome.org/files-processed/4DNFI1UEG1HD/@@download/4DNFI1UEG1HD.hic" in urls
     assert "EPCrisprBenchmark_combined_data.training_K562.GRCh38.tsv.gz" in {Path(u).name for u in urls}
-    assert len(download_jobs(paper_config)) == 13  # 4 shared + 4 per cell type + the CRISPRi table
+    assert len(download_jobs(paper_config)) == 16  # 5 shared (the TSS GeneList) + 5 per cell type + the CRISPRi table
+    assert {"genes.tss_gene_list", "K562.gene_list", "GM12878.gene_list"} <= keys
     [(archive, member)] = extractions(paper_config).values()
     assert archive.endswith("expression_data.zip") and member.endswith("_with_sequence_strand.csv")
 

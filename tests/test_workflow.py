@@ -38,10 +38,10 @@ def test_paper_run_plans_downloads_for_both_cell_types(repo, tmp_path):
     assert code == 0, output
     downloads = [line.split("output: ")[1] for line in output.splitlines() if "output: resources/paper/downloads/" in line]
     for cell in ("K562", "GM12878"):
-        for kind in ("dnase", "h3k27ac", "hic", "cage"):
+        for kind in ("dnase", "h3k27ac", "hic", "cage", "gene_list"):
             assert any(path.startswith(f"resources/paper/downloads/{cell}.{kind}/") for path in downloads), (cell, kind)
     assert any(path.startswith("resources/paper/downloads/evaluation.crispri/") for path in downloads)
-    assert len(downloads) == 13  # 4 shared, 4 per cell type, the CRISPRi table
+    assert len(downloads) == 16  # 5 shared (the TSS GeneList), 5 per cell type, the CRISPRi table
 
 
 def benchmarks_of_planned_jobs(output):

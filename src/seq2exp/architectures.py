@@ -92,6 +92,10 @@ class Seq2ExpConfig:
             raise ValueError("signal_b and signal_weights need one entry per signal (n_signals)")
         if not math.isclose(sum(self.signal_weights), 1.0):
             raise ValueError(f"signal_weights must sum to 1, got {self.signal_weights}")
+        if len(self.prior) != 2 or min(self.prior) <= 0:
+            raise ValueError(f"prior must be two positive Beta parameters (alpha, beta), got {self.prior}")
+        if self.beta_min < 0 or self.signal_scale <= 0:
+            raise ValueError(f"beta_min must be >= 0 and signal_scale > 0, got {self.beta_min} and {self.signal_scale}")
 
 
 # --- the baselines' own options (models/baselines/) -----------------------------------------
@@ -141,6 +145,14 @@ class HyenaOptions:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
+@dataclass
+class PeakMaskOptions:
+    """The MACS3 baseline's own option (models/seq2exp.py, PeakMaskRegressor)."""
+
+    force_central: bool = False  # true: the central region is always selected, as in Seq2Exp's masks;
+    #                              false: the raw peak mask, as the authors' use_peak_mask
+
+
 # --- registry names ---------------------------------------------------------------------------
 
 
@@ -159,7 +171,7 @@ ARCHITECTURES: dict[str, Architecture] = {
     "seq2exp_soft": Architecture(fixed={"mask": "soft"}),
     "seq2exp_hard": Architecture(fixed={"mask": "hard"}, defaults={"share_weights": True, "compact": True}),
     "seq2exp_retrain": Architecture(),
-    "peaks_mask": Architecture(),
+    "peaks_mask": Architecture(own_options=PeakMaskOptions),
     "caduceus": Architecture(fixed={"use_signals": False}),
     "caduceus_signals": Architecture(fixed={"use_signals": True}),
     "mamba": Architecture(fixed={"use_signals": False, "bidirectional": False}),

@@ -410,6 +410,10 @@ def evaluate_authors_weights(checkpoint, store_dir: str, cell_type: str, genes_p
     check_channel_order(windows)
     with h5py.File(windows.cell_path, "r") as handle:
         columns = tuple(handle.attrs.get("feature_columns", ()))
+        hic_recipe = handle.attrs.get("hic_recipe", "authors")
+    if hic_recipe != "authors":
+        raise AuthorsCheckpointError(f"{windows.cell_path}: its Hi-C channel was made by the {hic_recipe!r} "
+                                     "recipe; the authors' weights read their own (set hic.recipe: authors)")
     if columns and columns != AUTHORS_FEATURES:
         raise AuthorsCheckpointError(f"{windows.cell_path}: features {columns}; the authors' head reads "
                                      f"{AUTHORS_FEATURES} (genes.mrna_features must be EPInformer's table)")

@@ -174,6 +174,15 @@ def _check_consistency(config: dict) -> None:
         problems.append("target.source: precomputed needs genes.precomputed_target_column (the table's column "
                         "of CAGE sums, e.g. '{cell_type}_CAGE_128*3_sum')")
     problems += _gene_problems(config["genes"])
+    if config["features"]["promoter_activity"] == "gene_list":
+        lacking = [c for c in config["run_cell_types"] if "gene_list" not in config["cell_types"].get(c, {})]
+        if lacking:
+            problems.append(f"features.promoter_activity: gene_list needs cell_types.<cell>.gene_list (ABC's GeneList) "
+                            f"for {lacking}")
+    hic = config["hic"]
+    if hic["recipe"] == "authors" and (hic.get("gamma") is not None or hic.get("scale") is not None):
+        problems.append("hic.gamma / hic.scale: the authors' recipe uses hic.reference_gamma for both power "
+                        "laws; set them to null, or hic.recipe: abc")
     if "seq2exp-retrain" in config["models"] and "seq2exp-soft" not in config["models"]:
         problems.append("models: seq2exp-retrain is trained on the masks of seq2exp-soft, which is not listed")
     if config["evaluation"]["crispri"] and "seq2exp-soft" not in config["models"]:

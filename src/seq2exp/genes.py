@@ -253,6 +253,73 @@ def cage_targets(ctss: pd.DataFrame, genes: pd.DataFrame, half_width: int, per_m
                          "target": np.log10(value + 1.0)})
 
 
+# --- ABC's GeneList: the authors' TSS and promoter activity --------------------------------
+
+# ABC's GeneList (Neighborhoods/GeneList.txt) columns the authors read: the TSS of their windows,
+# and the RPMs whose geometric mean is their PromoterActivity (promo_enhan_inter.py).
+GENE_LIST_TSS_COLUMNS = ("chr", "tss")
+GENE_LIST_ACTIVITY_COLUMNS = ("H3K27ac.RPM.TSS1Kb", "DHS.RPM.TSS1Kb")
+
+
+def read_gene_list(path: str, id_column: str, columns) -> pd.DataFrame:
+    """An ABC GeneList indexed by `id_column` (our gene_id), with `columns`; an id listed twice is
+    an error naming it."""
+    table = read_table(path, dtype={id_column: str, "chr": str})
+    require_columns(table, [id_column, *columns], path)
+    repeated = table[id_column][table[id_column].duplicated()]
+    if len(repeated):
+        raise ValueError(f"{path}: gene id(s) listed twice in column {id_column!r}, e.g. {repeated.iloc[0]}")
+    return table.set_index(id_column)[list(columns)]
+
+
+def centre_on_gene_list(raw: pd.DataFrame, gene_list: pd.DataFrame, path: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The table's genes with the GeneList's `tss` as their window centre, used as it is (ABC's:
+    the BED start on +, the BED end on -; the authors' windows are [tss - w, tss + w)); genes it
+    lacks dropped (with that reason). A gene on another chromosome there is an error: it could move
+    the gene between splits."""
+    listed = raw["gene_id"].isin(gene_list.index)
+    dropped = pd.DataFrame({"gene_id": raw.loc[~listed, "gene_id"], "reason": f"not in genes.tss_gene_list {path}"})
+    genes = raw[listed].copy()
+    found = gene_list.reindex(genes["gene_id"])
+    moved = [g for g, ours, theirs in zip(genes["gene_id"], genes["chrom"], found["chr"])
+             if not match_chromosomes([ours], [theirs], path)]
+    if moved:
+        raise ValueError(f"{path}: {len(moved)} gene(s) on another chromosome than in the gene table, e.g. "
+                         f"{moved[0]}; check genes.gene_list_id_column")
+    log_tss_offsets(genes, found["tss"].to_numpy(), path)
+    genes["tss"] = pd.to_numeric(found["tss"], errors="coerce").to_numpy()
+    log.info("%s: windows centred on its tss for %d genes; %d genes it lacks dropped", path, len(genes), len(dropped))
+    return genes, dropped
+
+
+def log_tss_offsets(genes: pd.DataFrame, gene_list_tss, path: str) -> None:
+    """On + strand genes (where ABC's tss is the 0-based TSS base), how often the table's 0-based TSS
+    equals the GeneList's, or is one off; more one-off than equal: a WARNING that genes.tss_one_based
+    looks wrong."""
+    plus = (genes["strand"] == "+").to_numpy()
+    offset = (genes["tss"].to_numpy() - np.asarray(gene_list_tss, dtype=float))[plus]
+    equal, one_off = int((offset == 0).sum()), int((np.abs(offset) == 1).sum())
+    log.info("%s: + strand genes with the table's TSS equal to its tss: %d; one base off: %d; of %d",
+             path, equal, one_off, len(offset))
+    if one_off > equal:
+        log.warning("%s: the table's TSS is one base off the GeneList's for %d + strand genes and equal for %d: "
+                    "genes.tss_one_based looks wrong", path, one_off, equal)
+
+
+def gene_list_promoter_activity(genes: pd.DataFrame, gene_list: pd.DataFrame, path: str) -> pd.DataFrame:
+    """The authors' PromoterActivity: sqrt(H3K27ac.RPM.TSS1Kb x DHS.RPM.TSS1Kb) of ABC's GeneList
+    (read counts in the TSS's 1 kb per million, from their ABC run's BAMs), unscaled. A gene the list
+    lacks is an error naming it."""
+    missing = genes.loc[~genes["gene_id"].isin(gene_list.index), "gene_id"]
+    if len(missing):
+        raise ValueError(f"{path}: no promoter activity for {len(missing)} gene(s), e.g. {missing.iloc[0]}; centre "
+                         "the windows on the same list (genes.tss_gene_list) so the genes it lacks are dropped")
+    found = gene_list.reindex(genes["gene_id"])
+    h3k27ac, dnase = (found[c].to_numpy(np.float64) for c in GENE_LIST_ACTIVITY_COLUMNS)
+    return pd.DataFrame({"gene_id": genes["gene_id"].to_numpy(), "dnase_rpm": dnase, "h3k27ac_rpm": h3k27ac,
+                         "promoter_activity": np.sqrt(h3k27ac * dnase)})
+
+
 # --- promoter activity ----------------------------------------------------------------------
 
 
@@ -271,16 +338,23 @@ def promoter_activity(genes: pd.DataFrame, dnase_path: str, h3k27ac_path: str, h
 
 
 def build_gene_table(config: dict, table_path: str, mrna_path: str | None, fasta_path: str,
-                     blacklist_path: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+                     blacklist_path: str, tss_gene_list_path: str | None = None
+                     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Genes to model (TSS, strand, split, mRNA features unless `mrna_path` is None, window QC),
     dropped genes, chromosomes. It depends on the genome and the annotation only: each cell type
-    keeps the genes its inputs cover (`cell_gene_table`)."""
+    keeps the genes its inputs cover (`cell_gene_table`). With `tss_gene_list_path` (ABC's
+    GeneList) the windows are centred on its tss."""
     genes_cfg, window = config["genes"], config["window"]
     sizes = genome_sizes(fasta_path)
     heldout = split_chromosomes(config["split"], sizes, fasta_path)
     processed, chromosomes = common_chromosomes(sizes, {})
     raw = read_gene_table(table_path, genes_cfg)
-    genes, dropped = select_genes(raw, sizes, processed, heldout)
+    centred, unlisted = raw, None
+    if tss_gene_list_path:
+        gene_list = read_gene_list(tss_gene_list_path, genes_cfg["gene_list_id_column"], GENE_LIST_TSS_COLUMNS)
+        centred, unlisted = centre_on_gene_list(raw, gene_list, tss_gene_list_path)
+    genes, dropped = select_genes(centred, sizes, processed, heldout)
+    dropped = pd.concat([unlisted, dropped], ignore_index=True) if unlisted is not None else dropped
     if mrna_path:
         genes, dropped = attach_mrna_features(genes, mrna_path, genes_cfg["mrna_gene_id_column"],
                                               genes_cfg["mrna_feature_columns"], dropped)

@@ -1,4 +1,12 @@
-"""Hi-C contact of every window bin with the gene's TSS bin, processed as the ABC model does.
+"""Hi-C contact of every window bin with the gene's TSS bin, by one of two recipes (`hic.recipe`).
+
+`abc` processes the matrix as the ABC model does (stages 1-4 below). `authors` is the Seq2Exp
+authors' `process_hic_signals` (divelab/AIRS, OpenBio/Seq2Exp, utils/hic.py), which the released
+weights were trained on: stage 1, then the normalised contact of the TSS bin with each bin as read
+(no diagonal correction, no row normalisation, missing pixels 0), both power laws at the reference
+gamma (so the rescaling is the identity), plus the power law's value at 1 Mb as pseudocount; a gene
+whose summed contact over the bases within 500 bp of its TSS is below 0.01 gets no channel (0 after
+the log, as their dataset's nan_to_num gives); then stage 4 (`authors_contacts`).
 
 Stages (each a function below, so each can be tested on its own):
 1. read one chromosome of a .hic / .mcool / .cool once: its normalised symmetric contact band
@@ -44,6 +52,11 @@ LOW_COVERAGE_CONTACT = 0.01
 # ABC (compute_powerlaw_fit_from_hic.py): a pseudocount inside the logs of the log-log regression.
 FIT_LOG_PSEUDOCOUNT = 1e-6
 ROWS_PER_READ = 1000
+RECIPES = ("authors", "abc")
+# The authors' process_hic_signals: the pseudocount is the power law capped at its 1 Mb value, and
+# their qc_hic sums the contact of the bases closer than ABC's tss_slop (500 bp) to the TSS.
+AUTHORS_PSEUDOCOUNT_DISTANCE = 1_000_000
+AUTHORS_TSS_SLOP = 500
 
 
 class HicError(ValueError):
@@ -470,18 +483,26 @@ def tss_contact_profiles(path, genes: pd.DataFrame, half_width: int, resolution:
                          reference_gamma: float = 0.87, gamma: float | None = None,
                          scale: float | None = None, pseudocount_distance: float = 5000,
                          tss_hic_contribution: float = 100, fit_max_distance: int = 1_000_000,
-                         reader: str | None = None) -> ContactProfiles:
-    """ABC Hi-C contact of every bin in each gene's window [tss - half_width, tss + half_width)
-    with its TSS bin. `genes` has gene_id, chrom (our names) and tss (0-based). Each chromosome
-    is read once. gamma and scale are fitted from the file's contacts (distances 1 bin to
-    fit_max_distance, as ABC) unless both are given. Power laws are clipped below at one bin.
+                         reader: str | None = None, recipe: str = "abc") -> ContactProfiles:
+    """Hi-C contact of every bin in each gene's window [tss - half_width, tss + half_width) with its
+    TSS bin, by `recipe` ("abc" or "authors", see the module docstring). `genes` has gene_id, chrom
+    (our names) and tss (0-based). Each chromosome is read once. ABC's gamma and scale are fitted from
+    the file's contacts (distances 1 bin to fit_max_distance, as ABC) unless both are given; power
+    laws are clipped below at one bin. The authors' recipe uses reference_gamma for both power laws
+    and ignores pseudocount_distance, tss_hic_contribution and fit_max_distance.
 
-    Columns: hic_contact is ABC's normalised contact (NaN where the file has no data);
+    Columns: hic_contact is the recipe's normalised contact (NaN where the file has no data);
     powerlaw_filled marks genes whose own TSS contact was too low (< 0.01) or missing, whose
-    contacts ABC replaces by the power law; hic_contact_pl_scaled_adj is the final contact.
+    contacts ABC replaces by the power law; hic_contact_pl_scaled_adj is the final contact, NaN for
+    the genes the authors' QC leaves without a channel.
     """
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown Hi-C recipe {recipe!r}; expected one of {', '.join(RECIPES)}")
     if (gamma is None) != (scale is None):
         raise ValueError("give both hic gamma and scale, or neither to fit them from the file")
+    if recipe == "authors":
+        return _authors_profiles(path, genes, half_width, resolution, normalization, reference_gamma,
+                                 gamma, reader)
     matrix = open_contact_matrix(path, resolution, normalization, reader)
     window = math.ceil(half_width / resolution) + 1
     fit_bins = 0 if gamma is not None else fit_max_distance // resolution
@@ -506,6 +527,48 @@ def tss_contact_profiles(path, genes: pd.DataFrame, half_width: int, resolution:
     table = _abc_scaling(pd.concat(rows, ignore_index=True), powerlaw, reference_gamma,
                          pseudocount_distance, resolution)
     return ContactProfiles(table[PROFILE_COLUMNS], powerlaw, bool(fit_bins))
+
+
+def _authors_profiles(path, genes: pd.DataFrame, half_width: int, resolution: int, normalization: str,
+                      reference_gamma: float, gamma: float | None, reader: str | None) -> ContactProfiles:
+    if gamma is not None:
+        raise ValueError("the authors' Hi-C recipe uses reference_gamma for both power laws; "
+                         "leave hic gamma and scale null")
+    if half_width > AUTHORS_PSEUDOCOUNT_DISTANCE:
+        raise ValueError(f"the authors' Hi-C pseudocount is constant only in windows up to "
+                         f"{AUTHORS_PSEUDOCOUNT_DISTANCE} bp either side of the TSS (half_width {half_width})")
+    matrix = open_contact_matrix(path, resolution, normalization, reader)
+    window = math.ceil(half_width / resolution) + 1
+    rows = []
+    for chrom, chrom_genes in genes.groupby("chrom", sort=False):
+        name = matrix.chromosome_name(chrom)
+        band = matrix.band(name, min(window, max(matrix.n_bins(name) - 1, 1)))
+        contacts = AbcContacts(name, resolution, band.values, np.ones(band.n_bins))
+        rows.append(_gene_rows(contacts, chrom_genes, half_width, matrix.chromosomes()[name]))
+    powerlaw = PowerLaw(float(reference_gamma), reference_scale(reference_gamma))
+    log.info("%s: the authors' Hi-C recipe: %s contacts as read, power law gamma %.3f for both, pseudocount "
+             "at %d bp", matrix.path, normalization, reference_gamma, AUTHORS_PSEUDOCOUNT_DISTANCE)
+    table = authors_contacts(pd.concat(rows, ignore_index=True), genes, powerlaw, resolution)
+    return ContactProfiles(table[PROFILE_COLUMNS], powerlaw, False)
+
+
+def authors_contacts(table: pd.DataFrame, genes: pd.DataFrame, powerlaw: PowerLaw, resolution: int) -> pd.DataFrame:
+    """The authors' qc_hic (on missing contacts as 0), identity rescaling and 1 Mb pseudocount on
+    `_gene_rows`' table; the QC's per-base sum counts each bin once per base it shares with
+    (tss - 500, tss + 500)."""
+    contact = np.nan_to_num(table["hic_contact"].to_numpy())
+    tss = table["gene_id"].map(genes.set_index("gene_id")["tss"]).to_numpy()
+    near_tss = np.clip(np.minimum(table["bin_end"].to_numpy(), tss + AUTHORS_TSS_SLOP)
+                       - np.maximum(table["bin_start"].to_numpy(), tss - AUTHORS_TSS_SLOP + 1), 0, None)
+    tss_sum = pd.Series(contact * near_tss).groupby(table["gene_id"].to_numpy()).transform("sum").to_numpy()
+    no_channel = ~(tss_sum >= LOW_COVERAGE_CONTACT)
+    gamma, scale = powerlaw
+    table["powerlaw_filled"] = False
+    table["powerlaw_contact"] = powerlaw_contact(table["distance"].to_numpy(), gamma, scale, resolution)
+    table["hic_contact_pl_scaled"] = np.where(no_channel, np.nan, contact)
+    table["hic_pseudocount"] = powerlaw_contact(AUTHORS_PSEUDOCOUNT_DISTANCE, gamma, scale, resolution)
+    table["hic_contact_pl_scaled_adj"] = table["hic_contact_pl_scaled"] + table["hic_pseudocount"]
+    return table
 
 
 def _add_padded(total, addition: np.ndarray) -> np.ndarray:
@@ -533,10 +596,11 @@ def _abc_scaling(table: pd.DataFrame, powerlaw: PowerLaw, reference_gamma: float
 
 def per_base_contact(profile: pd.DataFrame, tss: int, half_width: int, resolution: int) -> np.ndarray:
     """log10(x + 1) of each base's bin's hic_contact_pl_scaled_adj over [tss - half_width,
-    tss + half_width), 0-based; bases beyond the chromosome (no bin in `profile`) are 0."""
+    tss + half_width), 0-based; bases beyond the chromosome (no bin in `profile`) and genes without
+    a channel (NaN) are 0."""
     start, end = tss - half_width, tss + half_width
     out = np.zeros(end - start, dtype=np.float32)
-    values = np.log10(profile["hic_contact_pl_scaled_adj"].to_numpy() + 1.0)
+    values = np.log10(np.nan_to_num(profile["hic_contact_pl_scaled_adj"].to_numpy()) + 1.0)
     for bin_start, bin_end, value in zip(profile["bin_start"].to_numpy(), profile["bin_end"].to_numpy(), values):
         lo, hi = max(bin_start, start), min(bin_end, end)
         if lo < hi:

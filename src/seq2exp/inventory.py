@@ -14,7 +14,8 @@ import pandas as pd
 from .annotation import annotation_format
 from .crispri import read_crispri
 from .files import DELIMITER_NAMES, read_table, read_text_table, require_columns, sha256sum
-from .genes import check_heldout_inputs, genes_from_table, read_gene_table
+from .genes import (GENE_LIST_ACTIVITY_COLUMNS, GENE_LIST_TSS_COLUMNS, check_heldout_inputs, genes_from_table,
+                    read_gene_list, read_gene_table)
 from .genome import genome_sizes, match_chromosomes, split_chromosomes
 from .hic import open_contact_matrix
 from .signals import Track
@@ -72,6 +73,14 @@ def _mrna_features(path: str, run: RunInputs) -> str:
     table = read_table(path)
     require_columns(table, [settings["mrna_gene_id_column"], *settings["mrna_feature_columns"]], path)
     return f"{len(table)} genes, {len(settings['mrna_feature_columns'])} feature columns"
+
+
+def _gene_list(path: str, run: RunInputs) -> str:
+    """Read as the gene_table and promoter_activity rules read it: ids, TSS and, for the authors'
+    promoter activity, the two RPM columns."""
+    activity = GENE_LIST_ACTIVITY_COLUMNS if run.config["features"]["promoter_activity"] == "gene_list" else ()
+    table = read_gene_list(path, run.config["genes"]["gene_list_id_column"], [*GENE_LIST_TSS_COLUMNS, *activity])
+    return f"{len(table)} genes on {table['chr'].nunique()} chromosomes, {_chrom_style(table['chr'].unique())}"
 
 
 def _bigwig(path: str, run: RunInputs) -> str:
@@ -150,6 +159,7 @@ SUMMARISERS = {
     "blacklist": _bed,
     "gene_table": _gene_table,
     "mrna_features": _mrna_features,
+    "gene_list": _gene_list,
     "bigwig": _bigwig,
     "hic": _hic,
     "ctss": _ctss,

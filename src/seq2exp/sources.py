@@ -38,7 +38,7 @@ class Source:
     """One configured input: where it comes from and where the pipeline reads it."""
 
     key: str
-    kind: str  # fasta | blacklist | gene_table | mrna_features | bigwig | hic | ctss | crispri
+    kind: str  # fasta | blacklist | gene_table | mrna_features | gene_list | bigwig | hic | ctss | crispri
     location: str  # URL or local path (of the archive when `member` is set)
     member: str | None
     path: str  # the local file that rules read
@@ -89,7 +89,11 @@ def configured_sources(config: dict) -> list[Source]:
     ]
     if config["genes"]["mrna_features"]:
         entries.append(("genes.mrna_features", "mrna_features", config["genes"]["mrna_features"]))
+    if config["genes"].get("tss_gene_list"):
+        entries.append(("genes.tss_gene_list", "gene_list", config["genes"]["tss_gene_list"]))
     kinds = {"dnase": "bigwig", "h3k27ac": "bigwig", "hic": "hic", "cage": "ctss"}
+    if config["features"].get("promoter_activity") == "gene_list":
+        kinds["gene_list"] = "gene_list"
     for cell in config["run_cell_types"]:
         for name, kind in kinds.items():
             entries.append((f"{cell}.{name}", kind, config["cell_types"][cell][name]))
@@ -386,7 +390,7 @@ def _reject_html_type(url: str, content_type: str) -> None:
 
 # --- what a downloaded file must look like -----------------------------------------------------
 
-TEXT_KINDS = {"fasta", "blacklist", "gene_table", "mrna_features", "ctss", "crispri"}
+TEXT_KINDS = {"fasta", "blacklist", "gene_table", "mrna_features", "gene_list", "ctss", "crispri"}
 BIGWIG_MAGICS = {b"\x26\xfc\x8f\x88": "<", b"\x88\x8f\xfc\x26": ">"}  # little-, big-endian
 RTREE_MAGIC = 0x2468ACE0
 HIC_MAGIC = b"HIC\x00"

@@ -140,12 +140,12 @@ def build_sequence_store(path: str, genes: pd.DataFrame, fasta_path: str, blackl
 
 def build_cell_store(path: str, genes: pd.DataFrame, feature_columns: list, dnase_path: str,
                      h3k27ac_path: str, hic_contact, peaks: pd.DataFrame, half_width: int,
-                     reverse_minus: bool, workers: int = 1) -> None:
+                     reverse_minus: bool, workers: int = 1, hic_recipe: str | None = None) -> None:
     """Signals, Hi-C contact, peak mask, target and features of one cell type.
 
     `genes` carries `target` and the `feature_columns` (model order);
-    `hic_contact(gene_row) -> float32 (L,)` gives the per-base Hi-C channel; `workers` processes
-    read the windows.
+    `hic_contact(gene_row) -> float32 (L,)` gives the per-base Hi-C channel, made by `hic_recipe`
+    (kept as an attribute where given); `workers` processes read the windows.
     """
     length = 2 * half_width
     chroms = list(genes["chrom"].unique())
@@ -172,6 +172,8 @@ def build_cell_store(path: str, genes: pd.DataFrame, feature_columns: list, dnas
         nonlocal clipped, gaps
         handle.attrs.update(half_width=half_width, reverse_complement_minus_strand=reverse_minus,
                             channels=list(SIGNAL_CHANNELS), feature_columns=list(features))
+        if hic_recipe:
+            handle.attrs["hic_recipe"] = hic_recipe
         _small(handle, "gene_id", genes["gene_id"].to_numpy().astype("S"))
         _small(handle, "target", genes["target"].to_numpy(np.float32))
         _small(handle, "features", genes[features].to_numpy(np.float32))
@@ -310,7 +312,8 @@ def build_cell_stage(config: dict, genes_path: str, targets_path: str, promoter_
         return per_base_contact(profiles[gene.gene_id], gene.tss, half_width, resolution)
 
     build_cell_store(out_h5, genes, feature_columns(config), dnase_path, h3k27ac_path, hic_channel, peaks,
-                     half_width, config["window"]["reverse_complement_minus_strand"], workers)
+                     half_width, config["window"]["reverse_complement_minus_strand"], workers,
+                     hic_recipe=config["hic"]["recipe"])
     qc = contacts.groupby("gene_id", sort=False)[["hic_contact"]].apply(missing_fraction)
     table = genes[["gene_id", "target", *feature_columns(config)]].assign(
         frac_hic_missing=genes["gene_id"].map(qc).to_numpy())

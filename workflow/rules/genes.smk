@@ -8,6 +8,7 @@ rule gene_table:
         checked=rules.inputs_report.output,  # every input checked before any gene or per-cell job
         table=source_path("genes.table"),
         mrna=[source_path("genes.mrna_features")] if "genes.mrna_features" in SOURCES else [],
+        tss_gene_list=[source_path("genes.tss_gene_list")] if "genes.tss_gene_list" in SOURCES else [],
         fasta=rules.prepare_genome.output.fasta,
         blacklist=source_path("genome.blacklist"),
     output:
@@ -16,7 +17,8 @@ rule gene_table:
         chromosomes=f"{RESULTS}/genes/chromosomes.tsv",
     params:
         settings=config_params(*GENE_TABLE_KEYS, "genes.mrna_gene_id_column", "genes.mrna_feature_columns",
-                               "genes.max_n_fraction", "window.half_width", "split"),
+                               "genes.max_n_fraction", "window.half_width", "split", "genes.tss_gene_list",
+                               "genes.gene_list_id_column"),
     threads: job_threads("data")
     resources:
         **job_resources("data"),
@@ -82,10 +84,12 @@ rule promoter_activity:
         dnase=cell_source("dnase"),
         h3k27ac=cell_source("h3k27ac"),
         genes=rules.cell_genes.output.genes,
+        gene_list=lambda wildcards: [source_path(key) for key in SOURCES if key == f"{wildcards.cell}.gene_list"],
     output:
         f"{RESULTS}/{{cell}}/promoter_activity.tsv",
     params:
         half_width=config["features"]["promoter_half_width"],
+        settings=config_params("features.promoter_activity", "genes.gene_list_id_column"),
     threads: job_threads("data")
     resources:
         **job_resources("data"),

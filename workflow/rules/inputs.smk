@@ -6,7 +6,8 @@
 
 # How every report reads the gene table (for its chromosomes), and the shared one its columns too.
 GENE_TABLE_KEYS = ("genes.columns", "genes.tss_one_based", "genes.annotation")
-GENE_COLUMN_KEYS = ("genes.precomputed_target_column", "genes.mrna_gene_id_column", "genes.mrna_feature_columns")
+GENE_COLUMN_KEYS = ("genes.precomputed_target_column", "genes.mrna_gene_id_column", "genes.mrna_feature_columns",
+                    "genes.gene_list_id_column")
 
 
 rule prepare_genome:
@@ -53,12 +54,14 @@ rule cell_inputs_report:
     input:
         fasta=rules.prepare_genome.output.fasta,
         table=source_path("genes.table"),
-        sources=lambda wildcards: [source_path(f"{wildcards.cell}.{kind}") for kind in CELL_INPUTS],
+        sources=lambda wildcards: [source_path(key) for key in SOURCES
+                                   if sources.source_scope(key, CELLS) == wildcards.cell],
     output:
         f"{RESULTS}/{{cell}}/inputs.tsv",
     params:
         scope=lambda wildcards: wildcards.cell,
-        settings=config_params(*GENE_TABLE_KEYS, "hic.resolution", "hic.normalization", "hic.reader", "split"),
+        settings=config_params(*GENE_TABLE_KEYS, "hic.resolution", "hic.normalization", "hic.reader", "split",
+                               "genes.gene_list_id_column", "features.promoter_activity"),
     threads: job_threads("data")
     resources:
         **job_resources("data"),

@@ -5,6 +5,8 @@ Also the reverse-complement tools the Caduceus-Ph baseline needs (augmentation a
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn as nn
 
@@ -104,11 +106,33 @@ class ResidualBlock(nn.Module):
         return x + self.mixer(self.norm(x), block_size=block_size).float()
 
 
+def zero_linear_biases(module: nn.Module) -> None:
+    """mamba-ssm's `_init_weights` for linear layers outside the mixers (whose only bias, dt_proj's,
+    is set from the dt range): biases zeroed, weights left at PyTorch's initialisation."""
+    for linear in module.modules():
+        if isinstance(linear, nn.Linear) and linear.bias is not None:
+            nn.init.zeros_(linear.bias)
+
+
+def rescale_prenorm_residual(backbone: nn.Module, n_layer: int) -> None:
+    """mamba-ssm's `rescale_prenorm_residual` (one residual per block: no MLP): each mixer's
+    out_proj weight drawn afresh as PyTorch's Linear (kaiming uniform, a = sqrt(5)) and divided by
+    sqrt(n_layer); a weight tied between directions is drawn once."""
+    seen = set()
+    for mixer in backbone.modules():
+        if isinstance(mixer, MambaMixer) and id(mixer.out_proj.weight) not in seen:
+            seen.add(id(mixer.out_proj.weight))
+            nn.init.kaiming_uniform_(mixer.out_proj.weight, a=math.sqrt(5))
+            with torch.no_grad():
+                mixer.out_proj.weight /= math.sqrt(n_layer)
+
+
 class Caduceus(nn.Module):
     """Stack of residual (Bi)Mamba blocks and a final RMSNorm over embedded inputs (B, L, width).
 
     width = d_model, or 2 * d_model with RCPS (forward and reverse-complement streams).
-    `bidirectional=False` gives the plain Mamba backbone.
+    `bidirectional=False` gives the plain Mamba backbone. Initialised as mamba-ssm (and the authors'
+    Caduceus) initialise theirs.
     """
 
     def __init__(self, cfg: BackboneConfig):
@@ -117,6 +141,7 @@ class Caduceus(nn.Module):
         self.layers = nn.ModuleList(ResidualBlock(cfg) for _ in range(cfg.n_layer))
         norm_f = RMSNorm(cfg.d_model, cfg.norm_eps)
         self.norm_f = RCPS(norm_f) if cfg.rcps else norm_f
+        rescale_prenorm_residual(self, cfg.n_layer)
 
     @property
     def width(self) -> int:

@@ -9,14 +9,14 @@ from typing import Any, Callable
 
 from ..architectures import Seq2ExpConfig, resolve_options
 from .baselines import EPInformer, Enformer, HyenaDNA
-from .seq2exp import FeaturesOnly, FixedMaskRegressor, Regressor, Seq2Exp, SequenceRegressor
+from .seq2exp import FeaturesOnly, FixedMaskRegressor, PeakMaskRegressor, Regressor, Seq2Exp, SequenceRegressor
 
 MODELS: dict[str, Callable[..., Regressor]] = {
     "features_only": FeaturesOnly,
     "seq2exp_soft": Seq2Exp,
     "seq2exp_hard": Seq2Exp,
     "seq2exp_retrain": FixedMaskRegressor,
-    "peaks_mask": FixedMaskRegressor,
+    "peaks_mask": PeakMaskRegressor,
     "caduceus": SequenceRegressor,
     "caduceus_signals": SequenceRegressor,
     "mamba": SequenceRegressor,

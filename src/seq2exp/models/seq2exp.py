@@ -16,9 +16,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..architectures import BackboneConfig, Seq2ExpConfig
+from ..architectures import BackboneConfig, PeakMaskOptions, Seq2ExpConfig
 from ..genome import central_slice
-from .caduceus import Caduceus, InputEmbedding, merge_rc_streams
+from .caduceus import Caduceus, InputEmbedding, merge_rc_streams, zero_linear_biases
 
 
 @dataclass
@@ -163,6 +163,9 @@ class Regressor(nn.Module):
             self.signal_embed = InputEmbedding(cfg.n_signals, bb.d_model, bb.rcps, complement=False)
         self.predictor = Caduceus(bb)
         self.head = RegressionHead(bb.d_model, cfg)
+        # The authors' models zero every linear bias (mamba-ssm's initialisation). Ours keep the input
+        # embeddings' biases: without them, masking the one-hot inputs would be masking the embeddings.
+        zero_linear_biases(self.head)
 
     def embed(self, batch: dict) -> torch.Tensor:
         x = self.dna_embed(batch["dna"].float())
@@ -233,6 +236,7 @@ class Seq2Exp(Regressor):
         super().__init__(cfg)
         self.generator = self.predictor if cfg.share_weights else Caduceus(cfg.backbone)
         self.beta_head = nn.Linear(cfg.backbone.d_model, 2)
+        zero_linear_biases(self.beta_head)
         self.motif_stem = (MotifStem(cfg.backbone.d_model, cfg.generator_motif_bp, cfg.generator_pool_bp)
                            if cfg.generator_motif_bp else None)
 
@@ -290,10 +294,28 @@ class SequenceRegressor(Regressor):
 
 
 class FixedMaskRegressor(Regressor):
-    """Predictor behind an external mask batch["mask"] (B, L): MACS3 peaks, or Seq2Exp-retrain's top-k%."""
+    """Predictor behind an external mask batch["mask"] (B, L): Seq2Exp-retrain's top-k%, its central
+    region always selected."""
+
+    def forced_central_bp(self) -> int:
+        return self.cfg.central_region_bp
 
     def forward(self, batch: dict) -> ModelOutput:
-        mask = force_mask(batch["mask"].float(), batch.get("blacklist"), self.cfg.central_region_bp)
+        mask = force_mask(batch["mask"].float(), batch.get("blacklist"), self.forced_central_bp())
         x = self.masked_embedding(batch, mask)
         selected = mask > 0.5 if self.cfg.compact else None
         return ModelOutput(self.predict(x, batch, selected), mask=mask)
+
+
+class PeakMaskRegressor(FixedMaskRegressor):
+    """The MACS3 baseline: the predictor behind the raw peak mask, as the authors' `use_peak_mask`,
+    or with the central region selected too (`force_central`)."""
+
+    Options = PeakMaskOptions
+
+    def __init__(self, cfg: Seq2ExpConfig, options: PeakMaskOptions | None = None):
+        super().__init__(cfg)
+        self.options = options or PeakMaskOptions()
+
+    def forced_central_bp(self) -> int:
+        return self.cfg.central_region_bp if self.options.force_central else 0
