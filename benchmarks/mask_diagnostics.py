@@ -141,8 +141,9 @@ def teacher_auprc(module, store: str, cell: str, genes: str, truth_bed: str, n: 
     return {**result, "chance": float(labelled["labels"][labelled["eligible"]].mean())}
 
 
-def sensitivity_by_distance(model, batch: dict) -> pd.DataFrame:
-    """Mean |d prediction / d input| per distance bin, for the signals and (Seq2Exp) the applied mask."""
+def input_gradients(model, batch: dict) -> dict[str, torch.Tensor]:
+    """Mean over genes (and channels) of |d prediction / d input| at each base, for the signals and
+    (Seq2Exp) the applied mask, in the model's current mode."""
     signals = batch["signals"].clone().requires_grad_(True)
     applied = {}
     force_mask = s2e.force_mask
@@ -161,7 +162,13 @@ def sensitivity_by_distance(model, batch: dict) -> pd.DataFrame:
     per_base = {"signals": signals.grad.abs().mean((0, 2))}
     if "mask" in applied:
         per_base["mask"] = applied["mask"].grad.abs().mean(0)
-    length = signals.shape[1]
+    return per_base
+
+
+def sensitivity_by_distance(model, batch: dict) -> pd.DataFrame:
+    """Mean |d prediction / d input| per distance bin, for the signals and (Seq2Exp) the applied mask."""
+    per_base = input_gradients(model, batch)
+    length = batch["signals"].shape[1]
     distance = (torch.arange(length) - length // 2).abs()
     edges = [b for b in DISTANCE_BINS if b < length // 2] + [length // 2 + 1]
     rows = []

@@ -173,6 +173,9 @@ def test_demo_run_writes_both_tables_with_finite_numbers(tiny_run):
         assert (trained["n_genes"] == TINY_GENES["chr22"] + TINY_GENES["chrX"]).all()
         assert table["source"].eq("paper").any()
         assert "## Ours" in (tables / f"{name}.md").read_text()
+    active = pd.read_csv(tables / "table1_promoter_active.tsv", sep="\t").query("source == 'ours'")
+    assert active["n_genes"].dropna().le(TINY_GENES["chr22"] + TINY_GENES["chrX"]).all()
+    assert "## Paired differences to seq2exp-soft" in (tables / "table1.md").read_text()
     table2 = pd.read_csv(tables / "table2.tsv", sep="\t").query("source == 'ours'").set_index(["model", "cell_type"])
     assert (table2.loc["seq2exp-retrain", "mask_ratio"].round(6) == 0.1).all()   # exactly 10.00%
     discovery = pd.read_csv(tables / "discovery.tsv", sep="\t")

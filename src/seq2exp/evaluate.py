@@ -23,6 +23,7 @@ TABLE1_MODELS = [
 TABLE2_MODELS = ["seq2exp-hard", "seq2exp-retrain", "macs3"]
 PAPER_CELL_TYPES = ["K562", "GM12878"]
 AUTHORS_SOURCE = "authors-weights"
+PROMOTER_ACTIVE_SOURCE = "ours, promoter active"  # our rows over the genes with an active promoter (markdown only)
 TABLE_COLUMNS = [
     "model", "cell_type", "source", "split", "n_genes", "mse", "mae", "pearson",
     "pearson_ci_low", "pearson_ci_high", "mask_ratio", "mask_ratio_no_centre",
@@ -231,11 +232,13 @@ def _markdown_grid(header: list[str], lines: list[list[str]]) -> str:
 
 
 def render_markdown(table: pd.DataFrame, models: list[str], cell_types: list[str], title: str,
-                    mask_ratios: bool | None = None) -> str:
+                    mask_ratios: bool | None = None, preamble: str = "") -> str:
     """The paper's layout: one row per model, cell types side by side (MSE, MAE, Pearson [95% CI]
-    each), an 'ours' block and a 'paper' block. Mask-ratio columns (with and without the forced
-    central region) are shown when `mask_ratios` is true, or, when it is None, wherever any row of
-    these models has a mask ratio (pass False for Table 1 to keep the paper's layout)."""
+    each), an 'ours' block, one for rows of source PROMOTER_ACTIVE_SOURCE or AUTHORS_SOURCE where
+    present, and a 'paper' block; `preamble` (markdown) goes between the title and the blocks.
+    Mask-ratio columns (with and without the forced central region) are shown when `mask_ratios` is
+    true, or, when it is None, wherever any row of these models has a mask ratio (pass False for
+    Table 1 to keep the paper's layout)."""
     table = table[table["model"].isin(models) & table["cell_type"].isin(cell_types)]
     if mask_ratios is None:
         mask_ratios = bool(table[["mask_ratio", "mask_ratio_no_centre"]].notna().to_numpy().any())
@@ -244,10 +247,13 @@ def render_markdown(table: pd.DataFrame, models: list[str], cell_types: list[str
         header += [f"{cell} MSE", f"{cell} MAE", f"{cell} Pearson [95% CI]"]
         if mask_ratios:
             header += [f"{cell} mask ratio", f"{cell} mask ratio w/o centre"]
-    parts = [f"# {title}"]
+    parts = [f"# {title}", *([preamble] if preamble else [])]
     blocks = [("ours", "Ours"), ("paper", "Paper")]
     if (table["source"] == AUTHORS_SOURCE).any():
         blocks.insert(1, (AUTHORS_SOURCE, "The authors' weights on our features"))
+    if (table["source"] == PROMOTER_ACTIVE_SOURCE).any():
+        blocks.insert(1, (PROMOTER_ACTIVE_SOURCE, "Ours, genes with an active promoter (a MACS3 DNase peak "
+                                                  "within the promoter region)"))
     for source, label in blocks:
         rows = table[table["source"] == source].set_index(["model", "cell_type"])
         lines = []
@@ -326,6 +332,29 @@ def paired_comparison(predictions_by_model: dict[str, pd.DataFrame], reference: 
                              fraction_better=float(np.mean(sign * defined > 0)) if len(defined) else math.nan))
     return pd.DataFrame(rows, columns=["model", "reference", "split", "n_genes", "metric", "difference",
                                        "ci_low", "ci_high", "fraction_better"])
+
+
+def render_paired_markdown(comparisons: dict[str, pd.DataFrame], models: list[str], title: str) -> str:
+    """Table 1's first comparison: per model (rows, in `models` order) and cell type (the keys of
+    `comparisons`, each a `paired_comparison` of that cell type), the paired differences to the
+    reference in Pearson r and MSE with their 95% intervals."""
+    header = ["model"]
+    for cell in comparisons:
+        header += [f"{cell} dPearson [95% CI]", f"{cell} dMSE [95% CI]"]
+    by_cell = {cell: c.set_index(["model", "metric"]) for cell, c in comparisons.items()}
+    lines = []
+    for model in models:
+        if not any(model in c.index.get_level_values("model") for c in by_cell.values()):
+            continue
+        line = [model]
+        for c in by_cell.values():
+            for metric in ("pearson", "mse"):
+                r = c.loc[(model, metric)] if (model, metric) in c.index else None
+                line.append("NA" if r is None else
+                            f"{r['difference']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]")
+        lines.append(line)
+    counts = ", ".join(f"{cell} n = {int(c['n_genes'].max())}" for cell, c in comparisons.items() if len(c))
+    return f"### {title} ({counts})\n\n{_markdown_grid(header, lines)}"
 
 
 def render_comparison_markdown(comparison: pd.DataFrame, title: str) -> str:

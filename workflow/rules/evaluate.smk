@@ -7,8 +7,12 @@ rule result_tables:
     input:
         list(predictions_of(CELLS, MODELS).values()),
         expand(AUTHORS_PREDICTIONS, cell=list(AUTHORS_WEIGHTS)),
+        genes=rules.gene_table.output.genes,
+        peaks=expand(rules.dnase_peaks.output.peaks, cell=CELLS),
     output:
         table1=report(f"{TABLES}/table1.tsv", category="Tables", caption="../report/table.rst"),
+        table1_promoter_active=report(f"{TABLES}/table1_promoter_active.tsv", category="Tables",
+                                      caption="../report/table.rst"),
         table1_md=report(f"{TABLES}/table1.md", category="Tables", caption="../report/table.rst"),
         table2=report(f"{TABLES}/table2.tsv", category="Tables", caption="../report/table.rst"),
         table2_md=report(f"{TABLES}/table2.md", category="Tables", caption="../report/table.rst"),
@@ -17,7 +21,8 @@ rule result_tables:
     params:
         predictions=predictions_of(CELLS, MODELS),
         authors={cell: AUTHORS_PREDICTIONS.format(cell=cell) for cell in AUTHORS_WEIGHTS},
-        settings=config_params("evaluation.bootstrap", "evaluation.seed", "split.test"),
+        peaks={cell: rules.dnase_peaks.output.peaks.format(cell=cell) for cell in CELLS},
+        settings=config_params("evaluation.bootstrap", "evaluation.seed", "split.test", "features.promoter_half_width"),
     threads: job_threads("evaluation")
     resources:
         **job_resources("evaluation"),
