@@ -87,6 +87,9 @@ def tiny_config(repo, half_width=600):
     config["training"].update(max_steps=6, val_every_steps=3, checkpoint_every_steps=3, warmup_steps=2,
                               batch_size=4, log_every_steps=1)
     config["evaluation"]["bootstrap"] = 50
+    # The paper's Hi-C recipe (the demo's abc is unit-tested in test_hic): the authors' weights
+    # read only a store built with it.
+    config["hic"]["recipe"] = "authors"
     # The DNA-only baselines take the same path as caduceus (their models have unit tests); leaving
     # them out keeps the end-to-end run within CI's time. EPInformer stays: it reads the peaks.
     config["models"] = [m for m in config["models"] if m not in ("mamba", "hyenadna", "enformer")]
