@@ -428,7 +428,7 @@ def evaluate_authors_weights(checkpoint, store_dir: str, cell_type: str, genes_p
     rows = np.arange(len(windows)) if splits is None else np.flatnonzero(np.isin(split_of, list(splits)))
     n = windows.features.shape[1]
     collate = BatchMaker(FeatureScaling(np.zeros(n), np.ones(n)))
-    with tempfile.TemporaryDirectory() as scratch:  # predict() reports mask ratios only while writing masks
+    with windows, tempfile.TemporaryDirectory() as scratch:  # predict() reports mask ratios only while writing masks
         table = predict(module, windows, rows, collate, genes, batch_size,
                         masks_path=masks_path or str(Path(scratch) / "masks.h5"))
     table.insert(0, "source", "authors-weights")

@@ -101,7 +101,8 @@ def predict_command(args) -> None:
     masks_path = None
     if spec.has_mask and (args.masks_bed or args.masks_bigwig):
         masks_path = str(Path(args.out).with_suffix(".masks.h5"))
-    table = predict(module, windows, rows, collate, genes, args.batch_size, masks_path=masks_path)
+    with windows:
+        table = predict(module, windows, rows, collate, genes, args.batch_size, masks_path=masks_path)
     write_tsv(table, args.out)
     log.info("%s: %d predictions", args.out, len(table))
     if masks_path:

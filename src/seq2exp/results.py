@@ -214,6 +214,7 @@ def discovery_scores(config: dict, cell: str, store_dir: str, genes_path: str, s
     row_of = {g: i for i, g in enumerate(windows.gene_ids)}
     result = []
     with contextlib.ExitStack() as files:
+        files.enter_context(windows)
         opened = [files.enter_context(open_masks(path)) for path in (soft_masks, hard_masks) if path]
         for masks in opened:
             check_mask_genes(masks, windows)
@@ -280,7 +281,7 @@ def crispri_tables(config: dict, crispri_path: str, genes_path: str, per_cell: d
                                            window["reverse_complement_minus_strand"])
         log.info("%s: %d %s pairs, %d with a gene of ours, %d with the element in its window", crispri_path,
                  len(cell_pairs), cell, crispri.match_genes(cell_pairs, genes).notna().sum(), len(located))
-        with open_masks(paths["soft_masks"]) as masks:
+        with windows, open_masks(paths["soft_masks"]) as masks:
             check_mask_genes(masks, windows)
             scored[cell] = crispri.score_pairs(located, _crispri_tracks(windows, masks["mask"]), list(CRISPRI_TRACKS))
     if not scored:
@@ -334,6 +335,7 @@ def gene_track_figures(config: dict, cell: str, store_dir: str, genes_path: str,
     peaks = read_narrowpeak(peaks_path)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as files:
+        files.enter_context(windows)
         opened = {name: track_mask(files.enter_context(open_masks(path))) for name, path in masks.items()}
         for gene_id in chosen:
             g, item = genes.loc[gene_id], windows[row_of[gene_id]]
