@@ -327,9 +327,10 @@ def train_job(config: dict, model: str, cell: str, paths: JobPaths, threads: int
     for m in (best_module, untrained):
         stream_scans(m, t.get("predict_block_size"))
     log.info("%s / %s: predicting %d genes on %s", cell, model, len(everything), device)
-    predictions = predict(best_module, windows, everything, collate, genes, t["batch_size"],
-                          masks_path=str(out / "masks.h5") if spec.has_mask else None, untrained=untrained,
-                          untrained_rows=rows["test"], bf16=trainer.precision == "bf16-mixed")
+    with windows:  # the last read of the store: its files close here
+        predictions = predict(best_module, windows, everything, collate, genes, t["batch_size"],
+                              masks_path=str(out / "masks.h5") if spec.has_mask else None, untrained=untrained,
+                              untrained_rows=rows["test"], bf16=trainer.precision == "bf16-mixed")
     write_tsv(predictions, str(out / "predictions.tsv"))
     test = predictions[predictions["split"] == "test"]
     log.info("%s / %s: test MSE %.4f, Pearson %.4f over %d genes (target SD %.3f)", cell, model,
