@@ -41,7 +41,7 @@ REAL = Path("/work/shared/real")
 HALF_WIDTH, CENTRAL, HIC_BIN = 100_000, 2000, 5000
 PAPER_GENES, PAPER_CELLS = 18_377, 2
 # The test genes (chr22, chrX), at most hg38's protein-coding genes there (about 440 and 840): the
-# only genes whose untrained mask is stored (train.UNTRAINED_MASK_MODELS).
+# only genes whose untrained mask is stored (`ModelSpec.untrained_mask` in jobs.MODEL_SPECS).
 PAPER_TEST_GENES = 1_300
 # Which realistic mask stands in for each stored mask of the paper run (per cell type).
 PAPER_MASKS = {("seq2exp-soft", "mask"): "soft (trained-like)", ("seq2exp-soft", "mask_untrained"): "soft (untrained)",

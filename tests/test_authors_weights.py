@@ -212,7 +212,8 @@ def test_shared_generator_and_predictor_is_refused():
 def test_evaluation_on_a_store_feeds_raw_features_and_writes_the_predictions_table(tmp_path):
     from test_training import make_store
 
-    from seq2exp.authors_weights import evaluate_authors_weights, main
+    from seq2exp.authors_weights import evaluate_authors_weights
+    from seq2exp.cli import main
     from seq2exp.store import GeneWindows
 
     import numpy as np
@@ -239,8 +240,8 @@ def test_evaluation_on_a_store_feeds_raw_features_and_writes_the_predictions_tab
         expected = model(batch).prediction
     got = table.set_index("gene_id").loc[[windows.gene_ids[i] for i in rows], "prediction"].to_numpy()
     np.testing.assert_allclose(got, expected.numpy(), rtol=1e-4, atol=1e-5)
-    main([str(ckpt), "--store", str(tmp_path / "store"), "--cell", "CELL", "--genes", genes,
-          "--out", str(tmp_path / "all.tsv"), "--all-genes", "--central-region", "8"])
+    main(["authors-weights", "--checkpoint", str(ckpt), "--store", str(tmp_path / "store"), "--cell", "CELL",
+          "--genes-table", genes, "--out", str(tmp_path / "all.tsv"), "--all-genes", "--central-region", "8"])
     assert len(pd.read_csv(tmp_path / "all.tsv", sep="\t")) == 12
 
 

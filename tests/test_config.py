@@ -102,8 +102,7 @@ def _broken(config, path, value):
         (["genes", "mrna_feature_columns"], [], "genes.mrna_feature_columns: empty, but genes.mrna_features names"),
         (["genes", "table"], "gencode.v44.annotation.gtf.gz", "genes.precomputed_target_column: a GTF/GFF3 annotation"),
         (["model", "n_features"], 9, "model.n_features: set from the feature columns"),
-        (["training", "gpus"], 1, "config keys training.gpus have moved: set resources.training.threads and "
-                                   "resources.training.gpu"),
+        (["training", "gpus"], 1, "unknown config key training.gpus; expected one of: "),
         (["resources", "training", "gpu"], KeyError, "config key resources.training: 'gpu' is a required property"),
         (["resources", "gpu"], {"threads": 1}, "unknown config key resources.gpu; expected one of: data, evaluation"),
     ],

@@ -448,3 +448,33 @@ def test_discovery_names_a_test_gene_without_its_untrained_mask(tmp_path, untrai
             discovery_scores(*args)
     else:
         assert len(discovery_scores(*args)) == 3
+
+
+def _open_files_under(root) -> list[str]:
+    names = [i.name.decode() for i in h5py.h5f.get_obj_ids(types=h5py.h5f.OBJ_FILE)]
+    return [name for name in names if name.startswith(str(root))]
+
+
+def test_evaluation_readers_close_the_store_and_masks_even_when_they_fail(tmp_path):
+    """Readers close their files as they return or raise: an open handle kept by a pending error
+    (or a caller holding the reader) would leave the store and masks open."""
+    from seq2exp.masks import MaskWriter
+    from seq2exp.results import discovery_scores, gene_track_figures
+
+    make_store(tmp_path)
+    masks = str(tmp_path / "masks.h5")
+    with MaskWriter(masks, [f"G{i:03d}" for i in range(12)], LENGTH) as writer:
+        writer.add(np.arange(12), mask=np.random.default_rng(0).random((12, LENGTH)))
+        writer.add(np.array([9, 10]), mask_untrained=np.ones((2, LENGTH)))   # not G011's: an error there
+    (tmp_path / "peaks.narrowPeak").write_text("")
+    (tmp_path / "truth.bed").write_text("chr1\t1885\t1890\tE1\t0\t+\tG009\n")
+    config = {"window": {"half_width": LENGTH // 2, "central_region": 4, "reverse_complement_minus_strand": False},
+              "evaluation": {"figure_genes": 2}}
+    with pytest.raises(ValueError, match="no `mask_untrained` for test gene") as error:
+        discovery_scores(config, "CELL", str(tmp_path), str(tmp_path / "genes.tsv"), masks, None,
+                         str(tmp_path / "peaks.narrowPeak"), str(tmp_path / "truth.bed"), None)
+    assert _open_files_under(tmp_path) == [], "open while the error (whose frames hold the readers) is kept"
+    del error
+    gene_track_figures(config, "CELL", str(tmp_path), str(tmp_path / "genes.tsv"), {"m": masks},
+                       str(tmp_path / "peaks.narrowPeak"), None, str(tmp_path / "figures"))
+    assert _open_files_under(tmp_path) == []

@@ -80,8 +80,6 @@ import torch
 from .models.registry import build_model
 
 PREFIX = "model."
-MIXER_PARAMS = ("in_proj.weight", "conv1d.weight", "conv1d.bias", "x_proj.weight", "dt_proj.weight",
-                "dt_proj.bias", "A_log", "D", "out_proj.weight")
 CONFIG_PARAMS = ("prior_weights", "signal_betas")
 
 # Their backbone attribute -> ours; their mixer direction -> ours.
@@ -428,41 +426,10 @@ def evaluate_authors_weights(checkpoint, store_dir: str, cell_type: str, genes_p
     rows = np.arange(len(windows)) if splits is None else np.flatnonzero(np.isin(split_of, list(splits)))
     n = windows.features.shape[1]
     collate = BatchMaker(FeatureScaling(np.zeros(n), np.ones(n)))
-    with tempfile.TemporaryDirectory() as scratch:  # predict() reports mask ratios only while writing masks
+    with windows, tempfile.TemporaryDirectory() as scratch:  # predict() reports mask ratios only while writing masks
         table = predict(module, windows, rows, collate, genes, batch_size,
                         masks_path=masks_path or str(Path(scratch) / "masks.h5"))
     table.insert(0, "source", "authors-weights")
     if out_tsv:
         write_tsv(table, out_tsv)
     return table
-
-
-def main(argv=None) -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Evaluate the authors' Seq2Exp checkpoint on our store.")
-    parser.add_argument("checkpoint")
-    parser.add_argument("--store", required=True, help="store folder (sequence.h5, <cell>.h5)")
-    parser.add_argument("--cell", required=True)
-    parser.add_argument("--genes", required=True, help="gene table with the split column (TSV)")
-    parser.add_argument("--out", required=True, help="predictions TSV")
-    parser.add_argument("--masks", help="masks.h5 to write")
-    parser.add_argument("--batch-size", type=int, default=1)
-    parser.add_argument("--block-size", type=int, help="stream each scan in blocks of this length")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--all-genes", action="store_true", help="all splits, not only test")
-    parser.add_argument("--central-region", type=int, help="override the checkpoint's center_len")
-    args = parser.parse_args(argv)
-    options = {} if args.central_region is None else {"central_region_bp": args.central_region,
-                                                      "pooled_region_bp": args.central_region}
-    table = evaluate_authors_weights(args.checkpoint, args.store, args.cell, args.genes, args.out, options,
-                                     args.batch_size, args.block_size, args.device, args.masks,
-                                     None if args.all_genes else ("test",))
-    test = table[table["split"] == "test"]
-    if len(test):
-        print(f"test genes {len(test)}: MSE {((test['prediction'] - test['target']) ** 2).mean():.4f}, "
-              f"Pearson {test['prediction'].corr(test['target']):.4f}")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,10 +1,17 @@
-"""`seq2exp predict`: a trained checkpoint + genes of the store -> predictions and mask tracks.
+"""`seq2exp`: the package's commands.
+
+`seq2exp predict`: a trained checkpoint + genes of the store -> predictions and mask tracks.
 
     seq2exp predict --checkpoint results/demo/models/K562/seq2exp-soft/best.ckpt \\
         --store results/demo/store --cell K562 --genes-table results/demo/genes/genes.tsv \\
         --genes ENSG90000000001,ENSG90000000002 --out predictions.tsv --masks-bed masks.bed
 
-Runs on the CPU by default; `--block-size` streams each selective scan in blocks of that many
+`seq2exp authors-weights`: the authors' released Seq2Exp checkpoint -> its predictions on our store.
+
+    seq2exp authors-weights --checkpoint K562_soft.ckpt --store results/paper/store --cell K562 \\
+        --genes-table results/paper/genes/genes.tsv --out authors_K562.tsv --block-size 10000
+
+Both run on the CPU by default; `--block-size` streams each selective scan in blocks of that many
 positions, so windows of any length (200 kb) fit in memory.
 """
 
@@ -23,7 +30,7 @@ log = logging.getLogger("seq2exp")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="seq2exp", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="seq2exp", description="Seq2Exp: predictions from trained checkpoints.")
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser("predict", help="predict expression (and masks) with a trained checkpoint")
     predict.add_argument("--checkpoint", required=True, help="best.ckpt of a training job")
@@ -41,6 +48,18 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--block-size", type=int, default=None, help="stream the scans in blocks of this length")
     predict.add_argument("--batch-size", type=int, default=8)
     predict.add_argument("--threads", type=int, default=torch.get_num_threads())
+    authors = commands.add_parser("authors-weights", help="evaluate the authors' Seq2Exp checkpoint on our store")
+    authors.add_argument("--checkpoint", required=True, help="the authors' Lightning .ckpt")
+    authors.add_argument("--store", required=True, help="the store folder (sequence.h5, <cell>.h5)")
+    authors.add_argument("--cell", required=True, help="cell type of the store to read")
+    authors.add_argument("--genes-table", required=True, help="the pipeline's genes.tsv (with the split column)")
+    authors.add_argument("--out", required=True, help="predictions TSV")
+    authors.add_argument("--masks", help="masks.h5 to write")
+    authors.add_argument("--batch-size", type=int, default=1)
+    authors.add_argument("--block-size", type=int, help="stream each scan in blocks of this length")
+    authors.add_argument("--device", default="cpu")
+    authors.add_argument("--all-genes", action="store_true", help="all splits, not only test")
+    authors.add_argument("--central-region", type=int, help="override the checkpoint's center_len")
     return parser
 
 
@@ -101,7 +120,8 @@ def predict_command(args) -> None:
     masks_path = None
     if spec.has_mask and (args.masks_bed or args.masks_bigwig):
         masks_path = str(Path(args.out).with_suffix(".masks.h5"))
-    table = predict(module, windows, rows, collate, genes, args.batch_size, masks_path=masks_path)
+    with windows:
+        table = predict(module, windows, rows, collate, genes, args.batch_size, masks_path=masks_path)
     write_tsv(table, args.out)
     log.info("%s: %d predictions", args.out, len(table))
     if masks_path:
@@ -112,11 +132,28 @@ def predict_command(args) -> None:
                          module.model.cfg.threshold, rows)
 
 
+def authors_weights_command(args) -> None:
+    from .authors_weights import evaluate_authors_weights
+
+    options = {} if args.central_region is None else {"central_region_bp": args.central_region,
+                                                      "pooled_region_bp": args.central_region}
+    table = evaluate_authors_weights(args.checkpoint, args.store, args.cell, args.genes_table, args.out, options,
+                                     args.batch_size, args.block_size, args.device, args.masks,
+                                     None if args.all_genes else ("test",))
+    log.info("%s: %d predictions", args.out, len(table))
+    test = table[table["split"] == "test"]
+    if len(test):
+        log.info("test genes %d: MSE %.4f, Pearson %.4f", len(test),
+                 ((test["prediction"] - test["target"]) ** 2).mean(), test["prediction"].corr(test["target"]))
+
+
+COMMANDS = {"predict": predict_command, "authors-weights": authors_weights_command}
+
+
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
-    if args.command == "predict":
-        predict_command(args)
+    COMMANDS[args.command](args)
     return 0
 
 

@@ -10,9 +10,8 @@ import jsonschema
 import yaml
 
 from .genome import match_chromosomes, same_chromosome
+from .jobs import SOFT_MODEL, missing_upstream, model_options, resolved_options
 
-
-MOVED_TRAINING_KEYS = ("threads", "gpus")  # now resources.training.threads / .gpu
 
 # The training keys that cannot change a job's weights or predictions: how often it logs and keeps a
 # resumable checkpoint, and its progress bar. (num_workers can: persistent loader workers draw the
@@ -42,10 +41,6 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     with open(schema_path) as handle:
         schema = yaml.safe_load(handle)
     config = copy.deepcopy(config)
-    moved = [f"training.{key}" for key in MOVED_TRAINING_KEYS if key in (config.get("training") or {})]
-    if moved:
-        raise ConfigError(f"config keys {', '.join(moved)} have moved: set resources.training.threads and "
-                          "resources.training.gpu instead (see config/README.md, Resources)")
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), list(e.absolute_path)))
     if errors:
@@ -74,8 +69,6 @@ def training_settings(config: dict, model: str) -> dict:
     """What a training job's result depends on in the config: the model's options (with the central
     and pooled regions and the feature count) and the training recipe. The data it trains on come
     from the store and the gene table, whose checksums and split its manifest holds."""
-    from .jobs import model_options
-
     recipe = {k: v for k, v in config["training"].items() if k not in TRAINING_KEYS_WITHOUT_EFFECT}
     return json.loads(json.dumps({"model": model_options(config, model), "training": recipe}, sort_keys=True))
 
@@ -128,16 +121,13 @@ def _fill_defaults(instance, node: dict, root: dict) -> None:
 def _model_option_problems(config: dict) -> list[str]:
     """Each model's options are resolved as its job will (no weights built, no torch), so a typo or a
     clash with what the model fixes stops the run at start."""
-    from .architectures import resolve_options
-    from .jobs import MODEL_SPECS, model_options
-
     sections = {"model": config["model"], **{f"model_overrides.{m}": o for m, o in config["model_overrides"].items()}}
     problems = [f"{key}.n_features: set from the feature columns (genes.mrna_feature_columns and promoter "
                 "activity); remove it" for key, options in sections.items() if "n_features" in options]
     for model in config["models"]:
         key = f"model_overrides.{model}" if model in config["model_overrides"] else "model"
         try:
-            resolve_options(MODEL_SPECS[model].registry_name, model_options(config, model))
+            resolved_options(config, model)
         except (KeyError, ValueError, TypeError) as error:
             problems.append(f"{key} ({model}): {error}")
     return problems
@@ -183,11 +173,11 @@ def _check_consistency(config: dict) -> None:
     if hic["recipe"] == "authors" and (hic.get("gamma") is not None or hic.get("scale") is not None):
         problems.append("hic.gamma / hic.scale: the authors' recipe uses hic.reference_gamma for both power "
                         "laws; set them to null, or hic.recipe: abc")
-    if "seq2exp-retrain" in config["models"] and "seq2exp-soft" not in config["models"]:
-        problems.append("models: seq2exp-retrain is trained on the masks of seq2exp-soft, which is not listed")
-    if config["evaluation"]["crispri"] and "seq2exp-soft" not in config["models"]:
-        problems.append("evaluation.crispri: the CRISPRi table scores seq2exp-soft's masks; add seq2exp-soft to models "
-                        "or set evaluation.crispri to null")
+    problems += [f"models: {model} is trained on the masks of {upstream}, which is not listed"
+                 for model, upstream in missing_upstream(config["models"])]
+    if config["evaluation"]["crispri"] and SOFT_MODEL not in config["models"]:
+        problems.append(f"evaluation.crispri: the CRISPRi table scores {SOFT_MODEL}'s masks; add {SOFT_MODEL} to "
+                        "models or set evaluation.crispri to null")
     training = config["training"]
     if training["max_steps"] % training["val_every_steps"]:
         problems.append(f"training.max_steps: {training['max_steps']} is not a multiple of training.val_every_steps "

@@ -16,11 +16,10 @@ import math
 import numpy as np
 import pandas as pd
 
-TABLE1_MODELS = [
-    "enformer", "hyenadna", "mamba", "caduceus", "caduceus-signals", "epinformer",
-    "features-only", "seq2exp-hard", "seq2exp-soft",
-]
-TABLE2_MODELS = ["seq2exp-hard", "seq2exp-retrain", "macs3"]
+from .jobs import MODEL_SPECS, SOFT_MODEL, TABLE1, TABLE2, table_models
+
+TABLE1_MODELS = table_models(TABLE1)
+TABLE2_MODELS = table_models(TABLE2)
 PAPER_CELL_TYPES = ["K562", "GM12878"]
 AUTHORS_SOURCE = "authors-weights"
 PROMOTER_ACTIVE_SOURCE = "ours, promoter active"  # our rows over the genes with an active promoter (markdown only)
@@ -32,33 +31,13 @@ PREDICTION_COLUMNS = ["gene_id", "chrom", "split", "target", "prediction"]
 COMPARISON_METRICS = ["mse", "mae", "pearson"]
 HIGHER_IS_BETTER = {"mse": False, "mae": False, "pearson": True}
 
-# Test-set results of the paper (Tables 1 and 2): model -> (K562 MSE, MAE, Pearson, GM12878 MSE, MAE, Pearson).
-_PAPER_METRICS = {
-    "enformer": (0.3629, 0.4714, 0.7940, 0.3668, 0.4721, 0.7991),
-    "hyenadna": (0.2230, 0.3475, 0.8428, 0.2249, 0.3582, 0.8700),
-    "mamba": (0.2301, 0.3494, 0.8392, 0.2191, 0.3516, 0.8751),
-    "caduceus": (0.2217, 0.3385, 0.8454, 0.2143, 0.3442, 0.8775),
-    "caduceus-signals": (0.2411, 0.3747, 0.8297, 0.2080, 0.3441, 0.8816),
-    "epinformer": (0.2140, 0.3291, 0.8473, 0.1975, 0.3246, 0.8907),
-    "seq2exp-hard": (0.1951, 0.3150, 0.8623, 0.1900, 0.3221, 0.8942),
-    "seq2exp-soft": (0.1856, 0.3054, 0.8723, 0.1873, 0.3137, 0.8951),
-    "macs3": (0.2195, 0.3455, 0.8435, 0.2340, 0.3654, 0.8634),
-    "seq2exp-retrain": (0.2001, 0.3181, 0.8612, 0.1880, 0.3172, 0.8960),
-}
-# Table 2's mask ratios (fractions of the window, forced central region included): model -> (K562, GM12878).
-_PAPER_MASK_RATIOS = {
-    "macs3": (0.1361, 0.1595),
-    "seq2exp-retrain": (0.1000, 0.1000),
-    "seq2exp-hard": (0.0686, 0.0625),
-}
-
-
 def _paper_results() -> pd.DataFrame:
+    """The paper's test-set rows of each model (`ModelSpec.paper` and `paper_mask_ratio`)."""
     rows = []
-    for model, values in _PAPER_METRICS.items():
-        for i, cell in enumerate(PAPER_CELL_TYPES):
-            mse, mae, pearson = values[3 * i : 3 * i + 3]
-            ratio = _PAPER_MASK_RATIOS.get(model, (math.nan, math.nan))[i]
+    for model, spec in MODEL_SPECS.items():
+        for i, cell in enumerate(PAPER_CELL_TYPES if spec.paper else ()):
+            mse, mae, pearson = spec.paper[3 * i : 3 * i + 3]
+            ratio = (spec.paper_mask_ratio or (math.nan, math.nan))[i]
             rows.append(dict(model=model, cell_type=cell, source="paper", split="test", n_genes=pd.NA,
                              mse=mse, mae=mae, pearson=pearson, pearson_ci_low=math.nan,
                              pearson_ci_high=math.nan, mask_ratio=ratio, mask_ratio_no_centre=math.nan))
@@ -292,7 +271,7 @@ def _paired_statistics(target: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict
     }
 
 
-def paired_comparison(predictions_by_model: dict[str, pd.DataFrame], reference: str = "seq2exp-soft",
+def paired_comparison(predictions_by_model: dict[str, pd.DataFrame], reference: str = SOFT_MODEL,
                       split: str = "test", n_boot: int = 1000, seed: int = 0,
                       level: float = 0.95) -> pd.DataFrame:
     """Each model against `reference` on the genes both predicted (joined on gene_id): the

@@ -15,14 +15,13 @@ import pandas as pd
 from . import crispri, discovery, evaluate, plots, tracks
 from .files import atomic_output, write_tsv
 from .genome import N_CODE
-from .jobs import MODEL_SPECS
+from .jobs import HARD_MODEL, SOFT_MODEL
 from .masks import MaskFile, StoredMask, open_masks
 from .peaks import read_narrowpeak
 from .store import GeneWindows
 
 log = logging.getLogger(__name__)
-TABLE2_EXTRA = ("seq2exp-retrain", "macs3")
-CRISPRI_TRACKS = ("seq2exp-soft", "macs3", "dnase x contact")
+CRISPRI_TRACKS = (SOFT_MODEL, "macs3", "dnase x contact")
 
 
 def _write_text(text: str, path: str) -> None:
@@ -60,12 +59,12 @@ def result_tables(config: dict, predictions: dict[tuple[str, str], str], out: di
         scored = {key: table for key, table in scored.items() if _scorable(table, key, label)}
         rows = [_metrics_row(table, model, cell, ev) for (cell, model), table in scored.items()
                 if model in table1_models]
-        authors_rows = [dict(_metrics_row(table[table["gene_id"].isin(chosen[cell])], "seq2exp-soft", cell, ev),
+        authors_rows = [dict(_metrics_row(table[table["gene_id"].isin(chosen[cell])], SOFT_MODEL, cell, ev),
                              source=evaluate.AUTHORS_SOURCE) for cell, table in authors_tables.items()
                         if _scorable(table[table["gene_id"].isin(chosen[cell])], (cell, "authors' weights"), label)]
         table1[label] = evaluate.results_table(rows, table1_models, cells, extra=authors_rows)
         for cell in cells:
-            if (cell, "seq2exp-soft") in scored:
+            if (cell, SOFT_MODEL) in scored:
                 comparisons[label, cell] = evaluate.paired_comparison(
                     {m: t for (c, m), t in scored.items() if c == cell}, n_boot=ev["bootstrap"],
                     seed=ev["seed"]).assign(cell_type=cell, genes=label)
@@ -77,7 +76,7 @@ def result_tables(config: dict, predictions: dict[tuple[str, str], str], out: di
     write_tsv(table2, out["table2"])
     paired = "\n\n".join(
         evaluate.render_paired_markdown({cell: c for (label, cell), c in comparisons.items() if label == genes_label},
-                                        table1_models, f"{what}: each model minus seq2exp-soft on the same genes, "
+                                        table1_models, f"{what}: each model minus {SOFT_MODEL} on the same genes, "
                                         "95% interval over the same resampled genes")
         for genes_label, what in (("all", "All test genes"), ("promoter active", "Test genes with an active promoter")))
     active_rows = table1["promoter active"]
@@ -85,7 +84,7 @@ def result_tables(config: dict, predictions: dict[tuple[str, str], str], out: di
         source=evaluate.PROMOTER_ACTIVE_SOURCE)], ignore_index=True)
     _write_text(evaluate.render_markdown(shown, table1_models, cells, "Table 1: test set (chromosomes "
                                          + " + ".join(config["split"]["test"]) + ")", mask_ratios=False,
-                                         preamble=f"## Paired differences to seq2exp-soft\n\n{paired}"),
+                                         preamble=f"## Paired differences to {SOFT_MODEL}\n\n{paired}"),
                 out["table1_md"])
     _write_text(evaluate.render_markdown(table2, evaluate.TABLE2_MODELS, cells,
                                          "Table 2: masks (test set), mask ratio with and without the central region"),
@@ -93,7 +92,7 @@ def result_tables(config: dict, predictions: dict[tuple[str, str], str], out: di
     comparison = pd.concat(comparisons.values(), ignore_index=True) if comparisons else pd.DataFrame()
     write_tsv(comparison, out["comparison"])
     _write_text("\n\n".join(evaluate.render_comparison_markdown(
-        c, f"{cell}, {label} test genes: each model minus seq2exp-soft (paired bootstrap over test genes)")
+        c, f"{cell}, {label} test genes: each model minus {SOFT_MODEL} (paired bootstrap over test genes)")
         for (label, cell), c in comparisons.items()), out["comparison_md"])
     for label, table in table1.items():
         for row in table[table["source"] == "ours"].dropna(subset=["pearson"]).to_dict("records"):
@@ -215,6 +214,7 @@ def discovery_scores(config: dict, cell: str, store_dir: str, genes_path: str, s
     row_of = {g: i for i, g in enumerate(windows.gene_ids)}
     result = []
     with contextlib.ExitStack() as files:
+        files.enter_context(windows)
         opened = [files.enter_context(open_masks(path)) for path in (soft_masks, hard_masks) if path]
         for masks in opened:
             check_mask_genes(masks, windows)
@@ -235,14 +235,14 @@ def discovery_scores(config: dict, cell: str, store_dir: str, genes_path: str, s
                 raise ValueError(f"{soft_masks}: no `mask_untrained` for test gene {gene_id} (stored for the test "
                                  f"genes of the training job's gene table only; is {genes_path}'s split another?)")
             trained = soft[row]
-            scores = {"seq2exp-soft": trained, "seq2exp-soft (untrained)": untrained[row],
+            scores = {SOFT_MODEL: trained, f"{SOFT_MODEL} (untrained)": untrained[row],
                       "macs3": peak_signal, "dnase": signals[1], "hic-contact": signals[2],
                       "dnase x contact": signals[1] * signals[2]}
             macs3_ratio = float((peak_signal[eligible] > 0).mean()) if eligible.any() else 0.0
-            selections = {"seq2exp-soft top-k at macs3 ratio": discovery.top_k_selection(trained, eligible, macs3_ratio),
+            selections = {f"{SOFT_MODEL} top-k at macs3 ratio": discovery.top_k_selection(trained, eligible, macs3_ratio),
                           "macs3 peaks": peak_signal > 0}
             if hard is not None:
-                selections["seq2exp-hard"] = hard[row] >= 0.5
+                selections[HARD_MODEL] = hard[row] >= 0.5
             result.append(discovery.gene_window(window, gene_id, truth, eligible, scores, selections, decoys,
                                                 background))
     return result
@@ -281,7 +281,7 @@ def crispri_tables(config: dict, crispri_path: str, genes_path: str, per_cell: d
                                            window["reverse_complement_minus_strand"])
         log.info("%s: %d %s pairs, %d with a gene of ours, %d with the element in its window", crispri_path,
                  len(cell_pairs), cell, crispri.match_genes(cell_pairs, genes).notna().sum(), len(located))
-        with open_masks(paths["soft_masks"]) as masks:
+        with windows, open_masks(paths["soft_masks"]) as masks:
             check_mask_genes(masks, windows)
             scored[cell] = crispri.score_pairs(located, _crispri_tracks(windows, masks["mask"]), list(CRISPRI_TRACKS))
     if not scored:
@@ -304,7 +304,7 @@ def _crispri_tracks(windows: GeneWindows, soft: StoredMask):
         row = row_of[gene_id]
         item = windows[row]
         signals = item["signals"].astype(np.float32)  # (H3K27ac, DNase, Hi-C)
-        return {"seq2exp-soft": soft[row], "macs3": item["peaks"].astype(np.float32),
+        return {SOFT_MODEL: soft[row], "macs3": item["peaks"].astype(np.float32),
                 "dnase x contact": signals[1] * signals[2]}
 
     return tracks
@@ -335,6 +335,7 @@ def gene_track_figures(config: dict, cell: str, store_dir: str, genes_path: str,
     peaks = read_narrowpeak(peaks_path)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as files:
+        files.enter_context(windows)
         opened = {name: track_mask(files.enter_context(open_masks(path))) for name, path in masks.items()}
         for gene_id in chosen:
             g, item = genes.loc[gene_id], windows[row_of[gene_id]]

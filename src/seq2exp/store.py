@@ -223,7 +223,7 @@ class GeneWindows:
             self.features = cell["features"][:]
             self.targets = cell["target"][:]
         self.indices = np.arange(len(self.gene_ids)) if indices is None else np.asarray(indices)
-        self._handles = None
+        self._handles = self._files = None
         self._pid = None
 
     def __len__(self) -> int:
@@ -231,7 +231,7 @@ class GeneWindows:
 
     def _open(self):
         if self._handles is None or self._pid != os.getpid():
-            seq, cell = h5py.File(self.sequence_path, "r"), h5py.File(self.cell_path, "r")
+            seq, cell = self._files = h5py.File(self.sequence_path, "r"), h5py.File(self.cell_path, "r")
             self._handles = {name: (handle[name], handle[name].dtype, handle[name].chunks)
                              for handle, names in ((seq, ("dna", "blacklist")), (cell, ("signals", "peaks")))
                              for name in names}
@@ -262,9 +262,22 @@ class GeneWindows:
             "target": self.targets[i],
         }
 
+    def close(self) -> None:
+        """Close the files this process opened (a later item opens them again)."""
+        if self._handles is not None and self._pid == os.getpid():
+            for handle in self._files:
+                handle.close()
+        self._handles = self._files = None
+
+    def __enter__(self) -> "GeneWindows":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def __getstate__(self):
         state = dict(self.__dict__)
-        state["_handles"] = None
+        state["_handles"] = state["_files"] = None
         return state
 
 

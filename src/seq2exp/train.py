@@ -323,13 +323,14 @@ def train_job(config: dict, model: str, cell: str, paths: JobPaths, threads: int
         shutil.copyfile(best.best_model_path, tmp)
     write_metrics(work, out / "metrics.csv")
     everything = np.arange(len(windows))
-    untrained = _untrained(model, config, scaling).to(device) if model in UNTRAINED_MASK_MODELS else None
+    untrained = _untrained(model, config, scaling).to(device) if spec.untrained_mask else None
     for m in (best_module, untrained):
         stream_scans(m, t.get("predict_block_size"))
     log.info("%s / %s: predicting %d genes on %s", cell, model, len(everything), device)
-    predictions = predict(best_module, windows, everything, collate, genes, t["batch_size"],
-                          masks_path=str(out / "masks.h5") if spec.has_mask else None, untrained=untrained,
-                          untrained_rows=rows["test"], bf16=trainer.precision == "bf16-mixed")
+    with windows:  # the last read of the store: its files close here
+        predictions = predict(best_module, windows, everything, collate, genes, t["batch_size"],
+                              masks_path=str(out / "masks.h5") if spec.has_mask else None, untrained=untrained,
+                              untrained_rows=rows["test"], bf16=trainer.precision == "bf16-mixed")
     write_tsv(predictions, str(out / "predictions.tsv"))
     test = predictions[predictions["split"] == "test"]
     log.info("%s / %s: test MSE %.4f, Pearson %.4f over %d genes (target SD %.3f)", cell, model,
@@ -356,11 +357,6 @@ def _mask_source(spec, paths: JobPaths, config: dict) -> MaskSource | None:
         raise ValueError("seq2exp-retrain needs the masks of seq2exp-soft (JobPaths.soft_masks)")
     return MaskSource(spec.mask_source, paths.soft_masks, config["training"]["retrain_fraction"],
                       config["window"]["central_region"])
-
-
-# Models whose mask at step 0 the evaluation reads (results.discovery_scores: seq2exp-soft's
-# `mask_untrained`, of the test genes only, which is all that is stored: a third of the masks' disk).
-UNTRAINED_MASK_MODELS = ("seq2exp-soft",)
 
 
 def _untrained(model: str, config: dict, scaling: FeatureScaling) -> "ExpressionModule":

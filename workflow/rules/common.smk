@@ -79,7 +79,7 @@ def cell_source(kind):
 
 MODELS = config["models"]
 MASK_MODELS = jobs.mask_models(MODELS)
-MODEL_DIR = f"{RESULTS}/models/{{cell}}/{{model}}"
+MODEL_DIR = jobs.model_dir(RESULTS)
 TABLES = f"{RESULTS}/tables"
 FIGURES = f"{RESULTS}/figures"
 TRACKS = f"{RESULTS}/tracks"
@@ -90,26 +90,25 @@ AUTHORS_PREDICTIONS = f"{RESULTS}/authors_weights/{{cell}}/predictions.tsv"
 
 
 def soft_masks(wildcards):
-    """seq2exp-retrain keeps the top fraction of seq2exp-soft's masks."""
-    if wildcards.model == "seq2exp-retrain":
-        return f"{RESULTS}/models/{wildcards.cell}/{jobs.RETRAIN_SOURCE}/masks.h5"
-    return []
+    """The masks of the model that the job's model is trained on (seq2exp-retrain: seq2exp-soft's)."""
+    upstream = jobs.MODEL_SPECS[wildcards.model].trained_on
+    return jobs.masks_path(RESULTS, wildcards.cell, upstream) if upstream else []
 
 
 def predictions_of(cells, models):
-    return {(c, m): f"{RESULTS}/models/{c}/{m}/predictions.tsv" for c in cells for m in models}
+    return {(c, m): f"{jobs.model_dir(RESULTS, c, m)}/predictions.tsv" for c in cells for m in models}
 
 
 def discovery_inputs(wildcards):
     """Per cell type: the soft and hard masks, the MACS3 peaks, the store and the known elements."""
     files = {}
     for cell in CELLS:
-        files[f"{cell}_soft"] = f"{RESULTS}/models/{cell}/seq2exp-soft/masks.h5"
-        if "seq2exp-hard" in MODELS:
-            files[f"{cell}_hard"] = f"{RESULTS}/models/{cell}/seq2exp-hard/masks.h5"
-        files[f"{cell}_peaks"] = rules.dnase_peaks.output.peaks.format(cell=cell)
-        files[f"{cell}_store"] = rules.store_cell.output.store.format(cell=cell)
-        files[f"{cell}_truth"] = TRUTH_BED.format(cell_type=cell)
+        files[jobs.cell_input(cell, "soft")] = jobs.masks_path(RESULTS, cell, jobs.SOFT_MODEL)
+        if jobs.HARD_MODEL in MODELS:
+            files[jobs.cell_input(cell, "hard")] = jobs.masks_path(RESULTS, cell, jobs.HARD_MODEL)
+        files[jobs.cell_input(cell, "peaks")] = rules.dnase_peaks.output.peaks.format(cell=cell)
+        files[jobs.cell_input(cell, "store")] = rules.store_cell.output.store.format(cell=cell)
+        files[jobs.cell_input(cell, "truth")] = TRUTH_BED.format(cell_type=cell)
     if config["evaluation"]["truth_elements"]:
         files["elements"] = config["evaluation"]["truth_elements"]
     return files
@@ -119,20 +118,20 @@ def crispri_inputs(wildcards):
     """Per cell type: the store (sequence beside it) and seq2exp-soft's masks."""
     files = {}
     for cell in CELLS:
-        files[f"{cell}_store"] = rules.store_cell.output.store.format(cell=cell)
-        files[f"{cell}_soft"] = f"{RESULTS}/models/{cell}/seq2exp-soft/masks.h5"
+        files[jobs.cell_input(cell, "store")] = rules.store_cell.output.store.format(cell=cell)
+        files[jobs.cell_input(cell, "soft")] = jobs.masks_path(RESULTS, cell, jobs.SOFT_MODEL)
     return files
 
 
 def gene_track_masks(wildcards):
-    return {m: f"{RESULTS}/models/{wildcards.cell}/{m}/masks.h5" for m in MASK_MODELS}
+    return {m: jobs.masks_path(RESULTS, wildcards.cell, m) for m in MASK_MODELS}
 
 
 def evaluation_outputs():
     """What the run ends in: every model's predictions (a deleted model folder is retrained), tables,
     discovery (where known elements exist), tracks and figures."""
     outputs = list(predictions_of(CELLS, MODELS).values()) + list(rules.result_tables.output)
-    if TRUTH_BED and "seq2exp-soft" in MODELS:
+    if TRUTH_BED and jobs.SOFT_MODEL in MODELS:
         outputs += list(rules.discovery.output)
     if CRISPRI:
         outputs += list(rules.crispri.output)

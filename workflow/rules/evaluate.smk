@@ -88,7 +88,7 @@ if CRISPRI:
 
 rule mask_tracks:
     input:
-        masks=f"{RESULTS}/models/{{cell}}/{{model}}/masks.h5",
+        masks=jobs.masks_path(RESULTS),
         genes=rules.cell_genes.output.genes,
         fai=rules.prepare_genome.output.fai,
     output:
@@ -96,7 +96,7 @@ rule mask_tracks:
         bed=report(f"{TRACKS}/{{cell}}/{{model}}.mask.bed", category="Mask tracks", subcategory="{cell}",
                    caption="../report/tracks.rst"),
     params:
-        threshold=config["model"].get("threshold", 0.5),
+        threshold=lambda wildcards: jobs.mask_threshold(config, wildcards.model),
         settings=config_params("window"),
     wildcard_constraints:
         model=alternatives(MASK_MODELS),
@@ -115,8 +115,8 @@ rule mask_tracks:
 
 rule model_figures:
     input:
-        predictions=f"{RESULTS}/models/{{cell}}/{{model}}/predictions.tsv",
-        metrics=f"{RESULTS}/models/{{cell}}/{{model}}/metrics.csv",
+        predictions=f"{MODEL_DIR}/predictions.tsv",
+        metrics=f"{MODEL_DIR}/metrics.csv",
     output:
         scatter=report(f"{FIGURES}/{{cell}}/{{model}}.predictions.png", category="Predictions",
                        subcategory="{cell}", caption="../report/predictions.rst"),

@@ -42,13 +42,14 @@ use rule train_model as train_masked_model with:
     benchmark:
         benchmark_file("train_masked_model", "cell", "model"),
     wildcard_constraints:
-        model=alternatives([m for m in jobs.mask_models(MODELS) if m != jobs.RETRAIN_SOURCE]),
+        model=alternatives([m for m in jobs.mask_models(MODELS) if m not in jobs.upstream_models(MODELS)]),
 
 
-# The soft model first: seq2exp-retrain waits for its masks, so it is the critical path.
+# Models whose masks another model is trained on first (seq2exp-soft: seq2exp-retrain waits for
+# its masks), as they are the critical path.
 use rule train_masked_model as train_soft_model with:
     benchmark:
         benchmark_file("train_soft_model", "cell", "model"),
     wildcard_constraints:
-        model=alternatives([jobs.RETRAIN_SOURCE] if jobs.RETRAIN_SOURCE in MODELS else []),
+        model=alternatives(jobs.upstream_models(MODELS)),
     priority: 10

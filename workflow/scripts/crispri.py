@@ -1,10 +1,11 @@
 from pathlib import Path
 
+from seq2exp.jobs import cell_input
 from seq2exp.logs import log_to
 from seq2exp.results import crispri_tables
 
 log_to(snakemake.log[0])
 i = snakemake.input
-per_cell = {cell: dict(store_dir=str(Path(i[f"{cell}_store"]).parent), soft_masks=i[f"{cell}_soft"])
+per_cell = {cell: dict(store_dir=str(Path(i[cell_input(cell, "store")]).parent), soft_masks=i[cell_input(cell, "soft")])
             for cell in snakemake.config["run_cell_types"]}
 crispri_tables(snakemake.config, i.table, i.genes, per_cell, snakemake.output.tsv, snakemake.output.md)

@@ -1,13 +1,15 @@
 from pathlib import Path
 
+from seq2exp.jobs import cell_input
 from seq2exp.logs import log_to
 from seq2exp.results import discovery_tables
 
 log_to(snakemake.log[0])
 i = snakemake.input
 per_cell = {
-    cell: dict(store_dir=str(Path(i[f"{cell}_store"]).parent), genes_path=i.genes, soft_masks=i[f"{cell}_soft"],
-               hard_masks=i.get(f"{cell}_hard"), peaks_path=i[f"{cell}_peaks"], truth_bed=i[f"{cell}_truth"],
+    cell: dict(store_dir=str(Path(i[cell_input(cell, "store")]).parent), genes_path=i.genes,
+               soft_masks=i[cell_input(cell, "soft")], hard_masks=i.get(cell_input(cell, "hard")),
+               peaks_path=i[cell_input(cell, "peaks")], truth_bed=i[cell_input(cell, "truth")],
                elements_path=i.get("elements"))
     for cell in snakemake.config["run_cell_types"]
 }

@@ -1,4 +1,4 @@
-"""Model names -> builders from a flat config dict (backbone keys, Seq2Exp keys and, for the
+"""Registry names -> builders from a flat config dict (backbone keys, Seq2Exp keys and, for the
 baselines with options of their own, the keys of their `Options` dataclass, side by side).
 What each name fixes and defaults is in `seq2exp.architectures`, which needs no torch."""
 
@@ -8,22 +8,16 @@ from collections.abc import Mapping
 from typing import Any, Callable
 
 from ..architectures import Seq2ExpConfig, resolve_options
+from ..jobs import MODEL_SPECS
 from .baselines import EPInformer, Enformer, HyenaDNA
 from .seq2exp import FeaturesOnly, FixedMaskRegressor, PeakMaskRegressor, Regressor, Seq2Exp, SequenceRegressor
 
-MODELS: dict[str, Callable[..., Regressor]] = {
-    "features_only": FeaturesOnly,
-    "seq2exp_soft": Seq2Exp,
-    "seq2exp_hard": Seq2Exp,
-    "seq2exp_retrain": FixedMaskRegressor,
-    "peaks_mask": PeakMaskRegressor,
-    "caduceus": SequenceRegressor,
-    "caduceus_signals": SequenceRegressor,
-    "mamba": SequenceRegressor,
-    "hyenadna": HyenaDNA,
-    "enformer": Enformer,
-    "epinformer": EPInformer,
-}
+_CLASSES = {cls.__name__: cls for cls in (EPInformer, Enformer, FeaturesOnly, FixedMaskRegressor, HyenaDNA,
+                                          PeakMaskRegressor, Seq2Exp, SequenceRegressor)}
+# Registry name -> class, as the spec table (`jobs.MODEL_SPECS`) pairs them.
+MODELS: dict[str, Callable[..., Regressor]] = {spec.registry_name: _CLASSES[spec.model_class]
+                                               for spec in MODEL_SPECS.values()}
+
 
 def resolve(name: str, options: Mapping[str, Any] | None = None) -> tuple[Callable[..., Regressor], Seq2ExpConfig, dict]:
     """(class, config, further constructor arguments) of registry model `name` with `options`, without
