@@ -185,6 +185,14 @@ def test_read_truth_bed_errors_name_the_file(tmp_path):
     backwards.write_text("chr1\t9\t5\tx\t0\t.\tG1\n")
     with pytest.raises(ValueError, match=r"backwards.bed: interval chr1:9-5 has end <= start"):
         read_truth_bed(str(backwards))
+    empty = tmp_path / "empty.bed"
+    empty.write_text("chr1\t5\t5\tx\t0\t.\tG1\n")
+    with pytest.raises(ValueError, match=r"empty.bed: interval chr1:5-5 has end <= start"):
+        read_truth_bed(str(empty))
+    negative = tmp_path / "negative.bed"
+    negative.write_text("chr1\t1\t5\tx\t0\t.\tG1\nchr1\t-3\t5\ty\t0\t.\tG1\n")
+    with pytest.raises(ValueError, match=r"negative.bed: column start must hold non-negative integers; row 2 has '-3'"):
+        read_truth_bed(str(negative))
 
 
 def test_gene_elements_label_own_truth_and_every_other_element_in_the_window(truth):
