@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .files import atomic_output, gzip_text_writer
+from .genome import value_runs
 
 MOTIFS = {
     # Consensus sites (IUPAC N = any base) of the factors the demo plants.
@@ -677,11 +678,7 @@ def write_bigwig(track: dict[str, np.ndarray], chrom_sizes: dict[str, int], path
     bw = pyBigWig.open(path, "w")
     bw.addHeader(list(chrom_sizes.items()), maxZooms=4)
     for chrom in chrom_sizes:
-        values = track[chrom]
-        change = np.flatnonzero(np.diff(values)) + 1
-        starts = np.concatenate([[0], change])
-        ends = np.concatenate([change, [len(values)]])
-        run_values = values[starts]
+        starts, ends, run_values = value_runs(track[chrom])
         keep = run_values != 0.0
         bw.addEntries([chrom] * int(keep.sum()), starts[keep].tolist(), ends=ends[keep].tolist(),
                       values=run_values[keep].astype(np.float64).tolist())
