@@ -280,32 +280,6 @@ _NARROWPEAK_DTYPES = {"chrom": str, "start": np.int64, "end": np.int64, "name": 
 # --- peak masks ---------------------------------------------------------------------------
 
 
-def _window_mask(merged, chrom: str, tss: int, half_width: int, chrom_length: int) -> np.ndarray:
-    start = tss - half_width
-    mask = interval_mask(merged, chrom, start, tss + half_width)
-    mask[: max(-start, 0)] = 0  # before the chromosome
-    mask[max(chrom_length - start, 0) :] = 0  # beyond its end
-    return mask
-
-
-def peak_mask(peaks: pd.DataFrame, chrom: str, tss: int, half_width: int, chrom_length: int) -> np.ndarray:
-    """uint8 mask of length 2 * half_width over [tss - half_width, tss + half_width): 1 inside peaks."""
-    return _window_mask(merged_intervals(peaks), chrom, tss, half_width, chrom_length)
-
-
-def gene_peak_masks(peaks: pd.DataFrame, genes: pd.DataFrame, half_width: int,
-                    chrom_sizes: dict[str, int]) -> Iterator[tuple[str, np.ndarray]]:
-    """(gene_id, mask) for each gene (columns gene_id, chrom, tss), merging the peaks once."""
-    merged = merged_intervals(peaks)
-    for gene in genes.itertuples():
-        yield gene.gene_id, _window_mask(merged, gene.chrom, int(gene.tss), half_width, chrom_sizes[gene.chrom])
-
-
-def mask_ratio(mask: np.ndarray) -> float:
-    """The fraction of window positions the mask selects."""
-    return float(np.mean(mask)) if len(mask) else 0.0
-
-
 def mask_ratios(peaks: pd.DataFrame, genes: pd.DataFrame, half_width: int, chrom_sizes: dict[str, int]) -> pd.DataFrame:
     """Per gene: bases of its window inside peaks and the mask ratio (over all 2 * half_width
     positions, as the padded window is the model's input), from bedtools intersect."""
