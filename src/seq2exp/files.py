@@ -50,6 +50,12 @@ def atomic_output(path: str):
         _remove(tmp)
 
 
+def write_atomically(path: str, write) -> None:
+    """`write(tmp)` writes the file at a temporary path, which replaces `path` once it succeeds."""
+    with atomic_output(path) as tmp:
+        write(tmp)
+
+
 @contextlib.contextmanager
 def scratch_dir(path: str, purpose: str):
     """A fresh folder of its own beside output `path` for intermediate files, removed afterwards.
