@@ -19,18 +19,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench_training import CHILD_SETUP  # the benchmark beside this one
+
 REPO = Path(__file__).resolve().parents[1]
-RUN = r"""
-import json, sys, time, resource
-import torch
-from seq2exp.config import load_config, validate_config
-from seq2exp.models import one_hot, tune_allocator
+RUN = CHILD_SETUP + r"""
 from seq2exp.train import ExpressionModule, stream_scans
-from seq2exp.jobs import model_options
-tune_allocator()
-args = json.loads(sys.argv[1])
-torch.set_num_threads(args["threads"])
-config = validate_config(load_config(args["config"]), args["schema"])
 device = "cuda" if torch.cuda.is_available() else "cpu"
 options = model_options(config, "seq2exp-soft")
 trained, untrained = (ExpressionModule("seq2exp-soft", options, config["training"], {}).to(device).eval() for _ in range(2))

@@ -29,17 +29,18 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-STEP = r"""
+CHILD_SETUP = r"""
 import contextlib, json, sys, time, resource
 import torch
 from seq2exp.config import load_config, validate_config
-from seq2exp.jobs import MODEL_SPECS
+from seq2exp.jobs import MODEL_SPECS, model_options
 from seq2exp.models import build_model, one_hot, tune_allocator
-from seq2exp.jobs import model_options
 tune_allocator()
 args = json.loads(sys.argv[1])
 torch.set_num_threads(args["threads"])
 config = validate_config(load_config(args["config"]), args["schema"])
+"""  # the start of a benchmark's fresh process: args (JSON in argv[1]), threads, the validated config
+STEP = CHILD_SETUP + r"""
 spec = MODEL_SPECS[args["model"]]
 device = args["device"]
 model = build_model(spec.registry_name, model_options(config, args["model"])).to(device)

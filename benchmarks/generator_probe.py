@@ -108,13 +108,19 @@ def probe(model: torch.nn.Module, train: dict, test: dict, steps: int, lr: float
                   f"({time.perf_counter() - start:.0f} s)", flush=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def job_arguments(description: str, truth_help: str) -> argparse.ArgumentParser:
+    """The arguments every probe of one cell type's store and truth takes."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--config", required=True)
     parser.add_argument("--cell", required=True)
     parser.add_argument("--store", required=True)
     parser.add_argument("--genes", required=True, help="the cell type's gene table (split column)")
-    parser.add_argument("--truth", required=True, help="BED of the known elements")
+    parser.add_argument("--truth", required=True, help=truth_help)
+    return parser
+
+
+def main() -> None:
+    parser = job_arguments(__doc__.split("\n")[0], "BED of the known elements")
     parser.add_argument("--elements", help="the demo's elements table, for the motif-class oracle")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--lr", type=float, default=2e-3)

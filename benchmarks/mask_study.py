@@ -21,7 +21,6 @@ The full grid (no --quick) is a few CPU-hours; --quick runs in minutes on 2 core
 
 from __future__ import annotations
 
-import argparse
 import copy
 import itertools
 import time
@@ -30,7 +29,7 @@ import lightning as L
 import pandas as pd
 import torch
 
-from generator_probe import auprc, labelled_windows  # the benchmarks beside this one
+from generator_probe import auprc, job_arguments, labelled_windows  # the benchmarks beside this one
 from mask_diagnostics import input_gradients, split_batch
 from seq2exp import discovery
 from seq2exp.batches import BatchMaker, FeatureScaling, IndexedWindows, split_indices
@@ -115,12 +114,7 @@ def _format(x: float) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--cell", required=True)
-    parser.add_argument("--store", required=True)
-    parser.add_argument("--genes", required=True, help="the cell type's gene table (split column)")
-    parser.add_argument("--truth", required=True, help="BED of the known elements (the demo's causal elements)")
+    parser = job_arguments(__doc__.split("\n")[0], "BED of the known elements (the demo's causal elements)")
     parser.add_argument("--quick", action="store_true", help="the small grid: " + str(QUICK))
     parser.add_argument("--grad-genes", type=int, default=16, help="training genes for the gradient share")
     parser.add_argument("--threads", type=int, default=1)

@@ -176,15 +176,18 @@ def test_read_truth_bed_accepts_a_user_bed_without_kind(tmp_path):
     assert truth["kind"].tolist() == ["element"] and truth["contribution"].isna().all()
 
 
-def test_read_truth_bed_errors_name_the_file(tmp_path):
-    short = tmp_path / "short.bed"
-    short.write_text("chr1\t1\t5\tx\n")
-    with pytest.raises(ValueError, match=r"short.bed: a truth BED needs at least 7 columns"):
-        read_truth_bed(str(short))
-    backwards = tmp_path / "backwards.bed"
-    backwards.write_text("chr1\t9\t5\tx\t0\t.\tG1\n")
-    with pytest.raises(ValueError, match=r"backwards.bed: interval chr1:9-5 has end <= start"):
-        read_truth_bed(str(backwards))
+@pytest.mark.parametrize("name, content, message", [
+    ("short.bed", "chr1\t1\t5\tx\n", r"short.bed: a truth BED needs at least 7 columns"),
+    ("backwards.bed", "chr1\t9\t5\tx\t0\t.\tG1\n", r"backwards.bed: interval chr1:9-5 has end <= start"),
+    ("empty.bed", "chr1\t5\t5\tx\t0\t.\tG1\n", r"empty.bed: interval chr1:5-5 has end <= start"),
+    ("negative.bed", "chr1\t1\t5\tx\t0\t.\tG1\nchr1\t-3\t5\ty\t0\t.\tG1\n",
+     r"negative.bed: column start must hold non-negative integers; row 2 has '-3'"),
+])
+def test_read_truth_bed_errors_name_the_file(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message):
+        read_truth_bed(str(path))
 
 
 def test_gene_elements_label_own_truth_and_every_other_element_in_the_window(truth):

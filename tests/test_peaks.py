@@ -10,6 +10,7 @@ import pybedtools
 import pytest
 
 from seq2exp.config import load_config
+from seq2exp.genome import interval_mask, merged_intervals, window_bounds
 from seq2exp.peaks import (
     PeakSettings,
     SignalBins,
@@ -17,10 +18,7 @@ from seq2exp.peaks import (
     bigwig_to_bedgraph,
     call_peaks,
     control_track,
-    gene_peak_masks,
-    mask_ratio,
     mask_ratios,
-    peak_mask,
     peak_step,
     read_narrowpeak,
 )
@@ -134,8 +132,7 @@ def test_demo_mask_table_matches_per_gene_masks(tiny_demo, demo_peaks):
         assert list(written.columns) == ["gene_id", "chrom", "tss", "peak_bases", "mask_ratio"]
         assert list(written["gene_id"]) == list(tiny_demo.genes["gene_id"])
         peaks = read_narrowpeak(narrowpeak)
-        masks = dict(gene_peak_masks(peaks, tiny_demo.genes, hw, tiny_demo.chrom_sizes))
-        numpy_ratios = written["gene_id"].map(lambda g: mask_ratio(masks[g]))
+        numpy_ratios = [store_peak_mask(peaks, g.chrom, g.tss, hw).mean() for g in tiny_demo.genes.itertuples()]
         np.testing.assert_allclose(written["mask_ratio"], numpy_ratios)
         np.testing.assert_allclose(written["mask_ratio"], ratios["mask_ratio"])
         # Open elements cover a minority of each window, as DNase peaks do (paper: 13.61% / 15.95%).
@@ -212,18 +209,21 @@ def hand_peaks():
                          "end": [12, 10, 25, 40]})
 
 
+def store_peak_mask(peaks, chrom, tss, half_width):
+    """The peak mask of a gene's window as `store.build_cell_store` computes it."""
+    return interval_mask(merged_intervals(peaks), chrom, *window_bounds(tss, half_width))
+
+
 def test_peak_mask_hand_example(hand_peaks):
     # Window [-2, 8): two positions before the chromosome start; peaks [5,10) and [8,12) merge.
     expected = np.array([0, 0, 0, 0, 0, 0, 0, 1, 1, 1], dtype=np.uint8)
-    mask = peak_mask(hand_peaks, "chr1", tss=3, half_width=5, chrom_length=30)
+    mask = store_peak_mask(hand_peaks, "chr1", tss=3, half_width=5)
     assert mask.dtype == np.uint8
     np.testing.assert_array_equal(mask, expected)
-    assert mask_ratio(mask) == pytest.approx(0.3)
-    # Window [21, 31): peak [20,25) gives 21..24; peak [28,40) is cut at the chromosome end 30.
-    np.testing.assert_array_equal(peak_mask(hand_peaks, "chr1", tss=26, half_width=5, chrom_length=30),
-                                  [1, 1, 1, 1, 0, 0, 0, 1, 1, 0])
-    np.testing.assert_array_equal(peak_mask(hand_peaks, "chr2", tss=26, half_width=5, chrom_length=30),
-                                  np.zeros(10))
+    # Window [20, 30): peak [20,25) gives 20..24, peak [28,40) 28..29.
+    np.testing.assert_array_equal(store_peak_mask(hand_peaks, "chr1", tss=25, half_width=5),
+                                  [1, 1, 1, 1, 1, 0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(store_peak_mask(hand_peaks, "chr2", tss=26, half_width=5), np.zeros(10))
 
 
 def test_mask_ratios_hand_example(hand_peaks):
@@ -232,8 +232,6 @@ def test_mask_ratios_hand_example(hand_peaks):
     table = mask_ratios(hand_peaks, genes, half_width=5, chrom_sizes=sizes)
     assert list(table["peak_bases"]) == [3, 6, 0]
     np.testing.assert_allclose(table["mask_ratio"], [0.3, 0.6, 0.0])
-    masks = dict(gene_peak_masks(hand_peaks, genes, 5, sizes))
-    assert [int(masks[g].sum()) for g in "abc"] == [3, 6, 0]
     no_peaks = mask_ratios(hand_peaks.iloc[:0], genes, half_width=5, chrom_sizes=sizes)
     assert list(no_peaks["mask_ratio"]) == [0.0, 0.0, 0.0]
     with pytest.raises(ValueError, match="chr3"):

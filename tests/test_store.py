@@ -133,11 +133,11 @@ def test_minus_strand_windows_follow_the_config(tiny_demo, tiny_demo_paths, fast
 
 def test_dataset_opens_lazily_and_pickles(tiny_demo, tiny_demo_paths, fasta_path, tmp_path):
     data, _ = build(tmp_path, tiny_demo, tiny_demo_paths, fasta_path, reverse_minus=False)
-    assert data._handles is None
+    assert data._datasets.handles is None
     first = data[0]
-    assert data._handles is not None
+    assert data._datasets.handles is not None
     clone = pickle.loads(pickle.dumps(data))
-    assert clone._handles is None
+    assert clone._datasets.handles is None
     np.testing.assert_array_equal(clone[0]["dna"], first["dna"])
     subset = GeneWindows(str(tmp_path), tiny_demo.cell_types[0], indices=[3, 1])
     assert len(subset) == 2 and subset[0]["gene_id"] == data[3]["gene_id"]

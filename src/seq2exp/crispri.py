@@ -21,8 +21,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from .discovery import Window, average_precision
-from .files import read_text_table
+from .discovery import Window, average_precision, ranked_thresholds
+from .evaluate import _markdown_grid, _number
+from .files import check_intervals, nonnegative_integers, read_text_table
 from .genome import chromosome_aliases
 
 REQUIRED_COLUMNS = ["chrom", "chromStart", "chromEnd", "measuredGeneSymbol", "measuredGeneEnsemblId",
@@ -41,22 +42,14 @@ def read_crispri(path: str) -> pd.DataFrame:
         raise ValueError(f"{path}: missing column(s) {missing}; expected the EPCrisprBenchmark layout with at "
                          f"least {REQUIRED_COLUMNS}")
     for column in ("chromStart", "chromEnd"):
-        numbers = pd.to_numeric(table[column], errors="coerce")
-        bad = numbers.isna() | (numbers < 0) | (numbers != numbers.round())
-        if bad.any():
-            raise ValueError(f"{path}: column {column} must hold non-negative integers; row "
-                             f"{int(np.flatnonzero(bad)[0]) + 1} has {table[column][bad].iloc[0]!r}")
-        table[column] = numbers.astype(np.int64)
+        table[column] = nonnegative_integers(table[column], path, column)
     for column in ("Regulated", "ValidConnection"):
         bad = ~table[column].isin(BOOLEANS)
         if bad.any():
             raise ValueError(f"{path}: column {column} must be TRUE or FALSE; row "
                              f"{int(np.flatnonzero(bad)[0]) + 1} has {table[column][bad].iloc[0]!r}")
         table[column] = table[column].map(BOOLEANS).astype(bool)
-    bad = table["chromEnd"] <= table["chromStart"]
-    if bad.any():
-        row = table[bad].iloc[0]
-        raise ValueError(f"{path}: element {row['chrom']}:{row['chromStart']}-{row['chromEnd']} has end <= start")
+    check_intervals(table, path, "chromStart", "chromEnd")
     return table
 
 
@@ -109,39 +102,14 @@ def score_pairs(located: pd.DataFrame, tracks_of_gene, methods: list[str]) -> pd
     return located.join(scores).assign(distance=-located["distance_bp"])
 
 
-def prediction_scores(pairs: pd.DataFrame, predictions: pd.DataFrame, score_column: str,
-                      gene_column: str = "TargetGene") -> np.ndarray:
-    """Another predictor's element-gene table (e.g. ABC's EnhancerPredictions: chr, start, end,
-    TargetGene, ABC.Score) as pair scores: the highest score among its elements that overlap the
-    pair's element for the same gene symbol, 0 where it predicts nothing."""
-    by_gene = {gene: rows for gene, rows in predictions.groupby(gene_column)}
-    scores = np.zeros(len(pairs))
-    for k, pair in enumerate(pairs.itertuples(index=False)):
-        rows = by_gene.get(pair.measuredGeneSymbol)
-        if rows is None:
-            continue
-        hit = rows[rows["chr"].isin(chromosome_aliases(pair.chrom)) & (rows["start"] < pair.chromEnd)
-                   & (rows["end"] > pair.chromStart)]
-        if len(hit):
-            scores[k] = hit[score_column].max()
-    return scores
-
-
 def precision_at_recall(labels, scores, recall: float = TARGET_RECALL) -> float:
     """Precision at the highest threshold whose recall reaches `recall` (equal scores enter
     together, as in `average_precision`). NaN when there is no positive."""
-    labels = np.asarray(labels, dtype=bool).ravel()
-    scores = np.asarray(scores, dtype=float).ravel()
-    if labels.shape != scores.shape:
-        raise ValueError(f"labels and scores differ in length: {labels.shape[0]} and {scores.shape[0]}")
-    if not labels.any():
+    true_pos, selected, n_positive = ranked_thresholds(labels, scores)
+    if n_positive == 0:
         return math.nan
-    order = np.argsort(-scores, kind="stable")
-    sorted_scores, sorted_labels = scores[order], labels[order]
-    group_ends = np.r_[np.flatnonzero(np.diff(sorted_scores) != 0), len(sorted_scores) - 1]
-    true_pos = np.cumsum(sorted_labels)[group_ends]
-    first = int(np.flatnonzero(true_pos / labels.sum() >= recall - 1e-12)[0])
-    return float(true_pos[first] / (group_ends[first] + 1))
+    first = int(np.flatnonzero(true_pos / n_positive >= recall - 1e-12)[0])
+    return float(true_pos[first] / selected[first])
 
 
 def crispri_table(scored: dict[str, pd.DataFrame], methods: list[str]) -> pd.DataFrame:
@@ -170,9 +138,4 @@ def render_crispri_markdown(table: pd.DataFrame, title: str = "Discovered elemen
     note = ("ENCODE CRISPRi element-gene pairs whose gene is ours and whose element lies in the gene's window; "
             "an element's score is the method's mean over its bases (distance: nearer is higher). "
             "'Regulated' is the positive class; chance is its share.")
-    grid = [header, ["---"] * len(header), *lines]
-    return f"# {title}\n\n{note}\n\n" + "\n".join("| " + " | ".join(r) + " |" for r in grid) + "\n"
-
-
-def _number(value) -> str:
-    return "NA" if pd.isna(value) else f"{value:.4f}"
+    return f"# {title}\n\n{note}\n\n{_markdown_grid(header, lines)}\n"

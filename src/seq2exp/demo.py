@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .files import atomic_output, gzip_text_writer
+from .files import gzip_text_writer, write_atomically
+from .genome import value_runs
 
 MOTIFS = {
     # Consensus sites (IUPAC N = any base) of the factors the demo plants.
@@ -562,19 +563,6 @@ def _ctss(spec, cell, layout, genes, elements, rng) -> pd.DataFrame:
     return ctss[["chrom", "start", "end", "name", "count", "strand"]]
 
 
-def _tags_around_tss(spec, genes, ctss) -> np.ndarray:
-    """Tags within TSS +/- cage_half_width on both strands: what the real table precomputes."""
-    sums = np.zeros(len(genes), dtype=np.int64)
-    by_chrom = {c: t for c, t in ctss.groupby("chrom")}
-    for i, g in enumerate(genes.itertuples()):
-        t = by_chrom.get(g.chrom)
-        if t is None:
-            continue
-        inside = (t["start"] >= g.tss - spec.cage_half_width) & (t["start"] < g.tss + spec.cage_half_width)
-        sums[i] = int(t.loc[inside, "count"].sum())
-    return sums
-
-
 # --- writers ------------------------------------------------------------------------------
 
 
@@ -610,25 +598,25 @@ def write_demo(demo: Demo, paths: DemoPaths) -> None:
 
 def write_world(world: World, paths: DemoPaths) -> None:
     """The files every cell type shares (genome, blacklist, gene and mRNA tables) and the truth."""
-    _atomic(paths.fasta, lambda tmp: write_fasta_gz(world.sequence, tmp))
-    _atomic(paths.blacklist, lambda tmp: world.blacklist.to_csv(tmp, sep="\t", header=False, index=False))
-    _atomic(paths.gene_table, lambda tmp: gene_table(world).to_csv(tmp, index=False))
+    write_atomically(paths.fasta, lambda tmp: write_fasta_gz(world.sequence, tmp))
+    write_atomically(paths.blacklist, lambda tmp: world.blacklist.to_csv(tmp, sep="\t", header=False, index=False))
+    write_atomically(paths.gene_table, lambda tmp: gene_table(world).to_csv(tmp, index=False))
     if paths.mrna_features:
-        _atomic(paths.mrna_features, lambda tmp: mrna_table(world).to_csv(tmp, index=False))
+        write_atomically(paths.mrna_features, lambda tmp: mrna_table(world).to_csv(tmp, index=False))
     truth = world_files(paths, world.cell_types)
     for cell in world.cell_types:
-        _atomic(truth[f"truth_{cell}"],
+        write_atomically(truth[f"truth_{cell}"],
                 lambda tmp: write_causal_bed(world.causal[world.causal["cell_type"] == cell], tmp))
-    _atomic(truth["truth_elements"], lambda tmp: world.elements.to_csv(tmp, sep="\t", index=False))
-    _atomic(truth["truth_genes"], lambda tmp: truth_gene_table(world).to_csv(tmp, sep="\t", index=False))
+    write_atomically(truth["truth_elements"], lambda tmp: world.elements.to_csv(tmp, sep="\t", index=False))
+    write_atomically(truth["truth_genes"], lambda tmp: truth_gene_table(world).to_csv(tmp, sep="\t", index=False))
 
 
 def write_cell(world: World, data: CellData, files: dict[str, str]) -> None:
     """One cell type's DNase and H3K27ac bigWigs, .hic and CTSS file."""
     for kind in ("dnase", "h3k27ac"):
-        _atomic(files[kind], lambda tmp: write_bigwig(data.tracks[kind], world.chrom_sizes, tmp))
-    _atomic(files["hic"], lambda tmp: write_hic(data.hic, world.chrom_sizes, world.spec.hic_resolution, tmp))
-    _atomic(files["cage"], lambda tmp: write_ctss(data.ctss, tmp))
+        write_atomically(files[kind], lambda tmp: write_bigwig(data.tracks[kind], world.chrom_sizes, tmp))
+    write_atomically(files["hic"], lambda tmp: write_hic(data.hic, world.chrom_sizes, world.spec.hic_resolution, tmp))
+    write_atomically(files["cage"], lambda tmp: write_ctss(data.ctss, tmp))
 
 
 def gene_table(world: World) -> pd.DataFrame:
@@ -677,11 +665,7 @@ def write_bigwig(track: dict[str, np.ndarray], chrom_sizes: dict[str, int], path
     bw = pyBigWig.open(path, "w")
     bw.addHeader(list(chrom_sizes.items()), maxZooms=4)
     for chrom in chrom_sizes:
-        values = track[chrom]
-        change = np.flatnonzero(np.diff(values)) + 1
-        starts = np.concatenate([[0], change])
-        ends = np.concatenate([change, [len(values)]])
-        run_values = values[starts]
+        starts, ends, run_values = value_runs(track[chrom])
         keep = run_values != 0.0
         bw.addEntries([chrom] * int(keep.sum()), starts[keep].tolist(), ends=ends[keep].tolist(),
                       values=run_values[keep].astype(np.float64).tolist())
@@ -723,11 +707,6 @@ def write_causal_bed(causal: pd.DataFrame, path: str) -> None:
     with open(path, "w") as out:
         out.write("#" + "\t".join(bed.columns) + "\n")
         bed.sort_values(["chrom", "start"]).to_csv(out, sep="\t", header=False, index=False)
-
-
-def _atomic(path: str, write) -> None:
-    with atomic_output(path) as tmp:
-        write(tmp)
 
 
 # --- configuration ------------------------------------------------------------------------
@@ -788,10 +767,3 @@ def world_files(paths: DemoPaths, cell_types) -> dict[str, str]:
     files["truth_genes"] = str(truth / "genes.tsv")
     return files
 
-
-def output_files(paths: DemoPaths, cell_types) -> dict[str, str]:
-    """Every file `write_demo` produces, by a name usable as a Snakemake output key."""
-    files = world_files(paths, cell_types)
-    for cell, kinds in paths.cell_types.items():
-        files.update({f"{cell}_{kind}": path for kind, path in kinds.items()})
-    return files

@@ -29,6 +29,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from .evaluate import _markdown_grid, _number
+from .files import check_intervals, nonnegative_integers
 from .genome import central_slice
 
 TRUTH_COLUMNS = ["chrom", "start", "end", "name", "score", "strand", "gene_id", "kind", "contribution", "contact"]
@@ -89,10 +91,10 @@ def read_truth_bed(path: str) -> pd.DataFrame:
         raw["kind"] = "element"
     truth = raw.reindex(columns=TRUTH_COLUMNS)
     for column in ["start", "end"]:
-        truth[column] = _integer_column(truth[column], path, column)
+        truth[column] = nonnegative_integers(truth[column], path, column)
     for column in ["contribution", "contact"]:
         truth[column] = pd.to_numeric(truth[column], errors="coerce")
-    _check_intervals(truth, path)
+    check_intervals(truth, path)
     return truth
 
 
@@ -103,25 +105,9 @@ def read_elements(path: str) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}; expected at least {ELEMENT_REQUIRED}")
     for column in ["start", "end"]:
-        elements[column] = _integer_column(elements[column], path, column)
-    _check_intervals(elements, path)
+        elements[column] = nonnegative_integers(elements[column], path, column)
+    check_intervals(elements, path)
     return elements
-
-
-def _integer_column(values: pd.Series, path: str, column: str) -> pd.Series:
-    numbers = pd.to_numeric(values, errors="coerce")
-    bad = numbers.isna() | (numbers != numbers.round()) | (numbers < 0)
-    if bad.any():
-        raise ValueError(f"{path}: column {column} must hold non-negative integers; "
-                         f"row {int(np.flatnonzero(bad)[0]) + 1} has {values[bad].iloc[0]!r}")
-    return numbers.astype(np.int64)
-
-
-def _check_intervals(table: pd.DataFrame, path: str) -> None:
-    bad = table["end"] <= table["start"]
-    if bad.any():
-        row = table[bad].iloc[0]
-        raise ValueError(f"{path}: interval {row['chrom']}:{row['start']}-{row['end']} has end <= start")
 
 
 # --- per gene ---------------------------------------------------------------------------------
@@ -217,27 +203,32 @@ def gene_window(window: Window, gene_id: str, truth: pd.DataFrame, eligible: np.
 # --- metrics ----------------------------------------------------------------------------------
 
 
-def average_precision(labels, scores) -> float:
-    """AUPRC as average precision: sum over thresholds of (R_k - R_{k-1}) x P_k, the thresholds
-    being the distinct scores from high to low. Equal scores form one threshold: they enter the
-    ranking together, so their order in the input never matters, and all-equal scores give the
-    fraction of positives (the AUPRC of a random ranking). NaN when there is no positive."""
+def ranked_thresholds(labels, scores) -> tuple[np.ndarray, np.ndarray, int]:
+    """The ranking's thresholds, the distinct scores from high to low: true positives and bases
+    selected at each, and the number of positives. Equal scores form one threshold: they enter the
+    ranking together, so their order in the input never matters."""
     labels = np.asarray(labels, dtype=bool).ravel()
     scores = np.asarray(scores, dtype=float).ravel()
     if labels.shape != scores.shape:
         raise ValueError(f"labels and scores differ in length: {labels.shape[0]} and {scores.shape[0]}")
-    if np.isnan(scores).any():
-        raise ValueError(f"scores hold {np.isnan(scores).sum()} NaN value(s)")
-    n_positive = labels.sum()
-    if n_positive == 0:
-        return math.nan
     order = np.argsort(-scores, kind="stable")
     sorted_scores, sorted_labels = scores[order], labels[order]
-    group_ends = np.r_[np.flatnonzero(np.diff(sorted_scores) != 0), len(sorted_scores) - 1]
-    true_pos = np.cumsum(sorted_labels)[group_ends]
-    precision = true_pos / (group_ends + 1)
+    group_ends = np.flatnonzero(np.diff(sorted_scores, append=np.nan) != 0)  # the NaN closes the last group
+    return np.cumsum(sorted_labels)[group_ends], group_ends + 1, int(labels.sum())
+
+
+def average_precision(labels, scores) -> float:
+    """AUPRC as average precision: sum over thresholds of (R_k - R_{k-1}) x P_k, the thresholds
+    being the distinct scores from high to low (`ranked_thresholds`); all-equal scores give the
+    fraction of positives (the AUPRC of a random ranking). NaN when there is no positive."""
+    scores = np.asarray(scores, dtype=float)
+    if np.isnan(scores).any():
+        raise ValueError(f"scores hold {np.isnan(scores).sum()} NaN value(s)")
+    true_pos, selected, n_positive = ranked_thresholds(labels, scores)
+    if n_positive == 0:
+        return math.nan
     recall_step = np.diff(np.r_[0, true_pos]) / n_positive
-    return float(np.sum(recall_step * precision))
+    return float(np.sum(recall_step * true_pos / selected))
 
 
 def precision_recall(labels, selected, eligible) -> tuple[float, float]:
@@ -377,11 +368,8 @@ def render_discovery_markdown(table: pd.DataFrame, title: str = "Discovered regu
     note = ("Test genes; central region, blacklist and N bases excluded. AUPRC pools all eligible bases "
             "(base) or all truth elements and decoys scored by their mean (element); 'chance' is the "
             "fraction of positives. Precision and recall are for binary selections.")
-    grid = [header, ["---"] * len(header), *lines]
-    return f"# {title}\n\n{note}\n\n" + "\n".join("| " + " | ".join(r) + " |" for r in grid) + "\n"
+    return f"# {title}\n\n{note}\n\n{_markdown_grid(header, lines)}\n"
 
 
 def _value(rows: pd.DataFrame, level: str, column: str) -> str:
-    if level not in rows.index or pd.isna(rows.loc[level, column]):
-        return "NA"
-    return f"{rows.loc[level, column]:.4f}"
+    return _number(rows.loc[level, column]) if level in rows.index else "NA"

@@ -50,6 +50,12 @@ def atomic_output(path: str):
         _remove(tmp)
 
 
+def write_atomically(path: str, write) -> None:
+    """`write(tmp)` writes the file at a temporary path, which replaces `path` once it succeeds."""
+    with atomic_output(path) as tmp:
+        write(tmp)
+
+
 @contextlib.contextmanager
 def scratch_dir(path: str, purpose: str):
     """A fresh folder of its own beside output `path` for intermediate files, removed afterwards.
@@ -204,3 +210,21 @@ def require_columns(table: pd.DataFrame, columns, path: str) -> None:
         if other:
             hint = f"; its header is {other}-separated: name the file .{'tsv' if other == 'tab' else 'csv'}"
     raise ValueError(f"{path}: missing column(s) {missing}; it has {list(table.columns)}{how}{hint}")
+
+
+def nonnegative_integers(values: pd.Series, path: str, column: str) -> pd.Series:
+    """A column of coordinates as int64, or an error naming the file, the column and the first bad row."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = numbers.isna() | (numbers != numbers.round()) | (numbers < 0)
+    if bad.any():
+        raise ValueError(f"{path}: column {column} must hold non-negative integers; "
+                         f"row {int(bad.to_numpy().nonzero()[0][0]) + 1} has {values[bad].iloc[0]!r}")
+    return numbers.astype("int64")
+
+
+def check_intervals(table: pd.DataFrame, path: str, start: str = "start", end: str = "end") -> None:
+    """An error naming the file and the first interval whose end is not after its start."""
+    bad = table[end] <= table[start]
+    if bad.any():
+        row = table[bad].iloc[0]
+        raise ValueError(f"{path}: interval {row['chrom']}:{row[start]}-{row[end]} has end <= start")

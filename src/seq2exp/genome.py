@@ -111,6 +111,21 @@ def merged_intervals(table) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return merged
 
 
+def value_runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(starts, ends, values) of the maximal runs of equal value, half-open; NaN equals nothing, so
+    each NaN is a run of its own."""
+    change = np.flatnonzero(values[1:] != values[:-1]) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [len(values)]])
+    return starts, ends, values[starts]
+
+
+def true_runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of the maximal runs of True (or 1), half-open."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(flags, dtype=bool).view(np.int8), [0]])))
+    return edges[0::2], edges[1::2]
+
+
 def interval_mask(merged: dict, chrom: str, start: int, end: int) -> np.ndarray:
     """uint8 mask of [start, end) on `chrom`: 1 where a merged interval covers the position."""
     mask = np.zeros(end - start, dtype=np.uint8)

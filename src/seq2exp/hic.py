@@ -117,20 +117,22 @@ class _StrawReader:
 
 
 class _HictkReader:
-    """A .hic, .mcool or .cool through hictkpy."""
+    """A .hic, .mcool or .cool through hictkpy (`resolution` None: the finest)."""
 
-    def __init__(self, path: str, resolution: int):
+    def __init__(self, path: str, resolution: int | None = None):
         import hictkpy
 
-        self.path, self.resolution = path, resolution
         file_path = path.partition("::")[0]
         if path == file_path and (hictkpy.is_hic(file_path) or hictkpy.is_mcool_file(file_path)):
             self.resolutions = sorted(int(r) for r in hictkpy.MultiResFile(file_path).resolutions())
+            resolution = self.resolutions[0] if resolution is None else resolution
             self.file = hictkpy.File(file_path, resolution) if resolution in self.resolutions else None
         else:
             single = hictkpy.File(path)
             self.resolutions = [int(single.resolution())]
+            resolution = self.resolutions[0] if resolution is None else resolution
             self.file = single if int(single.resolution()) == resolution else None
+        self.path, self.resolution = path, resolution
         if self.file is not None:
             self.chromosomes = {k: int(v) for k, v in self.file.chromosomes().items()}
             sizes = [math.ceil(v / resolution) for v in self.chromosomes.values()]
@@ -191,6 +193,12 @@ class _CoolerReader:
         cis = pixels["bin2_id"].to_numpy() < last
         return (pixels["bin1_id"].to_numpy()[cis] - first, pixels["bin2_id"].to_numpy()[cis] - first,
                 pixels["count"].to_numpy(np.float64)[cis])
+
+
+def file_header(path: str) -> tuple[list[int], dict[str, int]]:
+    """The resolutions (bp, ascending) and chromosome lengths of a .hic, .mcool or .cool file."""
+    reader = _HictkReader(path)
+    return reader.resolutions, reader.chromosomes
 
 
 READERS = {"hicstraw": _StrawReader, "hictkpy": _HictkReader, "cooler": _CoolerReader}

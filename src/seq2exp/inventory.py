@@ -17,7 +17,7 @@ from .files import DELIMITER_NAMES, read_table, read_text_table, require_columns
 from .genes import (GENE_LIST_ACTIVITY_COLUMNS, GENE_LIST_TSS_COLUMNS, check_heldout_inputs, genes_from_table,
                     read_gene_list, read_gene_table)
 from .genome import genome_sizes, match_chromosomes, split_chromosomes
-from .hic import open_contact_matrix
+from .hic import file_header, open_contact_matrix
 from .signals import Track
 from .sources import Source, configured_sources, discard_bad_download, source_scope
 
@@ -88,28 +88,12 @@ def _bigwig(path: str, run: RunInputs) -> str:
     return f"{len(chroms)} chromosomes, {_chrom_style(chroms)}"
 
 
-def _hic_resolutions(path: str) -> list[int]:
-    import hictkpy
-
-    if path.endswith(".cool"):
-        return [hictkpy.File(path).resolution()]
-    return list(hictkpy.MultiResFile(path).resolutions())
-
-
-def _hic_file(path: str, resolution: int):
-    import hictkpy
-
-    if path.endswith(".mcool"):
-        return hictkpy.File(f"{path}::/resolutions/{resolution}")
-    return hictkpy.File(path) if path.endswith(".cool") else hictkpy.File(path, resolution)
-
-
 def _hic(path: str, run: RunInputs) -> str:
     """The configured resolution, and the normalisation on every chromosome with genes, as
     `hic_contacts` will read them (a .hic lacking VC gets it computed there)."""
     settings = run.config["hic"]
     resolution, normalization = settings["resolution"], settings["normalization"]
-    resolutions = _hic_resolutions(path)
+    resolutions, _ = file_header(path)
     if resolution not in resolutions:
         raise ValueError(f"hic.resolution {resolution} bp is not in the file (it has "
                          f"{', '.join(map(str, resolutions))} bp)")
@@ -147,7 +131,7 @@ def chromosome_names(kind: str, path: str) -> list[str]:
         with Track(path) as track:
             return list(track.file_chroms)
     if kind == "hic":
-        names = _hic_file(path, _hic_resolutions(path)[0]).chromosomes()
+        _, names = file_header(path)
         return [n for n in names if n.lower() != "all"]
     if kind == "ctss":
         return list(read_text_table(path, sep="\t", header=None, usecols=[0], dtype=str)[0].unique())

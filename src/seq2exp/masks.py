@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .files import atomic_output
+from .genome import true_runs
 from .jobs import MODEL_SPECS
 
 FORMAT = "seq2exp-masks/2"
@@ -47,12 +48,6 @@ def quantise(mask: np.ndarray) -> np.ndarray:
 
 def dequantise(values: np.ndarray) -> np.ndarray:
     return values.astype(np.float32) / LEVELS
-
-
-def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(starts, ends) of the runs of 1 of a 0/1 vector, half-open."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return np.flatnonzero(edges == 1).astype(np.int32), np.flatnonzero(edges == -1).astype(np.int32)
 
 
 class MaskWriter:
@@ -120,7 +115,7 @@ class MaskWriter:
         return group
 
     def _add_intervals(self, group: h5py.Group, rows: np.ndarray, values: np.ndarray) -> None:
-        per_row = [runs(value) for value in values]
+        per_row = [true_runs(value) for value in values]
         counts = np.array([len(s) for s, _ in per_row], dtype=np.int64)
         offset = group["starts"].shape[0]
         for key, column in (("starts", 0), ("ends", 1)):

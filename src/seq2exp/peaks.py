@@ -34,7 +34,7 @@ import pandas as pd
 
 from .files import atomic_output, scratch_dir, write_tsv
 from .genes import read_blacklist
-from .genome import interval_mask, match_chromosomes, merged_intervals
+from .genome import interval_mask, match_chromosomes, merged_intervals, value_runs
 from .signals import Track
 
 log = logging.getLogger(__name__)
@@ -112,14 +112,6 @@ def _signal_chunks(track: Track, chrom: str, length: int, chunk: int) -> Iterato
         yield offset, np.nan_to_num(values, nan=0.0).astype(np.float64)
 
 
-def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Runs of equal value as (starts, ends, values)."""
-    change = np.flatnonzero(np.diff(values)) + 1
-    starts = np.concatenate([[0], change])
-    ends = np.concatenate([change, [len(values)]])
-    return starts, ends, values[starts]
-
-
 def _write_bedgraph(out, chrom: str, starts, ends, values) -> None:
     pd.DataFrame({"chrom": chrom, "start": starts, "end": ends, "value": values}).to_csv(
         out, sep="\t", header=False, index=False, float_format="%.6g")
@@ -150,7 +142,7 @@ def bigwig_to_bedgraph(bigwig_path, bedgraph_path, chromosomes=None, bin_size: i
             for chrom, length in sizes.items():
                 sums = []
                 for offset, values in _signal_chunks(track, chrom, length, chunk):
-                    starts, ends, run_values = _runs(values)
+                    starts, ends, run_values = value_runs(values)
                     _write_bedgraph(out, chrom, starts + offset, ends + offset, run_values)
                     outside = interval_mask(excluded, chrom, offset, offset + len(values)) == 0
                     blacklisted += len(values) - int(outside.sum())
@@ -183,7 +175,7 @@ def write_control(control: dict[str, np.ndarray], chrom_sizes: dict[str, int], b
     """The control as a bedGraph: bins of equal value merged, the last bin ending at the chromosome's end."""
     with atomic_output(path) as tmp, open(tmp, "w") as out:
         for chrom, level in control.items():
-            starts, ends, values = _runs(level)
+            starts, ends, values = value_runs(level)
             _write_bedgraph(out, chrom, starts * bin_size, np.minimum(ends * bin_size, chrom_sizes[chrom]), values)
 
 
@@ -286,32 +278,6 @@ _NARROWPEAK_DTYPES = {"chrom": str, "start": np.int64, "end": np.int64, "name": 
 
 
 # --- peak masks ---------------------------------------------------------------------------
-
-
-def _window_mask(merged, chrom: str, tss: int, half_width: int, chrom_length: int) -> np.ndarray:
-    start = tss - half_width
-    mask = interval_mask(merged, chrom, start, tss + half_width)
-    mask[: max(-start, 0)] = 0  # before the chromosome
-    mask[max(chrom_length - start, 0) :] = 0  # beyond its end
-    return mask
-
-
-def peak_mask(peaks: pd.DataFrame, chrom: str, tss: int, half_width: int, chrom_length: int) -> np.ndarray:
-    """uint8 mask of length 2 * half_width over [tss - half_width, tss + half_width): 1 inside peaks."""
-    return _window_mask(merged_intervals(peaks), chrom, tss, half_width, chrom_length)
-
-
-def gene_peak_masks(peaks: pd.DataFrame, genes: pd.DataFrame, half_width: int,
-                    chrom_sizes: dict[str, int]) -> Iterator[tuple[str, np.ndarray]]:
-    """(gene_id, mask) for each gene (columns gene_id, chrom, tss), merging the peaks once."""
-    merged = merged_intervals(peaks)
-    for gene in genes.itertuples():
-        yield gene.gene_id, _window_mask(merged, gene.chrom, int(gene.tss), half_width, chrom_sizes[gene.chrom])
-
-
-def mask_ratio(mask: np.ndarray) -> float:
-    """The fraction of window positions the mask selects."""
-    return float(np.mean(mask)) if len(mask) else 0.0
 
 
 def mask_ratios(peaks: pd.DataFrame, genes: pd.DataFrame, half_width: int, chrom_sizes: dict[str, int]) -> pd.DataFrame:

@@ -67,15 +67,25 @@ def _packed_length(length: int) -> int:
 
 
 class _PerProcess:
-    """Handles opened on first use in each process (forked workers must not share file offsets)."""
+    """Handles opened on first use in each process (forked workers must not share file offsets);
+    a pickled copy opens its own."""
 
     def __init__(self, open_handles):
-        self._open, self._handles, self._pid = open_handles, None, None
+        self._open, self.handles, self._pid = open_handles, None, None
 
     def get(self):
         if self._pid != os.getpid():
-            self._handles, self._pid = self._open(), os.getpid()
-        return self._handles
+            self.handles, self._pid = self._open(), os.getpid()
+        return self.handles
+
+    def release(self):
+        """This process's handles, forgotten here (None when it opened none), for the caller to close."""
+        handles = self.handles if self._pid == os.getpid() else None
+        self.handles, self._pid = None, None
+        return handles
+
+    def __getstate__(self):
+        return {**self.__dict__, "handles": None, "_pid": None}
 
 
 _ROW = None  # the per-gene function of a parallel build; forked workers inherit it
@@ -223,25 +233,20 @@ class GeneWindows:
             self.features = cell["features"][:]
             self.targets = cell["target"][:]
         self.indices = np.arange(len(self.gene_ids)) if indices is None else np.asarray(indices)
-        self._handles = self._files = None
-        self._pid = None
+        self._datasets = _PerProcess(self._open_datasets)
 
     def __len__(self) -> int:
         return len(self.indices)
 
-    def _open(self):
-        if self._handles is None or self._pid != os.getpid():
-            seq, cell = self._files = h5py.File(self.sequence_path, "r"), h5py.File(self.cell_path, "r")
-            self._handles = {name: (handle[name], handle[name].dtype, handle[name].chunks)
-                             for handle, names in ((seq, ("dna", "blacklist")), (cell, ("signals", "peaks")))
-                             for name in names}
-            self._pid = os.getpid()
-        return self._handles
+    def _open_datasets(self):
+        seq, cell = h5py.File(self.sequence_path, "r"), h5py.File(self.cell_path, "r")
+        return {name: (handle[name], handle[name].dtype, handle[name].chunks)
+                for handle, names in ((seq, ("dna", "blacklist")), (cell, ("signals", "peaks"))) for name in names}
 
     def _chunk(self, name: str, i: int) -> np.ndarray:
         """One gene's chunk as stored: a raw read into a fresh array, without HDF5's selection
         machinery (several times faster than dataset[i] for chunks of a megabyte)."""
-        dataset, dtype, chunks = self._open()[name]
+        dataset, dtype, chunks = self._datasets.get()[name]
         out = np.empty(chunks[1:], dtype=dtype)
         dataset.id.read_direct_chunk((i,) + (0,) * (len(chunks) - 1), out=out.reshape(-1).view(np.uint8))
         return out
@@ -264,21 +269,16 @@ class GeneWindows:
 
     def close(self) -> None:
         """Close the files this process opened (a later item opens them again)."""
-        if self._handles is not None and self._pid == os.getpid():
-            for handle in self._files:
-                handle.close()
-        self._handles = self._files = None
+        handles = self._datasets.release()
+        for dataset, _, _ in (handles or {}).values():
+            if dataset.id.valid:  # the first of a file's datasets closes the file and its other datasets
+                dataset.file.close()
 
     def __enter__(self) -> "GeneWindows":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["_handles"] = state["_files"] = None
-        return state
 
 
 # --- the stage ----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .files import atomic_output
-from .genome import window_bounds
+from .genome import true_runs, value_runs, window_bounds
 
 GENE_COLUMNS = ("gene_id", "chrom", "tss", "strand")
 BED_COLUMNS = ["chrom", "start", "end", "name", "score", "strand", "gene_id", "mean_mask"]
@@ -69,19 +69,11 @@ def _max_blocks(genes: pd.DataFrame, masks, rows: np.ndarray, half_width: int, r
         yield block_start, block
 
 
-def _true_runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(starts, ends) of the maximal runs of True."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.view(np.int8), [0]])))
-    return edges[0::2], edges[1::2]
-
-
 def _covered_runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(starts, ends, values) of the runs of equal value, NaN (no data) runs left out."""
-    change = np.flatnonzero(values[1:] != values[:-1]) + 1  # NaN != NaN: no-data bases split, then dropped
-    starts = np.concatenate([[0], change])
-    ends = np.concatenate([change, [len(values)]])
-    keep = ~np.isnan(values[starts])
-    return starts[keep], ends[keep], values[starts[keep]]
+    starts, ends, run_values = value_runs(values)
+    keep = ~np.isnan(run_values)
+    return starts[keep], ends[keep], run_values[keep]
 
 
 def _add_block(bw, chrom: str, block_start: int, block: np.ndarray) -> None:
@@ -95,7 +87,7 @@ def _add_block(bw, chrom: str, block_start: int, block: np.ndarray) -> None:
             bw.addEntries([chrom] * len(starts), (starts + block_start).tolist(), ends=(ends + block_start).tolist(),
                           values=values.astype(np.float64).tolist())
         return
-    for start, end in zip(*_true_runs(covered)):
+    for start, end in zip(*true_runs(covered)):
         bw.addEntries(chrom, int(block_start + start), values=block[start:end].astype(np.float64), span=1, step=1)
 
 
@@ -128,7 +120,7 @@ def _gene_elements(mask: np.ndarray, window_start: int, chrom_size: int, thresho
     selected = mask >= threshold
     selected[: max(0, -window_start)] = False
     selected[max(0, chrom_size - window_start) :] = False
-    run_starts, run_ends = _true_runs(selected)
+    run_starts, run_ends = true_runs(selected)
     keep = run_ends - run_starts >= min_length
     run_starts, run_ends = run_starts[keep], run_ends[keep]
     cumulative = np.concatenate([[0.0], np.cumsum(mask, dtype=np.float64)])

@@ -128,16 +128,32 @@ def _load_rows(u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d, stri
 
 
 @triton.jit
-def _load_inputs(u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d, stride_delta_b, stride_delta_d,
-                 SOFTPLUS: tl.constexpr, COMPUTE: tl.constexpr):
-    """u, delta (raw and as used) of one chunk, (BLOCK_D, CHUNK) in the compute dtype; delta is 0 outside
-    the data, so that padding positions leave the state unchanged (a = 1, x = 0)."""
+def _chunk_inputs(u_ptr, delta_ptr, bias, b, d, d_ok, c, L, stride_u_b, stride_u_d, stride_delta_b, stride_delta_d,
+                  CHUNK: tl.constexpr, SOFTPLUS: tl.constexpr, COMPUTE: tl.constexpr):
+    """Chunk c's positions t, their mask dl and, as (BLOCK_D, CHUNK) tiles in the compute dtype, u, delta
+    (raw and as used) and delta u; delta is 0 outside the data, so that padding positions leave the
+    state unchanged (a = 1, x = 0)."""
+    t = c * CHUNK + tl.arange(0, CHUNK)
+    dl = d_ok[:, None] & (t < L)[None, :]
     u, raw = _load_rows(u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d, stride_delta_b,
                         stride_delta_d, COMPUTE)
     delta = raw
     if SOFTPLUS:
         delta = _softplus(raw)
-    return u, raw, tl.where(dl, delta, 0.0)
+    delta = tl.where(dl, delta, 0.0)
+    return t, dl, u, raw, delta, delta * u
+
+
+@triton.jit
+def _channel_block(bias_ptr, n_channels, HAS_BIAS: tl.constexpr, BLOCK_D: tl.constexpr, COMPUTE: tl.constexpr):
+    """This program's batch row b, its block of channels d (and which exist) and their delta bias."""
+    b = tl.program_id(1).to(tl.int64)
+    d = tl.program_id(0) * BLOCK_D + tl.arange(0, BLOCK_D)
+    d_ok = d < n_channels
+    bias = tl.zeros((BLOCK_D,), COMPUTE)
+    if HAS_BIAS:
+        bias += tl.load(bias_ptr + d, d_ok, other=0.0).to(COMPUTE)
+    return b, d, d_ok, bias
 
 
 @triton.jit
@@ -164,21 +180,12 @@ def _scan_fwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_p
                      HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
                      BLOCK_D: tl.constexpr, N_STATE: tl.constexpr, CHUNK: tl.constexpr, RUN: tl.constexpr,
                      COMPUTE: tl.constexpr):
-    b = tl.program_id(1).to(tl.int64)
-    d = tl.program_id(0) * BLOCK_D + tl.arange(0, BLOCK_D)
-    d_ok = d < n_channels
-    bias = tl.zeros((BLOCK_D,), COMPUTE)
-    if HAS_BIAS:
-        bias += tl.load(bias_ptr + d, d_ok, other=0.0).to(COMPUTE)
+    b, d, d_ok, bias = _channel_block(bias_ptr, n_channels, HAS_BIAS, BLOCK_D, COMPUTE)
     slots = states_ptr + (b * n_channels + d) * n_slots * N_STATE
     for c in range(n_chunks):
         tl.debug_barrier()  # the previous chunk's end states, stored by other threads, are read below
-        t = c * CHUNK + tl.arange(0, CHUNK)
-        t_ok = t < L
-        dl = d_ok[:, None] & t_ok[None, :]
-        u, raw, delta = _load_inputs(u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d,
-                                     stride_delta_b, stride_delta_d, SOFTPLUS, COMPUTE)
-        drive = delta * u
+        t, dl, u, raw, delta, drive = _chunk_inputs(u_ptr, delta_ptr, bias, b, d, d_ok, c, L, stride_u_b, stride_u_d,
+                                                    stride_delta_b, stride_delta_d, CHUNK, SOFTPLUS, COMPUTE)
         tile_t = tl.broadcast_to(t[None, :], (BLOCK_D, CHUNK))
         y = tl.zeros((BLOCK_D, CHUNK), COMPUTE)
         slot_in, slot_out = slots + (c % n_slots) * N_STATE, slots + ((c + 1) % n_slots) * N_STATE
@@ -277,12 +284,7 @@ def _scan_bwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_p
                      BLOCK_D: tl.constexpr, N_STATE: tl.constexpr, CHUNK: tl.constexpr, RUN: tl.constexpr,
                      COMPUTE: tl.constexpr):
     K: tl.constexpr = CHUNK // RUN
-    b = tl.program_id(1).to(tl.int64)
-    d = tl.program_id(0) * BLOCK_D + tl.arange(0, BLOCK_D)
-    d_ok = d < n_channels
-    bias = tl.zeros((BLOCK_D,), COMPUTE)
-    if HAS_BIAS:
-        bias += tl.load(bias_ptr + d, d_ok, other=0.0).to(COMPUTE)
+    b, d, d_ok, bias = _channel_block(bias_ptr, n_channels, HAS_BIAS, BLOCK_D, COMPUTE)
     D = tl.zeros((BLOCK_D,), COMPUTE)
     if HAS_D:
         D += tl.load(D_ptr + d, d_ok, other=0.0).to(COMPUTE)
@@ -298,12 +300,8 @@ def _scan_bwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_p
     slots = starts_ptr + (b * n_channels + d) * n_slots * N_STATE
     for i in range(n_chunks):
         c = n_chunks - 1 - i
-        t = c * CHUNK + tl.arange(0, CHUNK)
-        t_ok = t < L
-        dl = d_ok[:, None] & t_ok[None, :]
-        u, raw, delta = _load_inputs(u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d,
-                                     stride_delta_b, stride_delta_d, SOFTPLUS, COMPUTE)
-        drive = delta * u
+        t, dl, u, raw, delta, drive = _chunk_inputs(u_ptr, delta_ptr, bias, b, d, d_ok, c, L, stride_u_b, stride_u_d,
+                                                    stride_delta_b, stride_delta_d, CHUNK, SOFTPLUS, COMPUTE)
         out_offsets = (b * n_channels + d[:, None]) * L + t[None, :]
         dy = tl.load(dout_ptr + out_offsets, dl, other=0.0).to(COMPUTE)
         # what the loop over states does not need is used up before it or reloaded after it (registers)
