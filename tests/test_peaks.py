@@ -135,7 +135,7 @@ def test_demo_mask_table_matches_per_gene_masks(tiny_demo, demo_peaks):
         assert list(written["gene_id"]) == list(tiny_demo.genes["gene_id"])
         peaks = read_narrowpeak(narrowpeak)
         masks = dict(gene_peak_masks(peaks, tiny_demo.genes, hw, tiny_demo.chrom_sizes))
-        numpy_ratios = written["gene_id"].map(lambda g: mask_ratio(masks[g]))
+        numpy_ratios = written["gene_id"].map(lambda g: mask_ratio(masks[g]))  # noqa: B023
         np.testing.assert_allclose(written["mask_ratio"], numpy_ratios)
         np.testing.assert_allclose(written["mask_ratio"], ratios["mask_ratio"])
         # Open elements cover a minority of each window, as DNase peaks do (paper: 13.61% / 15.95%).

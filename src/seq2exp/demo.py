@@ -617,8 +617,8 @@ def write_world(world: World, paths: DemoPaths) -> None:
         _atomic(paths.mrna_features, lambda tmp: mrna_table(world).to_csv(tmp, index=False))
     truth = world_files(paths, world.cell_types)
     for cell in world.cell_types:
-        _atomic(truth[f"truth_{cell}"],
-                lambda tmp: write_causal_bed(world.causal[world.causal["cell_type"] == cell], tmp))
+        with atomic_output(truth[f"truth_{cell}"]) as tmp:
+            write_causal_bed(world.causal[world.causal["cell_type"] == cell], tmp)
     _atomic(truth["truth_elements"], lambda tmp: world.elements.to_csv(tmp, sep="\t", index=False))
     _atomic(truth["truth_genes"], lambda tmp: truth_gene_table(world).to_csv(tmp, sep="\t", index=False))
 
@@ -626,7 +626,8 @@ def write_world(world: World, paths: DemoPaths) -> None:
 def write_cell(world: World, data: CellData, files: dict[str, str]) -> None:
     """One cell type's DNase and H3K27ac bigWigs, .hic and CTSS file."""
     for kind in ("dnase", "h3k27ac"):
-        _atomic(files[kind], lambda tmp: write_bigwig(data.tracks[kind], world.chrom_sizes, tmp))
+        with atomic_output(files[kind]) as tmp:
+            write_bigwig(data.tracks[kind], world.chrom_sizes, tmp)
     _atomic(files["hic"], lambda tmp: write_hic(data.hic, world.chrom_sizes, world.spec.hic_resolution, tmp))
     _atomic(files["cage"], lambda tmp: write_ctss(data.ctss, tmp))
 

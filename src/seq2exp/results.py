@@ -15,7 +15,6 @@ import pandas as pd
 from . import crispri, discovery, evaluate, plots, tracks
 from .files import atomic_output, write_tsv
 from .genome import N_CODE
-from .jobs import MODEL_SPECS
 from .masks import MaskFile, StoredMask, open_masks
 from .peaks import read_narrowpeak
 from .store import GeneWindows
