@@ -26,13 +26,16 @@ RUN = CHILD_SETUP + r"""
 from seq2exp.train import ExpressionModule, stream_scans
 device = "cuda" if torch.cuda.is_available() else "cpu"
 options = model_options(config, "seq2exp-soft")
-trained, untrained = (ExpressionModule("seq2exp-soft", options, config["training"], {}).to(device).eval() for _ in range(2))
+trained, untrained = (ExpressionModule("seq2exp-soft", options, config["training"], {}).to(device).eval()
+                      for _ in range(2))
 for module in (trained, untrained):
     stream_scans(module, args["block_size"] or None)
 length = args["length"]
 g = torch.Generator().manual_seed(0)
-batch = {"dna": one_hot(torch.randint(0, 4, (1, length), generator=g)), "signals": torch.rand(1, length, 3, generator=g),
-         "features": torch.randn(1, options["n_features"], generator=g), "blacklist": torch.zeros(1, length, dtype=torch.bool)}
+batch = {"dna": one_hot(torch.randint(0, 4, (1, length), generator=g)),
+         "signals": torch.rand(1, length, 3, generator=g),
+         "features": torch.randn(1, options["n_features"], generator=g),
+         "blacklist": torch.zeros(1, length, dtype=torch.bool)}
 batch = {k: v.to(device) for k, v in batch.items()}
 def old():
     trained.predict_batch(batch); trained.model(batch); untrained.model(batch)

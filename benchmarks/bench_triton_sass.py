@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 
-import torch
 import triton
 import triton.language as tl
 from triton.backends.compiler import GPUTarget

@@ -75,7 +75,7 @@ def test_active_enhancers_lie_under_dnase_peaks_and_closed_ones_do_not(tiny_demo
         closed = elements[(elements["kind"] == "closed_motifs")
                           | ((elements["kind"] == "enhancer") & (elements[f"activity_{cell}"] == 0))]
         assert len(active) >= 10 and len(closed) >= 10
-        peak = lambda e: np.nanmax(bw.values(e.chrom, e.start, e.end, numpy=True))  # noqa: E731
+        peak = lambda e: np.nanmax(bw.values(e.chrom, e.start, e.end, numpy=True))  # noqa: E731, B023
         for e in active.itertuples():
             assert peak(e) > max(0.6, 4 * background[e.chrom]), (cell, e)
         assert np.mean([peak(e) < 0.6 for e in closed.itertuples()]) > 0.9

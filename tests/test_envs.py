@@ -75,6 +75,14 @@ def test_setup_env_installs_exactly_the_union_of_the_pip_sections(repo):
     assert "snakemake-executor-plugin-slurm==2.8.0" in installed
 
 
+def test_lint_tools_are_pinned(repo):
+    """Every tool tests/lint.sh runs is pinned in an env file; black too, as it decides snakefmt's output."""
+    checks = re.findall(r'^\s*check "[^"]+" (\S+)', (repo / "tests/lint.sh").read_text(), re.M)
+    pinned = {pin.split("==")[0].lower() for path in env_files(repo) for pin in pip_pins(path)}
+    assert {"ruff", "snakefmt", "snakemake"} <= set(checks), checks
+    assert not {*checks, "black"} - pinned, f"unpinned: {sorted({*checks, 'black'} - pinned)}"
+
+
 def rule_blocks(repo):
     """(file, rule name, text) of every rule in workflow/rules/*.smk and the Snakefile."""
     for path in [repo / "Snakefile", *sorted((repo / "workflow/rules").glob("*.smk"))]:

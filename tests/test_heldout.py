@@ -3,7 +3,6 @@
 import copy
 import logging
 
-import pandas as pd
 import pytest
 
 from seq2exp.config import load_config, validate_config

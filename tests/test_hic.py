@@ -1,7 +1,6 @@
 """Hi-C contact to the TSS (seq2exp.hic): hand-computed units, real files, ABC's own outputs, demo."""
 
 import logging
-import os
 import tempfile
 from pathlib import Path
 

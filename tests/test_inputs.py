@@ -23,7 +23,7 @@ chr1\tHAVANA\tgene\t1001\t2000\t.\t-\t.\tgene_id "ENSG02.1"; gene_type "lncRNA";
 chr1\tHAVANA\ttranscript\t1001\t1900\t.\t-\t.\tgene_id "ENSG02.1"; transcript_id "ENST03.1"; tag "Ensembl_canonical";
 chr2\tHAVANA\tgene\t301\t700\t.\t-\t.\tgene_id "ENSG03.2"; gene_type "protein_coding"; gene_name "C"; level 2;
 chr2\tHAVANA\ttranscript\t301\t650\t.\t-\t.\tgene_id "ENSG03.2"; transcript_id "ENST04.1"; tag "basic";
-"""
+"""  # noqa: E501 (GTF records are one line each)
 
 # The same genes as Ensembl writes GFF3 (biotype, Name, Parent=gene:..., comma-separated tags).
 GFF3 = """##gff-version 3

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .files import gzip_text_writer, write_atomically
+from .files import atomic_output, gzip_text_writer, write_atomically
 from .genome import value_runs
 
 MOTIFS = {
@@ -605,8 +605,8 @@ def write_world(world: World, paths: DemoPaths) -> None:
         write_atomically(paths.mrna_features, lambda tmp: mrna_table(world).to_csv(tmp, index=False))
     truth = world_files(paths, world.cell_types)
     for cell in world.cell_types:
-        write_atomically(truth[f"truth_{cell}"],
-                lambda tmp: write_causal_bed(world.causal[world.causal["cell_type"] == cell], tmp))
+        with atomic_output(truth[f"truth_{cell}"]) as tmp:
+            write_causal_bed(world.causal[world.causal["cell_type"] == cell], tmp)
     write_atomically(truth["truth_elements"], lambda tmp: world.elements.to_csv(tmp, sep="\t", index=False))
     write_atomically(truth["truth_genes"], lambda tmp: truth_gene_table(world).to_csv(tmp, sep="\t", index=False))
 
@@ -614,7 +614,8 @@ def write_world(world: World, paths: DemoPaths) -> None:
 def write_cell(world: World, data: CellData, files: dict[str, str]) -> None:
     """One cell type's DNase and H3K27ac bigWigs, .hic and CTSS file."""
     for kind in ("dnase", "h3k27ac"):
-        write_atomically(files[kind], lambda tmp: write_bigwig(data.tracks[kind], world.chrom_sizes, tmp))
+        with atomic_output(files[kind]) as tmp:
+            write_bigwig(data.tracks[kind], world.chrom_sizes, tmp)
     write_atomically(files["hic"], lambda tmp: write_hic(data.hic, world.chrom_sizes, world.spec.hic_resolution, tmp))
     write_atomically(files["cage"], lambda tmp: write_ctss(data.ctss, tmp))
 

@@ -91,5 +91,3 @@ if EVALUATION_SOURCES:
             f"{LOGS}/evaluation/inputs_report.log",
         benchmark:
             benchmark_file("evaluation_inputs_report"),
-        benchmark:
-            benchmark_file("cell_inputs_report", "cell"),

@@ -32,7 +32,8 @@ def _channel_major(weight: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
 
 
 class MambaMixer(nn.Module):
-    """in_proj -> causal depthwise conv1d -> SiLU -> x_proj -> dt_proj -> selective scan (+D) -> * SiLU(z) -> out_proj."""
+    """in_proj -> causal depthwise conv1d -> SiLU -> x_proj -> dt_proj -> selective scan (+D) -> * SiLU(z)
+    -> out_proj."""
 
     def __init__(self, cfg: BackboneConfig):
         super().__init__()
