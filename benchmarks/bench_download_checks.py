@@ -40,10 +40,12 @@ def main() -> None:
             out.write(b">chr1\n")
             for _ in range(args.megabases):
                 bases = np.frombuffer(b"ACGT", np.uint8)[rng.integers(0, 4, 1_000_000)].tobytes()
-                out.write(b"\n".join(bases[i:i + line] for i in range(0, len(bases), line)) + b"\n")
+                out.write(b"\n".join(bases[i : i + line] for i in range(0, len(bases), line)) + b"\n")
         seconds = timed(fasta, "fasta")
-        print(f"gzipped FASTA, {args.megabases} Mb ({fasta.stat().st_size / 1e6:.0f} MB compressed): {seconds:.2f} s, "
-              f"{args.megabases / seconds:.0f} Mb/s -> about {3100 / args.megabases * seconds:.0f} s for hg38.fa.gz")
+        print(
+            f"gzipped FASTA, {args.megabases} Mb ({fasta.stat().st_size / 1e6:.0f} MB compressed): {seconds:.2f} s, "
+            f"{args.megabases / seconds:.0f} Mb/s -> about {3100 / args.megabases * seconds:.0f} s for hg38.fa.gz"
+        )
         bigwig = Path(folder) / "signal.bigWig"
         handle = pyBigWig.open(str(bigwig), "w")
         handle.addHeader([("chr1", 50_000_000)], maxZooms=10)

@@ -42,6 +42,7 @@ def main():
         return 0
     from seq2exp.models import Caduceus
     from seq2exp.models.mamba import BackboneConfig
+
     cfg = BackboneConfig(d_model=128, n_layer=4, scan_impl=args.impl)
     model = Caduceus(cfg).cuda()
     x = torch.randn(args.batch, args.length, cfg.d_model, device="cuda")
@@ -67,10 +68,14 @@ def main():
     scan_bytes = 2 * cfg.n_layer * tokens * per_position * 3  # two directions; backward ~2x the forward
     bound = scan_bytes / bandwidth
     print(f"{torch.cuda.get_device_name()} | impl {args.impl} | L {args.length} | batch {args.batch} | bf16")
-    print(f"forward+backward {seconds:.2f} s, {tokens / seconds:,.0f} tokens/s, "
-          f"peak {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
-    print(f"copy bandwidth {bandwidth / 1e9:,.0f} GB/s; scan traffic bound {bound * 1e3:.1f} ms "
-          f"({tokens / bound:,.0f} tokens/s): {seconds / bound:.0f}x off")
+    print(
+        f"forward+backward {seconds:.2f} s, {tokens / seconds:,.0f} tokens/s, "
+        f"peak {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB"
+    )
+    print(
+        f"copy bandwidth {bandwidth / 1e9:,.0f} GB/s; scan traffic bound {bound * 1e3:.1f} ms "
+        f"({tokens / bound:,.0f} tokens/s): {seconds / bound:.0f}x off"
+    )
     return 0
 
 

@@ -25,8 +25,10 @@ def main(path: str, resolution: str, normalization: str, chrom: str, max_distanc
         band = matrix.band(chrom, int(max_distance) // resolution_bp)
         read = time.perf_counter() - started
         hic.abc_contacts(band, normalization)
-        print(f"{reader:9s} {band.n_bins} bins x {band.values.shape[1]} diagonals: read {read:.3f} s, "
-              f"with ABC processing {time.perf_counter() - started:.3f} s")
+        print(
+            f"{reader:9s} {band.n_bins} bins x {band.values.shape[1]} diagonals: read {read:.3f} s, "
+            f"with ABC processing {time.perf_counter() - started:.3f} s"
+        )
 
 
 if __name__ == "__main__":

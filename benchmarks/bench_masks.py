@@ -35,7 +35,7 @@ from seq2exp.batches import retrain_mask
 from seq2exp.hic import powerlaw_contact
 from seq2exp.masks import MaskFile, MaskWriter, quantise
 from seq2exp.models import build_model
-from seq2exp.models.seq2exp import (Seq2ExpConfig, beta_product, force_mask, sequence_beta, signal_beta)
+from seq2exp.models.seq2exp import Seq2ExpConfig, beta_product, force_mask, sequence_beta, signal_beta
 
 REAL = Path("/work/shared/real")
 HALF_WIDTH, CENTRAL, HIC_BIN = 100_000, 2000, 5000
@@ -44,30 +44,41 @@ PAPER_GENES, PAPER_CELLS = 18_377, 2
 # only genes whose untrained mask is stored (`ModelSpec.untrained_mask` in jobs.MODEL_SPECS).
 PAPER_TEST_GENES = 1_300
 # Which realistic mask stands in for each stored mask of the paper run (per cell type).
-PAPER_MASKS = {("seq2exp-soft", "mask"): "soft (trained-like)", ("seq2exp-soft", "mask_untrained"): "soft (untrained)",
-               ("seq2exp-hard", "soft"): "soft (trained-like)", ("seq2exp-hard", "mask"): "hard 7%",
-               ("seq2exp-retrain", "mask"): "retrain 10%", ("macs3", "mask"): "macs3 peaks"}
-CONTINUOUS_FILTERS = {"float16, none (before)": dict(dtype=np.float16),
-                      "uint8, gzip 1": dict(compression="gzip", compression_opts=1),
-                      "uint8, gzip 4": dict(compression="gzip", compression_opts=4),
-                      "uint8, gzip 9": dict(compression="gzip", compression_opts=9),
-                      "uint8, lzf": dict(compression="lzf"),
-                      "uint8, scaleoffset + gzip 4": dict(scaleoffset=0, compression="gzip", compression_opts=4),
-                      "uint8, byte delta + gzip 1": dict(compression="gzip", compression_opts=1, delta=True),
-                      "uint8, byte delta + gzip 4": dict(compression="gzip", compression_opts=4, delta=True),
-                      "uint8, byte delta + gzip 9": dict(compression="gzip", compression_opts=9, delta=True)}
+PAPER_MASKS = {
+    ("seq2exp-soft", "mask"): "soft (trained-like)",
+    ("seq2exp-soft", "mask_untrained"): "soft (untrained)",
+    ("seq2exp-hard", "soft"): "soft (trained-like)",
+    ("seq2exp-hard", "mask"): "hard 7%",
+    ("seq2exp-retrain", "mask"): "retrain 10%",
+    ("macs3", "mask"): "macs3 peaks",
+}
+CONTINUOUS_FILTERS = {
+    "float16, none (before)": dict(dtype=np.float16),
+    "uint8, gzip 1": dict(compression="gzip", compression_opts=1),
+    "uint8, gzip 4": dict(compression="gzip", compression_opts=4),
+    "uint8, gzip 9": dict(compression="gzip", compression_opts=9),
+    "uint8, lzf": dict(compression="lzf"),
+    "uint8, scaleoffset + gzip 4": dict(scaleoffset=0, compression="gzip", compression_opts=4),
+    "uint8, byte delta + gzip 1": dict(compression="gzip", compression_opts=1, delta=True),
+    "uint8, byte delta + gzip 4": dict(compression="gzip", compression_opts=4, delta=True),
+    "uint8, byte delta + gzip 9": dict(compression="gzip", compression_opts=9, delta=True),
+}
 
 
 def abc_bedgraph(name: str) -> pd.DataFrame:
-    return pd.read_csv(next((REAL / "abc_k562_chr22").glob(f"Enhancers.{name}.*.bedgraph")), sep="\t",
-                       header=None, names=["chrom", "start", "end", "value"])
+    return pd.read_csv(
+        next((REAL / "abc_k562_chr22").glob(f"Enhancers.{name}.*.bedgraph")),
+        sep="\t",
+        header=None,
+        names=["chrom", "start", "end", "value"],
+    )
 
 
 def per_base(table: pd.DataFrame, start: int, length: int, value: str = "value") -> np.ndarray:
     track = np.zeros(length, dtype=np.float32)
     inside = table[(table["end"] > start) & (table["start"] < start + length)]
     for row in inside.itertuples():
-        track[max(row.start - start, 0):min(row.end - start, length)] = getattr(row, value)
+        track[max(row.start - start, 0) : min(row.end - start, length)] = getattr(row, value)
     return track
 
 
@@ -85,25 +96,40 @@ def real_signals(n_windows: int) -> list[np.ndarray]:
         def window(c):
             return np.nan_to_num(np.asarray(bw.values("chr9", int(c) - HALF_WIDTH, int(c) + HALF_WIDTH), np.float32))
 
-        bigwig = [np.stack([window(c), window(centres[(i + len(centres) // 2) % len(centres)]), hic], -1)
-                  for i, c in enumerate(centres[:n_windows // 2])]
+        bigwig = [
+            np.stack([window(c), window(centres[(i + len(centres) // 2) % len(centres)]), hic], -1)
+            for i, c in enumerate(centres[: n_windows // 2])
+        ]
     dhs, h3k27ac = abc_bedgraph("DHS"), abc_bedgraph("H3K27ac")
     tss = pd.read_csv(REAL / "abc_k562_chr22/GeneList.txt", sep="\t")["tss"]
     tss = tss[(tss > dhs["start"].min() + HALF_WIDTH) & (tss < dhs["end"].max() - HALF_WIDTH)]
     chosen = tss.iloc[np.linspace(0, len(tss) - 1, n_windows - len(bigwig)).astype(int)]
-    abc = [np.stack([per_base(h3k27ac, t - HALF_WIDTH, length), per_base(dhs, t - HALF_WIDTH, length), hic], -1)
-           for t in chosen]
-    peaks = pd.read_csv(REAL / "abc_k562_chr22/macs2_peaks.narrowPeak", sep="\t", header=None, usecols=[1, 2],
-                        names=["start", "end"]).assign(value=1.0)
-    peaks = peaks[peaks["end"] - peaks["start"] < 100_000]   # the first "peak" spans the centromere gap
+    abc = [
+        np.stack([per_base(h3k27ac, t - HALF_WIDTH, length), per_base(dhs, t - HALF_WIDTH, length), hic], -1)
+        for t in chosen
+    ]
+    peaks = pd.read_csv(
+        REAL / "abc_k562_chr22/macs2_peaks.narrowPeak", sep="\t", header=None, usecols=[1, 2], names=["start", "end"]
+    ).assign(value=1.0)
+    peaks = peaks[peaks["end"] - peaks["start"] < 100_000]  # the first "peak" spans the centromere gap
     return bigwig + abc, [per_base(peaks, t - HALF_WIDTH, length) for t in chosen]
 
 
 def untrained_logit_sd() -> float:
     """Per-base SD of the paper model's generator logits at initialisation (4 kb of random DNA)."""
     torch.manual_seed(0)
-    model = build_model("seq2exp_soft", {"d_model": 128, "n_layer": 4, "d_state": 16, "expand": 2,
-                                         "central_region_bp": CENTRAL, "pooled_region_bp": CENTRAL, "n_features": 1})
+    model = build_model(
+        "seq2exp_soft",
+        {
+            "d_model": 128,
+            "n_layer": 4,
+            "d_state": 16,
+            "expand": 2,
+            "central_region_bp": CENTRAL,
+            "pooled_region_bp": CENTRAL,
+            "n_features": 1,
+        },
+    )
     dna = torch.nn.functional.one_hot(torch.randint(0, 4, (1, 4096)), 4).float()
     with torch.no_grad():
         return float(model.generator_logits(dna, model.dna_embed(dna)).std())
@@ -112,9 +138,11 @@ def untrained_logit_sd() -> float:
 def soft_mask(signals: np.ndarray, logit_sd: float, rng: np.random.Generator) -> np.ndarray:
     cfg = Seq2ExpConfig()
     logits = torch.from_numpy(rng.normal(0, logit_sd, (1, len(signals), 2)).astype(np.float32))
-    alpha, beta = beta_product(*sequence_beta(logits, cfg.beta_min),
-                               *signal_beta(torch.from_numpy(signals)[None], cfg.signal_b, cfg.signal_weights,
-                                            cfg.beta_min, cfg.signal_scale), cfg.beta_form)
+    alpha, beta = beta_product(
+        *sequence_beta(logits, cfg.beta_min),
+        *signal_beta(torch.from_numpy(signals)[None], cfg.signal_b, cfg.signal_weights, cfg.beta_min, cfg.signal_scale),
+        cfg.beta_form,
+    )
     return force_mask(alpha / (alpha + beta), None, CENTRAL)[0].numpy()
 
 
@@ -130,10 +158,13 @@ def realistic_masks(n_windows: int) -> dict[str, np.ndarray]:
     untrained = np.stack([soft_mask(s, sd, rng) for s in signals])
     trained = np.stack([soft_mask(s, 1.0, rng) for s in signals])
     stored_soft = torch.from_numpy(quantise(trained) / np.float32(255))
-    return {"soft (untrained)": untrained, "soft (trained-like)": trained,
-            "hard 7%": np.stack([top_fraction(m, 0.07) for m in trained]),
-            "retrain 10%": retrain_mask(stored_soft, 0.1, CENTRAL, None).numpy(),
-            "macs3 peaks": force_mask(torch.from_numpy(np.stack(peaks)), None, CENTRAL).numpy()}
+    return {
+        "soft (untrained)": untrained,
+        "soft (trained-like)": trained,
+        "hard 7%": np.stack([top_fraction(m, 0.07) for m in trained]),
+        "retrain 10%": retrain_mask(stored_soft, 0.1, CENTRAL, None).numpy(),
+        "macs3 peaks": force_mask(torch.from_numpy(np.stack(peaks)), None, CENTRAL).numpy(),
+    }
 
 
 def measure(masks: dict[str, np.ndarray], workdir: Path) -> pd.DataFrame:
@@ -146,7 +177,7 @@ def measure(masks: dict[str, np.ndarray], workdir: Path) -> pd.DataFrame:
         start = time.perf_counter()
         with MaskWriter(str(path), np.arange(n).astype(str), values.shape[1], {"m"} if binary else set()) as writer:
             for i in range(0, n, 8):
-                writer.add(torch.arange(i, min(i + 8, n)), m=torch.from_numpy(values[i:i + 8]))
+                writer.add(torch.arange(i, min(i + 8, n)), m=torch.from_numpy(values[i : i + 8]))
         write_s = time.perf_counter() - start
         with h5py.File(path, "r") as handle:
             stored = sum(handle["m"][key].id.get_storage_size() for key in handle["m"])
@@ -155,8 +186,17 @@ def measure(masks: dict[str, np.ndarray], workdir: Path) -> pd.DataFrame:
             back = masks_file["m"][:]
         read_s = time.perf_counter() - start
         error = float(np.abs(back - values).max())
-        rows.append(dict(mask=name, encoding="intervals" if binary else "uint8-delta", ratio=float(values.mean()),
-                         bytes_per_gene=stored / n, max_error=error, write_genes_s=n / write_s, read_genes_s=n / read_s))
+        rows.append(
+            dict(
+                mask=name,
+                encoding="intervals" if binary else "uint8-delta",
+                ratio=float(values.mean()),
+                bytes_per_gene=stored / n,
+                max_error=error,
+                write_genes_s=n / write_s,
+                read_genes_s=n / read_s,
+            )
+        )
     return pd.DataFrame(rows)
 
 
@@ -182,8 +222,14 @@ def compare_filters(values: np.ndarray, workdir: Path) -> pd.DataFrame:
                     np.cumsum(row, dtype=np.uint8)
             size = handle["m"].id.get_storage_size()
         read_s = time.perf_counter() - start
-        rows.append(dict(filter=name, bytes_per_gene=size / len(data), write_genes_s=len(data) / write_s,
-                         read_genes_s=len(data) / read_s))
+        rows.append(
+            dict(
+                filter=name,
+                bytes_per_gene=size / len(data),
+                write_genes_s=len(data) / write_s,
+                read_genes_s=len(data) / read_s,
+            )
+        )
     return pd.DataFrame(rows)
 
 
@@ -193,9 +239,17 @@ def file_figures(paths: list[str]) -> pd.DataFrame:
         with h5py.File(path, "r") as handle, MaskFile(path) as masks:
             for name in masks.names:
                 stored = sum(handle[name][key].id.get_storage_size() for key in handle[name])
-                rows.append(dict(file=path, mask=name, encoding=masks[name].encoding, genes=len(masks.gene_ids),
-                                 length=masks.attrs["length"], bytes_per_gene=stored / len(masks.gene_ids),
-                                 float16_bytes_per_gene=2 * masks.attrs["length"]))
+                rows.append(
+                    dict(
+                        file=path,
+                        mask=name,
+                        encoding=masks[name].encoding,
+                        genes=len(masks.gene_ids),
+                        length=masks.attrs["length"],
+                        bytes_per_gene=stored / len(masks.gene_ids),
+                        float16_bytes_per_gene=2 * masks.attrs["length"],
+                    )
+                )
     return pd.DataFrame(rows)
 
 
@@ -213,22 +267,37 @@ def main() -> None:
     masks = realistic_masks(args.windows)
     with tempfile.TemporaryDirectory() as workdir:
         figures = measure(masks, Path(workdir))
-        filters = {name: compare_filters(masks[name], Path(workdir)) for name in ("soft (untrained)", "soft (trained-like)")}
+        filters = {
+            name: compare_filters(masks[name], Path(workdir)) for name in ("soft (untrained)", "soft (trained-like)")
+        }
     print(f"\n{args.windows} windows of {2 * HALF_WIDTH:,} bp, as MaskWriter stores them:")
     print(figures.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
     per_gene = figures.set_index("mask")["bytes_per_gene"]
-    paper = pd.DataFrame([dict(model=model, mask=name, stand_in=stand_in, genes=stored_genes(name),
-                               bytes_per_gene=per_gene[stand_in],
-                               total_gb=per_gene[stand_in] * stored_genes(name) * PAPER_CELLS / 1e9)
-                          for (model, name), stand_in in PAPER_MASKS.items()])
-    before = 7 * 2 * 2 * HALF_WIDTH * PAPER_GENES * PAPER_CELLS   # seven float16 masks of every gene per cell type
+    paper = pd.DataFrame(
+        [
+            dict(
+                model=model,
+                mask=name,
+                stand_in=stand_in,
+                genes=stored_genes(name),
+                bytes_per_gene=per_gene[stand_in],
+                total_gb=per_gene[stand_in] * stored_genes(name) * PAPER_CELLS / 1e9,
+            )
+            for (model, name), stand_in in PAPER_MASKS.items()
+        ]
+    )
+    before = 7 * 2 * 2 * HALF_WIDTH * PAPER_GENES * PAPER_CELLS  # seven float16 masks of every gene per cell type
     print(f"\npaper run, {PAPER_GENES:,} genes ({PAPER_TEST_GENES:,} test genes) x {PAPER_CELLS} cell types:")
     print(paper.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
-    print(f"all masks, the trained soft masks moving every base (the worst case): {paper['total_gb'].sum():.2f} GB "
-          f"(float16 before: {before / 1e9:.1f} GB)")
+    print(
+        f"all masks, the trained soft masks moving every base (the worst case): {paper['total_gb'].sum():.2f} GB "
+        f"(float16 before: {before / 1e9:.1f} GB)"
+    )
     as_untrained = paper["stand_in"].replace({"soft (trained-like)": "soft (untrained)"}).map(per_gene)
-    print(f"all masks, the trained soft masks as variable as at initialisation: "
-          f"{(as_untrained * paper['genes']).sum() * PAPER_CELLS / 1e9:.2f} GB")
+    print(
+        f"all masks, the trained soft masks as variable as at initialisation: "
+        f"{(as_untrained * paper['genes']).sum() * PAPER_CELLS / 1e9:.2f} GB"
+    )
     for name, table in filters.items():
         print(f"\n{name} under other filters:")
         print(table.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))

@@ -22,7 +22,9 @@ from pathlib import Path
 from bench_training import CHILD_SETUP  # the benchmark beside this one
 
 REPO = Path(__file__).resolve().parents[1]
-RUN = CHILD_SETUP + r"""
+RUN = (
+    CHILD_SETUP
+    + r"""
 from seq2exp.train import ExpressionModule, stream_scans
 device = "cuda" if torch.cuda.is_available() else "cpu"
 options = model_options(config, "seq2exp-soft")
@@ -53,6 +55,7 @@ memory = (torch.cuda.max_memory_allocated() / 2**20 if device == "cuda"
 print(json.dumps({"path": args["path"], "device": device, "genes_per_s": args["genes"] / seconds,
                   "s_per_gene": seconds / args["genes"], "peak_mb": memory}))
 """
+)
 
 
 def main() -> None:
@@ -63,15 +66,22 @@ def main() -> None:
     parser.add_argument("--block-size", type=int, default=10_000, help="streamed scans' block (0: whole windows)")
     parser.add_argument("--paths", nargs="+", default=["old", "new"], choices=["old", "new"])
     args = parser.parse_args()
-    print(f"seq2exp-soft, config/config.yaml model, {args.length:,} bp, {args.genes} genes, {args.threads} thread(s), "
-          f"block {args.block_size or 'none'}")
+    print(
+        f"seq2exp-soft, config/config.yaml model, {args.length:,} bp, {args.genes} genes, {args.threads} thread(s), "
+        f"block {args.block_size or 'none'}"
+    )
     print(f"{'path':<5} {'device':<6} {'genes/s':>10} {'s/gene':>9} {'peak MB':>9}")
     for path in args.paths:
-        run = {"path": path, "genes": args.genes, "length": args.length, "threads": args.threads,
-               "block_size": args.block_size, "config": str(REPO / "config/config.yaml"),
-               "schema": str(REPO / "workflow/schemas/config.schema.yaml")}
-        out = subprocess.run([sys.executable, "-c", RUN, json.dumps(run)], capture_output=True, text=True,
-                             cwd=REPO)
+        run = {
+            "path": path,
+            "genes": args.genes,
+            "length": args.length,
+            "threads": args.threads,
+            "block_size": args.block_size,
+            "config": str(REPO / "config/config.yaml"),
+            "schema": str(REPO / "workflow/schemas/config.schema.yaml"),
+        }
+        out = subprocess.run([sys.executable, "-c", RUN, json.dumps(run)], capture_output=True, text=True, cwd=REPO)
         if out.returncode:
             sys.exit(f"{path}: failed\n{out.stderr}")
         r = json.loads(out.stdout.strip().splitlines()[-1])

@@ -35,6 +35,7 @@ class MambapyBiMamba(nn.Module):
     def __init__(self, d_model: int, n_layer: int, d_state: int):
         super().__init__()
         from mambapy.mamba import MambaBlock, MambaConfig, RMSNorm
+
         cfg = MambaConfig(d_model=d_model, n_layers=n_layer, d_state=d_state)
         self.norms = nn.ModuleList(RMSNorm(d_model) for _ in range(n_layer))
         self.fwd = nn.ModuleList(MambaBlock(cfg) for _ in range(n_layer))
@@ -54,6 +55,7 @@ def build(impl: str, d_model: int, n_layer: int):
     from seq2exp.models import Caduceus
     from seq2exp.models.mamba import BackboneConfig, MambaMixer
     from seq2exp.models.scan import selective_scan_reference
+
     if impl == "mambapy":
         return MambapyBiMamba(d_model, n_layer, 16)
     model = Caduceus(BackboneConfig(d_model=d_model, n_layer=n_layer, scan_impl="torch"))
@@ -79,6 +81,7 @@ def measure(fn, repeats: int) -> tuple[float, float]:
 
 def child(args) -> dict:
     from seq2exp.models import build_model, tune_allocator
+
     torch.set_num_threads(args.threads)
     tuned = tune_allocator() if args.tune else False
     torch.manual_seed(0)
@@ -93,8 +96,12 @@ def child(args) -> dict:
     elif args.kind == "demo":
         model = build_model("seq2exp_soft", {"d_model": args.d_model, "n_layer": args.n_layer, "scan_impl": "torch"})
         L = args.length
-        batch = {"dna": torch.eye(4)[torch.randint(0, 4, (args.batch, L))], "signals": torch.rand(args.batch, L, 3),
-                 "features": torch.randn(args.batch, 9), "target": torch.rand(args.batch)}
+        batch = {
+            "dna": torch.eye(4)[torch.randint(0, 4, (args.batch, L))],
+            "signals": torch.rand(args.batch, L, 3),
+            "features": torch.randn(args.batch, 9),
+            "target": torch.rand(args.batch),
+        }
 
         def step():
             model.zero_grad(set_to_none=True)
@@ -106,13 +113,38 @@ def child(args) -> dict:
         def step():
             with torch.no_grad():
                 model(x, block_size=args.block)
+
     seconds, cpu = measure(step, args.repeats)
-    return {"seconds": seconds, "cpu": cpu, "peak_mb": peak_rss_mb(), "above_start_mb": peak_rss_mb() - base, "tuned": tuned}
+    return {
+        "seconds": seconds,
+        "cpu": cpu,
+        "peak_mb": peak_rss_mb(),
+        "above_start_mb": peak_rss_mb() - base,
+        "tuned": tuned,
+    }
 
 
 def run(kind, impl, length, tune=True, d_model=128, n_layer=4, batch=1, repeats=3, block=16384) -> dict:
-    cmd = [sys.executable, __file__, "--child", kind, impl, str(length), "--threads", str(THREADS), "--d-model", str(d_model),
-           "--n-layer", str(n_layer), "--batch", str(batch), "--repeats", str(repeats), "--block", str(block)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        kind,
+        impl,
+        str(length),
+        "--threads",
+        str(THREADS),
+        "--d-model",
+        str(d_model),
+        "--n-layer",
+        str(n_layer),
+        "--batch",
+        str(batch),
+        "--repeats",
+        str(repeats),
+        "--block",
+        str(block),
+    ]
     if not tune:
         cmd.append("--no-tune")
     out = subprocess.run(cmd, capture_output=True, text=True)
@@ -154,8 +186,10 @@ def main():
         return
 
     load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"torch {torch.__version__}, {THREADS} thread(s); wall s, CPU s (all threads), peak = max RSS; "
-          f"load average {load} at start\n")
+    print(
+        f"torch {torch.__version__}, {THREADS} thread(s); wall s, CPU s (all threads), peak = max RSS; "
+        f"load average {load} at start\n"
+    )
     print("Forward+backward, 4 layers, d_model 128, d_state 16, expand 2, bidirectional, batch 1 (allocator tuned)")
     print(f"ours and mambapy alternate, {args.rounds} fresh process(es) each; the faster round of each is shown")
     lengths = (1000, 2000) if args.quick else (1000, 2000, 4000)

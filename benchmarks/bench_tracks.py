@@ -43,9 +43,14 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     chrom_size = args.genes * 600_000
-    genes = pd.DataFrame({"gene_id": [f"G{i}" for i in range(args.genes)], "chrom": "chr1",
-                          "tss": rng.integers(HALF_WIDTH, chrom_size - HALF_WIDTH, args.genes),
-                          "strand": rng.choice(["+", "-"], args.genes)})
+    genes = pd.DataFrame(
+        {
+            "gene_id": [f"G{i}" for i in range(args.genes)],
+            "chrom": "chr1",
+            "tss": rng.integers(HALF_WIDTH, chrom_size - HALF_WIDTH, args.genes),
+            "strand": rng.choice(["+", "-"], args.genes),
+        }
+    )
     starts = np.sort(genes["tss"].to_numpy()) - HALF_WIDTH
     covered = np.sum(np.minimum(np.diff(starts, append=starts[-1] + 2 * HALF_WIDTH), 2 * HALF_WIDTH))
     with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
@@ -59,10 +64,14 @@ def main() -> None:
             elements = mask_elements(genes, masks, HALF_WIDTH, True, {"chr1": chrom_size})
             write_mask_bed(elements, os.path.join(workdir, f"{kind}.bed"))
             bed_s = time.perf_counter() - start
-            print(f"{kind:>10}: {args.genes} genes, {covered / 1e6:.1f} Mb covered: bigWig {bigwig_s:.1f} s, "
-                  f"{os.path.getsize(bigwig) / covered:.2f} bytes/base; BED {bed_s:.1f} s, {len(elements)} records")
-    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB "
-          f"(masks {masks.nbytes / 2**20:.0f} MiB)")
+            print(
+                f"{kind:>10}: {args.genes} genes, {covered / 1e6:.1f} Mb covered: bigWig {bigwig_s:.1f} s, "
+                f"{os.path.getsize(bigwig) / covered:.2f} bytes/base; BED {bed_s:.1f} s, {len(elements)} records"
+            )
+    print(
+        f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB "
+        f"(masks {masks.nbytes / 2**20:.0f} MiB)"
+    )
 
 
 if __name__ == "__main__":

@@ -40,7 +40,9 @@ args = json.loads(sys.argv[1])
 torch.set_num_threads(args["threads"])
 config = validate_config(load_config(args["config"]), args["schema"])
 """  # the start of a benchmark's fresh process: args (JSON in argv[1]), threads, the validated config
-STEP = CHILD_SETUP + r"""
+STEP = (
+    CHILD_SETUP
+    + r"""
 spec = MODEL_SPECS[args["model"]]
 device = args["device"]
 model = build_model(spec.registry_name, model_options(config, args["model"])).to(device)
@@ -78,6 +80,7 @@ memory = (torch.cuda.max_memory_allocated() / 2**20 if device == "cuda"
 print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "memory_mb": memory, "device": device,
                   "batch": batch_size, "length": length, "parameters": sum(p.numel() for p in model.parameters())}))
 """
+)
 
 
 def main() -> None:
@@ -102,19 +105,35 @@ def main() -> None:
         print("--paper: no GPU here; --device cpu measures the paper's sizes on the CPU (minutes per step)")
         return
     models = args.models or yaml.safe_load(config.read_text())["models"]
-    print(f"{config.name}: {args.steps} timed steps after {args.warmup} warm-up, {args.threads} thread(s), "
-          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"{'model':<18} {'params':>8} {'s/step':>8} {'CPU s':>8} {'steps/s':>8} {'samples/s':>10} {'tokens/s':>10} "
-          f"{'peak MB':>8}")
+    print(
+        f"{config.name}: {args.steps} timed steps after {args.warmup} warm-up, {args.threads} thread(s), "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+    print(
+        f"{'model':<18} {'params':>8} {'s/step':>8} {'CPU s':>8} {'steps/s':>8} {'samples/s':>10} {'tokens/s':>10} "
+        f"{'peak MB':>8}"
+    )
     for model in models:
-        payload = json.dumps({"config": str(config), "schema": str(REPO / "workflow/schemas/config.schema.yaml"),
-                              "model": model, "threads": args.threads, "steps": args.steps, "warmup": args.warmup,
-                              "device": device, "batch": args.batch, "half_width": args.half_width,
-                              "profile": args.profile})
+        payload = json.dumps(
+            {
+                "config": str(config),
+                "schema": str(REPO / "workflow/schemas/config.schema.yaml"),
+                "model": model,
+                "threads": args.threads,
+                "steps": args.steps,
+                "warmup": args.warmup,
+                "device": device,
+                "batch": args.batch,
+                "half_width": args.half_width,
+                "profile": args.profile,
+            }
+        )
         finished, peak_mb, seconds = run_capped([sys.executable, "-c", STEP, payload], args.max_rss_gb * 2**10)
         if finished is None:
-            print(f"{model:<18} stopped above --max-rss-gb {args.max_rss_gb:g}: {peak_mb:,.0f} MB resident after "
-                  f"{seconds:.0f} s")
+            print(
+                f"{model:<18} stopped above --max-rss-gb {args.max_rss_gb:g}: {peak_mb:,.0f} MB resident after "
+                f"{seconds:.0f} s"
+            )
             continue
         if finished.returncode:
             print(f"{model:<18} failed: {finished.stderr.strip().splitlines()[-1]}")
@@ -122,11 +141,15 @@ def main() -> None:
         if args.profile:
             print(finished.stderr)
         r = json.loads(finished.stdout.strip().splitlines()[-1])
-        print(f"{model:<18} {r['parameters']:>8,} {r['seconds']:>8.3f} {r['cpu_seconds']:>8.1f} "
-              f"{1 / r['seconds']:>8.3g} {r['batch'] / r['seconds']:>10.3g} "
-              f"{r['batch'] * r['length'] / r['seconds']:>10.3g} {r['memory_mb']:>8.0f}")
-        print(f"{'':<18} (batch {r['batch']}, window {r['length']:,} bp, {r['device']}; load average now "
-              f"{os.getloadavg()[0]:.2f})")
+        print(
+            f"{model:<18} {r['parameters']:>8,} {r['seconds']:>8.3f} {r['cpu_seconds']:>8.1f} "
+            f"{1 / r['seconds']:>8.3g} {r['batch'] / r['seconds']:>10.3g} "
+            f"{r['batch'] * r['length'] / r['seconds']:>10.3g} {r['memory_mb']:>8.0f}"
+        )
+        print(
+            f"{'':<18} (batch {r['batch']}, window {r['length']:,} bp, {r['device']}; load average now "
+            f"{os.getloadavg()[0]:.2f})"
+        )
 
 
 def run_capped(command: list[str], max_rss_mb: float) -> tuple[subprocess.CompletedProcess | None, float, float]:

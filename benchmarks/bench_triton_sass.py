@@ -29,7 +29,7 @@ from triton.compiler import ASTSource
 from seq2exp.models import scan_triton
 
 BIN = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin")
-HBM_BYTES_PER_S = 4.8e12          # H200
+HBM_BYTES_PER_S = 4.8e12  # H200
 THREAD_INSTRUCTIONS_PER_S = 3.3e13  # H200: 132 SMs x 4 schedulers x ~1.98 GHz x 32 lanes
 BF16_ARGS = {"u_ptr", "delta_ptr", "z_ptr", "out_ptr", "dout_ptr", "du_ptr", "ddelta_ptr", "dz_ptr"}
 
@@ -48,11 +48,22 @@ def int_values(args, backward):
     chunk = scan_triton.CHUNK
     n_chunks = triton.cdiv(args.length, chunk)
     channel_stride, state_stride = args.d_inner * args.length, args.d_state * args.length
-    values = dict(stride_u_b=channel_stride, stride_u_d=args.length, stride_delta_b=channel_stride,
-                  stride_delta_d=args.length, stride_B_b=state_stride, stride_B_n=args.length,
-                  stride_C_b=state_stride, stride_C_n=args.length, stride_z_b=channel_stride,
-                  stride_z_d=args.length, n_channels=args.d_inner, L=args.length,
-                  n_chunks=n_chunks, n_slots=n_chunks + 1)
+    values = dict(
+        stride_u_b=channel_stride,
+        stride_u_d=args.length,
+        stride_delta_b=channel_stride,
+        stride_delta_d=args.length,
+        stride_B_b=state_stride,
+        stride_B_n=args.length,
+        stride_C_b=state_stride,
+        stride_C_n=args.length,
+        stride_z_b=channel_stride,
+        stride_z_d=args.length,
+        n_channels=args.d_inner,
+        L=args.length,
+        n_chunks=n_chunks,
+        n_slots=n_chunks + 1,
+    )
     return values
 
 
@@ -60,10 +71,17 @@ def compile_kernel(args, backward):
     kernel = scan_triton._scan_bwd_kernel if backward else scan_triton._scan_fwd_kernel
     block_d = scan_triton.BLOCK_D_BWD if backward else scan_triton.BLOCK_D_FWD
     warps = scan_triton.NUM_WARPS_BWD if backward else scan_triton.NUM_WARPS_FWD
-    constexprs = dict(HAS_D=True, HAS_Z=True, HAS_BIAS=True, SOFTPLUS=True, BLOCK_D=block_d,
-                      CHUNK=scan_triton.CHUNK, COMPUTE=tl.float32)
+    constexprs = dict(
+        HAS_D=True,
+        HAS_Z=True,
+        HAS_BIAS=True,
+        SOFTPLUS=True,
+        BLOCK_D=block_d,
+        CHUNK=scan_triton.CHUNK,
+        COMPUTE=tl.float32,
+    )
     constexprs.update(N_STATE=args.d_state, RUN=16 // 2)  # bf16 u: 8 positions per 16-byte load
-    bf16 = BF16_ARGS                            # both kernels read B, C cast to fp32
+    bf16 = BF16_ARGS  # both kernels read B, C cast to fp32
     ints = int_values(args, backward)
     signature, attrs = {}, {}
     for index, name in enumerate(kernel.arg_names):
@@ -76,8 +94,9 @@ def compile_kernel(args, backward):
             signature[name] = "i64" if ints[name] >= 2**31 else "i32"
             if ints[name] % 16 == 0:
                 attrs[(index,)] = [["tt.divisibility", 16]]
-    compiled = triton.compile(ASTSource(kernel, signature, constexprs, attrs), target=GPUTarget("cuda", 90, 32),
-                              options={"num_warps": warps})
+    compiled = triton.compile(
+        ASTSource(kernel, signature, constexprs, attrs), target=GPUTarget("cuda", 90, 32), options={"num_warps": warps}
+    )
     elements_per_thread = block_d * triton.next_power_of_2(args.d_state) * scan_triton.CHUNK / (32 * warps)
     return compiled, elements_per_thread, (block_d, scan_triton.CHUNK, warps)
 
@@ -87,8 +106,12 @@ def registers_and_spills(ptx):
         path = os.path.join(tmp, "kernel.ptx")
         with open(path, "w") as f:
             f.write(ptx)
-        report = subprocess.run([os.path.join(BIN, "ptxas"), "-v", "--gpu-name=sm_90a", path, "-o",
-                                 os.path.join(tmp, "kernel.cubin")], capture_output=True, text=True, check=True).stderr
+        report = subprocess.run(
+            [os.path.join(BIN, "ptxas"), "-v", "--gpu-name=sm_90a", path, "-o", os.path.join(tmp, "kernel.cubin")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stderr
     registers = int(re.search(r"Used (\d+) registers", report).group(1))
     spills = sum(map(int, re.search(r"(\d+) bytes spill stores, (\d+) bytes spill loads", report).groups()))
     return registers, spills
@@ -100,11 +123,15 @@ def loop_body(cubin):
         path = os.path.join(tmp, "kernel.cubin")
         with open(path, "wb") as f:
             f.write(cubin)
-        sass = subprocess.run([os.path.join(BIN, "cuobjdump"), "-sass", path], capture_output=True, text=True,
-                              check=True).stdout
+        sass = subprocess.run(
+            [os.path.join(BIN, "cuobjdump"), "-sass", path], capture_output=True, text=True, check=True
+        ).stdout
     code = [(int(m.group(1), 16), m.group(2)) for m in re.finditer(r"/\*([0-9a-f]{4,})\*/\s+([^;]*);", sass)]
-    loops = [(int(m.group(1), 16), address) for address, text in code
-             if (m := re.search(r"\bBRA\b.*?(0x[0-9a-f]+)", text)) and int(m.group(1), 16) < address]
+    loops = [
+        (int(m.group(1), 16), address)
+        for address, text in code
+        if (m := re.search(r"\bBRA\b.*?(0x[0-9a-f]+)", text)) and int(m.group(1), 16) < address
+    ]
     start, end = min(lo for lo, _ in loops), max(hi for _, hi in loops)
     opcode = lambda text: re.sub(r"^@!?U?P\w+\s+", "", text.strip()).split()[0].split(".")[0]  # noqa: E731
     return [opcode(text) for address, text in code if start <= address <= end]
@@ -127,8 +154,10 @@ def pass_bytes(args, backward):
 def main():
     args = parse_args()
     elements = args.batch * args.d_inner * args.d_state * args.length
-    print(f"triton {triton.__version__} | sm_90a offline | batch {args.batch} | d_inner {args.d_inner} | "
-          f"d_state {args.d_state} | L {args.length:,} | {elements:.3g} (b, d, n, t) elements")
+    print(
+        f"triton {triton.__version__} | sm_90a offline | batch {args.batch} | d_inner {args.d_inner} | "
+        f"d_state {args.d_state} | L {args.length:,} | {elements:.3g} (b, d, n, t) elements"
+    )
     print(f"H200 figures: {HBM_BYTES_PER_S / 1e12:.1f} TB/s, {THREAD_INSTRUCTIONS_PER_S:.2g} thread instructions/s")
     estimates, floors = [], []
     for backward in (False, True):
@@ -146,16 +175,24 @@ def main():
         floors.append(floor)
         top = ", ".join(f"{op} {n / per_thread:.1f}" for op, n in counts.most_common(8))
         print(f"\n{name}: BLOCK_D {block_d}, CHUNK {chunk}, {warps} warps; {registers} registers, {spills} spill bytes")
-        print(f"  chunk loop: {len(body)} instructions, {counts['SHFL']} shuffles per thread for {per_thread:g} "
-              f"elements: {per_element:.1f} instructions, {shuffles:.2f} shuffles per element ({top})")
-        print(f"  issue: {elements:.3g} x {per_element:.1f} / {THREAD_INSTRUCTIONS_PER_S:.2g} = {issue * 1e3:.2f} ms; "
-              f"memory: {moved_bytes / 1e9:.2f} GB / {HBM_BYTES_PER_S / 1e12:.1f} TB/s = {memory * 1e3:.2f} ms; "
-              f"estimate {estimate * 1e3:.2f} ms")
-        print(f"  floor: {floor_bytes / 1e9:.2f} GB / {HBM_BYTES_PER_S / 1e12:.1f} TB/s = {floor * 1e3:.2f} ms; "
-              f"estimate / floor {estimate / floor:.1f}")
+        print(
+            f"  chunk loop: {len(body)} instructions, {counts['SHFL']} shuffles per thread for {per_thread:g} "
+            f"elements: {per_element:.1f} instructions, {shuffles:.2f} shuffles per element ({top})"
+        )
+        print(
+            f"  issue: {elements:.3g} x {per_element:.1f} / {THREAD_INSTRUCTIONS_PER_S:.2g} = {issue * 1e3:.2f} ms; "
+            f"memory: {moved_bytes / 1e9:.2f} GB / {HBM_BYTES_PER_S / 1e12:.1f} TB/s = {memory * 1e3:.2f} ms; "
+            f"estimate {estimate * 1e3:.2f} ms"
+        )
+        print(
+            f"  floor: {floor_bytes / 1e9:.2f} GB / {HBM_BYTES_PER_S / 1e12:.1f} TB/s = {floor * 1e3:.2f} ms; "
+            f"estimate / floor {estimate / floor:.1f}"
+        )
         if backward:
-            print(f"  not in the estimate: dB, dC atomic adds per element (as mamba-ssm's), 2 x {elements:.3g} fp32 = "
-                  f"{2 * elements * 4 / 1e9:.0f} GB read-modify-written in L2")
+            print(
+                f"  not in the estimate: dB, dC atomic adds per element (as mamba-ssm's), 2 x {elements:.3g} fp32 = "
+                f"{2 * elements * 4 / 1e9:.0f} GB read-modify-written in L2"
+            )
     ratio = sum(estimates) / sum(floors)
     print(f"\nforward + backward: estimate {sum(estimates) * 1e3:.2f} ms, floor {sum(floors) * 1e3:.2f} ms")
     print(f"estimated fwd+bwd / floor: {ratio:.1f}")

@@ -56,10 +56,13 @@ def parse_args():
     parser.add_argument("--d-state", type=int, default=16)
     parser.add_argument("--impls", default="triton,torch,mamba_ssm", help="comma-separated scan_impl values")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--configs", help="kernel configs for the scan call, 'FWD,BWD,CHUNK,WARPS_FWD,WARPS_BWD;...': "
-                        "channels per program forward and backward, positions per chunk, warps forward and "
-                        "backward; the first one is used "
-                        "for the training step (default: the kernel's)")
+    parser.add_argument(
+        "--configs",
+        help="kernel configs for the scan call, 'FWD,BWD,CHUNK,WARPS_FWD,WARPS_BWD;...': "
+        "channels per program forward and backward, positions per chunk, warps forward and "
+        "backward; the first one is used "
+        "for the training step (default: the kernel's)",
+    )
     args = parser.parse_args()
     warps = f"{scan_triton.NUM_WARPS_FWD},{scan_triton.NUM_WARPS_BWD}"
     defaults = f"{scan_triton.BLOCK_D_FWD},{scan_triton.BLOCK_D_BWD},{scan_triton.CHUNK},{warps}"
@@ -72,8 +75,13 @@ def parse_args():
 
 
 def use_config(config):
-    (scan_triton.BLOCK_D_FWD, scan_triton.BLOCK_D_BWD, scan_triton.CHUNK, scan_triton.NUM_WARPS_FWD,
-     scan_triton.NUM_WARPS_BWD) = config
+    (
+        scan_triton.BLOCK_D_FWD,
+        scan_triton.BLOCK_D_BWD,
+        scan_triton.CHUNK,
+        scan_triton.NUM_WARPS_FWD,
+        scan_triton.NUM_WARPS_BWD,
+    ) = config
 
 
 def synchronize(device):
@@ -123,6 +131,7 @@ def exp_throughput(device, n=1 << 22, per_element=256):
 
 def scan_inputs(args, device):
     from seq2exp.models.scan import random_scan_inputs
+
     d_inner = 2 * args.d_model
     gen = torch.Generator().manual_seed(0)
     u, delta, A, B, C, D, z = random_scan_inputs(args.batch, d_inner, args.d_state, args.length, generator=gen)
@@ -144,6 +153,7 @@ def scan_bytes(args, backward):
 
 def bench_scan(args, impl, device):
     from seq2exp.models.scan import resolve_scan
+
     scan = resolve_scan(impl, device)
     inputs, bias = scan_inputs(args, device)
     kwargs = dict(delta_bias=bias, delta_softplus=True)
@@ -161,14 +171,19 @@ def bench_scan(args, impl, device):
 
 def bench_step(args, impl, device):
     from seq2exp.models import build_model
+
     torch.manual_seed(0)
-    model = build_model("seq2exp_soft", {"d_model": args.d_model, "n_layer": args.n_layer, "d_state": args.d_state,
-                                         "scan_impl": impl}).to(device)
+    model = build_model(
+        "seq2exp_soft", {"d_model": args.d_model, "n_layer": args.n_layer, "d_state": args.d_state, "scan_impl": impl}
+    ).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     L = args.length
-    batch = {"dna": torch.eye(4, device=device)[torch.randint(0, 4, (args.batch, L), device=device)],
-             "signals": torch.rand(args.batch, L, 3, device=device),
-             "features": torch.randn(args.batch, 9, device=device), "target": torch.rand(args.batch, device=device)}
+    batch = {
+        "dna": torch.eye(4, device=device)[torch.randint(0, 4, (args.batch, L), device=device)],
+        "signals": torch.rand(args.batch, L, 3, device=device),
+        "features": torch.randn(args.batch, 9, device=device),
+        "target": torch.rand(args.batch, device=device),
+    }
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
     def forward():
@@ -202,23 +217,31 @@ def main():
     name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU, Triton interpreter (smoke: no figures)"
     tokens = args.batch * args.length
     d_inner = 2 * args.d_model
-    print(f"{name} | torch {torch.__version__} | triton {triton.__version__} | "
-          f"L {args.length:,} | batch {args.batch} | d_inner {d_inner} | d_state {args.d_state} | bf16")
+    print(
+        f"{name} | torch {torch.__version__} | triton {triton.__version__} | "
+        f"L {args.length:,} | batch {args.batch} | d_inner {d_inner} | d_state {args.d_state} | bf16"
+    )
 
-    bandwidth, exps = copy_bandwidth(device, 1 << 20 if args.smoke else 1 << 30), exp_throughput(
-        device, *((1 << 10, 4) if args.smoke else ()))
+    bandwidth, exps = (
+        copy_bandwidth(device, 1 << 20 if args.smoke else 1 << 30),
+        exp_throughput(device, *((1 << 10, 4) if args.smoke else ())),
+    )
     n_exp = args.batch * d_inner * args.d_state * args.length
     # forward+backward: the forward's bytes and exponentials, then the backward's (which recomputes the exps)
     passes = [max(scan_bytes(args, backward) / bandwidth, n_exp / exps) for backward in (0, 1)]
     floors = [passes[0], sum(passes)]
     fwd_bwd_bytes = scan_bytes(args, 0) + scan_bytes(args, 1)
-    print(f"copy bandwidth {bandwidth / 1e9:,.0f} GB/s; exp throughput {exps / 1e12:,.2f} T/s; floor of one scan: "
-          f"forward {floors[0] * 1e3:.2f} ms ({scan_bytes(args, 0) / 1e9:.2f} GB, {n_exp / 1e9:.2f} G exp), "
-          f"forward+backward {floors[1] * 1e3:.2f} ms ({fwd_bwd_bytes / 1e9:.2f} GB, {2 * n_exp / 1e9:.2f} G exp)")
+    print(
+        f"copy bandwidth {bandwidth / 1e9:,.0f} GB/s; exp throughput {exps / 1e12:,.2f} T/s; floor of one scan: "
+        f"forward {floors[0] * 1e3:.2f} ms ({scan_bytes(args, 0) / 1e9:.2f} GB, {n_exp / 1e9:.2f} G exp), "
+        f"forward+backward {floors[1] * 1e3:.2f} ms ({fwd_bwd_bytes / 1e9:.2f} GB, {2 * n_exp / 1e9:.2f} G exp)"
+    )
 
     impls = args.impls.split(",")
-    print("\nOne scan call (one layer, one direction); triton configs: channels per program forward,backward,"
-          "chunk,warps forward,backward")
+    print(
+        "\nOne scan call (one layer, one direction); triton configs: channels per program forward,backward,"
+        "chunk,warps forward,backward"
+    )
     scan_results = {}
     runs = [(impl, config) for impl in impls for config in (args.configs if impl == "triton" else [None])]
     for impl, config in runs:
@@ -235,11 +258,15 @@ def main():
     use_config(args.configs[0])
     ours, theirs = scan_results.get("triton"), scan_results.get("torch")
     if isinstance(ours, tuple) and isinstance(theirs, tuple):
-        print(f"triton vs chunked PyTorch scan: forward {theirs[0][0] / ours[0][0]:.1f}x, "
-              f"forward+backward {theirs[1][0] / ours[1][0]:.1f}x faster")
+        print(
+            f"triton vs chunked PyTorch scan: forward {theirs[0][0] / ours[0][0]:.1f}x, "
+            f"forward+backward {theirs[1][0] / ours[1][0]:.1f}x faster"
+        )
 
-    print(f"\nOne Seq2Exp-soft training step ({args.n_layer} layers, d_model {args.d_model}, AdamW; "
-          f"triton config {','.join(map(str, args.configs[0]))})")
+    print(
+        f"\nOne Seq2Exp-soft training step ({args.n_layer} layers, d_model {args.d_model}, AdamW; "
+        f"triton config {','.join(map(str, args.configs[0]))})"
+    )
     for impl in impls:
         result = attempt(bench_step, args, impl, device)
         if isinstance(result, str):

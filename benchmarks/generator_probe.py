@@ -36,16 +36,28 @@ from seq2exp.store import GeneWindows
 MOTIF_WIDTH = 15
 
 
-def labelled_windows(windows: GeneWindows, genes: pd.DataFrame, split: str, truth: pd.DataFrame,
-                     central_bp: int, elements: pd.DataFrame | None = None, cell: str = "") -> dict:
+def labelled_windows(
+    windows: GeneWindows,
+    genes: pd.DataFrame,
+    split: str,
+    truth: pd.DataFrame,
+    central_bp: int,
+    elements: pd.DataFrame | None = None,
+    cell: str = "",
+) -> dict:
     """DNA codes, per-base labels and eligible bases of a split's genes (and the oracle's scores)."""
     table = genes.set_index("gene_id")
     background = int((truth["end"] - truth["start"]).median())
     out = {"dna": [], "labels": [], "eligible": [], "oracle": []}
     for row in split_indices(windows, genes)[split]:
         item, gene = windows[row], table.loc[windows.gene_ids[row]]
-        window = discovery.Window(gene["chrom"], int(gene["tss"]), windows.length // 2, gene["strand"] == "-",
-                                  windows.reverse_complement_minus_strand)
+        window = discovery.Window(
+            gene["chrom"],
+            int(gene["tss"]),
+            windows.length // 2,
+            gene["strand"] == "-",
+            windows.reverse_complement_minus_strand,
+        )
         eligible = discovery.eligible_positions(windows.length, central_bp, item["blacklist"], item["dna"] == N_CODE)
         labelled = discovery.gene_window(window, windows.gene_ids[row], truth, eligible, {}, background_bp=background)
         out["dna"].append(torch.from_numpy(item["dna"].astype(np.int64)))
@@ -54,7 +66,7 @@ def labelled_windows(windows: GeneWindows, genes: pd.DataFrame, split: str, trut
         if elements is not None:
             oracle = np.zeros(windows.length, dtype=np.float32)
             for e in window.overlapping(elements[elements["motif_class"].isin([cell, "shared"])]).itertuples():
-                oracle[max(e.i, 0):min(e.j, windows.length)] = 1.0
+                oracle[max(e.i, 0) : min(e.j, windows.length)] = 1.0
             out["oracle"].append(torch.from_numpy(oracle))
     return {k: torch.stack(v) for k, v in out.items() if v}
 
@@ -104,8 +116,11 @@ def probe(model: torch.nn.Module, train: dict, test: dict, steps: int, lr: float
         if step % every == 0 or step == steps:
             with torch.no_grad():
                 scores = model(test["dna"])
-            print(f"  step {step}: test per-base AUPRC {auprc(test['labels'], scores, test['eligible']):.4f} "
-                  f"({time.perf_counter() - start:.0f} s)", flush=True)
+            print(
+                f"  step {step}: test per-base AUPRC {auprc(test['labels'], scores, test['eligible']):.4f} "
+                f"({time.perf_counter() - start:.0f} s)",
+                flush=True,
+            )
 
 
 def job_arguments(description: str, truth_help: str) -> argparse.ArgumentParser:
@@ -135,13 +150,17 @@ def main() -> None:
     central = config["window"]["central_region"]
     train = labelled_windows(windows, genes, "train", truth, central)
     test = labelled_windows(windows, genes, "test", truth, central, elements, args.cell)
-    print(f"{args.cell}: {len(train['dna'])} training genes, {len(test['dna'])} test genes; chance "
-          f"{float(test['labels'][test['eligible']].mean()):.4f}")
+    print(
+        f"{args.cell}: {len(train['dna'])} training genes, {len(test['dna'])} test genes; chance "
+        f"{float(test['labels'][test['eligible']].mean()):.4f}"
+    )
     if "oracle" in test:
         print(f"motif-class oracle: per-base AUPRC {auprc(test['labels'], test['oracle'], test['eligible']):.4f}")
     element_bp = int((truth["end"] - truth["start"]).median())
-    for name, model in (("Seq2Exp generator", GeneratorLogit(model_options(config, "seq2exp-soft"))),
-                        ("motif scanner", MotifScanner(config["model"]["d_model"], element_bp))):
+    for name, model in (
+        ("Seq2Exp generator", GeneratorLogit(model_options(config, "seq2exp-soft"))),
+        ("motif scanner", MotifScanner(config["model"]["d_model"], element_bp)),
+    ):
         torch.manual_seed(0)
         print(f"{name} ({sum(p.numel() for p in model.parameters())} parameters), lr {args.lr}:")
         probe(model, train, test, args.steps, args.lr, args.batch, args.every)

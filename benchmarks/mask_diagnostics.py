@@ -31,8 +31,8 @@ import lightning as L
 import pandas as pd
 import torch
 import torch.nn.functional as F
-
 from generator_probe import auprc, dna_one_hot, labelled_windows  # the benchmark beside this one
+
 from seq2exp import discovery
 from seq2exp.batches import BatchMaker, FeatureScaling, IndexedWindows, split_indices
 from seq2exp.models import seq2exp as s2e
@@ -74,8 +74,13 @@ def sequence_beta_auprc(module, store: str, cell: str, genes: str, truth_bed: st
     the sequence Beta alone, for the trained generator and the same model at initialisation."""
     untrained = untrained_twin(module)
     cfg = module.model.cfg
-    test = labelled_windows(GeneWindows(store, cell), pd.read_csv(genes, sep="\t"), "test",
-                            discovery.read_truth_bed(truth_bed), cfg.central_region_bp)
+    test = labelled_windows(
+        GeneWindows(store, cell),
+        pd.read_csv(genes, sep="\t"),
+        "test",
+        discovery.read_truth_bed(truth_bed),
+        cfg.central_region_bp,
+    )
     dna = dna_one_hot(test["dna"])
     result, spread = {}, {}
     for name, m in (("trained", module.model.eval()), ("untrained", untrained.model.eval())):
@@ -91,8 +96,9 @@ def sequence_beta_auprc(module, store: str, cell: str, genes: str, truth_bed: st
 def untrained_twin(module) -> ExpressionModule:
     """The checkpoint's model as it was at step 0 (same seed)."""
     L.seed_everything(module.hparams.training["seed"], verbose=False)
-    return ExpressionModule(module.hparams.model, module.hparams.options, module.hparams.training,
-                            module.hparams.scaling)
+    return ExpressionModule(
+        module.hparams.model, module.hparams.options, module.hparams.training, module.hparams.scaling
+    )
 
 
 def sequence_mean(logits: torch.Tensor, beta_min: float) -> torch.Tensor:
@@ -117,8 +123,11 @@ def teacher_direction(model, batch: dict, draws: int) -> torch.Tensor:
     try:
         for _ in range(draws):
             F.smooth_l1_loss(model(batch).prediction.float(), batch["target"].float()).backward()
-            _, moved = torch.func.jvp(lambda logits: sequence_mean(logits, model.cfg.beta_min),
-                                      (kept["logits"].detach(),), (-kept["logits"].grad,))
+            _, moved = torch.func.jvp(
+                lambda logits: sequence_mean(logits, model.cfg.beta_min),
+                (kept["logits"].detach(),),
+                (-kept["logits"].grad,),
+            )
             total = total + moved
     finally:
         del model.generator_logits
@@ -129,8 +138,13 @@ def teacher_auprc(module, store: str, cell: str, genes: str, truth_bed: str, n: 
     """Per-base AUPRC over `n` training genes of `teacher_direction`, trained and at step 0: does the
     regression loss point the generator at the known elements at all?"""
     cfg = module.model.cfg
-    labelled = labelled_windows(GeneWindows(store, cell), pd.read_csv(genes, sep="\t"), "train",
-                                discovery.read_truth_bed(truth_bed), cfg.central_region_bp)
+    labelled = labelled_windows(
+        GeneWindows(store, cell),
+        pd.read_csv(genes, sep="\t"),
+        "train",
+        discovery.read_truth_bed(truth_bed),
+        cfg.central_region_bp,
+    )
     labelled = {k: v[:n] for k, v in labelled.items()}
     batch = split_batch(module, store, cell, genes, "train", n)
     result = {}
@@ -185,15 +199,19 @@ def generator_gradients(model, batch: dict) -> dict:
     regression = F.smooth_l1_loss(output.prediction.float(), batch["target"].float())
     kl = model.cfg.kl_weight * output.kl
     head = list(model.beta_head.parameters())
-    norms = {name: float(torch.cat([g.flatten() for g in torch.autograd.grad(loss, head, retain_graph=True)]).norm())
-             for name, loss in (("regression", regression), ("kl", kl))}
+    norms = {
+        name: float(torch.cat([g.flatten() for g in torch.autograd.grad(loss, head, retain_graph=True)]).norm())
+        for name, loss in (("regression", regression), ("kl", kl))
+    }
     alpha = output.alpha.detach().requires_grad_(True)
     (d_sample,) = torch.autograd.grad(torch.distributions.Beta(alpha, output.beta.detach()).rsample().sum(), alpha)
-    return {"beta-head gradient from the regression loss": norms["regression"],
-            "beta-head gradient from kl_weight x KL": norms["kl"],
-            "median |d sample / d alpha|": float(d_sample.abs().median()),
-            "median alpha of the mask": float(output.alpha.detach().median()),
-            "median beta of the mask": float(output.beta.detach().median())}
+    return {
+        "beta-head gradient from the regression loss": norms["regression"],
+        "beta-head gradient from kl_weight x KL": norms["kl"],
+        "median |d sample / d alpha|": float(d_sample.abs().median()),
+        "median alpha of the mask": float(output.alpha.detach().median()),
+        "median beta of the mask": float(output.beta.detach().median()),
+    }
 
 
 def main() -> None:
@@ -223,14 +241,20 @@ def main() -> None:
         print(pearson_by_reach(module, test).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     if isinstance(model, s2e.Seq2Exp) and args.truth:
         auprc, spread = sequence_beta_auprc(module, args.store, args.cell, args.genes, args.truth)
-        print("per-base AUPRC of the sequence Beta's mean alone over the test genes: "
-              + ", ".join(f"{k} {v:.4f}" for k, v in auprc.items()))
+        print(
+            "per-base AUPRC of the sequence Beta's mean alone over the test genes: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in auprc.items())
+        )
         for name, (mean, sd, alpha, beta) in spread.items():
-            print(f"sequence Beta, {name}: mean {mean:.3f}, SD over a window's positions {sd:.4f}, "
-                  f"median alpha {alpha:.3f}, beta {beta:.3f}")
+            print(
+                f"sequence Beta, {name}: mean {mean:.3f}, SD over a window's positions {sd:.4f}, "
+                f"median alpha {alpha:.3f}, beta {beta:.3f}"
+            )
         auprc = teacher_auprc(module, args.store, args.cell, args.genes, args.truth, args.genes_used, args.draws)
-        print(f"per-base AUPRC of the regression loss's push on the sequence Beta ({args.genes_used} training genes, "
-              f"{args.draws} mask draws): " + ", ".join(f"{k} {v:.4f}" for k, v in auprc.items()))
+        print(
+            f"per-base AUPRC of the regression loss's push on the sequence Beta ({args.genes_used} training genes, "
+            f"{args.draws} mask draws): " + ", ".join(f"{k} {v:.4f}" for k, v in auprc.items())
+        )
     if args.png:
         import matplotlib
 

@@ -28,9 +28,9 @@ import time
 import lightning as L
 import pandas as pd
 import torch
-
 from generator_probe import auprc, job_arguments, labelled_windows  # the benchmarks beside this one
 from mask_diagnostics import input_gradients, split_batch
+
 from seq2exp import discovery
 from seq2exp.batches import BatchMaker, FeatureScaling, IndexedWindows, split_indices
 from seq2exp.config import load_config
@@ -41,10 +41,14 @@ from seq2exp.train import ExpressionModule
 
 # sizes: (n_layer, d_model) of both backbones. Full: 24 runs of 2,000 steps (the 1 x 16 runs alone
 # are about 2 CPU-hours at the quick grid's 0.5 s/step; the larger sizes cost more per step).
-FULL = dict(train_genes=[60, 240], steps=[250, 500, 1000, 2000], sizes=[(1, 16), (2, 16), (1, 32)],
-            mask_applies_to=["inputs", "embeddings"], seeds=[0, 1])
-QUICK = dict(train_genes=[240], steps=[100, 300], sizes=[(1, 16)], mask_applies_to=["inputs", "embeddings"],
-             seeds=[0])
+FULL = dict(
+    train_genes=[60, 240],
+    steps=[250, 500, 1000, 2000],
+    sizes=[(1, 16), (2, 16), (1, 32)],
+    mask_applies_to=["inputs", "embeddings"],
+    seeds=[0, 1],
+)
+QUICK = dict(train_genes=[240], steps=[100, 300], sizes=[(1, 16)], mask_applies_to=["inputs", "embeddings"], seeds=[0])
 
 
 def grad_share_beyond_centre(module: ExpressionModule, batch: dict) -> float:
@@ -64,11 +68,20 @@ def mask_scores(module: ExpressionModule, test_batch: dict, test_labels: dict) -
     return auprc(test_labels["labels"], output.mask.float(), test_labels["eligible"]), r
 
 
-def study_run(config: dict, data: dict, n_genes: int, n_layer: int, d_model: int, mask_applies_to: str, seed: int,
-              milestones: list[int]) -> list[dict]:
+def study_run(
+    config: dict,
+    data: dict,
+    n_genes: int,
+    n_layer: int,
+    d_model: int,
+    mask_applies_to: str,
+    seed: int,
+    milestones: list[int],
+) -> list[dict]:
     """Train one seq2exp-soft and score it at each milestone; one row per milestone."""
-    options = dict(model_options(config, "seq2exp-soft"), n_layer=n_layer, d_model=d_model,
-                   mask_applies_to=mask_applies_to)
+    options = dict(
+        model_options(config, "seq2exp-soft"), n_layer=n_layer, d_model=d_model, mask_applies_to=mask_applies_to
+    )
     training = dict(config["training"], max_steps=max(milestones), seed=seed)
     train_rows = data["train_rows"][:n_genes]
     scaling = FeatureScaling.fit(data["windows"].features[train_rows])
@@ -78,8 +91,9 @@ def study_run(config: dict, data: dict, n_genes: int, n_layer: int, d_model: int
     collate = BatchMaker(scaling)
     train_items = IndexedWindows(data["windows"], train_rows)
     test_batch = split_batch(module, data["store"], data["cell"], data["genes_path"], "test")
-    grad_batch = split_batch(module, data["store"], data["cell"], data["genes_path"], "train",
-                             min(n_genes, data["grad_genes"]))
+    grad_batch = split_batch(
+        module, data["store"], data["cell"], data["genes_path"], "train", min(n_genes, data["grad_genes"])
+    )
     untrained_auprc, untrained_r = mask_scores(untrained, test_batch, data["test_labels"])
     optimisers = module.configure_optimizers()
     optimiser, schedule = optimisers["optimizer"], optimisers["lr_scheduler"]["scheduler"]
@@ -99,13 +113,26 @@ def study_run(config: dict, data: dict, n_genes: int, n_layer: int, d_model: int
         training_s += time.perf_counter() - start
         if step in milestones:
             trained_auprc, r = mask_scores(module, test_batch, data["test_labels"])
-            rows.append(dict(train_genes=len(train_rows), n_layer=n_layer, d_model=d_model, mask=mask_applies_to,
-                             seed=seed, steps=step, s_per_step=training_s / step,
-                             grad_beyond_centre=grad_share_beyond_centre(module, grad_batch),
-                             mask_auprc=trained_auprc, untrained_auprc=untrained_auprc,
-                             gain=trained_auprc - untrained_auprc, test_r=r, untrained_r=untrained_r))
-            print(pd.DataFrame(rows[-1:]).to_string(index=False, header=len(rows) == 1, float_format=_format),
-                  flush=True)
+            rows.append(
+                dict(
+                    train_genes=len(train_rows),
+                    n_layer=n_layer,
+                    d_model=d_model,
+                    mask=mask_applies_to,
+                    seed=seed,
+                    steps=step,
+                    s_per_step=training_s / step,
+                    grad_beyond_centre=grad_share_beyond_centre(module, grad_batch),
+                    mask_auprc=trained_auprc,
+                    untrained_auprc=untrained_auprc,
+                    gain=trained_auprc - untrained_auprc,
+                    test_r=r,
+                    untrained_r=untrained_r,
+                )
+            )
+            print(
+                pd.DataFrame(rows[-1:]).to_string(index=False, header=len(rows) == 1, float_format=_format), flush=True
+            )
     return rows
 
 
@@ -124,16 +151,27 @@ def main() -> None:
     grid = QUICK if args.quick else FULL
     config = load_config(args.config)
     windows, genes = GeneWindows(args.store, args.cell), pd.read_csv(args.genes, sep="\t")
-    data = dict(windows=windows, store=args.store, cell=args.cell, genes_path=args.genes, grad_genes=args.grad_genes,
-                train_rows=split_indices(windows, genes)["train"],
-                test_labels=labelled_windows(windows, genes, "test", discovery.read_truth_bed(args.truth),
-                                             config["window"]["central_region"]))
+    data = dict(
+        windows=windows,
+        store=args.store,
+        cell=args.cell,
+        genes_path=args.genes,
+        grad_genes=args.grad_genes,
+        train_rows=split_indices(windows, genes)["train"],
+        test_labels=labelled_windows(
+            windows, genes, "test", discovery.read_truth_bed(args.truth), config["window"]["central_region"]
+        ),
+    )
     labels = data["test_labels"]
-    print(f"{args.cell}: {len(data['train_rows'])} training genes, {len(labels['labels'])} test genes; per-base chance "
-          f"{float(labels['labels'][labels['eligible']].mean()):.4f}; grid {grid}", flush=True)
+    print(
+        f"{args.cell}: {len(data['train_rows'])} training genes, {len(labels['labels'])} test genes; per-base chance "
+        f"{float(labels['labels'][labels['eligible']].mean()):.4f}; grid {grid}",
+        flush=True,
+    )
     rows = []
-    for n_genes, (n_layer, d_model), mask, seed in itertools.product(grid["train_genes"], grid["sizes"],
-                                                                      grid["mask_applies_to"], grid["seeds"]):
+    for n_genes, (n_layer, d_model), mask, seed in itertools.product(
+        grid["train_genes"], grid["sizes"], grid["mask_applies_to"], grid["seeds"]
+    ):
         rows += study_run(config, data, n_genes, n_layer, d_model, mask, seed, grid["steps"])
     table = pd.DataFrame(rows)
     print("\nall points:")

@@ -65,7 +65,8 @@ def read_benchmarks(bench_dir: Path) -> dict[str, list[dict]]:
             continue
         row = rows[-1]
         jobs[path.relative_to(bench_dir).parts[0]].append(
-            {"s": float(row["s"]), "cpu_s": number(row.get("cpu_time")), "max_rss": number(row.get("max_rss"))})
+            {"s": float(row["s"]), "cpu_s": number(row.get("cpu_time")), "max_rss": number(row.get("max_rss"))}
+        )
     return jobs
 
 
@@ -81,7 +82,7 @@ def output_bytes(configfile: str, snakefile: str | None) -> dict[str, int]:
         command += ["--snakefile", snakefile]
     summary = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     sizes: dict[str, int] = defaultdict(int)
-    for row in csv.DictReader(io.StringIO(summary[summary.index("output_file"):]), delimiter="\t"):
+    for row in csv.DictReader(io.StringIO(summary[summary.index("output_file") :]), delimiter="\t"):
         path = Path(row["output_file"])
         files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
         sizes[row["rule"]] += sum(f.stat().st_size for f in files)
@@ -161,7 +162,8 @@ def table(args) -> str:
             f"| {rule} | {len(records)} | {kind} | {duration(mean_s)} | {duration(mean_cpu_s)} "
             f"| {projected_job_seconds(kind, mean_cpu_s, factors, args)} "
             f"| {max(r['max_rss'] for r in records):.0f} MB | {human(disk)} | "
-            f"{'-' if kind == 'source' else human(disk * disk_factor)} |")
+            f"{'-' if kind == 'source' else human(disk * disk_factor)} |"
+        )
     lines += ["", f"Projected disk of every rule's outputs: {human(total_disk)}"]
     return "\n".join(lines)
 

@@ -25,17 +25,33 @@ EXTRA = {"central_region_bp": 8, "pooled_region_bp": 8}
 def their_shapes(d_model, n_layer, d_state, expand, d_conv, n_signals, n_features):
     """Their checkpoint's state_dict keys -> shapes (Lightning "model." prefix included)."""
     d_inner, dt_rank = expand * d_model, math.ceil(d_model / 16)  # dt_rank "auto"
-    mixer = {"in_proj.weight": (2 * d_inner, d_model), "conv1d.weight": (d_inner, 1, d_conv),
-             "conv1d.bias": (d_inner,), "x_proj.weight": (dt_rank + 2 * d_state, d_inner),
-             "dt_proj.weight": (d_inner, dt_rank), "dt_proj.bias": (d_inner,), "A_log": (d_inner, d_state),
-             "D": (d_inner,), "out_proj.weight": (d_model, d_inner)}
-    shapes = {"seq_input_layer.weight": (d_model, 4), "seq_input_layer.bias": (d_model,),
-              "signal_input_layer.weight": (d_model, n_signals), "signal_input_layer.bias": (d_model,),
-              "prior_weights": (n_signals,), "signal_betas": (n_signals,),
-              "mask_output.weight": (2, d_model), "mask_output.bias": (2,),
-              "pToExpr.0.weight": (d_model, d_model + n_features), "pToExpr.0.bias": (d_model,),
-              "pToExpr.2.weight": (d_model, d_model), "pToExpr.2.bias": (d_model,),
-              "pToExpr.4.weight": (1, d_model), "pToExpr.4.bias": (1,)}
+    mixer = {
+        "in_proj.weight": (2 * d_inner, d_model),
+        "conv1d.weight": (d_inner, 1, d_conv),
+        "conv1d.bias": (d_inner,),
+        "x_proj.weight": (dt_rank + 2 * d_state, d_inner),
+        "dt_proj.weight": (d_inner, dt_rank),
+        "dt_proj.bias": (d_inner,),
+        "A_log": (d_inner, d_state),
+        "D": (d_inner,),
+        "out_proj.weight": (d_model, d_inner),
+    }
+    shapes = {
+        "seq_input_layer.weight": (d_model, 4),
+        "seq_input_layer.bias": (d_model,),
+        "signal_input_layer.weight": (d_model, n_signals),
+        "signal_input_layer.bias": (d_model,),
+        "prior_weights": (n_signals,),
+        "signal_betas": (n_signals,),
+        "mask_output.weight": (2, d_model),
+        "mask_output.bias": (2,),
+        "pToExpr.0.weight": (d_model, d_model + n_features),
+        "pToExpr.0.bias": (d_model,),
+        "pToExpr.2.weight": (d_model, d_model),
+        "pToExpr.2.bias": (d_model,),
+        "pToExpr.4.weight": (1, d_model),
+        "pToExpr.4.bias": (1,),
+    }
     for backbone in ("generator", "encoder"):
         for i in range(n_layer):
             for direction in ("mamba_fwd", "mamba_rev"):
@@ -77,7 +93,7 @@ def expected_source(our_key):
     for ours, theirs in EXPECTED:
         prefix = ours.split("{p}")[0]
         if our_key == ours or ("{p}" in ours and our_key.startswith(prefix)):
-            rest = our_key[len(prefix):] if "{p}" in ours else ""
+            rest = our_key[len(prefix) :] if "{p}" in ours else ""
             key = theirs.format(p=rest)
             return key.replace("forward_mixer", "mamba_fwd").replace("reverse_mixer", "mamba_rev")
     raise AssertionError(f"test has no expectation for {our_key}")
@@ -109,8 +125,11 @@ def test_forward_runs_and_beta_head_matches_their_reading():
     model = load_authors_checkpoint(state, EXTRA)
     g = torch.Generator().manual_seed(1)
     length = 32
-    batch = {"dna": torch.eye(4)[torch.randint(0, 4, (2, length), generator=g)],
-             "signals": torch.rand(2, length, 3, generator=g), "features": torch.randn(2, 9, generator=g)}
+    batch = {
+        "dna": torch.eye(4)[torch.randint(0, 4, (2, length), generator=g)],
+        "signals": torch.rand(2, length, 3, generator=g),
+        "features": torch.randn(2, 9, generator=g),
+    }
     with torch.no_grad():
         out = model(batch)
         assert out.prediction.shape == (2,) and torch.isfinite(out.prediction).all()
@@ -134,7 +153,9 @@ def test_paper_size_maps_and_returns_state_dict():
 def test_missing_key_is_named():
     state = their_state()
     del state["model.encoder.backbone.layers.1.mixer.mamba_fwd.D"]
-    with pytest.raises(AuthorsCheckpointError, match=r"missing key 'encoder\.backbone\.layers\.1\.mixer\.mamba_fwd\.D'"):
+    with pytest.raises(
+        AuthorsCheckpointError, match=r"missing key 'encoder\.backbone\.layers\.1\.mixer\.mamba_fwd\.D'"
+    ):
         load_authors_checkpoint(state, EXTRA)
 
 
@@ -170,8 +191,14 @@ def _pickled_under_missing_module(content):
 def test_checkpoint_file_with_unimportable_hparams_and_their_switches(tmp_path, monkeypatch):
     state = their_state()
     path = tmp_path / "soft.ckpt"
-    config = {"beta_min": 1, "prior_scale_factor": 10.0, "marginal_mean": 0.1, "marginal_scale": 10.0,
-              "test_soft": True, "center_len": 8}
+    config = {
+        "beta_min": 1,
+        "prior_scale_factor": 10.0,
+        "marginal_mean": 0.1,
+        "marginal_scale": 10.0,
+        "test_soft": True,
+        "center_len": 8,
+    }
     module, hparams = _pickled_under_missing_module({"model": {"config": config}})
     with monkeypatch.context() as m:
         m.setitem(sys.modules, module.__name__, module)
@@ -210,21 +237,21 @@ def test_shared_generator_and_predictor_is_refused():
 
 
 def test_evaluation_on_a_store_feeds_raw_features_and_writes_the_predictions_table(tmp_path):
+    import numpy as np
+    import pandas as pd
     from test_training import make_store
 
     from seq2exp.authors_weights import evaluate_authors_weights
     from seq2exp.cli import main
     from seq2exp.store import GeneWindows
 
-    import numpy as np
-    import pandas as pd
-
     make_store(tmp_path / "store")
     ckpt = tmp_path / "authors.ckpt"
     torch.save({"state_dict": their_state()}, ckpt)
     genes = str(tmp_path / "store" / "genes.tsv")
-    table = evaluate_authors_weights(ckpt, str(tmp_path / "store"), "CELL", genes, str(tmp_path / "p.tsv"), EXTRA,
-                                     batch_size=2, block_size=16)
+    table = evaluate_authors_weights(
+        ckpt, str(tmp_path / "store"), "CELL", genes, str(tmp_path / "p.tsv"), EXTRA, batch_size=2, block_size=16
+    )
     assert list(table["split"].unique()) == ["test"] and (table["source"] == "authors-weights").all()
     assert {"gene_id", "target", "prediction", "mask_ratio"} <= set(table.columns)
     # same numbers as our model on the store's items with the unscaled features, unstreamed
@@ -232,16 +259,34 @@ def test_evaluation_on_a_store_feeds_raw_features_and_writes_the_predictions_tab
     windows = GeneWindows(str(tmp_path / "store"), "CELL")
     rows = [i for i, g in enumerate(windows.gene_ids) if g in set(table["gene_id"])]
     items = [windows[i] for i in rows]
-    batch = {"dna": torch.eye(5)[torch.from_numpy(np.stack([it["dna"] for it in items])).long()][..., :4],
-             "signals": torch.from_numpy(np.stack([it["signals"] for it in items])).float().transpose(1, 2),
-             "blacklist": torch.from_numpy(np.stack([it["blacklist"] for it in items])),
-             "features": torch.from_numpy(np.stack([it["features"] for it in items])).float()}
+    batch = {
+        "dna": torch.eye(5)[torch.from_numpy(np.stack([it["dna"] for it in items])).long()][..., :4],
+        "signals": torch.from_numpy(np.stack([it["signals"] for it in items])).float().transpose(1, 2),
+        "blacklist": torch.from_numpy(np.stack([it["blacklist"] for it in items])),
+        "features": torch.from_numpy(np.stack([it["features"] for it in items])).float(),
+    }
     with torch.no_grad():
         expected = model(batch).prediction
     got = table.set_index("gene_id").loc[[windows.gene_ids[i] for i in rows], "prediction"].to_numpy()
     np.testing.assert_allclose(got, expected.numpy(), rtol=1e-4, atol=1e-5)
-    main(["authors-weights", "--checkpoint", str(ckpt), "--store", str(tmp_path / "store"), "--cell", "CELL",
-          "--genes-table", genes, "--out", str(tmp_path / "all.tsv"), "--all-genes", "--central-region", "8"])
+    main(
+        [
+            "authors-weights",
+            "--checkpoint",
+            str(ckpt),
+            "--store",
+            str(tmp_path / "store"),
+            "--cell",
+            "CELL",
+            "--genes-table",
+            genes,
+            "--out",
+            str(tmp_path / "all.tsv"),
+            "--all-genes",
+            "--central-region",
+            "8",
+        ]
+    )
     assert len(pd.read_csv(tmp_path / "all.tsv", sep="\t")) == 12
 
 
@@ -258,5 +303,11 @@ def test_evaluation_refuses_a_store_whose_hic_channel_is_abcs(tmp_path):
         handle.attrs["hic_recipe"] = "abc"
     write_checksum(str(cell))
     with pytest.raises(AuthorsCheckpointError, match=r"CELL\.h5: its Hi-C channel was made by the 'abc' recipe"):
-        evaluate_authors_weights(their_state(), str(tmp_path / "store"), "CELL", str(tmp_path / "store" / "genes.tsv"),
-                                 options=EXTRA, block_size=16)
+        evaluate_authors_weights(
+            their_state(),
+            str(tmp_path / "store"),
+            "CELL",
+            str(tmp_path / "store" / "genes.tsv"),
+            options=EXTRA,
+            block_size=16,
+        )

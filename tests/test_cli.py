@@ -13,8 +13,22 @@ from seq2exp.train import ExpressionModule
 
 
 def predict(checkpoint, tmp_path, *extra):
-    return main(["predict", "--checkpoint", str(checkpoint), "--store", str(tmp_path / "store"), "--cell", "K562",
-                 "--genes-table", str(tmp_path / "genes.tsv"), "--out", str(tmp_path / "p.tsv"), *extra])
+    return main(
+        [
+            "predict",
+            "--checkpoint",
+            str(checkpoint),
+            "--store",
+            str(tmp_path / "store"),
+            "--cell",
+            "K562",
+            "--genes-table",
+            str(tmp_path / "genes.tsv"),
+            "--out",
+            str(tmp_path / "p.tsv"),
+            *extra,
+        ]
+    )
 
 
 def test_a_missing_truncated_or_foreign_checkpoint_is_named(tmp_path):
@@ -23,8 +37,11 @@ def test_a_missing_truncated_or_foreign_checkpoint_is_named(tmp_path):
         predict(checkpoint, tmp_path)
     torch.save({"weights": torch.zeros(3)}, checkpoint)
     whole = checkpoint.read_bytes()
-    with pytest.raises(SystemExit, match=rf"--checkpoint {checkpoint} cannot be read as a best.ckpt or last.ckpt "
-                                         r"written by a seq2exp training job \(KeyError"):
+    with pytest.raises(
+        SystemExit,
+        match=rf"--checkpoint {checkpoint} cannot be read as a best.ckpt or last.ckpt "
+        r"written by a seq2exp training job \(KeyError",
+    ):
         predict(checkpoint, tmp_path)
     checkpoint.write_bytes(whole[: len(whole) // 2])
     with pytest.raises(SystemExit, match=rf"--checkpoint {checkpoint} cannot be read as .* \(RuntimeError"):
@@ -37,8 +54,17 @@ def test_mask_tracks_of_a_model_without_a_mask_are_an_error(repo, tmp_path):
     scaling = FeatureScaling(np.zeros(options["n_features"]), np.ones(options["n_features"])).to_dict()
     module = ExpressionModule("features-only", options, config["training"], scaling)
     checkpoint = tmp_path / "best.ckpt"
-    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
-                "pytorch-lightning_version": L.__version__}, checkpoint)
-    with pytest.raises(SystemExit, match=rf"--masks-bed/--masks-bigwig: {checkpoint} is a features-only model, "
-                                         "which has no mask"):
+    torch.save(
+        {
+            "state_dict": module.state_dict(),
+            "hyper_parameters": dict(module.hparams),
+            "pytorch-lightning_version": L.__version__,
+        },
+        checkpoint,
+    )
+    with pytest.raises(
+        SystemExit,
+        match=rf"--masks-bed/--masks-bigwig: {checkpoint} is a features-only model, "
+        "which has no mask",
+    ):
         predict(checkpoint, tmp_path, "--masks-bed", str(tmp_path / "masks.bed"))

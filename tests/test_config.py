@@ -91,11 +91,22 @@ def _broken(config, path, value):
         (["models"], ["seq2exp-soft", "enformr"], "config key models.1: 'enformr' is not one of"),
         (["models"], ["seq2exp-retrain"], "models: seq2exp-retrain is trained on the masks of seq2exp-soft"),
         (["model", "d_modl"], 8, "model (features-only): \"unknown model config keys ['d_modl']"),
-        (["model_overrides"], {"seq2exp-hard": {"mask": "soft"}}, "model_overrides.seq2exp-hard (seq2exp-hard): model 'seq2exp_hard' fixes {'mask': 'hard'}"),
-        (["model_overrides"], {"seq2exp-hard": {"prior": [0.0, 0.1]}},
-         "model_overrides.seq2exp-hard (seq2exp-hard): prior must be two positive Beta parameters"),
+        (
+            ["model_overrides"],
+            {"seq2exp-hard": {"mask": "soft"}},
+            "model_overrides.seq2exp-hard (seq2exp-hard): model 'seq2exp_hard' fixes {'mask': 'hard'}",
+        ),
+        (
+            ["model_overrides"],
+            {"seq2exp-hard": {"prior": [0.0, 0.1]}},
+            "model_overrides.seq2exp-hard (seq2exp-hard): prior must be two positive Beta parameters",
+        ),
         (["model", "beta_min"], -0.5, "model (features-only): beta_min must be >= 0 and signal_scale > 0"),
-        (["model_overrides"], {"seq2exp-hard": {"treshold": 0.4}}, "model_overrides.seq2exp-hard (seq2exp-hard): \"unknown model config keys ['treshold']"),
+        (
+            ["model_overrides"],
+            {"seq2exp-hard": {"treshold": 0.4}},
+            "model_overrides.seq2exp-hard (seq2exp-hard): \"unknown model config keys ['treshold']",
+        ),
         (["training", "max_steps"], 310, "training.max_steps: 310 is not a multiple of training.val_every_steps (25)"),
         (["training", "lr"], KeyError, "config key training: 'lr' is a required property"),
         (["genes", "mrna_features"], None, "genes.mrna_feature_columns: given, but genes.mrna_features is null"),
@@ -118,7 +129,9 @@ def test_without_mrna_features_the_model_gets_promoter_activity_only(demo_config
     from seq2exp.jobs import feature_columns, model_options
     from seq2exp.sources import configured_sources
 
-    config = _broken(_broken(demo_config, ["genes", "mrna_features"], None), ["genes", "mrna_feature_columns"], KeyError)
+    config = _broken(
+        _broken(demo_config, ["genes", "mrna_features"], None), ["genes", "mrna_feature_columns"], KeyError
+    )
     config = validate_config(config, schema)
     assert feature_columns(config) == ["promoter_activity"]
     assert all(model_options(config, m)["n_features"] == 1 for m in config["models"])
@@ -141,11 +154,14 @@ def test_crispri_table_needs_the_soft_model(demo_config, schema):
         validate_config(config, schema)
 
 
-@pytest.mark.parametrize("resources, message", [
-    ({"gpu": 3}, "training.batch_size: 8 genes per step do not split evenly over the training job's 3 processes"),
-    ({"gpu": 0, "cpu_processes": 3}, "do not split evenly over the training job's 3 processes"),
-    ({"gpu": 2, "cpu_processes": 2}, "resources.training.cpu_processes: applies only with gpu 0"),
-])
+@pytest.mark.parametrize(
+    "resources, message",
+    [
+        ({"gpu": 3}, "training.batch_size: 8 genes per step do not split evenly over the training job's 3 processes"),
+        ({"gpu": 0, "cpu_processes": 3}, "do not split evenly over the training job's 3 processes"),
+        ({"gpu": 2, "cpu_processes": 2}, "resources.training.cpu_processes: applies only with gpu 0"),
+    ],
+)
 def test_training_processes_must_share_the_batch(demo_config, schema, resources, message):
     config = copy.deepcopy(demo_config)
     config["resources"]["training"].update(resources)
@@ -164,8 +180,11 @@ def test_authors_hic_recipe_refuses_a_given_power_law(demo_config, schema):
 
 def test_gene_list_promoter_activity_needs_each_cell_types_gene_list(demo_config, schema):
     config = _broken(demo_config, ["features", "promoter_activity"], "gene_list")
-    with pytest.raises(ConfigError, match=r"features.promoter_activity: gene_list needs cell_types.<cell>.gene_list "
-                                          r"\(ABC's GeneList\) for \['K562', 'GM12878'\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"features.promoter_activity: gene_list needs cell_types.<cell>.gene_list "
+        r"\(ABC's GeneList\) for \['K562', 'GM12878'\]",
+    ):
         validate_config(config, schema)
     for cell in ("K562", "GM12878"):
         config = _broken(config, ["cell_types", cell, "gene_list"], f"{cell}_GeneList.txt")
@@ -173,8 +192,9 @@ def test_gene_list_promoter_activity_needs_each_cell_types_gene_list(demo_config
 
 
 def test_precomputed_target_needs_its_column(demo_config, schema):
-    config = _broken(_broken(demo_config, ["target", "source"], "precomputed"),
-                     ["genes", "precomputed_target_column"], None)
+    config = _broken(
+        _broken(demo_config, ["target", "source"], "precomputed"), ["genes", "precomputed_target_column"], None
+    )
     with pytest.raises(ConfigError, match="target.source: precomputed needs genes.precomputed_target_column"):
         validate_config(config, schema)
 
@@ -192,9 +212,22 @@ def _dry_run(repo, workdir, config) -> subprocess.CompletedProcess:
     path = workdir / "config_under_test.yaml"
     path.write_text(yaml.safe_dump(config))
     return subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "-s", str(repo / "Snakefile"),
-         "--directory", str(workdir), "--configfile", str(path)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "--cores",
+            "1",
+            "-s",
+            str(repo / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--configfile",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
     )
 
 

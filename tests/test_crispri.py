@@ -34,26 +34,42 @@ def test_precision_at_recall_by_hand():
 
 
 def pair(chrom, start, end, symbol, ensembl, regulated=True, valid=True, cell="K562"):
-    return dict(chrom=chrom, chromStart=start, chromEnd=end, measuredGeneSymbol=symbol,
-                measuredGeneEnsemblId=ensembl, Regulated=regulated, ValidConnection=valid, CellType=cell)
+    return dict(
+        chrom=chrom,
+        chromStart=start,
+        chromEnd=end,
+        measuredGeneSymbol=symbol,
+        measuredGeneEnsemblId=ensembl,
+        Regulated=regulated,
+        ValidConnection=valid,
+        CellType=cell,
+    )
 
 
-GENES = pd.DataFrame({"gene_id": ["ENSG1", "ENSG2", "ENSG3", "ENSG4"], "gene_name": ["A", "B", "DUP", "DUP"],
-                      "chrom": ["chr1", "chr1", "chr2", "chr2"], "tss": [1000, 5000, 1000, 3000],
-                      "strand": ["+", "-", "+", "+"]})
+GENES = pd.DataFrame(
+    {
+        "gene_id": ["ENSG1", "ENSG2", "ENSG3", "ENSG4"],
+        "gene_name": ["A", "B", "DUP", "DUP"],
+        "chrom": ["chr1", "chr1", "chr2", "chr2"],
+        "tss": [1000, 5000, 1000, 3000],
+        "strand": ["+", "-", "+", "+"],
+    }
+)
 
 
 def test_pairs_join_our_genes_by_id_then_symbol_and_keep_elements_inside_the_window():
-    pairs = pd.DataFrame([
-        pair("chr1", 900, 950, "A-AS", "ENSG1.7"),   # id with a version suffix (symbol not ours)
-        pair("chr1", 4000, 4100, "B", "ENSG999"),    # unknown id, known symbol
-        pair("chr1", 100, 300, "A", "ENSG1"),        # inside the window [0, 2000)
-        pair("chr1", 1900, 2100, "A", "ENSG1"),      # crosses the window's end: dropped
-        pair("chr2", 900, 950, "DUP", "ENSG999"),    # symbol of two of our genes: dropped
-        pair("chr1", 900, 950, "Z", "ENSG999"),      # not our gene
-        pair("1", 950, 980, "A", "ENSG1"),           # chromosome alias
-        pair("chr2", 900, 950, "A", "ENSG1"),        # our gene, other chromosome: dropped
-    ])
+    pairs = pd.DataFrame(
+        [
+            pair("chr1", 900, 950, "A-AS", "ENSG1.7"),  # id with a version suffix (symbol not ours)
+            pair("chr1", 4000, 4100, "B", "ENSG999"),  # unknown id, known symbol
+            pair("chr1", 100, 300, "A", "ENSG1"),  # inside the window [0, 2000)
+            pair("chr1", 1900, 2100, "A", "ENSG1"),  # crosses the window's end: dropped
+            pair("chr2", 900, 950, "DUP", "ENSG999"),  # symbol of two of our genes: dropped
+            pair("chr1", 900, 950, "Z", "ENSG999"),  # not our gene
+            pair("1", 950, 980, "A", "ENSG1"),  # chromosome alias
+            pair("chr2", 900, 950, "A", "ENSG1"),  # our gene, other chromosome: dropped
+        ]
+    )
     located = crispri.pairs_in_windows(pairs, GENES, half_width=1000, reverse_minus=False)
     assert list(located.index) == [0, 1, 2, 6]
     assert list(located["gene_id"]) == ["ENSG1", "ENSG2", "ENSG1", "ENSG1"]
@@ -69,8 +85,13 @@ def test_reversed_minus_strand_windows_map_elements_onto_the_stored_orientation(
 
 
 def test_scores_are_track_means_over_each_element_and_distance_ranks_nearer_higher():
-    pairs = pd.DataFrame([pair("chr1", 900, 910, "A", "ENSG1"), pair("chr1", 1500, 1520, "A", "ENSG1", False),
-                          pair("chr1", 4000, 4010, "B", "ENSG2", valid=False)])
+    pairs = pd.DataFrame(
+        [
+            pair("chr1", 900, 910, "A", "ENSG1"),
+            pair("chr1", 1500, 1520, "A", "ENSG1", False),
+            pair("chr1", 4000, 4010, "B", "ENSG2", valid=False),
+        ]
+    )
     located = crispri.pairs_in_windows(pairs, GENES, half_width=1000, reverse_minus=False)
     ramp = np.arange(2000, dtype=float)
     tracks = {"ENSG1": {"mask": ramp}, "ENSG2": {"mask": np.ones(2000)}}

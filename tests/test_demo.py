@@ -9,8 +9,17 @@ import pyBigWig
 import pyfaidx
 import pytest
 
-from seq2exp.demo import (MOTIFS, MRNA_FEATURES, DemoSpec, cell_rng, expected_tags, simulate, simulate_cell,
-                          simulate_world, validate_spec)
+from seq2exp.demo import (
+    MOTIFS,
+    MRNA_FEATURES,
+    DemoSpec,
+    cell_rng,
+    expected_tags,
+    simulate,
+    simulate_cell,
+    simulate_world,
+    validate_spec,
+)
 
 COMPLEMENT = str.maketrans("ACGT", "TGCA")
 
@@ -53,8 +62,10 @@ def _motif_sites(spec, motif_class):
 def _has_site(sequence: str, site: str) -> bool:
     fixed = [site, site.translate(COMPLEMENT)[::-1]]
     return any(
-        any(all(p == "N" or p == s for p, s in zip(f, sequence[i : i + len(f)]))
-            for i in range(len(sequence) - len(f) + 1))
+        any(
+            all(p == "N" or p == s for p, s in zip(f, sequence[i : i + len(f)]))
+            for i in range(len(sequence) - len(f) + 1)
+        )
         for f in fixed
     )
 
@@ -72,8 +83,10 @@ def test_active_enhancers_lie_under_dnase_peaks_and_closed_ones_do_not(tiny_demo
         background = {c: np.nanmedian(bw.values(c, 0, n, numpy=True)) for c, n in bw.chroms().items()}
         elements = tiny_demo.elements
         active = elements[(elements["kind"] == "enhancer") & (elements[f"activity_{cell}"] > 0)]
-        closed = elements[(elements["kind"] == "closed_motifs")
-                          | ((elements["kind"] == "enhancer") & (elements[f"activity_{cell}"] == 0))]
+        closed = elements[
+            (elements["kind"] == "closed_motifs")
+            | ((elements["kind"] == "enhancer") & (elements[f"activity_{cell}"] == 0))
+        ]
         assert len(active) >= 10 and len(closed) >= 10
         peak = lambda e: np.nanmax(bw.values(e.chrom, e.start, e.end, numpy=True))  # noqa: E731, B023
         for e in active.itertuples():
@@ -145,9 +158,25 @@ def test_cage_tags_around_tss_are_the_poisson_draws(tiny_demo, tiny_demo_paths):
 
 def test_gene_table_has_epinformer_columns(tiny_demo_paths):
     table = pd.read_csv(tiny_demo_paths.gene_table)
-    expected = ["ENSID", "Gene name", "chrom", "start", "end", "strand", "TSS_xpresso",
-                "K562_CAGE_128*3_sum", "GM12878_CAGE_128*3_sum", "UTR5LEN_log10zscore", "CDSLEN_log10zscore",
-                "INTRONLEN_log10zscore", "UTR3LEN_log10zscore", "UTR5GC", "CDSGC", "UTR3GC", "ORFEXONDENSITY"]
+    expected = [
+        "ENSID",
+        "Gene name",
+        "chrom",
+        "start",
+        "end",
+        "strand",
+        "TSS_xpresso",
+        "K562_CAGE_128*3_sum",
+        "GM12878_CAGE_128*3_sum",
+        "UTR5LEN_log10zscore",
+        "CDSLEN_log10zscore",
+        "INTRONLEN_log10zscore",
+        "UTR3LEN_log10zscore",
+        "UTR5GC",
+        "CDSGC",
+        "UTR3GC",
+        "ORFEXONDENSITY",
+    ]
     assert list(table.columns) == expected
     mrna = pd.read_csv(tiny_demo_paths.mrna_features)
     assert list(mrna.columns[:4]) == ["chrom", "TSS", "gene_id", "Gene name"]
@@ -199,8 +228,9 @@ def test_hic_holds_the_counts_and_the_planted_loops(tiny_demo, tiny_demo_paths):
         if a == b:
             continue
         chrom_pixels = pixels.loc[e.chrom]
-        same_distance = chrom_pixels[(chrom_pixels.index.get_level_values(1)
-                                      - chrom_pixels.index.get_level_values(0)) == b - a]
+        same_distance = chrom_pixels[
+            (chrom_pixels.index.get_level_values(1) - chrom_pixels.index.get_level_values(0)) == b - a
+        ]
         ratios.append(chrom_pixels.get((a, b), 0) / same_distance.mean())
     assert np.median(ratios) > 1.3
 
@@ -233,9 +263,15 @@ def _promoter_activity(demo, cell):
     RPM scaling is one constant per file, which a fit on its logarithm absorbs)."""
     h = demo.spec.promoter_half_width
     tracks = demo.tracks[cell]
-    return np.array([np.sqrt(tracks["h3k27ac"][g.chrom][g.tss - h:g.tss + h].mean()
-                             * tracks["dnase"][g.chrom][g.tss - h:g.tss + h].mean())
-                     for g in demo.genes.itertuples()])
+    return np.array(
+        [
+            np.sqrt(
+                tracks["h3k27ac"][g.chrom][g.tss - h : g.tss + h].mean()
+                * tracks["dnase"][g.chrom][g.tss - h : g.tss + h].mean()
+            )
+            for g in demo.genes.itertuples()
+        ]
+    )
 
 
 def test_features_alone_leave_most_expression_to_distal_elements(demo_size_demo):
@@ -247,8 +283,13 @@ def test_features_alone_leave_most_expression_to_distal_elements(demo_size_demo)
     train = ~genes["chrom"].isin(["chr22", "chrX", "chr3", "chr21"]).to_numpy()
     for cell in demo.cell_types:
         target = np.log10(demo.cells[cell].tags + 1.0)
-        features = np.column_stack([genes[list(MRNA_FEATURES)].to_numpy(),
-                                    np.log10(_promoter_activity(demo, cell) + 1e-3), np.ones(len(genes))])
+        features = np.column_stack(
+            [
+                genes[list(MRNA_FEATURES)].to_numpy(),
+                np.log10(_promoter_activity(demo, cell) + 1e-3),
+                np.ones(len(genes)),
+            ]
+        )
         coef, *_ = np.linalg.lstsq(features[train], target[train], rcond=None)
         features_only = np.corrcoef(features[test] @ coef, target[test])[0, 1]
         assert features_only <= 0.7, (cell, features_only)

@@ -146,13 +146,15 @@ chr1\t995\t1005\tG1|E1\t100\t.\tG1\tpromoter\t10.0\t1.0
 chr1\t1050\t1060\tG1|E3\t50\t.\tG1\tenhancer\t2.5\t0.8
 chr1\t1500\t1510\tG2|E5\t50\t.\tG2\tenhancer\t1.0\t1.2
 """
-ELEMENTS = pd.DataFrame({
-    "chrom": ["chr1", "chr1", "chr1", "chr1", "chr1", "chr1", "chr2"],
-    "start": [995, 920, 1050, 1070, 1085, 1500, 1050],
-    "end": [1005, 930, 1060, 1080, 1095, 1510, 1060],
-    "element_id": ["E1", "E2", "E3", "E4", "E6", "E5", "E7"],
-    "kind": ["promoter", "ctcf_open", "enhancer", "closed_motifs", "enhancer", "enhancer", "enhancer"],
-})
+ELEMENTS = pd.DataFrame(
+    {
+        "chrom": ["chr1", "chr1", "chr1", "chr1", "chr1", "chr1", "chr2"],
+        "start": [995, 920, 1050, 1070, 1085, 1500, 1050],
+        "end": [1005, 930, 1060, 1080, 1095, 1510, 1060],
+        "element_id": ["E1", "E2", "E3", "E4", "E6", "E5", "E7"],
+        "kind": ["promoter", "ctcf_open", "enhancer", "closed_motifs", "enhancer", "enhancer", "enhancer"],
+    }
+)
 WINDOW = Window("chr1", tss=1000, half_width=100)
 
 
@@ -176,13 +178,19 @@ def test_read_truth_bed_accepts_a_user_bed_without_kind(tmp_path):
     assert truth["kind"].tolist() == ["element"] and truth["contribution"].isna().all()
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("short.bed", "chr1\t1\t5\tx\n", r"short.bed: a truth BED needs at least 7 columns"),
-    ("backwards.bed", "chr1\t9\t5\tx\t0\t.\tG1\n", r"backwards.bed: interval chr1:9-5 has end <= start"),
-    ("empty.bed", "chr1\t5\t5\tx\t0\t.\tG1\n", r"empty.bed: interval chr1:5-5 has end <= start"),
-    ("negative.bed", "chr1\t1\t5\tx\t0\t.\tG1\nchr1\t-3\t5\ty\t0\t.\tG1\n",
-     r"negative.bed: column start must hold non-negative integers; row 2 has '-3'"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("short.bed", "chr1\t1\t5\tx\n", r"short.bed: a truth BED needs at least 7 columns"),
+        ("backwards.bed", "chr1\t9\t5\tx\t0\t.\tG1\n", r"backwards.bed: interval chr1:9-5 has end <= start"),
+        ("empty.bed", "chr1\t5\t5\tx\t0\t.\tG1\n", r"empty.bed: interval chr1:5-5 has end <= start"),
+        (
+            "negative.bed",
+            "chr1\t1\t5\tx\t0\t.\tG1\nchr1\t-3\t5\ty\t0\t.\tG1\n",
+            r"negative.bed: column start must hold non-negative integers; row 2 has '-3'",
+        ),
+    ],
+)
 def test_read_truth_bed_errors_name_the_file(tmp_path, name, content, message):
     path = tmp_path / name
     path.write_text(content)
@@ -194,8 +202,11 @@ def test_gene_elements_label_own_truth_and_every_other_element_in_the_window(tru
     elements = gene_elements(WINDOW, "G1", truth, ELEMENTS)
     as_tuples = set(map(tuple, elements[["start", "end", "label", "kind"]].itertuples(index=False)))
     assert as_tuples == {
-        (95, 105, 1, "promoter"), (150, 160, 1, "enhancer"),  # G1's own elements
-        (20, 30, 0, "ctcf_open"), (170, 180, 0, "closed_motifs"), (185, 195, 0, "enhancer"),
+        (95, 105, 1, "promoter"),
+        (150, 160, 1, "enhancer"),  # G1's own elements
+        (20, 30, 0, "ctcf_open"),
+        (170, 180, 0, "closed_motifs"),
+        (185, 195, 0, "enhancer"),
     }  # G2's enhancer at 1500 and chr2's element lie outside the window
     labels = base_labels(WINDOW.length, elements)
     assert labels.sum() == 20 and labels[95:105].all() and labels[150:160].all()
@@ -276,8 +287,15 @@ def test_discovery_table_layout_and_rendering(truth):
     oracle = np.zeros(200)
     oracle[150:160] = 1.0
     flat = np.zeros(200)
-    gene = gene_window(WINDOW, "G1", truth, eligible, {"oracle": oracle, "flat": flat},
-                       selections={"hard": oracle > 0}, decoys=ELEMENTS)
+    gene = gene_window(
+        WINDOW,
+        "G1",
+        truth,
+        eligible,
+        {"oracle": oracle, "flat": flat},
+        selections={"hard": oracle > 0},
+        decoys=ELEMENTS,
+    )
     table = discovery_table({"K562": [gene]})
     assert list(table.columns) == TABLE_COLUMNS
     rows = table.set_index(["method", "level"])
@@ -314,8 +332,9 @@ def test_demo_truth_scored_against_itself_is_perfect_in_either_orientation(tiny_
             track[e.start + half_width : e.end + half_width] = 1.0
         oracle = stored_window(track, g.tss + half_width, half_width, minus, reverse_minus=True)
         window = Window(g.chrom, g.tss, half_width, minus, reverse_minus=True)
-        eligible = eligible_positions(window.length, central, np.zeros(window.length, bool),
-                                      np.zeros(window.length, bool))
+        eligible = eligible_positions(
+            window.length, central, np.zeros(window.length, bool), np.zeros(window.length, bool)
+        )
         genes.append(gene_window(window, g.gene_id, truth, eligible, {"oracle": oracle}, decoys=elements))
     assert minus_genes > 0
     assert per_base_auprc(genes)["oracle"] == pytest.approx(1.0)

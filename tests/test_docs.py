@@ -41,8 +41,11 @@ def package_calls(script: Path) -> list[str]:
                     modules[alias.asname or alias.name] = f"seq2exp.{alias.name}"
                 elif node.module != "seq2exp.logs" and not alias.name.isupper():
                     calls.append(f"{node.module}.{alias.name}")
-    uses = [node for node in ast.walk(tree)
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules]
+    uses = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules
+    ]
     calls += [f"{modules[node.value.id]}.{node.attr}" for node in sorted(uses, key=lambda n: (n.lineno, n.col_offset))]
     return list(dict.fromkeys(calls))
 
@@ -83,10 +86,16 @@ def test_the_rule_map_covers_every_script_and_names_live_functions():
 def test_the_package_map_lists_every_module():
     text = (REPO / "README.md").read_text()
     documented = set(re.findall(r"^\| `(seq2exp[\w./]*)` \|", first_table(text, "## Package map"), re.M))
-    modules = {str(p.relative_to(REPO / "src").with_suffix("")).replace("/", ".")
-               for p in (REPO / "src" / "seq2exp").rglob("*.py") if p.name != "__init__.py"}
-    modules |= {str(p.parent.relative_to(REPO / "src")).replace("/", ".") + "/"
-                for p in (REPO / "src" / "seq2exp").rglob("__init__.py") if p.parent.name != "seq2exp"}
+    modules = {
+        str(p.relative_to(REPO / "src").with_suffix("")).replace("/", ".")
+        for p in (REPO / "src" / "seq2exp").rglob("*.py")
+        if p.name != "__init__.py"
+    }
+    modules |= {
+        str(p.parent.relative_to(REPO / "src")).replace("/", ".") + "/"
+        for p in (REPO / "src" / "seq2exp").rglob("__init__.py")
+        if p.parent.name != "seq2exp"
+    }
     assert documented == modules
 
 

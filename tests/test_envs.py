@@ -8,11 +8,11 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
 from importlib.metadata import distribution, packages_distributions, version
 from pathlib import Path
 
 import pytest
+import tomllib
 import yaml
 
 CONDA_PIN = re.compile(r"^[A-Za-z0-9_.\-]+=[0-9][^=\s]*$")
@@ -66,8 +66,12 @@ def test_pip_pins_are_what_we_install_and_test(repo):
 
 def test_setup_env_installs_exactly_the_union_of_the_pip_sections(repo):
     script = f'source <(sed -n "/^pinned_requirements()/,/^}}/p" {repo}/workflow/setup_env.sh); pinned_requirements'
-    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
-                            env={"REPO": str(repo), "PYTHON": sys.executable, "PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        env={"REPO": str(repo), "PYTHON": sys.executable, "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stderr
     installed = set(result.stdout.split())
     union = {pin for path in env_files(repo) for pin in pip_pins(path)}
@@ -141,8 +145,12 @@ def rule_groups(repo) -> dict[str, str]:
 
 def dry_run_jobs(repo, tmp_path, *args) -> tuple[str, list[dict]]:
     """Snakemake's dry-run listing, and per job: rule, threads and resources as printed."""
-    result = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-s", str(repo / "Snakefile"),
-                             "--directory", str(tmp_path), *args], capture_output=True, text=True, cwd=repo)
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "-s", str(repo / "Snakefile"), "--directory", str(tmp_path), *args],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     jobs = []
@@ -152,8 +160,13 @@ def dry_run_jobs(repo, tmp_path, *args) -> tuple[str, list[dict]]:
             continue
         threads = re.search(r"^\s+threads: (\d+)$", block, re.M)
         resources = re.search(r"^\s+resources: (.*)$", block, re.M).group(1)
-        jobs.append(dict(rule=rule.group(1), threads=int(threads.group(1)) if threads else 1,
-                         **dict(item.split("=", 1) for item in resources.split(", "))))
+        jobs.append(
+            dict(
+                rule=rule.group(1),
+                threads=int(threads.group(1)) if threads else 1,
+                **dict(item.split("=", 1) for item in resources.split(", ")),
+            )
+        )
     return output, jobs
 
 
@@ -174,8 +187,9 @@ def test_profiles_leave_the_software_deployment_method_to_the_command_line(repo)
 def test_slurm_profile_dry_run_asks_each_job_for_its_groups_resources(repo, tmp_path):
     """The paper's run planned through the SLURM profile (no SLURM here: a dry run only validates
     the plugin's settings). --cores 64: a dry run otherwise caps every job's threads at 1."""
-    output, jobs = dry_run_jobs(repo, tmp_path, "--profile", "profiles/slurm", "--cores", "64",
-                                "--configfile", "config/config.yaml")
+    output, jobs = dry_run_jobs(
+        repo, tmp_path, "--profile", "profiles/slurm", "--cores", "64", "--configfile", "config/config.yaml"
+    )
     assert "Using profile profiles/slurm" in output
     config = yaml.safe_load((repo / "config/config.yaml").read_text())["resources"]
     groups = rule_groups(repo)
@@ -187,11 +201,16 @@ def test_slurm_profile_dry_run_asks_each_job_for_its_groups_resources(repo, tmp_
         group = config[groups["download_*" if job["rule"].startswith("download_") else job["rule"]]]
         assert job["threads"] == group["threads"] == int(job["cpus_per_task"]), job
         assert (int(job["mem_mb"]), int(job["runtime"]), int(job["gpu"])) == (
-            group["mem_mb"], group["runtime"], group["gpu"]), job
+            group["mem_mb"],
+            group["runtime"],
+            group["gpu"],
+        ), job
         rules.add(job["rule"])
     assert {"crispri", "train_model", "train_soft_model", "store_cell", "download_evaluation_crispri"} <= rules
     training = [job for job in jobs if job["rule"].startswith("train_")]
-    assert len(training) == 2 * len(yaml.safe_load((repo / "config/config.yaml").read_text())["models"]) and all(job["gpu"] == "1" for job in training)
+    assert len(training) == 2 * len(yaml.safe_load((repo / "config/config.yaml").read_text())["models"]) and all(
+        job["gpu"] == "1" for job in training
+    )
     assert all(job["gpu"] == "0" for job in jobs if job["rule"] not in ("all", *{j["rule"] for j in training}))
 
 
@@ -266,8 +285,11 @@ def provided_modules(requirements: list[str]) -> set[str]:
     from packaging.utils import canonicalize_name
 
     wanted = required_distributions(requirements)
-    return {module for module, dists in packages_distributions().items()
-            if any(canonicalize_name(d) in wanted for d in dists)}
+    return {
+        module
+        for module, dists in packages_distributions().items()
+        if any(canonicalize_name(d) in wanted for d in dists)
+    }
 
 
 def run_alone(source, code: str, cwd, requirements: list[str] | None = None) -> subprocess.CompletedProcess:
@@ -275,8 +297,9 @@ def run_alone(source, code: str, cwd, requirements: list[str] | None = None) -> 
     provided = provided_modules(pip_pins(source) if requirements is None else requirements)
     env = {**os.environ, "ENV_FILE": source.name, "ENV_MODULES": " ".join(provided)}
     env.pop("PYTHONPATH", None)
-    return subprocess.run([sys.executable, "-c", REFUSE_UNPINNED + code], capture_output=True, text=True,
-                          env=env, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-c", REFUSE_UNPINNED + code], capture_output=True, text=True, env=env, cwd=cwd
+    )
 
 
 def rule_scripts(repo) -> dict[str, set[str]]:
@@ -292,8 +315,11 @@ def rule_scripts(repo) -> dict[str, set[str]]:
 
 def script_imports(path) -> list[str]:
     """The import statements of a script, as source, wherever they stand (__future__ aside)."""
-    return [ast.unparse(node) for node in ast.walk(ast.parse(path.read_text()))
-            if isinstance(node, ast.Import) or isinstance(node, ast.ImportFrom) and node.module != "__future__"]
+    return [
+        ast.unparse(node)
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Import) or isinstance(node, ast.ImportFrom) and node.module != "__future__"
+    ]
 
 
 def test_pipeline_env_alone_plans_the_demo_and_the_paper_run(repo, tmp_path):
@@ -301,11 +327,22 @@ def test_pipeline_env_alone_plans_the_demo_and_the_paper_run(repo, tmp_path):
     no package that only the rules' environments install (torch, pyfaidx, pyBigWig, ...). The dry
     runs leave out --use-conda (no conda here), which changes how jobs run, not what is parsed."""
     for config in ("config/demo.yaml", "config/config.yaml"):
-        args = ["-n", "--cores", "1", "-s", str(repo / "Snakefile"), "--configfile", str(repo / config),
-                "--directory", str(tmp_path / Path(config).stem)]
-        result = run_alone(repo / "workflow/envs/pipeline.yaml",
-                           f"import sys\nfrom snakemake.cli import main\nsys.argv = ['snakemake', *{args!r}]\nmain()",
-                           cwd=repo)
+        args = [
+            "-n",
+            "--cores",
+            "1",
+            "-s",
+            str(repo / "Snakefile"),
+            "--configfile",
+            str(repo / config),
+            "--directory",
+            str(tmp_path / Path(config).stem),
+        ]
+        result = run_alone(
+            repo / "workflow/envs/pipeline.yaml",
+            f"import sys\nfrom snakemake.cli import main\nsys.argv = ['snakemake', *{args!r}]\nmain()",
+            cwd=repo,
+        )
         output = result.stdout + result.stderr
         assert result.returncode == 0, f"{config}:\n{output[-4000:]}"
         assert re.search(r"^train_model\s+\d+$", output, re.M), f"{config}: no training job planned\n{output[-4000:]}"
@@ -314,12 +351,12 @@ def test_pipeline_env_alone_plans_the_demo_and_the_paper_run(repo, tmp_path):
 def test_pipeline_env_alone_still_stops_bad_model_options_at_start(repo):
     """The start-up check of model options needs no torch, so it runs on the conda route too."""
     code = f"""
-sys.path.insert(0, {str(repo / 'src')!r})
+sys.path.insert(0, {str(repo / "src")!r})
 from seq2exp.config import ConfigError, load_config, validate_config
-config = load_config({str(repo / 'config/config.yaml')!r})
+config = load_config({str(repo / "config/config.yaml")!r})
 config["model_overrides"] = {{"enformer": {{"bin_size": 24}}, "seq2exp-hard": {{"treshold": 0.4}}}}
 try:
-    validate_config(config, {str(repo / 'workflow/schemas/config.schema.yaml')!r})
+    validate_config(config, {str(repo / "workflow/schemas/config.schema.yaml")!r})
 except ConfigError as error:
     print(error)
 """

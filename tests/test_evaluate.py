@@ -25,8 +25,15 @@ from seq2exp.results import promoter_active_genes, result_tables
 
 def predictions(target, prediction, split="test", prefix="G", chrom="chr22"):
     n = len(target)
-    return pd.DataFrame({"gene_id": [f"{prefix}{i}" for i in range(n)], "chrom": chrom, "split": split,
-                         "target": np.asarray(target, float), "prediction": np.asarray(prediction, float)})
+    return pd.DataFrame(
+        {
+            "gene_id": [f"{prefix}{i}" for i in range(n)],
+            "chrom": chrom,
+            "split": split,
+            "target": np.asarray(target, float),
+            "prediction": np.asarray(prediction, float),
+        }
+    )
 
 
 def noisy(n, noise, seed=1):
@@ -95,8 +102,9 @@ def test_bootstrap_ci_level_sets_the_percentiles():
 def test_metrics_row_uses_only_the_requested_split():
     test = predictions([1.0, 2, 3, 4], [1.0, 4, 2, 5])
     train = predictions([0.0, 10, 0, 10], [10.0, 0, 10, 0], split="train", prefix="T")
-    row = metrics_row(pd.concat([train, test]), "seq2exp-soft", "K562", n_boot=50,
-                      mask_ratio=0.1, mask_ratio_no_centre=0.05)
+    row = metrics_row(
+        pd.concat([train, test]), "seq2exp-soft", "K562", n_boot=50, mask_ratio=0.1, mask_ratio_no_centre=0.05
+    )
     assert list(row) == TABLE_COLUMNS
     assert row["n_genes"] == 4 and row["source"] == "ours" and row["split"] == "test"
     assert row["mse"] == pytest.approx(1.5) and row["pearson"] == pytest.approx(1 / math.sqrt(2))
@@ -133,26 +141,33 @@ def test_paper_results_hold_the_published_numbers():
 
 @pytest.fixture
 def table1():
-    rows = [metrics_row(predictions(*noisy(40, 0.5)), "seq2exp-soft", "K562", n_boot=50),
-            metrics_row(predictions(*noisy(40, 0.8)), "features-only", "GM12878", n_boot=50)]
+    rows = [
+        metrics_row(predictions(*noisy(40, 0.5)), "seq2exp-soft", "K562", n_boot=50),
+        metrics_row(predictions(*noisy(40, 0.8)), "features-only", "GM12878", n_boot=50),
+    ]
     return results_table(rows, TABLE1_MODELS, ["K562", "GM12878"])
 
 
 def test_results_table_has_an_ours_row_per_model_and_cell_type_and_the_paper_rows(table1):
     assert list(table1.columns) == TABLE_COLUMNS
     ours = table1[table1["source"] == "ours"]
-    assert list(zip(ours["model"], ours["cell_type"])) == [
-        (m, c) for m in TABLE1_MODELS for c in ["K562", "GM12878"]]
+    assert list(zip(ours["model"], ours["cell_type"])) == [(m, c) for m in TABLE1_MODELS for c in ["K562", "GM12878"]]
     ran = ours["n_genes"].notna()
     assert set(zip(ours.loc[ran, "model"], ours.loc[ran, "cell_type"])) == {
-        ("seq2exp-soft", "K562"), ("features-only", "GM12878")}
+        ("seq2exp-soft", "K562"),
+        ("features-only", "GM12878"),
+    }
     assert ours.loc[~ran, ["mse", "mae", "pearson", "pearson_ci_low"]].isna().all().all()
     paper = table1[table1["source"] == "paper"]
     assert len(paper) == 16 and "features-only" not in set(paper["model"])
     assert list(table1["model"].drop_duplicates()) == TABLE1_MODELS
     first = table1[table1["model"] == "enformer"]
     assert list(zip(first["cell_type"], first["source"])) == [
-        ("K562", "ours"), ("K562", "paper"), ("GM12878", "ours"), ("GM12878", "paper")]
+        ("K562", "ours"),
+        ("K562", "paper"),
+        ("GM12878", "ours"),
+        ("GM12878", "paper"),
+    ]
 
 
 def test_results_table_refuses_duplicate_runs_and_mixed_splits():
@@ -169,16 +184,19 @@ def test_markdown_shows_both_blocks_na_and_four_decimals(table1):
     assert "| enformer | NA | NA | NA | NA | NA | NA |" in ours
     assert "| enformer | 0.3629 | 0.4714 | 0.7940 | 0.3668 | 0.4721 | 0.7991 |" in paper
     soft = table1[(table1["model"] == "seq2exp-soft") & (table1["source"] == "ours")].iloc[0]
-    assert (f"| seq2exp-soft | {soft['mse']:.4f} | {soft['mae']:.4f} | {soft['pearson']:.4f} "
-            f"[{soft['pearson_ci_low']:.4f}, {soft['pearson_ci_high']:.4f}] | NA |") in ours
+    assert (
+        f"| seq2exp-soft | {soft['mse']:.4f} | {soft['mae']:.4f} | {soft['pearson']:.4f} "
+        f"[{soft['pearson_ci_low']:.4f}, {soft['pearson_ci_high']:.4f}] | NA |"
+    ) in ours
     assert "| features-only | NA | NA | NA | NA | NA | NA |" in paper
     assert "mask ratio" not in text and "K562 n = 40" in ours
 
 
 def test_the_authors_weights_rows_sit_beside_ours_in_their_own_block():
     ours = metrics_row(predictions(*noisy(40, 0.5)), "seq2exp-soft", "K562", n_boot=50)
-    authors = dict(metrics_row(predictions(*noisy(30, 0.2, seed=3)), "seq2exp-soft", "K562", n_boot=50),
-                   source="authors-weights")
+    authors = dict(
+        metrics_row(predictions(*noisy(30, 0.2, seed=3)), "seq2exp-soft", "K562", n_boot=50), source="authors-weights"
+    )
     table = results_table([ours], TABLE1_MODELS, ["K562"], extra=[authors])
     soft = table[table["model"] == "seq2exp-soft"]
     assert list(soft["source"]) == ["ours", "authors-weights", "paper"]
@@ -187,13 +205,15 @@ def test_the_authors_weights_rows_sit_beside_ours_in_their_own_block():
     block = text.split("## The authors' weights on our features")[1].split("## Paper")[0]
     assert f"| seq2exp-soft | {authors['mse']:.4f} |" in block and "K562 n = 30" in block
     assert "| caduceus | NA | NA | NA |" in block
-    assert "authors" not in render_markdown(results_table([ours], TABLE1_MODELS, ["K562"]), TABLE1_MODELS,
-                                            ["K562"], "Table 1", mask_ratios=False)
+    assert "authors" not in render_markdown(
+        results_table([ours], TABLE1_MODELS, ["K562"]), TABLE1_MODELS, ["K562"], "Table 1", mask_ratios=False
+    )
 
 
 def test_markdown_of_table2_shows_mask_ratios_as_percent():
-    row = metrics_row(predictions(*noisy(30, 0.5)), "seq2exp-retrain", "K562", n_boot=20,
-                      mask_ratio=0.1, mask_ratio_no_centre=0.05263)
+    row = metrics_row(
+        predictions(*noisy(30, 0.5)), "seq2exp-retrain", "K562", n_boot=20, mask_ratio=0.1, mask_ratio_no_centre=0.05263
+    )
     table = results_table([row], TABLE2_MODELS, ["K562", "GM12878"])
     text = render_markdown(table, TABLE2_MODELS, ["K562", "GM12878"], "Table 2")
     assert "K562 mask ratio | K562 mask ratio w/o centre" in text
@@ -231,8 +251,9 @@ def test_paired_interval_is_narrower_than_unpaired_for_correlated_models():
     target = rng.normal(size=300)
     shared = rng.normal(size=300)
     a, b = target + shared, target + shared + 0.05 * rng.normal(size=300)
-    comparison = paired_comparison({"seq2exp-soft": predictions(target, a), "m": predictions(target, b)},
-                                   n_boot=300).set_index("metric")
+    comparison = paired_comparison(
+        {"seq2exp-soft": predictions(target, a), "m": predictions(target, b)}, n_boot=300
+    ).set_index("metric")
     paired_width = comparison.loc["pearson", "ci_high"] - comparison.loc["pearson", "ci_low"]
     low_a, high_a = bootstrap_pearson_ci(target, a, n_boot=300, seed=1)
     assert paired_width < (high_a - low_a) / 5
@@ -248,8 +269,9 @@ def test_paired_comparison_refuses_mismatched_targets_and_missing_reference():
 
 def test_comparison_markdown_lists_each_model_with_signed_differences():
     target = np.arange(20, dtype=float)
-    comparison = paired_comparison({"seq2exp-soft": predictions(target, target),
-                                    "caduceus": predictions(target, target + 1.0)}, n_boot=50)
+    comparison = paired_comparison(
+        {"seq2exp-soft": predictions(target, target), "caduceus": predictions(target, target + 1.0)}, n_boot=50
+    )
     text = render_comparison_markdown(comparison, "K562: models against seq2exp-soft")
     assert "| caduceus | 20 | +1.0000 [+1.0000, +1.0000] | 0.000 |" in text
     assert "model - seq2exp-soft" in text
@@ -259,13 +281,22 @@ def test_comparison_markdown_lists_each_model_with_signed_differences():
 
 
 def test_a_promoter_is_active_where_a_peak_overlaps_tss_plus_minus_half_width():
-    genes = pd.DataFrame({"gene_id": ["edge_left", "edge_right", "inside", "covered", "elsewhere", "far"],
-                          "chrom": ["chr1", "chr1", "chr1", "chr1", "chr2", "chr1"],
-                          "tss": [1000, 2000, 3000, 9000, 1000, 20000]})
+    genes = pd.DataFrame(
+        {
+            "gene_id": ["edge_left", "edge_right", "inside", "covered", "elsewhere", "far"],
+            "chrom": ["chr1", "chr1", "chr1", "chr1", "chr2", "chr1"],
+            "tss": [1000, 2000, 3000, 9000, 1000, 20000],
+        }
+    )
     # Promoters span [tss - 50, tss + 50): a peak ending at 950 or starting at 2050 misses them; a long
     # early peak covers the promoter at 9000 although a later, shorter peak starts before it.
-    peaks = pd.DataFrame({"chrom": ["chr1", "chr1", "chr1", "chr1", "chr1"],
-                          "start": [900, 2050, 3040, 5000, 8000], "end": [950, 2100, 3060, 9960, 8100]})
+    peaks = pd.DataFrame(
+        {
+            "chrom": ["chr1", "chr1", "chr1", "chr1", "chr1"],
+            "start": [900, 2050, 3040, 5000, 8000],
+            "end": [950, 2100, 3060, 9960, 8100],
+        }
+    )
     assert promoter_active_genes(genes, peaks, half_width=50) == {"inside", "covered"}
     assert promoter_active_genes(genes, peaks, half_width=51) == {"edge_left", "edge_right", "inside", "covered"}
 
@@ -273,9 +304,15 @@ def test_a_promoter_is_active_where_a_peak_overlaps_tss_plus_minus_half_width():
 def test_table1_scores_the_promoter_active_test_genes_apart_and_opens_with_paired_differences(tmp_path):
     rng = np.random.default_rng(0)
     n = 40
-    genes = pd.DataFrame({"gene_id": [f"G{i}" for i in range(n)], "chrom": "chr22",
-                          "tss": 1000 * np.arange(1, n + 1), "strand": "+",
-                          "split": ["train"] * 10 + ["test"] * 30})
+    genes = pd.DataFrame(
+        {
+            "gene_id": [f"G{i}" for i in range(n)],
+            "chrom": "chr22",
+            "tss": 1000 * np.arange(1, n + 1),
+            "strand": "+",
+            "split": ["train"] * 10 + ["test"] * 30,
+        }
+    )
     genes.to_csv(tmp_path / "genes.tsv", sep="\t", index=False)
     active = [f"G{i}" for i in range(5, 40, 2)]  # 3 training and 15 test genes
     peaks = genes[genes["gene_id"].isin(active)].assign(start=lambda g: g["tss"] - 10, end=lambda g: g["tss"] + 10)
@@ -285,14 +322,28 @@ def test_table1_scores_the_promoter_active_test_genes_apart_and_opens_with_paire
     target = rng.normal(size=n)
     paths = {}
     for model, noise in (("seq2exp-soft", 0.3), ("caduceus", 0.9)):
-        table = genes[["gene_id", "chrom", "split"]].assign(target=target,
-                                                            prediction=target + noise * rng.normal(size=n))
+        table = genes[["gene_id", "chrom", "split"]].assign(
+            target=target, prediction=target + noise * rng.normal(size=n)
+        )
         paths["K562", model] = str(tmp_path / f"{model}.tsv")
         table.to_csv(paths["K562", model], sep="\t", index=False)
-    out = {name: str(tmp_path / name) for name in ("table1", "table1_promoter_active", "table1_md", "table2",
-                                                    "table2_md", "comparison", "comparison_md")}
-    config = {"evaluation": {"bootstrap": 50, "seed": 0}, "split": {"test": ["chr22"]},
-              "features": {"promoter_half_width": 50}}
+    out = {
+        name: str(tmp_path / name)
+        for name in (
+            "table1",
+            "table1_promoter_active",
+            "table1_md",
+            "table2",
+            "table2_md",
+            "comparison",
+            "comparison_md",
+        )
+    }
+    config = {
+        "evaluation": {"bootstrap": 50, "seed": 0},
+        "split": {"test": ["chr22"]},
+        "features": {"promoter_half_width": 50},
+    }
     result_tables(config, paths, out, str(tmp_path / "genes.tsv"), {"K562": str(tmp_path / "peaks.narrowPeak")})
 
     soft = pd.read_csv(paths["K562", "seq2exp-soft"], sep="\t")
@@ -301,8 +352,9 @@ def test_table1_scores_the_promoter_active_test_genes_apart_and_opens_with_paire
     row = table.loc[("seq2exp-soft", "ours")]
     assert row["n_genes"] == 15
     assert row["pearson"] == pytest.approx(regression_metrics(expected["target"], expected["prediction"])["pearson"])
-    assert pd.read_csv(out["table1"], sep="\t").set_index(["model", "source"]).loc[("caduceus", "ours"),
-                                                                                  "n_genes"] == 30
+    assert (
+        pd.read_csv(out["table1"], sep="\t").set_index(["model", "source"]).loc[("caduceus", "ours"), "n_genes"] == 30
+    )
     comparison = pd.read_csv(out["comparison"], sep="\t").set_index(["genes", "metric"])
     assert comparison.loc[("promoter active", "pearson"), "n_genes"] == 15
     text = Path(out["table1_md"]).read_text()

@@ -15,6 +15,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from test_peaks import write_bigwig
 
 from seq2exp.demo import write_ctss, write_fasta_gz
 from seq2exp.files import scratch_dir, write_tsv
@@ -23,7 +24,6 @@ from seq2exp.inventory import chromosome_names
 from seq2exp.peaks import PeakSettings, call_peaks
 from seq2exp.sources import prepare_fasta
 from seq2exp.store import build_cell_store, build_sequence_store
-from test_peaks import write_bigwig
 
 FLOAT16_MAX = 65504.0
 
@@ -89,12 +89,29 @@ def test_signal_above_float16_range_is_clipped_and_counted(tmp_path, caplog):
     sizes = {"chr1": 1000}
     dnase = write_bigwig(tmp_path / "d.bw", sizes, [("chr1", 100, 110, 1e5), ("chr1", 110, 120, 7.0)])
     h3k27ac = write_bigwig(tmp_path / "h.bw", sizes, [("chr1", 0, 1000, 1.0)])
-    genes = pd.DataFrame({"gene_id": ["g1", "g2"], "chrom": ["chr1", "chr1"], "tss": [100, 500],
-                          "strand": ["+", "+"], "target": [1.0, 2.0], "f": [0.0, 0.0]})
+    genes = pd.DataFrame(
+        {
+            "gene_id": ["g1", "g2"],
+            "chrom": ["chr1", "chr1"],
+            "tss": [100, 500],
+            "strand": ["+", "+"],
+            "target": [1.0, 2.0],
+            "f": [0.0, 0.0],
+        }
+    )
     store = tmp_path / "K562.h5"
     with caplog.at_level(logging.WARNING):
-        build_cell_store(str(store), genes, ["f"], dnase, h3k27ac, lambda g: np.zeros(100, np.float32),
-                         pd.DataFrame(columns=["chrom", "start", "end"]), 50, False)
+        build_cell_store(
+            str(store),
+            genes,
+            ["f"],
+            dnase,
+            h3k27ac,
+            lambda g: np.zeros(100, np.float32),
+            pd.DataFrame(columns=["chrom", "start", "end"]),
+            50,
+            False,
+        )
     with h5py.File(store) as handle:
         signals = handle["signals"][:]
     assert np.isfinite(signals).all()
@@ -104,15 +121,33 @@ def test_signal_above_float16_range_is_clipped_and_counted(tmp_path, caplog):
 
 def test_nan_and_missing_bigwig_bases_are_counted_per_file(tmp_path, caplog):
     sizes = {"chr1": 1000}
-    dnase = write_bigwig(tmp_path / "d.bw", sizes, [("chr1", 0, 90, 1.0), ("chr1", 90, 120, float("nan")),
-                                                    ("chr1", 120, 1000, 1.0)])
+    dnase = write_bigwig(
+        tmp_path / "d.bw", sizes, [("chr1", 0, 90, 1.0), ("chr1", 90, 120, float("nan")), ("chr1", 120, 1000, 1.0)]
+    )
     h3k27ac = write_bigwig(tmp_path / "h.bw", sizes, [("chr1", 0, 480, 1.0)])  # no data from 480 on
-    genes = pd.DataFrame({"gene_id": ["g1", "g2"], "chrom": ["chr1", "chr1"], "tss": [100, 500],
-                          "strand": ["+", "+"], "target": [1.0, 2.0], "f": [0.0, 0.0]})
+    genes = pd.DataFrame(
+        {
+            "gene_id": ["g1", "g2"],
+            "chrom": ["chr1", "chr1"],
+            "tss": [100, 500],
+            "strand": ["+", "+"],
+            "target": [1.0, 2.0],
+            "f": [0.0, 0.0],
+        }
+    )
     store = tmp_path / "K562.h5"
     with caplog.at_level(logging.INFO, logger="seq2exp.store"):
-        build_cell_store(str(store), genes, ["f"], dnase, h3k27ac, lambda g: np.zeros(100, np.float32),
-                         pd.DataFrame(columns=["chrom", "start", "end"]), 50, False)
+        build_cell_store(
+            str(store),
+            genes,
+            ["f"],
+            dnase,
+            h3k27ac,
+            lambda g: np.zeros(100, np.float32),
+            pd.DataFrame(columns=["chrom", "start", "end"]),
+            50,
+            False,
+        )
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [f"{dnase}: 30 bases of the genes' windows hold NaN values, read as 0 ({store})"]
     assert f"{h3k27ac}: 70 bases of the genes' windows have no data, read as 0" in caplog.text
@@ -125,8 +160,9 @@ def test_nan_and_missing_bigwig_bases_are_counted_per_file(tmp_path, caplog):
 
 def killed_during(code: str) -> None:
     """Run `code` in a child process that SIGKILLs itself where the code calls `die()`."""
-    result = run_python("import os, signal\ndef die():\n    os.kill(os.getpid(), signal.SIGKILL)\n"
-                        + textwrap.dedent(code))
+    result = run_python(
+        "import os, signal\ndef die():\n    os.kill(os.getpid(), signal.SIGKILL)\n" + textwrap.dedent(code)
+    )
     assert result.returncode == -signal.SIGKILL, result.stderr
 
 
@@ -187,17 +223,28 @@ def gzip_header_is_anonymous(path) -> bool:
 
 
 def write_outputs(folder, fasta):
-    genes = pd.DataFrame({"gene_id": ["a", "b"], "chrom": "chr1", "tss": [100, 400], "strand": ["+", "-"],
-                          "target": [1.0, 2.0], "f": [0.5, 0.25]})
+    genes = pd.DataFrame(
+        {
+            "gene_id": ["a", "b"],
+            "chrom": "chr1",
+            "tss": [100, 400],
+            "strand": ["+", "-"],
+            "target": [1.0, 2.0],
+            "f": [0.5, 0.25],
+        }
+    )
     write_tsv(genes, str(folder / "hic_contact.tsv.gz"))
     write_fasta_gz({"chr1": "ACGT" * 250}, str(folder / "genome.fa.gz"))
-    write_ctss(pd.DataFrame({"chrom": ["chr1"], "start": [5], "end": [6], "name": ["x"], "count": [3],
-                             "strand": ["+"]}), str(folder / "c.ctss.bed.gz"))
+    write_ctss(
+        pd.DataFrame({"chrom": ["chr1"], "start": [5], "end": [6], "name": ["x"], "count": [3], "strand": ["+"]}),
+        str(folder / "c.ctss.bed.gz"),
+    )
     nothing = pd.DataFrame(columns=["chrom", "start", "end"])
     build_sequence_store(str(folder / "sequence.h5"), genes, str(fasta), nothing, 50, True)
     bigwig = write_bigwig(folder / "d.bw", {"chr1": 1000}, [("chr1", 0, 1000, 2.0)])
-    build_cell_store(str(folder / "K562.h5"), genes, ["f"], bigwig, bigwig, lambda g: np.ones(100, np.float32),
-                     nothing, 50, True)
+    build_cell_store(
+        str(folder / "K562.h5"), genes, ["f"], bigwig, bigwig, lambda g: np.ones(100, np.float32), nothing, 50, True
+    )
 
 
 def test_data_outputs_are_byte_reproducible(tmp_path):

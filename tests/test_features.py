@@ -37,9 +37,9 @@ def fasta(tmp_path):
 
 
 def test_window_near_chromosome_ends_is_padded_with_n(fasta):
-    assert list(window_codes(fasta, "chr1", 1, 3)) == [4, 4, 0, 1, 2, 3]          # [-2, 4)
-    assert list(window_codes(fasta, "chr1", 8, 3)) == [0, 1, 2, 3, 0, 4]          # [5, 11): "acgtA" + pad
-    assert list(window_codes(fasta, "chr2", 2, 4)) == [4, 4, 2, 2, 2, 2, 4, 4]    # both ends
+    assert list(window_codes(fasta, "chr1", 1, 3)) == [4, 4, 0, 1, 2, 3]  # [-2, 4)
+    assert list(window_codes(fasta, "chr1", 8, 3)) == [0, 1, 2, 3, 0, 4]  # [5, 11): "acgtA" + pad
+    assert list(window_codes(fasta, "chr2", 2, 4)) == [4, 4, 2, 2, 2, 2, 4, 4]  # both ends
 
 
 def test_codes_and_reverse_complement():
@@ -49,8 +49,11 @@ def test_codes_and_reverse_complement():
 
 
 def test_chromosome_names_are_matched_across_conventions():
-    assert match_chromosomes(["chr1", "chrX", "chrM", "chr9"], ["1", "X", "MT"], "f.hic") == \
-        {"chr1": "1", "chrX": "X", "chrM": "MT"}
+    assert match_chromosomes(["chr1", "chrX", "chrM", "chr9"], ["1", "X", "MT"], "f.hic") == {
+        "chr1": "1",
+        "chrX": "X",
+        "chrM": "MT",
+    }
     assert match_chromosomes(["22"], ["chr22"], "a.bw") == {"22": "chr22"}
     with pytest.raises(ValueError, match=r"x.bw: chromosome M is ambiguous: it holds \['chrM', 'MT'\]"):
         match_chromosomes(["M"], ["chrM", "MT"], "x.bw")
@@ -68,10 +71,10 @@ def write_bigwig(path, chroms, entries):
 def test_track_window_pads_and_turns_missing_data_to_zero(tmp_path):
     path = write_bigwig(tmp_path / "s.bw", {"1": 20}, [("1", 2, 4, 1.5), ("1", 10, 12, float("nan"))])
     with Track(path, ["chr1"]) as track:
-        values, no_data, nan = track.window("chr1", 3, 5)                       # [-2, 8)
+        values, no_data, nan = track.window("chr1", 3, 5)  # [-2, 8)
         assert values.dtype == np.float32
         assert list(values) == [0, 0, 0, 0, 1.5, 1.5, 0, 0, 0, 0] and (no_data, nan) == (6, 0)
-        values, no_data, nan = track.window("chr1", 11, 2)                      # [9, 13): NaN over 10-12
+        values, no_data, nan = track.window("chr1", 11, 2)  # [9, 13): NaN over 10-12
         assert list(values) == [0, 0, 0, 0] and (no_data, nan) == (2, 2)
         assert track.region_sum("chr1", 0, 20) == pytest.approx(3.0)
         with pytest.raises(KeyError, match=f"{path}: no chromosome chr2"):
@@ -87,7 +90,7 @@ def test_not_a_bigwig_is_named(tmp_path):
 
 def test_promoter_activity_is_the_geometric_mean_of_rpms(tmp_path):
     chroms = {"chr1": 1000}
-    dnase = write_bigwig(tmp_path / "d.bw", chroms, [("chr1", 0, 1000, 1.0)])     # total 1000
+    dnase = write_bigwig(tmp_path / "d.bw", chroms, [("chr1", 0, 1000, 1.0)])  # total 1000
     h3k27ac = write_bigwig(tmp_path / "h.bw", chroms, [("chr1", 100, 200, 4.0)])  # total 400
     genes = pd.DataFrame({"gene_id": ["g1", "g2"], "chrom": ["chr1", "chr1"], "tss": [150, 600]})
     table = promoter_activity(genes, dnase, h3k27ac, half_width=50)
@@ -105,14 +108,17 @@ def write_ctss(path, rows):
 
 
 def test_cage_target_sums_both_strands_within_half_width(tmp_path):
-    path = write_ctss(tmp_path / "c.ctss.bed.gz", [
-        ("1", 808, 5, "+"),    # TSS - 192: inside
-        ("1", 1000, 3, "-"),   # at the TSS, other strand: inside
-        ("1", 1191, 2, "+"),   # TSS + 191: inside
-        ("1", 1192, 100, "+"), # TSS + 192: outside (half-open window)
-        ("1", 807, 100, "-"),  # TSS - 193: outside
-        ("2", 1000, 7, "+"),   # another chromosome
-    ])
+    path = write_ctss(
+        tmp_path / "c.ctss.bed.gz",
+        [
+            ("1", 808, 5, "+"),  # TSS - 192: inside
+            ("1", 1000, 3, "-"),  # at the TSS, other strand: inside
+            ("1", 1191, 2, "+"),  # TSS + 191: inside
+            ("1", 1192, 100, "+"),  # TSS + 192: outside (half-open window)
+            ("1", 807, 100, "-"),  # TSS - 193: outside
+            ("2", 1000, 7, "+"),  # another chromosome
+        ],
+    )
     genes = pd.DataFrame({"gene_id": ["g1", "g2", "g3"], "chrom": ["chr1", "chr2", "chr1"], "tss": [1000, 1000, 5000]})
     targets = cage_targets(read_ctss(path), genes, half_width=192, per_million=False, source=path)
     assert list(targets["cage_tags"]) == [10, 7, 0]
@@ -133,13 +139,15 @@ def test_empty_or_malformed_ctss_is_named(tmp_path):
 
 
 def test_gene_selection_drops_with_reasons():
-    raw = pd.DataFrame({
-        "gene_id": ["a", "b", "c", "d", "e", "a", "f"],
-        "gene_name": list("ABCDEAF"),
-        "chrom": ["1", "chr2", "chrUn", "chr1", "chr1", "chr1", "chr3"],
-        "tss": [10, 5, 1, 1000, 20, 10, 3],
-        "strand": ["+", "-", "+", "+", "?", "+", "+"],
-    })
+    raw = pd.DataFrame(
+        {
+            "gene_id": ["a", "b", "c", "d", "e", "a", "f"],
+            "gene_name": list("ABCDEAF"),
+            "chrom": ["1", "chr2", "chrUn", "chr1", "chr1", "chr1", "chr3"],
+            "tss": [10, 5, 1, 1000, 20, 10, 3],
+            "strand": ["+", "-", "+", "+", "?", "+", "+"],
+        }
+    )
     sizes = {"chr1": 100, "chr2": 50, "chr3": 50}
     kept, report = common_chromosomes(sizes, {"K562.hic (x.hic)": ["1", "2"]})
     assert kept == ["chr1", "chr2"]
@@ -148,9 +156,13 @@ def test_gene_selection_drops_with_reasons():
     assert list(genes["gene_id"]) == ["a", "b"]
     assert list(genes["chrom"]) == ["chr1", "chr2"] and list(genes["split"]) == ["train", "valid"]
     reasons = dict(zip(dropped["gene_id"], dropped["reason"]))
-    assert reasons == {"a": "duplicate gene id", "c": "chromosome chrUn not in the genome FASTA",
-                       "f": "chromosome chr3 not in every input",
-                       "d": "TSS outside the assembly", "e": "strand not + or -"}
+    assert reasons == {
+        "a": "duplicate gene id",
+        "c": "chromosome chrUn not in the genome FASTA",
+        "f": "chromosome chr3 not in every input",
+        "d": "TSS outside the assembly",
+        "e": "strand not + or -",
+    }
     assert (dropped["gene_id"] == "a").sum() == 1
 
 
@@ -159,8 +171,11 @@ def test_a_gene_id_listed_at_two_places_is_an_error_naming_both_rows(tmp_path):
     path.write_text("ENSID,name,chrom,TSS,strand\ng1,A,chr22,500,+\ng2,B,chr1,99,+\ng1,A,chr1,1000,+\ng2,B,chr1,99,+\n")
     columns = {"gene_id": "ENSID", "gene_name": "name", "chrom": "chrom", "tss": "TSS", "strand": "strand"}
     settings = {"columns": columns, "tss_one_based": False}
-    with pytest.raises(ValueError, match=rf"{path}: 1 gene id\(s\) listed at different places .*g1 \(row 1: chr22, "
-                                         r"TSS 500, strand \+ vs row 3: chr1, TSS 1000, strand \+\)"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{path}: 1 gene id\(s\) listed at different places .*g1 \(row 1: chr22, "
+        r"TSS 500, strand \+ vs row 3: chr1, TSS 1000, strand \+\)",
+    ):
         read_gene_table(str(path), settings)
     path.write_text("ENSID,name,chrom,TSS,strand\ng2,B,chr1,99,+\ng2,B,chr1,99,+\ng2,B,chr1,99,-\n")
     with pytest.raises(ValueError, match=r"g2 \(row 1: chr1, TSS 99, strand \+ vs row 3: chr1, TSS 99, strand -\)"):
@@ -171,7 +186,9 @@ def test_a_gene_id_listed_at_two_places_is_an_error_naming_both_rows(tmp_path):
 
 def test_one_based_tss_and_missing_columns(tmp_path):
     path = tmp_path / "genes.csv"
-    pd.DataFrame({"ENSID": ["g"], "Gene name": ["G"], "chrom": ["1"], "TSS_xpresso": [11], "strand": ["+"]}).to_csv(path, index=False)
+    pd.DataFrame({"ENSID": ["g"], "Gene name": ["G"], "chrom": ["1"], "TSS_xpresso": [11], "strand": ["+"]}).to_csv(
+        path, index=False
+    )
     columns = {"gene_id": "ENSID", "gene_name": "Gene name", "chrom": "chrom", "tss": "TSS_xpresso", "strand": "strand"}
     assert read_columns_table(str(path), columns, tss_one_based=True)["tss"].tolist() == [10]
     assert read_columns_table(str(path), columns, tss_one_based=False)["tss"].tolist() == [11]
@@ -184,8 +201,8 @@ def test_window_qc_counts_n_padding_and_blacklist(tmp_path):
     path.write_text(">chr1\nNNNNACGTACGTACGTACGT\n")
     genes = pd.DataFrame({"gene_id": ["g"], "chrom": ["chr1"], "tss": [2]})
     blacklist = pd.DataFrame({"chrom": ["chr1"], "start": [4], "end": [6]})
-    qc = window_qc(genes, str(path), blacklist, half_width=4)                   # [-2, 6)
-    assert qc["frac_n"].iloc[0] == pytest.approx(6 / 8)   # 2 padding + 4 N
+    qc = window_qc(genes, str(path), blacklist, half_width=4)  # [-2, 6)
+    assert qc["frac_n"].iloc[0] == pytest.approx(6 / 8)  # 2 padding + 4 N
     assert qc["frac_blacklist"].iloc[0] == pytest.approx(2 / 8)
 
 
@@ -216,8 +233,15 @@ def test_windows_centre_on_the_gene_lists_tss_and_a_one_based_mix_up_is_reported
     with pytest.raises(ValueError, match="listed twice in column 'Ensembl_ID', e.g. ENSG00000273032"):
         read_gene_list(str(REAL_GENE_LIST), "Ensembl_ID", GENE_LIST_TSS_COLUMNS)  # DGCR5, DGCR9, DGCR10
     # a table whose TSS column counts from 1 (as Xpresso's): ABC's tss is the 0-based base on +
-    table = pd.DataFrame({"id": [*raw["name"], "ENSG_ABSENT"], "name": "n", "chrom": "chr22",
-                          "TSS": [*(raw["tss"] + 1), 5], "strand": [*raw["strand"], "+"]})
+    table = pd.DataFrame(
+        {
+            "id": [*raw["name"], "ENSG_ABSENT"],
+            "name": "n",
+            "chrom": "chr22",
+            "TSS": [*(raw["tss"] + 1), 5],
+            "strand": [*raw["strand"], "+"],
+        }
+    )
     columns = {"gene_id": "id", "gene_name": "name", "chrom": "chrom", "tss": "TSS", "strand": "strand"}
     for one_based, warned in ((True, False), (False, True)):
         caplog.clear()

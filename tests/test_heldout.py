@@ -28,8 +28,9 @@ def config(repo):
 @pytest.fixture(scope="module")
 def shared_genes(config, tiny_demo_paths, fasta, tmp_path_factory):
     """The shared gene table (genome and annotation only), as the gene_table rule writes it."""
-    genes, _, _ = build_gene_table(config, tiny_demo_paths.gene_table, tiny_demo_paths.mrna_features, fasta,
-                                   tiny_demo_paths.blacklist)
+    genes, _, _ = build_gene_table(
+        config, tiny_demo_paths.gene_table, tiny_demo_paths.mrna_features, fasta, tiny_demo_paths.blacklist
+    )
     path = str(tmp_path_factory.mktemp("genes") / "genes.tsv")
     write_tsv(genes, path)
     return path
@@ -60,13 +61,19 @@ def test_split_chromosome_not_in_the_genome_is_an_error(config, tiny_demo_paths,
 def test_split_names_follow_the_alias_rule(config, tiny_demo_paths, fasta):
     genes, _, _ = gene_table(config, tiny_demo_paths, fasta, valid=["3", "21"], test=["22", "X"])
     assert genes.groupby("split")["chrom"].unique().map(sorted).to_dict() == {
-        "train": ["chr1", "chr2"], "valid": ["chr21", "chr3"], "test": ["chr22", "chrX"]}
+        "train": ["chr1", "chr2"],
+        "valid": ["chr21", "chr3"],
+        "test": ["chr22", "chrX"],
+    }
 
 
 def test_input_lacking_a_held_out_chromosome_is_named(config, shared_genes, fasta):
     inputs = {"K562.h3k27ac (h.bw)": ALL_CHROMS, "K562.dnase (k.bw)": [c for c in ALL_CHROMS if c != "chr22"]}
-    with pytest.raises(ValueError, match=r"K562.dnase \(k.bw\) lacks \['chr22'\] of split.test"
-                                         r".*split.allow_missing_heldout"):
+    with pytest.raises(
+        ValueError,
+        match=r"K562.dnase \(k.bw\) lacks \['chr22'\] of split.test"
+        r".*split.allow_missing_heldout",
+    ):
         cell_genes(config, shared_genes, fasta, inputs)
 
 
@@ -75,8 +82,7 @@ def test_a_cell_type_keeps_every_gene_its_inputs_cover(config, tiny_demo, shared
     assert len(genes) == len(tiny_demo.genes) and chromosomes["processed"].all()
 
 
-def test_allowed_missing_held_out_chromosome_reports_the_genes_lost(config, tiny_demo, shared_genes, fasta,
-                                                                    caplog):
+def test_allowed_missing_held_out_chromosome_reports_the_genes_lost(config, tiny_demo, shared_genes, fasta, caplog):
     inputs = {"K562.dnase (k.bw)": [c for c in ALL_CHROMS if c != "chr22"]}
     with caplog.at_level(logging.INFO, logger="seq2exp.genes"):
         genes, chromosomes = cell_genes(config, shared_genes, fasta, inputs, allow_missing=True)
@@ -86,8 +92,10 @@ def test_allowed_missing_held_out_chromosome_reports_the_genes_lost(config, tiny
     assert f"split.test: {on_chr22} genes lost (chr22 absent from K562.dnase (k.bw))" in warnings
     total = len(tiny_demo.genes)
     test_total = int(tiny_demo.genes["chrom"].isin(["chr22", "chrX"]).sum())
-    assert (f"test {test_total - on_chr22} of {test_total}" in caplog.text
-            and f"of {total} genes in {shared_genes}" in caplog.text)
+    assert (
+        f"test {test_total - on_chr22} of {test_total}" in caplog.text
+        and f"of {total} genes in {shared_genes}" in caplog.text
+    )
     table = chromosomes.set_index("chrom")
     assert table.loc["chr22", ["split", "genes_in_table", "genes_kept"]].tolist() == ["test", on_chr22, 0]
     assert table["genes_in_table"].sum() == total and table["genes_kept"].sum() == len(genes)
@@ -95,8 +103,9 @@ def test_allowed_missing_held_out_chromosome_reports_the_genes_lost(config, tiny
     assert table["genes_kept"].to_dict() == {c: int(counts.get(c, 0)) for c in ALL_CHROMS}
 
 
-def test_a_training_chromosome_an_input_lacks_is_a_warning_naming_it_and_the_input(config, tiny_demo, shared_genes,
-                                                                                  fasta, caplog):
+def test_a_training_chromosome_an_input_lacks_is_a_warning_naming_it_and_the_input(
+    config, tiny_demo, shared_genes, fasta, caplog
+):
     inputs = {"K562.h3k27ac (h.bw)": ALL_CHROMS, "K562.dnase (k.bw)": [c for c in ALL_CHROMS if c != "chr2"]}
     genes, _ = cell_genes(config, shared_genes, fasta, inputs)
     on_chr2 = int((tiny_demo.genes["chrom"] == "chr2").sum())
@@ -107,18 +116,25 @@ def test_a_training_chromosome_an_input_lacks_is_a_warning_naming_it_and_the_inp
 
 def test_a_split_left_empty_is_an_error(config, shared_genes, fasta):
     inputs = {"K562.hic (k.hic)": ["chr1", "chr2", "chr22", "chrX"]}
-    with pytest.raises(ValueError, match=r"split.valid: no gene left \(4 genes on chr3, chr21 in the table; "
-                                         r"dropped: .*not in every input"):
+    with pytest.raises(
+        ValueError,
+        match=r"split.valid: no gene left \(4 genes on chr3, chr21 in the table; "
+        r"dropped: .*not in every input",
+    ):
         cell_genes(config, shared_genes, fasta, inputs, allow_missing=True)
 
 
 def test_a_table_left_without_genes_gives_the_reasons_in_the_error(config, tiny_demo, tiny_demo_paths, fasta):
     config = copy.deepcopy(config)
     config["genes"]["max_n_fraction"] = -1.0  # every window is "mostly N"
-    with pytest.raises(ValueError, match=rf"no gene left after filtering; dropped: window more than -100% N or "
-                                         rf"padding \({len(tiny_demo.genes)}\)$"):
-        build_gene_table(config, tiny_demo_paths.gene_table, tiny_demo_paths.mrna_features, fasta,
-                         tiny_demo_paths.blacklist)
+    with pytest.raises(
+        ValueError,
+        match=rf"no gene left after filtering; dropped: window more than -100% N or "
+        rf"padding \({len(tiny_demo.genes)}\)$",
+    ):
+        build_gene_table(
+            config, tiny_demo_paths.gene_table, tiny_demo_paths.mrna_features, fasta, tiny_demo_paths.blacklist
+        )
 
 
 def test_without_mrna_features_every_gene_is_kept(config, tiny_demo, tiny_demo_paths, fasta):

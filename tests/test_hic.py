@@ -20,10 +20,7 @@ ABC = REAL / "abc_k562_chr22"
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason=f"real test files not found at {REAL}")
 
 # A 4-bin chromosome "22" of 40 bp at 10 bp: the tiny matrix of the hand-computed checks.
-TINY = np.array([[4, 2, 1, 0],
-                 [2, 6, 3, 1],
-                 [1, 3, 8, 2],
-                 [0, 1, 2, 5]], dtype=float)
+TINY = np.array([[4, 2, 1, 0], [2, 6, 3, 1], [1, 3, 8, 2], [0, 1, 2, 5]], dtype=float)
 
 
 def _write_tiny_hic(path: Path, matrix: np.ndarray = TINY, resolution: int = 10) -> None:
@@ -34,10 +31,19 @@ def _write_tiny_hic(path: Path, matrix: np.ndarray = TINY, resolution: int = 10)
     keep = matrix[bin1, bin2] > 0
     with tempfile.TemporaryDirectory(dir=path.parent) as tmpdir:
         writer = hictkpy.hic.FileWriter(str(path), {"22": n * resolution}, resolution, "test", tmpdir=tmpdir)
-        writer.add_pixels(pd.DataFrame({
-            "chrom1": "22", "start1": bin1[keep] * resolution, "end1": (bin1[keep] + 1) * resolution,
-            "chrom2": "22", "start2": bin2[keep] * resolution, "end2": (bin2[keep] + 1) * resolution,
-            "count": matrix[bin1, bin2][keep].astype(np.int32)}))
+        writer.add_pixels(
+            pd.DataFrame(
+                {
+                    "chrom1": "22",
+                    "start1": bin1[keep] * resolution,
+                    "end1": (bin1[keep] + 1) * resolution,
+                    "chrom2": "22",
+                    "start2": bin2[keep] * resolution,
+                    "end2": (bin2[keep] + 1) * resolution,
+                    "count": matrix[bin1, bin2][keep].astype(np.int32),
+                }
+            )
+        )
         writer.finalize()
 
 
@@ -82,15 +88,18 @@ def test_zero_diagonal_stays_zero_and_nan_neighbours_are_ignored():
 
 def test_powerlaw_pseudocount_and_reference_scaling_formulas():
     gamma, scale = 1.0, 6.0
-    np.testing.assert_allclose(hic.powerlaw_contact([100, 20000], gamma, scale, 5000),
-                               [np.exp(6 - np.log(5001)), np.exp(6 - np.log(20001))])
+    np.testing.assert_allclose(
+        hic.powerlaw_contact([100, 20000], gamma, scale, 5000), [np.exp(6 - np.log(5001)), np.exp(6 - np.log(20001))]
+    )
     assert hic.reference_scale(0.87) == pytest.approx(-4.80 + 11.63 * 0.87)
     reference = np.exp(hic.reference_scale(0.87) - 0.87 * np.log(20001))
     assert hic.scale_to_reference(0.5, 20000, gamma, scale, 0.87, 5000) == pytest.approx(
-        0.5 * reference / np.exp(6 - np.log(20001)))
+        0.5 * reference / np.exp(6 - np.log(20001))
+    )
     cap = np.exp(6 - np.log(5001))
-    np.testing.assert_allclose(hic.abc_pseudocount([0, 20000], gamma, scale, 5000, 1000),
-                               [cap, np.exp(6 - np.log(20001))])
+    np.testing.assert_allclose(
+        hic.abc_pseudocount([0, 20000], gamma, scale, 5000, 1000), [cap, np.exp(6 - np.log(20001))]
+    )
 
 
 def test_fit_recovers_an_exact_power_law():
@@ -144,12 +153,21 @@ def test_missing_vector_is_an_error_naming_file_and_normalisation(tiny_hic, norm
 _VC_ROW = np.array([2 / 7, 2 / 7, 3 / 14, 1 / 8])
 
 
-@pytest.mark.parametrize("normalization,expected", [("NONE", np.array([2, 3, 3, 1]) / 9),
-                                                    ("VC", _VC_ROW / _VC_ROW.sum())])
+@pytest.mark.parametrize(
+    "normalization,expected", [("NONE", np.array([2, 3, 3, 1]) / 9), ("VC", _VC_ROW / _VC_ROW.sum())]
+)
 def test_profiles_of_the_tiny_file_follow_abc(tiny_hic, normalization, expected):
     genes = pd.DataFrame({"gene_id": ["g1"], "chrom": ["chr22"], "tss": [15]})
-    result = hic.tss_contact_profiles(tiny_hic, genes, half_width=20, resolution=10, normalization=normalization,
-                                      gamma=1.0, scale=2.0, pseudocount_distance=10)
+    result = hic.tss_contact_profiles(
+        tiny_hic,
+        genes,
+        half_width=20,
+        resolution=10,
+        normalization=normalization,
+        gamma=1.0,
+        scale=2.0,
+        pseudocount_distance=10,
+    )
     table = result.table
     assert table["bin_start"].tolist() == [0, 10, 20, 30]
     np.testing.assert_allclose(table["hic_contact"], expected)
@@ -168,8 +186,9 @@ def test_gene_without_tss_contact_gets_the_power_law_and_missing_bins_are_counte
     matrix[3, :] = matrix[:, 3] = 0
     _write_tiny_hic(tmp_path / "gap.hic", matrix)
     genes = pd.DataFrame({"gene_id": ["in_gap", "beside"], "chrom": ["chr22", "chr22"], "tss": [35, 15]})
-    table = hic.tss_contact_profiles(tmp_path / "gap.hic", genes, 20, 10, "VC", gamma=1.0, scale=2.0,
-                                     pseudocount_distance=10).table
+    table = hic.tss_contact_profiles(
+        tmp_path / "gap.hic", genes, 20, 10, "VC", gamma=1.0, scale=2.0, pseudocount_distance=10
+    ).table
     in_gap, beside = table[table["gene_id"] == "in_gap"], table[table["gene_id"] == "beside"]
     assert in_gap["powerlaw_filled"].all() and not beside["powerlaw_filled"].any()
     reference = hic.powerlaw_contact(in_gap["distance"], 0.87, hic.reference_scale(0.87), 10)
@@ -186,8 +205,9 @@ def test_absent_chromosome_is_an_error_naming_file_and_chromosome(tiny_hic):
 
 
 def test_per_base_contact_repeats_each_bin_and_zeroes_beyond_the_chromosome():
-    profile = pd.DataFrame({"bin_start": [0, 10, 20], "bin_end": [10, 20, 25],
-                            "hic_contact_pl_scaled_adj": [9.0, 99.0, 0.0]})
+    profile = pd.DataFrame(
+        {"bin_start": [0, 10, 20], "bin_end": [10, 20, 25], "hic_contact_pl_scaled_adj": [9.0, 99.0, 0.0]}
+    )
     values = hic.per_base_contact(profile, tss=12, half_width=16, resolution=10)
     assert values.dtype == np.float32 and values.shape == (32,)
     expected = np.r_[np.zeros(4), np.full(10, 1.0), np.full(10, 2.0), np.zeros(8)]  # bases -4..27
@@ -207,8 +227,10 @@ def _straw_records(path, chrom, normalization, resolution, length):
 @needs_real
 @pytest.mark.parametrize("normalization", ["VC", "VC_SQRT", "NONE"])
 def test_hicstraw_and_hictkpy_give_the_same_band_and_match_straws_own_normalisation(normalization):
-    bands = [hic.open_contact_matrix(IGV_HIC, 5000, normalization, reader).band(chrom, 20)
-             for reader, chrom in (("hicstraw", "chr22"), ("hictkpy", "22"))]
+    bands = [
+        hic.open_contact_matrix(IGV_HIC, 5000, normalization, reader).band(chrom, 20)
+        for reader, chrom in (("hicstraw", "chr22"), ("hictkpy", "22"))
+    ]
     np.testing.assert_allclose(bands[0].values, bands[1].values, rtol=1e-12, equal_nan=True)
     np.testing.assert_allclose(bands[0].row_sums, bands[1].row_sums, rtol=1e-12)
     records = _straw_records(IGV_HIC, "22", normalization, 5000, 51_304_566)
@@ -222,8 +244,11 @@ def test_hicstraw_and_hictkpy_give_the_same_band_and_match_straws_own_normalisat
 def test_hic_and_its_mcool_twin_agree_across_readers_and_weight_conventions():
     # The .hic's ICE vector is divisive; the .mcool's `weight` is its multiplicative inverse.
     reference = hic.open_contact_matrix(DM6_HIC, 100_000, "ICE", "hicstraw").band("chr2L", 30)
-    for path, normalization, reader in [(DM6_HIC, "ICE", "hictkpy"), (DM6_MCOOL, "weight", "cooler"),
-                                        (DM6_MCOOL, "weight", "hictkpy")]:
+    for path, normalization, reader in [
+        (DM6_HIC, "ICE", "hictkpy"),
+        (DM6_MCOOL, "weight", "cooler"),
+        (DM6_MCOOL, "weight", "hictkpy"),
+    ]:
         band = hic.open_contact_matrix(path, 100_000, normalization, reader).band("2L", 30)
         np.testing.assert_allclose(band.values, reference.values, rtol=1e-6, equal_nan=True)
     raw_hic = hic.open_contact_matrix(DM6_HIC, 100_000, "NONE").band("chr2L", 30)
@@ -320,8 +345,9 @@ def test_all_nan_kr_is_an_error_not_an_empty_matrix():
 
 
 @needs_real
-@pytest.mark.parametrize("path,reader", [(IGV_HIC, "hicstraw"), (IGV_HIC, "hictkpy"),
-                                         (DM6_MCOOL, "cooler"), (DM6_MCOOL, "hictkpy")])
+@pytest.mark.parametrize(
+    "path,reader", [(IGV_HIC, "hicstraw"), (IGV_HIC, "hictkpy"), (DM6_MCOOL, "cooler"), (DM6_MCOOL, "hictkpy")]
+)
 def test_wrong_resolution_names_file_and_available_resolutions(path, reader):
     with pytest.raises(hic.HicError, match=rf"{path.name}.*7000.*100000") as error:
         hic.open_contact_matrix(path, 7000, "VC", reader)
@@ -361,9 +387,13 @@ def test_abc_scaling_reproduces_abcs_k562_chr22_predictions():
     pseudocount = hic.abc_pseudocount(distance, gamma, scale, pseudocount_distance, min_distance)
     reference = hic.powerlaw_contact(distance, reference_gamma, hic.reference_scale(reference_gamma), min_distance)
     assert len(pred) > 1000
-    for ours, column in [(powerlaw, "powerlaw_contact"), (reference, "powerlaw_contact_reference"),
-                         (scaled, "hic_contact_pl_scaled"), (pseudocount, "hic_pseudocount"),
-                         (scaled + pseudocount, "hic_contact_pl_scaled_adj")]:
+    for ours, column in [
+        (powerlaw, "powerlaw_contact"),
+        (reference, "powerlaw_contact_reference"),
+        (scaled, "hic_contact_pl_scaled"),
+        (pseudocount, "hic_pseudocount"),
+        (scaled + pseudocount, "hic_contact_pl_scaled_adj"),
+    ]:
         np.testing.assert_allclose(ours, pred[column], rtol=0, atol=1e-5, err_msg=column)
 
 
@@ -391,16 +421,25 @@ def test_demo_planted_enhancers_have_more_contact_than_distance_matched_decoys(t
     spec = tiny_demo.spec
     for cell in tiny_demo.cell_types:
         with caplog.at_level(logging.INFO, logger="seq2exp.hic"):
-            result = hic.tss_contact_profiles(tiny_demo_paths.cell_types[cell]["hic"], tiny_demo.genes,
-                                              spec.window_half_width, spec.hic_resolution, "VC",
-                                              pseudocount_distance=spec.hic_resolution)
+            result = hic.tss_contact_profiles(
+                tiny_demo_paths.cell_types[cell]["hic"],
+                tiny_demo.genes,
+                spec.window_half_width,
+                spec.hic_resolution,
+                "VC",
+                pseudocount_distance=spec.hic_resolution,
+            )
         assert "computing VC" in caplog.text and result.fitted
         assert hic.missing_fraction(result.table) < 0.2
         elements = _element_contacts(tiny_demo, result.table, cell)
         active, decoys = elements[elements["active"]], elements[~elements["active"]]
         assert len(active) >= 10 and len(decoys) >= 5
-        wins = [(a.contact > d.contact) for a in active.itertuples() for d in decoys.itertuples()
-                if abs(a.distance - d.distance) <= 4 * spec.hic_resolution]
+        wins = [
+            (a.contact > d.contact)
+            for a in active.itertuples()
+            for d in decoys.itertuples()
+            if abs(a.distance - d.distance) <= 4 * spec.hic_resolution
+        ]
         assert len(wins) >= 10 and np.mean(wins) > 0.8, (cell, np.mean(wins), len(wins))
 
 
@@ -408,8 +447,13 @@ def test_demo_planted_enhancers_have_more_contact_than_distance_matched_decoys(t
 
 # chr22 TSSs of the IGV file: contacts beside the TSS; the TSS bin empty (both QCs fail); the TSS bin
 # empty but 300 bases of the next bin, which has contact, within 500 bp; a window beyond the end.
-REAL_GENES = pd.DataFrame({"gene_id": ["a", "b", "empty", "edge", "end"], "chrom": "chr22",
-                           "tss": [23_526_234, 39_124_800, 30_000_000, 30_004_800, 51_250_000]})
+REAL_GENES = pd.DataFrame(
+    {
+        "gene_id": ["a", "b", "empty", "edge", "end"],
+        "chrom": "chr22",
+        "tss": [23_526_234, 39_124_800, 30_000_000, 30_004_800, 51_250_000],
+    }
+)
 CHR22 = 51_304_566
 
 
@@ -440,8 +484,7 @@ def test_authors_recipe_equals_their_per_base_channel_on_a_real_hic():
         profile = result.table[result.table["gene_id"] == gene.gene_id]
         ours = hic.per_base_contact(profile, gene.tss, 100_000, 5000)
         np.testing.assert_allclose(ours, expected, rtol=1e-6, atol=1e-7, err_msg=gene.gene_id)
-    has_channel = {g: (t["hic_contact_pl_scaled_adj"].notna().all())
-                   for g, t in result.table.groupby("gene_id")}
+    has_channel = {g: (t["hic_contact_pl_scaled_adj"].notna().all()) for g, t in result.table.groupby("gene_id")}
     assert has_channel == {"a": True, "b": True, "empty": False, "edge": True, "end": False}
 
 
@@ -449,8 +492,9 @@ def test_authors_recipe_equals_their_per_base_channel_on_a_real_hic():
 def test_abc_recipe_equals_a_hand_computation_on_a_real_hic():
     pairs = _vc_contacts_by_pair()
     gamma, scale = 1.0, 6.0
-    result = hic.tss_contact_profiles(IGV_HIC, REAL_GENES, 100_000, 5000, "VC", gamma=gamma, scale=scale,
-                                      pseudocount_distance=5000, recipe="abc")
+    result = hic.tss_contact_profiles(
+        IGV_HIC, REAL_GENES, 100_000, 5000, "VC", gamma=gamma, scale=scale, pseudocount_distance=5000, recipe="abc"
+    )
 
     def powerlaw(d, g, s):
         return np.exp(s - g * np.log(np.maximum(d, 5000) + 1))
@@ -468,7 +512,8 @@ def test_abc_recipe_equals_a_hand_computation_on_a_real_hic():
             contact = powerlaw(distance, gamma, scale)
         reference = powerlaw(distance, 0.87, -4.80 + 11.63 * 0.87)
         value = contact * reference / powerlaw(distance, gamma, scale) + np.minimum(
-            powerlaw(distance, gamma, scale), powerlaw(5000, gamma, scale))
+            powerlaw(distance, gamma, scale), powerlaw(5000, gamma, scale)
+        )
         expected = np.where(on_chromosome, np.log10(value + 1), 0.0)
         profile = result.table[result.table["gene_id"] == gene.gene_id]
         ours = hic.per_base_contact(profile, gene.tss, 100_000, 5000)

@@ -69,16 +69,20 @@ def test_tab_separated_gene_table_is_read_by_its_name_or_sniffed(config, tiny_de
 def test_a_table_split_on_the_wrong_delimiter_says_so(config, tiny_demo_paths, tmp_path):
     path = tmp_path / "genes.csv"
     path.write_text(pd.read_csv(tiny_demo_paths.gene_table).to_csv(sep="\t", index=False))
-    with pytest.raises(ValueError, match=r"genes.csv: missing column\(s\).*\(read as comma-separated\); its header "
-                                         r"is tab-separated: name the file .tsv"):
+    with pytest.raises(
+        ValueError,
+        match=r"genes.csv: missing column\(s\).*\(read as comma-separated\); its header "
+        r"is tab-separated: name the file .tsv",
+    ):
         read_gene_table(str(path), config["genes"])
 
 
 def test_gtf_genes_of_the_configured_types_with_the_canonical_transcripts_tss(config, tmp_path):
     path = tmp_path / "gencode.gtf.gz"
     path.write_bytes(gzip.compress(GTF.encode()))
-    genes = read_gene_table(str(path), annotation_settings(config, gene_types=["protein_coding"],
-                                                            tss_transcript_tag="Ensembl_canonical"))
+    genes = read_gene_table(
+        str(path), annotation_settings(config, gene_types=["protein_coding"], tss_transcript_tag="Ensembl_canonical")
+    )
     assert list(genes.columns) == ["gene_id", "gene_name", "chrom", "tss", "strand"]
     assert tss_of(genes) == {"ENSG01": ("chr1", 150, "+"), "ENSG03": ("chr2", 699, "-")}
     assert list(genes["gene_name"]) == ["A", "C"]
@@ -87,10 +91,14 @@ def test_gtf_genes_of_the_configured_types_with_the_canonical_transcripts_tss(co
 def test_gtf_tss_of_the_gene_every_type_and_versions_kept(config, tmp_path):
     path = tmp_path / "gencode.gtf"
     path.write_text(GTF)
-    genes = read_gene_table(str(path), annotation_settings(config, gene_types=None, tss_transcript_tag=None,
-                                                            strip_gene_version=False))
-    assert tss_of(genes) == {"ENSG01.5": ("chr1", 100, "+"), "ENSG02.1": ("chr1", 1999, "-"),
-                             "ENSG03.2": ("chr2", 699, "-")}
+    genes = read_gene_table(
+        str(path), annotation_settings(config, gene_types=None, tss_transcript_tag=None, strip_gene_version=False)
+    )
+    assert tss_of(genes) == {
+        "ENSG01.5": ("chr1", 100, "+"),
+        "ENSG02.1": ("chr1", 1999, "-"),
+        "ENSG03.2": ("chr2", 699, "-"),
+    }
 
 
 def test_versioned_ids_that_match_no_mrna_feature_name_the_key(config, tmp_path):
@@ -99,17 +107,21 @@ def test_versioned_ids_that_match_no_mrna_feature_name_the_key(config, tmp_path)
     genes = read_gene_table(str(path), annotation_settings(config, gene_types=None, strip_gene_version=False))
     features = tmp_path / "features.csv"
     features.write_text("ENSID,UTR5GC\nENSG01,0.5\nENSG03,0.25\n")
-    with pytest.raises(ValueError, match=rf"{features}: no gene id of the gene table is in its column ENSID \(genes "
-                                         r"e.g. ENSG01.5, the table e.g. ENSG01\): the gene ids look versioned and 2 "
-                                         r"of 3 match without their version. Set genes.annotation.strip_gene_version"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{features}: no gene id of the gene table is in its column ENSID \(genes "
+        r"e.g. ENSG01.5, the table e.g. ENSG01\): the gene ids look versioned and 2 "
+        r"of 3 match without their version. Set genes.annotation.strip_gene_version",
+    ):
         attach_mrna_features(genes, str(features), "ENSID", ["UTR5GC"], pd.DataFrame(columns=["gene_id", "reason"]))
 
 
 def test_ensembl_gff3_gives_the_same_genes(config, tmp_path):
     path = tmp_path / "ensembl.gff3"
     path.write_text(GFF3)
-    genes = read_gene_table(str(path), annotation_settings(config, gene_types=None,
-                                                            tss_transcript_tag="Ensembl_canonical"))
+    genes = read_gene_table(
+        str(path), annotation_settings(config, gene_types=None, tss_transcript_tag="Ensembl_canonical")
+    )
     assert tss_of(genes) == {"ENSG01": ("1", 150, "+"), "ENSG02": ("1", 1899, "-"), "ENSG03": ("2", 699, "-")}
     assert list(genes["gene_name"]) == ["A", "B", "C"]
 
@@ -150,8 +162,10 @@ def test_the_shared_report_leaves_cell_and_evaluation_inputs_to_their_own(config
     """Each input is checked by one report, so adding a cell type or a CRISPRi table reruns nothing
     that the shared report gates (the gene table and everything after it)."""
     crispri = tmp_path / "pairs.tsv"
-    crispri.write_text("chrom\tchromStart\tchromEnd\tmeasuredGeneSymbol\tmeasuredGeneEnsemblId\tRegulated\t"
-                       "ValidConnection\tCellType\nchr1\t100\t200\tG1\tENSG1\tTRUE\tTRUE\tK562\n")
+    crispri.write_text(
+        "chrom\tchromStart\tchromEnd\tmeasuredGeneSymbol\tmeasuredGeneEnsemblId\tRegulated\t"
+        "ValidConnection\tCellType\nchr1\t100\t200\tG1\tENSG1\tTRUE\tTRUE\tK562\n"
+    )
 
     def keys(scope):
         run = run_config(config, tiny_demo_paths, **{"evaluation.crispri": str(crispri)})
@@ -170,12 +184,17 @@ def test_the_report_reads_a_tsv_table_as_the_rules_do(config, tiny_demo, tiny_de
     assert summary == f"{len(tiny_demo.genes)} genes on 6 chromosomes, chr-prefixed (tab-separated)"
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"genes.columns.tss": "TSS"}, r"genes.table: .* missing column\(s\) \['TSS'\]"),
-    ({"genes.precomputed_target_column": "{cell_type}_CAGE"}, r"genes.table: .* missing column\(s\) \['K562_CAGE'"),
-    ({"genes.mrna_feature_columns": ["UTR5GC", "HALF_LIFE"]},
-     r"genes.mrna_features: .* missing column\(s\) \['HALF_LIFE'\]"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"genes.columns.tss": "TSS"}, r"genes.table: .* missing column\(s\) \['TSS'\]"),
+        ({"genes.precomputed_target_column": "{cell_type}_CAGE"}, r"genes.table: .* missing column\(s\) \['K562_CAGE'"),
+        (
+            {"genes.mrna_feature_columns": ["UTR5GC", "HALF_LIFE"]},
+            r"genes.mrna_features: .* missing column\(s\) \['HALF_LIFE'\]",
+        ),
+    ],
+)
 def test_the_report_checks_the_columns_the_rules_need(config, tiny_demo_paths, fasta, change, message):
     with pytest.raises(ValueError, match=message):
         inputs_report(run_config(config, tiny_demo_paths, **change), fasta)
@@ -184,8 +203,11 @@ def test_the_report_checks_the_columns_the_rules_need(config, tiny_demo_paths, f
 def test_hic_resolution_and_normalisation_are_checked_in_the_inputs_stage(config, tiny_demo_paths, fasta):
     report = inputs_report(run_config(config, tiny_demo_paths), fasta, "K562").set_index("key")
     assert report.loc["K562.hic", "summary"].endswith("VC at 50 bp checked on 6, VC to compute on 6 chromosomes")
-    with pytest.raises(ValueError, match=r"K562.hic: .*K562.hic could not be read as hic: hic.resolution 5000 bp "
-                                         r"is not in the file \(it has 50 bp\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"K562.hic: .*K562.hic could not be read as hic: hic.resolution 5000 bp "
+        r"is not in the file \(it has 50 bp\)",
+    ):
         inputs_report(run_config(config, tiny_demo_paths, **{"hic.resolution": 5000}), fasta, "K562")
     with pytest.raises(ValueError, match=r"K562.hic: .*hic.normalization KR: .*has no KR normalisation vector"):
         inputs_report(run_config(config, tiny_demo_paths, **{"hic.normalization": "KR"}), fasta, "K562")
@@ -201,19 +223,25 @@ def _rename_ctss_chromosomes(source, path, rename):
 def test_chromosome_names_are_matched_across_inputs(config, tiny_demo_paths, fasta, tmp_path):
     unprefixed = tmp_path / "K562.unprefixed.ctss.bed.gz"
     _rename_ctss_chromosomes(tiny_demo_paths.cell_types["K562"]["cage"], unprefixed, lambda line: line[3:])
-    report = inputs_report(run_config(config, tiny_demo_paths, **{"cell_types.K562.cage": str(unprefixed)}), fasta, "K562")
+    report = inputs_report(
+        run_config(config, tiny_demo_paths, **{"cell_types.K562.cage": str(unprefixed)}), fasta, "K562"
+    )
     assert report.set_index("key").loc["K562.cage", "summary"].endswith("unprefixed")
     foreign = tmp_path / "K562.foreign.ctss.bed.gz"
     _rename_ctss_chromosomes(tiny_demo_paths.cell_types["K562"]["cage"], foreign, lambda line: "NC_" + line[3:])
-    with pytest.raises(ValueError, match=r"K562.cage \(.*K562.foreign.ctss.bed.gz\): none of its chromosomes "
-                                         r"\(NC_1, .*\) matches the genome FASTA's \(chr1, "):
+    with pytest.raises(
+        ValueError,
+        match=r"K562.cage \(.*K562.foreign.ctss.bed.gz\): none of its chromosomes "
+        r"\(NC_1, .*\) matches the genome FASTA's \(chr1, ",
+    ):
         inputs_report(run_config(config, tiny_demo_paths, **{"cell_types.K562.cage": str(foreign)}), fasta, "K562")
 
 
 def test_an_input_lacking_a_held_out_chromosome_stops_the_inputs_stage(config, tiny_demo_paths, fasta, tmp_path):
     partial = tmp_path / "K562.no_chr22.ctss.bed.gz"
-    _rename_ctss_chromosomes(tiny_demo_paths.cell_types["K562"]["cage"], partial,
-                             lambda line: "" if line.startswith("chr22\t") else line)
+    _rename_ctss_chromosomes(
+        tiny_demo_paths.cell_types["K562"]["cage"], partial, lambda line: "" if line.startswith("chr22\t") else line
+    )
     with pytest.raises(ValueError, match=r"K562.cage \(.*\) lacks \['chr22'\] of split.test"):
         inputs_report(run_config(config, tiny_demo_paths, **{"cell_types.K562.cage": str(partial)}), fasta, "K562")
 
@@ -225,17 +253,25 @@ def test_gene_table_chromosomes_must_match_the_genome(config, tiny_demo_paths, f
         inputs_report(run_config(config, tiny_demo_paths, **{"genes.table": str(path)}), fasta)
 
 
-def test_a_downloaded_file_that_fails_its_format_is_removed_naming_the_lock_line(config, tiny_demo_paths, fasta,
-                                                                                 tmp_path):
+def test_a_downloaded_file_that_fails_its_format_is_removed_naming_the_lock_line(
+    config, tiny_demo_paths, fasta, tmp_path
+):
     url = "https://www.encodeproject.org/files/ENCFF1/@@download/ENCFF1.bigWig"
-    run = run_config(config, tiny_demo_paths, resources_dir=str(tmp_path / "res"),
-                     **{"cell_types.K562.dnase": url, "downloads.lock_file": str(tmp_path / "sources.lock.tsv")})
+    run = run_config(
+        config,
+        tiny_demo_paths,
+        resources_dir=str(tmp_path / "res"),
+        **{"cell_types.K562.dnase": url, "downloads.lock_file": str(tmp_path / "sources.lock.tsv")},
+    )
     page = tmp_path / "res/downloads/K562.dnase/ENCFF1.bigWig"  # an error page, locked before formats were checked
     page.parent.mkdir(parents=True)
     page.write_text("<?xml version='1.0'?><!DOCTYPE html><html>Error</html>")
     (tmp_path / "sources.lock.tsv").write_text(f"url\tbytes\tmd5\tverified_by\n{url}\t52\t{'a' * 32}\tunverified\n")
-    with pytest.raises(ValueError, match=rf"K562.dnase: .*could not be read as bigwig: .*the downloaded {page} is no "
-                                         rf"bigwig file \(the server sent an HTML page.*removed it; "
-                                         rf"{tmp_path}/sources.lock.tsv line 2 .*delete that line"):
+    with pytest.raises(
+        ValueError,
+        match=rf"K562.dnase: .*could not be read as bigwig: .*the downloaded {page} is no "
+        rf"bigwig file \(the server sent an HTML page.*removed it; "
+        rf"{tmp_path}/sources.lock.tsv line 2 .*delete that line",
+    ):
         inputs_report(run, fasta, "K562")
     assert not page.exists()

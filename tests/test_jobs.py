@@ -7,8 +7,19 @@ import pytest
 from seq2exp.architectures import ARCHITECTURES
 from seq2exp.config import ConfigError, load_config, validate_config
 from seq2exp.evaluate import PAPER_RESULTS
-from seq2exp.jobs import (MODEL_SPECS, SOFT_MODEL, TABLE1, TABLE2, cell_input, mask_models, mask_threshold,
-                          masks_path, missing_upstream, table_models, upstream_models)
+from seq2exp.jobs import (
+    MODEL_SPECS,
+    SOFT_MODEL,
+    TABLE1,
+    TABLE2,
+    cell_input,
+    mask_models,
+    mask_threshold,
+    masks_path,
+    missing_upstream,
+    table_models,
+    upstream_models,
+)
 
 
 @pytest.fixture
@@ -18,7 +29,7 @@ def demo_config(repo):
 
 def test_each_row_has_its_own_registry_name_with_options():
     names = [spec.registry_name for spec in MODEL_SPECS.values()]
-    assert len(set(names)) == len(names)   # the authors' weights map a registry name back to its row
+    assert len(set(names)) == len(names)  # the authors' weights map a registry name back to its row
     assert set(names) == set(ARCHITECTURES)
 
 
@@ -26,12 +37,22 @@ def test_the_registry_builds_each_row_with_the_class_of_its_spec():
     from seq2exp.models.registry import MODELS
 
     assert {name: cls.__name__ for name, cls in MODELS.items()} == {
-        spec.registry_name: spec.model_class for spec in MODEL_SPECS.values()}
+        spec.registry_name: spec.model_class for spec in MODEL_SPECS.values()
+    }
 
 
 def test_tables_list_the_papers_rows_in_its_order():
-    assert table_models(TABLE1) == ["enformer", "hyenadna", "mamba", "caduceus", "caduceus-signals", "epinformer",
-                                    "features-only", "seq2exp-hard", "seq2exp-soft"]
+    assert table_models(TABLE1) == [
+        "enformer",
+        "hyenadna",
+        "mamba",
+        "caduceus",
+        "caduceus-signals",
+        "epinformer",
+        "features-only",
+        "seq2exp-hard",
+        "seq2exp-soft",
+    ]
     assert table_models(TABLE2) == ["seq2exp-hard", "seq2exp-retrain", "macs3"]
     paper = PAPER_RESULTS.set_index(["model", "cell_type"])
     assert paper.loc[("seq2exp-retrain", "GM12878"), "pearson"] == 0.8960
@@ -43,8 +64,11 @@ def test_a_model_trained_on_another_models_masks_is_planned_after_it():
     assert upstream_models(["macs3", SOFT_MODEL, "seq2exp-retrain"]) == [SOFT_MODEL]
     assert upstream_models(["macs3", "seq2exp-retrain"]) == []
     assert missing_upstream(["seq2exp-retrain", "macs3"]) == [("seq2exp-retrain", SOFT_MODEL)]
-    assert mask_models(["caduceus", "seq2exp-retrain", "macs3", "seq2exp-hard"]) == ["seq2exp-retrain", "macs3",
-                                                                                      "seq2exp-hard"]
+    assert mask_models(["caduceus", "seq2exp-retrain", "macs3", "seq2exp-hard"]) == [
+        "seq2exp-retrain",
+        "macs3",
+        "seq2exp-hard",
+    ]
 
 
 def test_mask_threshold_comes_from_the_models_resolved_options(demo_config, repo):

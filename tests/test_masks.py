@@ -12,21 +12,21 @@ from seq2exp.masks import MaskWriter, binary_masks, open_masks
 from seq2exp.models.seq2exp import central_slice, force_mask, signal_beta
 
 LENGTH = 1000
-BOUND = 1 / 510 + 1e-7   # half a step of 255 levels, plus float32 rounding
+BOUND = 1 / 510 + 1e-7  # half a step of 255 levels, plus float32 rounding
 
 
 def continuous_masks(rng, n=5):
     masks = rng.random((n, LENGTH)).astype(np.float32)
     masks[0, :6] = [0.0, 1.0, 0.5, 1 / 510, 0.5 - 1e-6, 0.5 + 1e-6]
-    masks[1] = 0.5 + rng.uniform(-2 / 255, 2 / 255, LENGTH)   # around the hard model's threshold
+    masks[1] = 0.5 + rng.uniform(-2 / 255, 2 / 255, LENGTH)  # around the hard model's threshold
     return masks
 
 
 def binary_rows():
     masks = np.zeros((4, LENGTH), dtype=np.float32)
-    masks[0, :10] = masks[0, 500:502] = masks[0, -1] = 1   # runs at both ends and of one base
-    masks[1] = 1                                            # every base; row 2: none
-    masks[3, 1::2] = 1                                      # alternating
+    masks[0, :10] = masks[0, 500:502] = masks[0, -1] = 1  # runs at both ends and of one base
+    masks[1] = 1  # every base; row 2: none
+    masks[3, 1::2] = 1  # alternating
     return masks
 
 
@@ -38,26 +38,29 @@ def write(path, rows, binary=(), **masks):
 
 def test_masks_read_back_within_the_8_bit_bound_and_0_1_masks_exactly(tmp_path):
     soft, hard = continuous_masks(np.random.default_rng(0), 4), binary_rows()
-    rows = [5, 0, 3, 1]   # any order; rows 2 and 4 stay unwritten
+    rows = [5, 0, 3, 1]  # any order; rows 2 and 4 stay unwritten
     write(tmp_path / "masks.h5", rows, binary={"mask"}, soft=soft, mask=hard)
     with open_masks(str(tmp_path / "masks.h5")) as masks:
         assert set(masks.names) == {"soft", "mask"} and list(masks.gene_ids) == [f"G{i}" for i in range(6)]
         assert masks.attrs["model"] == "seq2exp-hard" and masks["soft"].shape == (6, LENGTH)
         assert np.abs(masks["soft"][rows] - soft).max() <= BOUND
-        np.testing.assert_array_equal(masks["soft"][rows] >= 0.5, soft >= 0.5)   # the hard threshold survives
-        assert masks["soft"][5][:3].tolist() == [0.0, 1.0, np.float32(128 / 255)]          # 0 and 1 exactly
+        np.testing.assert_array_equal(masks["soft"][rows] >= 0.5, soft >= 0.5)  # the hard threshold survives
+        assert masks["soft"][5][:3].tolist() == [0.0, 1.0, np.float32(128 / 255)]  # 0 and 1 exactly
         np.testing.assert_array_equal(masks["mask"][rows], hard)
         assert np.isnan(masks["mask"][2]).all() and np.isnan(masks["soft"][2:5:2]).all()
         assert masks["mask"].written.tolist() == [True, True, False, True, False, True]
-    assert not masks.handle.id.valid   # closed on leaving the block: no handle left open
+    assert not masks.handle.id.valid  # closed on leaving the block: no handle left open
 
 
-@pytest.mark.parametrize("binary, values, message", [
-    ({"mask"}, np.full((1, LENGTH), 0.5, dtype=np.float32), "is stored as 0/1 intervals but holds other values"),
-    ((), np.full((1, LENGTH), 1.5, dtype=np.float32), "holds values outside \\[0, 1\\]"),
-    ((), np.full((1, LENGTH), np.nan, dtype=np.float32), "holds values outside \\[0, 1\\] \\(or NaN\\)"),
-    ((), np.zeros((1, LENGTH - 1), dtype=np.float32), "of shape \\(1, 999\\); expected \\(1, 1000\\)"),
-])
+@pytest.mark.parametrize(
+    "binary, values, message",
+    [
+        ({"mask"}, np.full((1, LENGTH), 0.5, dtype=np.float32), "is stored as 0/1 intervals but holds other values"),
+        ((), np.full((1, LENGTH), 1.5, dtype=np.float32), "holds values outside \\[0, 1\\]"),
+        ((), np.full((1, LENGTH), np.nan, dtype=np.float32), "holds values outside \\[0, 1\\] \\(or NaN\\)"),
+        ((), np.zeros((1, LENGTH - 1), dtype=np.float32), "of shape \\(1, 999\\); expected \\(1, 1000\\)"),
+    ],
+)
 def test_bad_masks_are_refused_without_output(tmp_path, binary, values, message):
     with pytest.raises(ValueError, match=f"masks.h5: mask 'mask' {message}"):
         write(tmp_path / "masks.h5", [0], binary=binary, mask=values)
@@ -75,9 +78,16 @@ def test_a_masks_file_of_the_old_layout_is_refused(tmp_path):
         masks["mask"]
 
 
-@pytest.mark.parametrize("model, mask_kind, expected", [
-    ("seq2exp-soft", "soft", set()), ("seq2exp-hard", "hard", {"mask", "mask_untrained"}),
-    ("seq2exp-hard", "soft", set()), ("seq2exp-retrain", "soft", {"mask"}), ("macs3", "soft", {"mask"})])
+@pytest.mark.parametrize(
+    "model, mask_kind, expected",
+    [
+        ("seq2exp-soft", "soft", set()),
+        ("seq2exp-hard", "hard", {"mask", "mask_untrained"}),
+        ("seq2exp-hard", "soft", set()),
+        ("seq2exp-retrain", "soft", {"mask"}),
+        ("macs3", "soft", {"mask"}),
+    ],
+)
 def test_the_0_1_masks_are_those_of_the_hard_and_fixed_mask_models(model, mask_kind, expected):
     assert binary_masks(model, mask_kind) == expected
 
@@ -87,7 +97,7 @@ def realistic_soft_masks(rng, n=40):
     peaks = np.zeros((n, LENGTH, 3), dtype=np.float32)
     for gene in peaks:
         for start in rng.integers(0, LENGTH - 50, 6):
-            gene[start:start + 50, :2] = rng.exponential(3, 2)
+            gene[start : start + 50, :2] = rng.exponential(3, 2)
     alpha, beta = signal_beta(torch.from_numpy(peaks), (1.5, 0.2, 1.0), (0.4, 0.4, 0.2), 1.0, 10.0)
     noise = torch.from_numpy(rng.normal(0, 0.01, (n, LENGTH)).astype(np.float32))
     return (force_mask(alpha / (alpha + beta) + noise, None, 20).clamp(0, 1)).numpy(), peaks[..., 1] > 0
@@ -126,7 +136,7 @@ def test_retrain_mask_breaks_8_bit_ties_towards_the_centre_and_keeps_the_fractio
     outside[central_slice(LENGTH, 20)] = False
     partly_tied = 0
     for row, chosen in zip(back, mask.bool()):
-        level = row[chosen & outside].min()   # the lowest value chosen: ties at it decide the rest
+        level = row[chosen & outside].min()  # the lowest value chosen: ties at it decide the rest
         assert chosen[outside & (row > level)].all()
         tied = torch.nonzero(outside & (row == level)).ravel()
         distance, taken = (tied - LENGTH // 2).abs(), chosen[tied]
@@ -134,7 +144,7 @@ def test_retrain_mask_breaks_8_bit_ties_towards_the_centre_and_keeps_the_fractio
             partly_tied += 1
             assert distance[taken].max() <= distance[~taken].min()
     assert partly_tied > len(back) / 2
-    flat = retrain_mask(torch.full((1, LENGTH), 0.5), 0.1, 20, None)   # every value tied
+    flat = retrain_mask(torch.full((1, LENGTH), 0.5), 0.1, 20, None)  # every value tied
     assert torch.equal(torch.nonzero(flat[0]).ravel(), torch.arange(450, 550))
 
 

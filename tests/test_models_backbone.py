@@ -38,8 +38,10 @@ def test_rcps_backbone_is_reverse_complement_equivariant():
 
 def test_rcps_regressor_prediction_is_strand_invariant():
     torch.manual_seed(0)
-    model = build_model("caduceus", {"d_model": 16, "n_layer": 2, "d_state": 4, "rcps": True,
-                                     "pooled_region_bp": 20, "central_region_bp": 20}).eval()
+    model = build_model(
+        "caduceus",
+        {"d_model": 16, "n_layer": 2, "d_state": 4, "rcps": True, "pooled_region_bp": 20, "central_region_bp": 20},
+    ).eval()
     batch = {"dna": _dna(length=100), "features": torch.randn(2, 9)}
     torch.testing.assert_close(model(reverse_complement_sample(batch)).prediction, model(batch).prediction)
 
@@ -76,9 +78,13 @@ def test_streamed_inference_equals_full_forward(bidirectional):
 
 
 def test_reverse_complement_sample_flips_everything_positional():
-    batch = {"dna": _dna(1, 6), "signals": torch.arange(18.0).view(1, 6, 3),
-             "blacklist": torch.tensor([[1, 0, 0, 0, 0, 0]], dtype=torch.bool),
-             "features": torch.arange(9.0)[None], "target": torch.tensor([1.5])}
+    batch = {
+        "dna": _dna(1, 6),
+        "signals": torch.arange(18.0).view(1, 6, 3),
+        "blacklist": torch.tensor([[1, 0, 0, 0, 0, 0]], dtype=torch.bool),
+        "features": torch.arange(9.0)[None],
+        "target": torch.tensor([1.5]),
+    }
     rc = reverse_complement_sample(batch)
     torch.testing.assert_close(rc["dna"], reverse_complement(batch["dna"]))
     torch.testing.assert_close(rc["signals"], batch["signals"].flip(1))  # channels keep their meaning
@@ -110,7 +116,7 @@ def test_fresh_weights_follow_mamba_ssms_initialisation(bidirectional):
     # PyTorch's Linear: kaiming uniform (a = sqrt 5), std 1 / sqrt(3 fan_in); out_proj divided by sqrt(n_layer)
     out_proj = torch.cat([m.out_proj.weight.flatten() for m in mixers])
     in_proj = torch.cat([m.in_proj.weight.flatten() for m in mixers])
-    assert out_proj.std().item() * (3 * cfg.d_inner) ** 0.5 * 4 ** 0.5 == pytest.approx(1.0, rel=0.03)
+    assert out_proj.std().item() * (3 * cfg.d_inner) ** 0.5 * 4**0.5 == pytest.approx(1.0, rel=0.03)
     assert in_proj.std().item() * (3 * cfg.d_model) ** 0.5 == pytest.approx(1.0, rel=0.03)
     for mixer in mixers:
         dt = torch.nn.functional.softplus(mixer.dt_proj.bias.detach())

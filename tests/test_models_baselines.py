@@ -11,8 +11,11 @@ from seq2exp.models.baselines import select_enhancers
 from seq2exp.models.registry import resolve
 
 SHARED = {"d_model": 16, "n_layer": 1, "mlp_hidden": 16, "central_region_bp": 20, "pooled_region_bp": 20}
-OWN = {"hyenadna": {"filter_hidden": 16}, "enformer": {"bin_size": 8, "n_heads": 4},
-       "epinformer": {"element_length": 16, "n_heads": 4}}
+OWN = {
+    "hyenadna": {"filter_hidden": 16},
+    "enformer": {"bin_size": 8, "n_heads": 4},
+    "epinformer": {"element_length": 16, "n_heads": 4},
+}
 BASELINES = sorted(OWN)
 
 
@@ -34,12 +37,17 @@ def _batch(n=2, length=256, seed=0):
     g = torch.Generator().manual_seed(seed)
     peaks = torch.zeros(n, length, dtype=torch.bool)
     for start in (20, 70, 200):
-        peaks[:, start:start + 12] = True
+        peaks[:, start : start + 12] = True
     signals = torch.rand(n, length, 3, generator=g)
     signals[..., 1] += 4 * peaks
-    return {"dna": one_hot(torch.randint(0, 4, (n, length), generator=g)), "signals": signals,
-            "features": torch.randn(n, 9, generator=g), "target": torch.rand(n, generator=g) * 3,
-            "blacklist": torch.zeros(n, length, dtype=torch.bool), "peaks": peaks}
+    return {
+        "dna": one_hot(torch.randint(0, 4, (n, length), generator=g)),
+        "signals": signals,
+        "features": torch.randn(n, 9, generator=g),
+        "target": torch.rand(n, generator=g) * 3,
+        "blacklist": torch.zeros(n, length, dtype=torch.bool),
+        "peaks": peaks,
+    }
 
 
 @pytest.mark.parametrize("name", BASELINES)
@@ -78,7 +86,7 @@ def _sensitivity(model, batch) -> torch.Tensor:
     model(dict(batch, dna=dna)).prediction.sum().backward()
     per_base = dna.grad.abs().sum((0, 2))
     centre = per_base.shape[0] // 2
-    return per_base / per_base[centre - 50:centre + 50].mean()
+    return per_base / per_base[centre - 50 : centre + 50].mean()
 
 
 @pytest.mark.parametrize("name", ["hyenadna", "enformer"])
@@ -90,12 +98,12 @@ def test_output_depends_on_a_base_1500_bp_upstream_of_the_tss(name):
 def test_enformer_also_sees_1500_bp_downstream_and_hyenadna_is_causal():
     batch = _batch(length=4000)
     assert _sensitivity(_model("enformer", pooled_region_bp=100), batch)[2000 + 1500] > 1e-3
-    assert _sensitivity(_model("hyenadna", pooled_region_bp=100), batch)[2000 + 1500] < 1e-6   # FFT round-off
+    assert _sensitivity(_model("hyenadna", pooled_region_bp=100), batch)[2000 + 1500] < 1e-6  # FFT round-off
 
 
 def test_enformer_input_length_crops_the_window_and_must_fit():
     sensitivity = _sensitivity(_model("enformer", pooled_region_bp=100, input_length=1024), _batch(length=4000))
-    assert sensitivity[2000 - 1500] == 0.0     # outside the central 1,024 bp
+    assert sensitivity[2000 - 1500] == 0.0  # outside the central 1,024 bp
     assert sensitivity[2000 - 500] > 1e-3
     with pytest.raises(ValueError, match="does not fit"):
         _model("enformer", input_length=512)(_batch(length=256))
@@ -104,11 +112,17 @@ def test_enformer_input_length_crops_the_window_and_must_fit():
 def test_enhancers_are_peaks_outside_the_promoter_strongest_dnase_first_ties_nearest():
     length = 100
     peaks, dnase = torch.zeros(length, dtype=torch.bool), torch.zeros(length)
-    for (start, end), value in {(5, 10): 1.0, (20, 30): 3.0, (45, 55): 9.0, (60, 64): 3.0, (80, 90): 2.0,
-                                (95, 100): 0.5}.items():
+    for (start, end), value in {
+        (5, 10): 1.0,
+        (20, 30): 3.0,
+        (45, 55): 9.0,
+        (60, 64): 3.0,
+        (80, 90): 2.0,
+        (95, 100): 0.5,
+    }.items():
         peaks[start:end], dnase[start:end] = True, value
-    dnase[20], dnase[21] = 0.0, 6.0   # (20, 30) starts at 0 and peaks at 6, but its mean is still 3.0: a tie
-    promoter = slice(48, 52)          # with (60, 64), broken by distance to the centre; (45, 55) is the promoter
+    dnase[20], dnase[21] = 0.0, 6.0  # (20, 30) starts at 0 and peaks at 6, but its mean is still 3.0: a tie
+    promoter = slice(48, 52)  # with (60, 64), broken by distance to the centre; (45, 55) is the promoter
     top3 = select_enhancers(peaks, dnase, promoter, 3)
     assert top3.tolist() == [[60, 64], [20, 30], [80, 90]]
     everything = select_enhancers(peaks, dnase, promoter, 60)
@@ -128,8 +142,8 @@ def test_epinformer_ignores_the_order_of_its_enhancers():
         permuted = model.attend(promoter, enhancers[:, order], valid[:, order], features)
         dropped = model.attend(promoter, enhancers[:, :3], valid[:, :3], features)
     torch.testing.assert_close(straight, permuted)
-    torch.testing.assert_close(straight[0], dropped[0])        # padding slots do not count
-    assert (straight[1] - dropped[1]).abs() > 1e-6              # a valid fourth enhancer does
+    torch.testing.assert_close(straight[0], dropped[0])  # padding slots do not count
+    assert (straight[1] - dropped[1]).abs() > 1e-6  # a valid fourth enhancer does
 
 
 def test_epinformer_sees_an_enhancers_activity_and_nothing_outside_the_elements():
@@ -138,7 +152,7 @@ def test_epinformer_sees_an_enhancers_activity_and_nothing_outside_the_elements(
     with torch.no_grad():
         before = model(batch).prediction
         inside, outside = (dict(batch, signals=batch["signals"].clone()) for _ in range(2))
-        inside["signals"][:, 70:82, 0] += 5.0     # H3K27ac of the enhancer at 70-82
+        inside["signals"][:, 70:82, 0] += 5.0  # H3K27ac of the enhancer at 70-82
         outside["signals"][:, 150:160, 0] += 5.0  # neither a peak nor the promoter crop
         assert (model(inside).prediction - before).abs().min() > 1e-6
         torch.testing.assert_close(model(outside).prediction, before)
@@ -167,9 +181,16 @@ def test_the_torch_free_options_describe_every_registry_model():
 
 def test_batches_carry_the_peak_mask_only_for_models_that_ask():
     length = 16
-    item = {"gene_id": "g", "row": 0, "dna": np.zeros(length, np.uint8), "signals": np.zeros((3, length), np.float16),
-            "blacklist": np.zeros(length, bool), "peaks": np.arange(length) % 3 == 0,
-            "features": np.zeros(9, np.float32), "target": np.float32(1.0)}
+    item = {
+        "gene_id": "g",
+        "row": 0,
+        "dna": np.zeros(length, np.uint8),
+        "signals": np.zeros((3, length), np.float16),
+        "blacklist": np.zeros(length, bool),
+        "peaks": np.arange(length) % 3 == 0,
+        "features": np.zeros(9, np.float32),
+        "target": np.float32(1.0),
+    }
     scaling = FeatureScaling(np.zeros(9), np.ones(9))
     assert "peaks" not in BatchMaker(scaling)([item, item])
     batch = BatchMaker(scaling, peaks=True)([item, item])

@@ -12,8 +12,15 @@ from seq2exp.models import build_model, one_hot
 pytestmark = pytest.mark.mask_path
 
 LENGTH = 64
-TINY = {"d_model": 8, "n_layer": 1, "d_state": 4, "mlp_hidden": 8, "central_region_bp": 8, "pooled_region_bp": 8,
-        "kl_weight": 0.0}
+TINY = {
+    "d_model": 8,
+    "n_layer": 1,
+    "d_state": 4,
+    "mlp_hidden": 8,
+    "central_region_bp": 8,
+    "pooled_region_bp": 8,
+    "kl_weight": 0.0,
+}
 VARIANTS = {
     "soft": ("seq2exp_soft", {}),
     "hard": ("seq2exp_hard", {"share_weights": False, "compact": False}),
@@ -25,10 +32,12 @@ VARIANTS = {
 
 def _batch(seed=0, batch=4):
     g = torch.Generator().manual_seed(seed)
-    return {"dna": one_hot(torch.randint(0, 4, (batch, LENGTH), generator=g)),
-            "signals": torch.rand(batch, LENGTH, 3, generator=g) * 3,
-            "features": torch.randn(batch, 9, generator=g),
-            "target": torch.randn(batch, generator=g)}
+    return {
+        "dna": one_hot(torch.randint(0, 4, (batch, LENGTH), generator=g)),
+        "signals": torch.rand(batch, LENGTH, 3, generator=g) * 3,
+        "features": torch.randn(batch, 9, generator=g),
+        "target": torch.randn(batch, generator=g),
+    }
 
 
 def _model(variant, **extra):
@@ -62,7 +71,7 @@ def test_positions_the_mask_zeroes_cannot_change_the_prediction(variant):
     model.eval()
     batch = _batch()
     blacklist = torch.zeros(4, LENGTH, dtype=torch.bool)
-    blacklist[:, :20] = True   # forced to 0 by the mask
+    blacklist[:, :20] = True  # forced to 0 by the mask
     batch["blacklist"] = blacklist
     with torch.no_grad():
         output = model(batch)
@@ -101,9 +110,9 @@ def test_head_pools_the_central_region_around_the_tss():
         output = model(batch)
         embedded = (model.dna_embed(batch["dna"]) + model.signal_embed(batch["signals"])) * output.mask[..., None]
     centre = LENGTH // 2
-    expected = embedded[:, centre - 6:centre + 6].mean(1)
-    torch.testing.assert_close(seen["x"][:, :model.cfg.backbone.d_model], expected)
-    torch.testing.assert_close(seen["x"][:, model.cfg.backbone.d_model:], batch["features"])
+    expected = embedded[:, centre - 6 : centre + 6].mean(1)
+    torch.testing.assert_close(seen["x"][:, : model.cfg.backbone.d_model], expected)
+    torch.testing.assert_close(seen["x"][:, model.cfg.backbone.d_model :], batch["features"])
 
 
 def test_a_soft_mask_value_reaches_a_one_block_predictor_through_the_inputs_not_the_embeddings():
@@ -115,12 +124,13 @@ def test_a_soft_mask_value_reaches_a_one_block_predictor_through_the_inputs_not_
     batch = _batch()
     mask = torch.full((4, LENGTH), 0.8)
     halved = mask.clone()
-    halved[:, :LENGTH // 2 - 8] = 0.4
+    halved[:, : LENGTH // 2 - 8] = 0.4
     moved = {}
     for applies_to in ("inputs", "embeddings"):
         torch.manual_seed(0)
         model = build_model("peaks_mask", {**TINY, "mask_applies_to": applies_to}).eval()
         with torch.no_grad():
-            moved[applies_to] = float((model(dict(batch, mask=mask)).prediction
-                                       - model(dict(batch, mask=halved)).prediction).abs().max())
+            moved[applies_to] = float(
+                (model(dict(batch, mask=mask)).prediction - model(dict(batch, mask=halved)).prediction).abs().max()
+            )
     assert moved["inputs"] > 100 * moved["embeddings"], moved

@@ -16,8 +16,8 @@ def _window(values: np.ndarray, centre: int, fill) -> np.ndarray:
     """values[centre - HALF : centre + HALF], padded with `fill` beyond the chromosome ends."""
     out = np.full(2 * HALF, fill, dtype=values.dtype)
     lo, hi = centre - HALF, centre + HALF
-    src = values[max(lo, 0):min(hi, len(values))]
-    out[max(lo, 0) - lo:max(lo, 0) - lo + len(src)] = src
+    src = values[max(lo, 0) : min(hi, len(values))]
+    out[max(lo, 0) - lo : max(lo, 0) - lo + len(src)] = src
     return out
 
 
@@ -31,10 +31,12 @@ def demo_batch(demo, cell: str, n_genes: int) -> dict:
         tracks = [demo.tracks[cell][kind][gene.chrom] for kind in ("h3k27ac", "dnase")]
         channels = [_window(np.asarray(t, dtype=np.float32), gene.tss, 0.0) for t in tracks]
         signals.append(np.stack(channels + [np.zeros(2 * HALF, np.float32)], axis=-1))
-    return {"dna": one_hot(torch.from_numpy(np.stack(codes))),
-            "signals": torch.from_numpy(np.stack(signals)),
-            "features": torch.zeros(len(genes), 9),
-            "target": torch.tensor(np.log10(demo.cells[cell].tags[:n_genes] + 1.0), dtype=torch.float32)}
+    return {
+        "dna": one_hot(torch.from_numpy(np.stack(codes))),
+        "signals": torch.from_numpy(np.stack(signals)),
+        "features": torch.zeros(len(genes), 9),
+        "target": torch.tensor(np.log10(demo.cells[cell].tags[:n_genes] + 1.0), dtype=torch.float32),
+    }
 
 
 @pytest.fixture
@@ -54,9 +56,18 @@ def test_tiny_seq2exp_overfits_demo_genes(one_thread):
     batch = demo_batch(demo, demo.cell_types[0], n_genes=6)
     assert batch["target"].std() > 0.1
     # no extra features: the prediction can only come through the masked sequence and signals
-    model = build_model("seq2exp_soft", {"d_model": 16, "n_layer": 2, "d_state": 8, "mlp_hidden": 32,
-                                         "use_features": False, "central_region_bp": 64,
-                                         "pooled_region_bp": 128})
+    model = build_model(
+        "seq2exp_soft",
+        {
+            "d_model": 16,
+            "n_layer": 2,
+            "d_state": 8,
+            "mlp_hidden": 32,
+            "use_features": False,
+            "central_region_bp": 64,
+            "pooled_region_bp": 128,
+        },
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     reached = {name: False for name, _ in model.named_parameters()}
     before = _eval_losses(model, batch)

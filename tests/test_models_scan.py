@@ -5,7 +5,12 @@ import torch
 import torch.nn.functional as F
 
 from seq2exp.models.scan import (
-    MAX_DECAY, plan_segments, random_scan_inputs, resolve_scan, selective_scan, selective_scan_reference,
+    MAX_DECAY,
+    plan_segments,
+    random_scan_inputs,
+    resolve_scan,
+    selective_scan,
+    selective_scan_reference,
 )
 
 
@@ -40,8 +45,9 @@ def test_initial_and_last_state_match_reference_including_gradients():
     torch.testing.assert_close(y, y_ref)
     torch.testing.assert_close(last, last_ref)
     loss_ref, loss = (y_ref.sum() + last_ref.pow(2).sum()), (y.sum() + last.pow(2).sum())
-    for a, b in zip(torch.autograd.grad(loss, [u, delta, A, B, C, s0]),
-                    torch.autograd.grad(loss_ref, [u, delta, A, B, C, s0])):
+    for a, b in zip(
+        torch.autograd.grad(loss, [u, delta, A, B, C, s0]), torch.autograd.grad(loss_ref, [u, delta, A, B, C, s0])
+    ):
         torch.testing.assert_close(a, b)
 
 
@@ -51,8 +57,18 @@ def test_scan_in_blocks_with_carried_state_equals_one_pass():
     parts, state = [], None
     for lo in range(0, 200, 64):
         sl = slice(lo, lo + 64)
-        y, state = selective_scan(u[..., sl], delta[..., sl], A, B[..., sl], C[..., sl], D, z[..., sl],
-                                  delta_softplus=True, initial_state=state, return_last_state=True)
+        y, state = selective_scan(
+            u[..., sl],
+            delta[..., sl],
+            A,
+            B[..., sl],
+            C[..., sl],
+            D,
+            z[..., sl],
+            delta_softplus=True,
+            initial_state=state,
+            return_last_state=True,
+        )
         parts.append(y)
     torch.testing.assert_close(torch.cat(parts, -1), whole)
 
@@ -80,7 +96,7 @@ def test_segments_respect_chunk_size_and_decay_bound():
     worst = (delta * (-A).amax(-1)[:, None]).amax(dim=(0, 1))
     for lo, hi in segments:
         assert 1 <= hi - lo <= 64
-        assert worst[lo + 1:hi].sum() <= MAX_DECAY[torch.float32]
+        assert worst[lo + 1 : hi].sum() <= MAX_DECAY[torch.float32]
 
 
 def test_float32_scan_close_to_float64_reference():
@@ -127,8 +143,10 @@ def test_time_major_views_give_the_same_values_and_gradients():
     """A Mamba block's delta, B, C, z may arrive as transposed (time-major) views; the scan makes them
     dense internally, which must not change values or gradients."""
     u, delta, A, B, C, D, z = _inputs(length=130)
+
     def time_major(t):  # same values, memory laid out as (batch, L, channels)
         return t.detach().transpose(1, 2).contiguous().transpose(1, 2).requires_grad_()
+
     views = [u, time_major(delta), A, time_major(B), time_major(C), D, time_major(z)]
     assert not views[1].is_contiguous()
     dense = selective_scan(u, delta, A, B, C, D, z, delta_softplus=True, chunk_size=32)
@@ -156,6 +174,7 @@ def test_mamba_mixer_channel_major_projections_match_linear_layers():
     """MambaMixer computes its projections as W @ h^T (dense (B, channels, L) rows for the scan);
     that must equal the nn.Linear formulation with the naive scan, values and gradients."""
     from seq2exp.models.mamba import BackboneConfig, MambaMixer
+
     torch.manual_seed(0)
     mixer = MambaMixer(BackboneConfig(d_model=16, d_state=4, scan_impl="torch", chunk_size=16)).double()
     h = torch.randn(2, 70, 16, dtype=torch.float64, requires_grad=True)
@@ -166,8 +185,17 @@ def test_mamba_mixer_channel_major_projections_match_linear_layers():
         x = F.silu(F.conv1d(F.pad(x, (cfg.d_conv - 1, 0)), mixer.conv1d.weight, mixer.conv1d.bias, groups=x.shape[1]))
         dt, B, C = mixer.x_proj(x.transpose(1, 2)).split([cfg.rank, cfg.d_state, cfg.d_state], dim=-1)
         delta = F.linear(dt, mixer.dt_proj.weight).transpose(1, 2)
-        y = selective_scan_reference(x, delta, -torch.exp(mixer.A_log), B.transpose(1, 2), C.transpose(1, 2),
-                                     mixer.D, z, delta_bias=mixer.dt_proj.bias, delta_softplus=True)
+        y = selective_scan_reference(
+            x,
+            delta,
+            -torch.exp(mixer.A_log),
+            B.transpose(1, 2),
+            C.transpose(1, 2),
+            mixer.D,
+            z,
+            delta_bias=mixer.dt_proj.bias,
+            delta_softplus=True,
+        )
         return mixer.out_proj(y.transpose(1, 2))
 
     ours, ref = mixer(h), reference(h)

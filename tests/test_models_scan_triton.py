@@ -52,8 +52,13 @@ def _compare(kernel_inputs, kwargs, chunk_size, rtol, atol, reference_inputs=Non
     assert grads.keys() == grads_ref.keys()
     for name in grads:
         assert grads[name].dtype == ours[name].dtype, name
-        torch.testing.assert_close(grads[name].cpu().double(), grads_ref[name], rtol=rtol, atol=atol,
-                                   msg=lambda m, name=name: f"gradient of {name}: {m}")
+        torch.testing.assert_close(
+            grads[name].cpu().double(),
+            grads_ref[name],
+            rtol=rtol,
+            atol=atol,
+            msg=lambda m, name=name: f"gradient of {name}: {m}",
+        )
     return out
 
 
@@ -116,7 +121,7 @@ def test_blocks_with_carried_state_equal_one_pass():
     whole = selective_scan_triton(**{k: v.to(DEVICE) for k, v in inputs.items()}, **kernel)
     parts, state = [], None
     for lo in range(0, 40, 16):
-        block = {k: (v[..., lo:lo + 16] if v.dim() == 3 else v).to(DEVICE) for k, v in inputs.items()}
+        block = {k: (v[..., lo : lo + 16] if v.dim() == 3 else v).to(DEVICE) for k, v in inputs.items()}
         y, state = selective_scan_triton(**block, **kernel, initial_state=state, return_last_state=True)
         parts.append(y)
     torch.testing.assert_close(torch.cat(parts, -1), whole, rtol=1e-12, atol=1e-12)
@@ -125,11 +130,13 @@ def test_blocks_with_carried_state_equal_one_pass():
 def test_mamba_mixer_streams_through_the_kernel(monkeypatch):
     """scan_impl 'triton': the streamed (state-carrying) forward calls the kernel with the state too."""
     from seq2exp.models.mamba import BackboneConfig, MambaMixer
+
     calls = []
 
     def spy(*args, initial_state=None, **kwargs):
         calls.append(initial_state is not None)
         return selective_scan_triton(*args, **kwargs, initial_state=initial_state, chunk_size=8)
+
     monkeypatch.setattr(scan_triton, "selective_scan_triton", spy)
     torch.manual_seed(0)
     mixer = MambaMixer(BackboneConfig(d_model=2, d_state=3, scan_impl="triton")).double().to(DEVICE)
@@ -185,7 +192,9 @@ def test_cuda_kernel_matches_chunked_torch_scan_at_real_size():
     ref = selective_scan(*args, delta_softplus=True)
     torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-4)
     weights = torch.randn_like(ref)
-    for a, b in zip(torch.autograd.grad((ours * weights).sum(), args), torch.autograd.grad((ref * weights).sum(), args)):
+    for a, b in zip(
+        torch.autograd.grad((ours * weights).sum(), args), torch.autograd.grad((ref * weights).sum(), args)
+    ):
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3)
     assert torch.isfinite(selective_scan_triton(u, F.softplus(delta) + 6.0, A, B, C)).all()
 
@@ -205,8 +214,14 @@ def test_softplus_keeps_its_relative_accuracy_for_small_steps():
     u = B = C = 1 and no start state, y_0 = delta_0 exactly."""
     raw = torch.linspace(-10.0, -8.5, 8).reshape(1, 8, 1)
     ones = torch.ones(1, 1, 1)
-    y = selective_scan_triton(torch.ones(1, 8, 1).to(DEVICE), raw.to(DEVICE), -torch.ones(8, 1).to(DEVICE),
-                              ones.to(DEVICE), ones.to(DEVICE), delta_softplus=True)
+    y = selective_scan_triton(
+        torch.ones(1, 8, 1).to(DEVICE),
+        raw.to(DEVICE),
+        -torch.ones(8, 1).to(DEVICE),
+        ones.to(DEVICE),
+        ones.to(DEVICE),
+        delta_softplus=True,
+    )
     torch.testing.assert_close(y.cpu().double(), F.softplus(raw.double()), rtol=2e-6, atol=0)
 
 
@@ -218,6 +233,7 @@ def test_chunk_start_states_are_kept_only_when_a_backward_can_run(mode, monkeypa
         result = forward(*args, save_starts=save_starts)
         kept.append(result[2] is not None)
         return result
+
     forward = scan_triton._forward
     monkeypatch.setattr(scan_triton, "_forward", spy)
     inputs = {k: v.to(DEVICE).requires_grad_(mode != "no_input_requires_grad") for k, v in _inputs(12).items()}

@@ -7,15 +7,23 @@ import torch
 
 from seq2exp.models import MODELS, build_model, model_config, one_hot, top_fraction_mask
 from seq2exp.models.seq2exp import (
-    MotifStem, beta_product, central_slice, force_mask, kl_beta, sequence_beta, signal_beta, straight_through,
+    MotifStem,
+    beta_product,
+    central_slice,
+    force_mask,
+    kl_beta,
+    sequence_beta,
+    signal_beta,
+    straight_through,
 )
 
-TINY = {"d_model": 16, "n_layer": 1, "d_state": 4, "mlp_hidden": 16, "central_region_bp": 10,
-        "pooled_region_bp": 20}
+TINY = {"d_model": 16, "n_layer": 1, "d_state": 4, "mlp_hidden": 16, "central_region_bp": 10, "pooled_region_bp": 20}
 
 
 def _log_beta_density(m, a, b):
-    return (a - 1) * torch.log(m) + (b - 1) * torch.log1p(-m) - (torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b))
+    return (
+        (a - 1) * torch.log(m) + (b - 1) * torch.log1p(-m) - (torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b))
+    )
 
 
 def test_paper_form_is_the_normalised_product_of_sequence_and_geometric_mean_signal_betas():
@@ -44,7 +52,9 @@ def test_authors_form_matches_its_definition():
     signals = torch.tensor([[[1.0, 0.0, 2.0], [0.0, 3.0, 0.5]]])
     alpha_sig, beta_sig = signal_beta(signals, (1.5, 0.2, 1.0), (0.4, 0.4, 0.2), beta_min=1.0, scale=10.0)
     # alpha = sum_i w_i (s_i + 1) * 10 ; beta = sum_i w_i (b_i + 1) * 10
-    torch.testing.assert_close(alpha_sig, torch.tensor([[0.4 * 20 + 0.4 * 10 + 0.2 * 30, 0.4 * 10 + 0.4 * 40 + 0.2 * 15]]))
+    torch.testing.assert_close(
+        alpha_sig, torch.tensor([[0.4 * 20 + 0.4 * 10 + 0.2 * 30, 0.4 * 10 + 0.4 * 40 + 0.2 * 15]])
+    )
     torch.testing.assert_close(beta_sig, torch.full((1, 2), 0.4 * 25 + 0.4 * 12 + 0.2 * 20))
     a_seq, b_seq = sequence_beta(torch.tensor([[[0.0, 2.0], [-1.0, 1.0]]]), beta_min=1.0)
     torch.testing.assert_close(a_seq, torch.log1p(torch.exp(torch.tensor([[0.0, -1.0]]))) + 1)
@@ -104,11 +114,15 @@ def test_top_fraction_mask_keeps_the_highest_positions():
 def _batch(batch=2, length=60, seed=0):
     gen = torch.Generator().manual_seed(seed)
     codes = torch.randint(0, 4, (batch, length), generator=gen)
-    return {"dna": torch.eye(4)[codes], "signals": torch.rand(batch, length, 3, generator=gen),
-            "features": torch.randn(batch, 9, generator=gen), "target": torch.rand(batch, generator=gen) * 3,
-            "blacklist": torch.zeros(batch, length, dtype=torch.bool),
-            "mask": (torch.rand(batch, length, generator=gen) > 0.7).float(),
-            "peaks": torch.rand(batch, length, generator=gen) > 0.7}
+    return {
+        "dna": torch.eye(4)[codes],
+        "signals": torch.rand(batch, length, 3, generator=gen),
+        "features": torch.randn(batch, 9, generator=gen),
+        "target": torch.rand(batch, generator=gen) * 3,
+        "blacklist": torch.zeros(batch, length, dtype=torch.bool),
+        "mask": (torch.rand(batch, length, generator=gen) > 0.7).float(),
+        "peaks": torch.rand(batch, length, generator=gen) > 0.7,
+    }
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -188,11 +202,11 @@ def test_the_motif_stem_marks_every_base_of_the_element_around_a_motif():
     stem = MotifStem(width=1, motif_bp=7, pool_bp=21)
     with torch.no_grad():
         stem.conv.weight.copy_(one_hot(motif).T[None].float())
-        stem.conv.bias.fill_(-6.5)                                    # only all seven bases matching clear 0
-    dna = one_hot(torch.full((1, length), 1))                         # poly-C: no match anywhere
-    dna[0, at:at + 7] = one_hot(motif)
+        stem.conv.bias.fill_(-6.5)  # only all seven bases matching clear 0
+    dna = one_hot(torch.full((1, length), 1))  # poly-C: no match anywhere
+    dna[0, at : at + 7] = one_hot(motif)
     marked = (stem(dna)[0, :, 0] > 0).nonzero().squeeze(-1)
-    centre = at + 3                                                   # the response sits at the motif's centre
+    centre = at + 3  # the response sits at the motif's centre
     assert marked.tolist() == list(range(centre - 10, centre + 11))
 
 

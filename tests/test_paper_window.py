@@ -35,12 +35,15 @@ def paper_length_config(repo, root: Path) -> dict:
     config = validate_config(load_config(repo / "config/rehearsal.yaml"), repo / "workflow/schemas/config.schema.yaml")
     assert config["window"]["half_width"] == LENGTH // 2 and config["hic"]["resolution"] == 5000
     config["run_cell_types"] = [CELL]
-    config["demo"].update(genes_per_chromosome={c: 1 for c in config["demo"]["genes_per_chromosome"]},
-                          truth_dir=str(root / "truth"))
+    config["demo"].update(
+        genes_per_chromosome={c: 1 for c in config["demo"]["genes_per_chromosome"]}, truth_dir=str(root / "truth")
+    )
     config["genome"].update(fasta=str(root / "genome.fa.gz"), blacklist=str(root / "blacklist.bed"))
     config["genes"].update(table=str(root / "genes.csv"), mrna_features=str(root / "mrna.csv"))
-    config["cell_types"] = {cell: {kind: str(root / f"{cell}.{suffix}") for kind, suffix in SOURCES.items()}
-                            for cell in config["demo"]["cell_type_motifs"]}
+    config["cell_types"] = {
+        cell: {kind: str(root / f"{cell}.{suffix}") for kind, suffix in SOURCES.items()}
+        for cell in config["demo"]["cell_type_motifs"]
+    }
     config["model"].update(d_model=8, n_layer=1, d_state=2, expand=1, mlp_hidden=8)
     config["training"].update(batch_size=2, max_steps=1, val_every_steps=1, checkpoint_every_steps=1, warmup_steps=1)
     return config
@@ -56,24 +59,56 @@ def paper_store(repo, tmp_path_factory):
     paths = demo.paths_from_config(config)
     demo.write_world(world, paths)
     demo.write_cell(world, demo.simulate_cell(world, CELL), paths.cell_types[CELL])
-    files = {name: str(root / name) for name in ("genome.fa", "genes.tsv", "targets.tsv", "promoter.tsv",
-                                                  "contacts.tsv", "peaks.narrowPeak", "ratios.tsv", "cell.tsv")}
+    files = {
+        name: str(root / name)
+        for name in (
+            "genome.fa",
+            "genes.tsv",
+            "targets.tsv",
+            "promoter.tsv",
+            "contacts.tsv",
+            "peaks.narrowPeak",
+            "ratios.tsv",
+            "cell.tsv",
+        )
+    }
     prepare_fasta(paths.fasta, files["genome.fa"])
     genes, _, _ = build_gene_table(config, paths.gene_table, paths.mrna_features, files["genome.fa"], paths.blacklist)
     write_tsv(genes, files["genes.tsv"])
     sources = paths.cell_types[CELL]
     write_tsv(cell_targets(config, genes, sources["cage"], paths.gene_table, CELL), files["targets.tsv"])
-    write_tsv(promoter_activity(genes, sources["dnase"], sources["h3k27ac"], config["features"]["promoter_half_width"]),
-              files["promoter.tsv"])
-    write_tsv(tss_contact_profiles(sources["hic"], genes, config["window"]["half_width"], **config["hic"]).table,
-              files["contacts.tsv"])
-    peak_step(sources["dnase"], genes, config["window"]["half_width"], PeakSettings(**config["peaks"]),
-              files["peaks.narrowPeak"], files["ratios.tsv"], paths.blacklist)
-    build_sequence_stage(config, files["genes.tsv"], files["genome.fa"], paths.blacklist,
-                         str(root / "store" / "sequence.h5"))
-    build_cell_stage(config, files["genes.tsv"], files["targets.tsv"], files["promoter.tsv"], sources["dnase"],
-                     sources["h3k27ac"], files["contacts.tsv"], files["peaks.narrowPeak"],
-                     str(root / "store" / f"{CELL}.h5"), files["cell.tsv"])
+    write_tsv(
+        promoter_activity(genes, sources["dnase"], sources["h3k27ac"], config["features"]["promoter_half_width"]),
+        files["promoter.tsv"],
+    )
+    write_tsv(
+        tss_contact_profiles(sources["hic"], genes, config["window"]["half_width"], **config["hic"]).table,
+        files["contacts.tsv"],
+    )
+    peak_step(
+        sources["dnase"],
+        genes,
+        config["window"]["half_width"],
+        PeakSettings(**config["peaks"]),
+        files["peaks.narrowPeak"],
+        files["ratios.tsv"],
+        paths.blacklist,
+    )
+    build_sequence_stage(
+        config, files["genes.tsv"], files["genome.fa"], paths.blacklist, str(root / "store" / "sequence.h5")
+    )
+    build_cell_stage(
+        config,
+        files["genes.tsv"],
+        files["targets.tsv"],
+        files["promoter.tsv"],
+        sources["dnase"],
+        sources["h3k27ac"],
+        files["contacts.tsv"],
+        files["peaks.narrowPeak"],
+        str(root / "store" / f"{CELL}.h5"),
+        files["cell.tsv"],
+    )
     return config, world, root
 
 
@@ -93,13 +128,14 @@ def test_the_store_holds_200kb_windows_of_the_genome_and_5kb_hic(paper_store):
         assert item["signals"].shape == (3, LENGTH) and item["peaks"].shape == item["blacklist"].shape == (LENGTH,)
         hic = item["signals"][2]
         steps = start + np.flatnonzero(np.diff(hic)) + 1
-        inside = hi - lo   # the Hi-C channel is 0 beyond the chromosome's ends
+        inside = hi - lo  # the Hi-C channel is 0 beyond the chromosome's ends
         assert ((steps % 5000 == 0) | (steps == len(sequence))).all(), f"{gene_id}: Hi-C changes inside a 5 kb bin"
         assert len(np.unique(hic[lo - start : hi - start])) >= 0.8 * inside / 5000, gene_id
 
 
-@pytest.mark.parametrize("model, masks", [("seq2exp-soft", ("mask", "mask_untrained")),
-                                          ("seq2exp-hard", ("mask", "soft"))])
+@pytest.mark.parametrize(
+    "model, masks", [("seq2exp-soft", ("mask", "mask_untrained")), ("seq2exp-hard", ("mask", "soft"))]
+)
 def test_a_200kb_model_trains_predicts_and_writes_full_length_masks(paper_store, model, masks, caplog):
     config, _, root = paper_store
     out = root / "models" / CELL / model

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyBigWig
 import pybedtools
+import pyBigWig
 import pytest
 
 from seq2exp.config import load_config
@@ -101,8 +101,15 @@ def demo_peaks(tiny_demo, tiny_demo_paths, tmp_path_factory):
     results = {}
     for cell in tiny_demo.cell_types:
         narrowpeak, table = out / f"{cell}.narrowPeak", out / f"{cell}.peak_mask.tsv"
-        ratios = peak_step(tiny_demo_paths.cell_types[cell]["dnase"], tiny_demo.genes,
-                           tiny_demo.spec.window_half_width, DEMO_SETTINGS, narrowpeak, table, tiny_demo_paths.blacklist)
+        ratios = peak_step(
+            tiny_demo_paths.cell_types[cell]["dnase"],
+            tiny_demo.genes,
+            tiny_demo.spec.window_half_width,
+            DEMO_SETTINGS,
+            narrowpeak,
+            table,
+            tiny_demo_paths.blacklist,
+        )
         results[cell] = (narrowpeak, table, ratios)
     return results
 
@@ -153,8 +160,15 @@ def scaled_bigwig(source, path, factor):
 def test_same_peaks_at_any_signal_scale(tiny_demo, tiny_demo_paths, demo_peaks, tmp_path, factor):
     """Fold enrichment over a control built from the signal does not depend on its units."""
     dnase = scaled_bigwig(tiny_demo_paths.cell_types["K562"]["dnase"], tmp_path / "scaled.bigWig", factor)
-    peak_step(dnase, tiny_demo.genes, tiny_demo.spec.window_half_width, DEMO_SETTINGS,
-              tmp_path / "scaled.narrowPeak", tmp_path / "m.tsv", tiny_demo_paths.blacklist)
+    peak_step(
+        dnase,
+        tiny_demo.genes,
+        tiny_demo.spec.window_half_width,
+        DEMO_SETTINGS,
+        tmp_path / "scaled.narrowPeak",
+        tmp_path / "m.tsv",
+        tiny_demo_paths.blacklist,
+    )
     scaled = read_narrowpeak(tmp_path / "scaled.narrowPeak")
     original = read_narrowpeak(demo_peaks["K562"][0])
     assert len(original) >= 40
@@ -165,8 +179,15 @@ def test_mask_ratio_outside_the_sane_range_is_a_warning(tiny_demo, tiny_demo_pat
     ratio = demo_peaks["K562"][2]["mask_ratio"].mean()
     narrow = PeakSettings(**{**DEMO_SETTINGS.__dict__, "mask_ratio_range": (0.5, 0.9)})
     with caplog.at_level(logging.WARNING, logger="seq2exp.peaks"):
-        peak_step(tiny_demo_paths.cell_types["K562"]["dnase"], tiny_demo.genes, tiny_demo.spec.window_half_width,
-                  narrow, tmp_path / "p.narrowPeak", tmp_path / "m.tsv", tiny_demo_paths.blacklist)
+        peak_step(
+            tiny_demo_paths.cell_types["K562"]["dnase"],
+            tiny_demo.genes,
+            tiny_demo.spec.window_half_width,
+            narrow,
+            tmp_path / "p.narrowPeak",
+            tmp_path / "m.tsv",
+            tiny_demo_paths.blacklist,
+        )
     [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert f"selects {100 * ratio:.1f}% of window bases, outside the sane range 50-90%" in warning.getMessage()
 
@@ -205,8 +226,7 @@ def test_no_peak_reaches_back_over_a_gap_in_the_signal(tmp_path):
 
 @pytest.fixture
 def hand_peaks():
-    return pd.DataFrame({"chrom": ["chr1", "chr1", "chr1", "chr1"], "start": [8, 5, 20, 28],
-                         "end": [12, 10, 25, 40]})
+    return pd.DataFrame({"chrom": ["chr1", "chr1", "chr1", "chr1"], "start": [8, 5, 20, 28], "end": [12, 10, 25, 40]})
 
 
 def store_peak_mask(peaks, chrom, tss, half_width):
@@ -221,8 +241,9 @@ def test_peak_mask_hand_example(hand_peaks):
     assert mask.dtype == np.uint8
     np.testing.assert_array_equal(mask, expected)
     # Window [20, 30): peak [20,25) gives 20..24, peak [28,40) 28..29.
-    np.testing.assert_array_equal(store_peak_mask(hand_peaks, "chr1", tss=25, half_width=5),
-                                  [1, 1, 1, 1, 1, 0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(
+        store_peak_mask(hand_peaks, "chr1", tss=25, half_width=5), [1, 1, 1, 1, 1, 0, 0, 0, 1, 1]
+    )
     np.testing.assert_array_equal(store_peak_mask(hand_peaks, "chr2", tss=26, half_width=5), np.zeros(10))
 
 
@@ -243,12 +264,17 @@ def test_mask_ratios_hand_example(hand_peaks):
 
 def test_bigwig_to_bedgraph_covers_each_chromosome_and_sums_bins(tmp_path):
     bigwig = tmp_path / "s.bigWig"
-    write_bigwig(bigwig, {"chr1": 45, "chr2": 20},
-                 [("chr1", 0, 10, 1.5), ("chr1", 10, 20, 0.0), ("chr1", 30, 40, 2.0), ("chr2", 5, 15, 3.0)])
+    write_bigwig(
+        bigwig,
+        {"chr1": 45, "chr2": 20},
+        [("chr1", 0, 10, 1.5), ("chr1", 10, 20, 0.0), ("chr1", 30, 40, 2.0), ("chr2", 5, 15, 3.0)],
+    )
     out = tmp_path / "s.bdg"
     signal = bigwig_to_bedgraph(bigwig, out, bin_size=20)
-    assert out.read_text() == ("chr1\t0\t10\t1.5\nchr1\t10\t30\t0\nchr1\t30\t40\t2\nchr1\t40\t45\t0\n"
-                               "chr2\t0\t5\t0\nchr2\t5\t15\t3\nchr2\t15\t20\t0\n")
+    assert out.read_text() == (
+        "chr1\t0\t10\t1.5\nchr1\t10\t30\t0\nchr1\t30\t40\t2\nchr1\t40\t45\t0\n"
+        "chr2\t0\t5\t0\nchr2\t5\t15\t3\nchr2\t15\t20\t0\n"
+    )
     assert {c: s.tolist() for c, s in signal.sums.items()} == {"chr1": [15.0, 20.0, 0.0], "chr2": [30.0]}
     assert signal.sizes == {"chr1": 45, "chr2": 20} and signal.counted_bases == 65
     bigwig_to_bedgraph(bigwig, out, chromosomes=["chr2"])
@@ -268,11 +294,24 @@ def test_peak_settings_are_checked():
 
 def test_read_narrowpeak_skips_headers_and_rejects_other_tables(tmp_path):
     path = tmp_path / "p.narrowPeak"
-    path.write_text("browser position chr1:1-100\ntrack type=narrowPeak\n# comment\n"
-                    "chr1\t10\t50\tp1\t100\t.\t3.5\t-1\t-1\t20\n")
+    path.write_text(
+        "browser position chr1:1-100\ntrack type=narrowPeak\n# comment\nchr1\t10\t50\tp1\t100\t.\t3.5\t-1\t-1\t20\n"
+    )
     peaks = read_narrowpeak(path)
-    assert peaks.to_dict("records") == [dict(chrom="chr1", start=10, end=50, name="p1", score=100, strand=".",
-                                             signal_value=3.5, p_value=-1.0, q_value=-1.0, summit=20)]
+    assert peaks.to_dict("records") == [
+        dict(
+            chrom="chr1",
+            start=10,
+            end=50,
+            name="p1",
+            score=100,
+            strand=".",
+            signal_value=3.5,
+            p_value=-1.0,
+            q_value=-1.0,
+            summit=20,
+        )
+    ]
     path.write_text("track type=narrowPeak\n")
     assert read_narrowpeak(path).empty
     path.write_text("chr1\t10\t50\n")

@@ -26,13 +26,15 @@ def png_shape(path) -> tuple[int, int]:
 
 @pytest.fixture
 def predictions():
-    return pd.DataFrame({
-        "gene_id": ["a", "b", "c", "d", "e"],
-        "chrom": ["chr22", "chr22", "chrX", "chr1", "chr1"],
-        "split": ["test", "test", "test", "train", "valid"],
-        "target": [1.0, 2.0, 3.0, 0.0, 0.0],
-        "prediction": [1.0, 2.0, 4.0, 9.0, -9.0],
-    })
+    return pd.DataFrame(
+        {
+            "gene_id": ["a", "b", "c", "d", "e"],
+            "chrom": ["chr22", "chr22", "chrX", "chr1", "chr1"],
+            "split": ["test", "test", "test", "train", "valid"],
+            "target": [1.0, 2.0, 3.0, 0.0, 0.0],
+            "prediction": [1.0, 2.0, 4.0, 9.0, -9.0],
+        }
+    )
 
 
 def test_prediction_metrics_are_over_the_test_genes_only(predictions):
@@ -57,8 +59,17 @@ def lightning_metrics(with_validation: bool) -> pd.DataFrame:
     """Sparse rows as CSVLogger writes them: training rows every step, validation every 10."""
     rows = []
     for step in range(40):
-        rows.append({"epoch": step // 20, "step": step, "train/loss": 1.0 / (step + 1), "train/smooth_l1": 0.5,
-                     "train/kl": 0.1, "train/mask_ratio": 0.2, "lr": 1e-4})
+        rows.append(
+            {
+                "epoch": step // 20,
+                "step": step,
+                "train/loss": 1.0 / (step + 1),
+                "train/smooth_l1": 0.5,
+                "train/kl": 0.1,
+                "train/mask_ratio": 0.2,
+                "lr": 1e-4,
+            }
+        )
         if with_validation and step % 10 == 9:
             rows.append({"epoch": step // 20, "step": step, "val/mse": 0.4, "val/pearson": 0.6, "val/loss": 0.45})
     return pd.DataFrame(rows)
@@ -79,9 +90,10 @@ def test_training_curves_skip_columns_without_values(tmp_path):
     assert png_shape(plot_training_curves(str(csv), "t", str(tmp_path / "curves.png")))[0] == round(2.6 * 2 * DPI)
 
 
-@pytest.mark.parametrize("drop, message", [(["step"], "'step'"),
-                                           (["train/loss", "train/smooth_l1", "train/kl", "train/mask_ratio"],
-                                            "none of the columns")])
+@pytest.mark.parametrize(
+    "drop, message",
+    [(["step"], "'step'"), (["train/loss", "train/smooth_l1", "train/kl", "train/mask_ratio"], "none of the columns")],
+)
 def test_training_curves_refuse_unusable_metrics(tmp_path, drop, message):
     csv = tmp_path / "metrics.csv"
     lightning_metrics(False).drop(columns=drop).to_csv(csv, index=False)
@@ -104,20 +116,32 @@ def test_binned_max_keeps_a_single_base_peak():
 def test_gene_tracks_write_one_panel_per_track(tmp_path):
     length = 2000
     rng = np.random.default_rng(0)
-    tracks = {"DNase": rng.random(length), "H3K27ac": rng.random(length), "Hi-C contact": rng.random(length),
-              "learned mask": rng.random(length), "MACS3 peaks": (rng.random(length) > 0.9).astype(float)}
+    tracks = {
+        "DNase": rng.random(length),
+        "H3K27ac": rng.random(length),
+        "Hi-C contact": rng.random(length),
+        "learned mask": rng.random(length),
+        "MACS3 peaks": (rng.random(length) > 0.9).astype(float),
+    }
     x = np.arange(length) + 10_000
-    path = plot_gene_tracks(tracks, "GENE1 (K562)", str(tmp_path / "tracks.png"),
-                            regions={"truth enhancer": [(10_200, 10_250), (11_500, 11_550)], "decoy": [(10_700, 10_750)]},
-                            x=x)
+    path = plot_gene_tracks(
+        tracks,
+        "GENE1 (K562)",
+        str(tmp_path / "tracks.png"),
+        regions={"truth enhancer": [(10_200, 10_250), (11_500, 11_550)], "decoy": [(10_700, 10_750)]},
+        x=x,
+    )
     assert png_shape(path)[0] == round((1.3 * len(tracks) + 0.8) * DPI)
 
 
-@pytest.mark.parametrize("tracks, x, message", [
-    ({"DNase": np.zeros(10), "mask": np.zeros(11)}, None, "differ in length"),
-    ({"DNase": np.zeros(10)}, np.arange(9), "x has 9"),
-    ({}, None, "no tracks"),
-])
+@pytest.mark.parametrize(
+    "tracks, x, message",
+    [
+        ({"DNase": np.zeros(10), "mask": np.zeros(11)}, None, "differ in length"),
+        ({"DNase": np.zeros(10)}, np.arange(9), "x has 9"),
+        ({}, None, "no tracks"),
+    ],
+)
 def test_gene_tracks_refuse_mismatched_input(tmp_path, tracks, x, message):
     with pytest.raises(ValueError, match=message):
         plot_gene_tracks(tracks, "t", str(tmp_path / "tracks.png"), x=x)

@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-
 from test_workflow import benchmarks_of_planned_jobs, snakemake
 
 pytestmark = [
@@ -40,14 +39,27 @@ def test_rehearsal_runs_every_job_and_projects_the_paper_run(repo, rehearsal_dir
     assert not missing, missing
 
     table = subprocess.run(
-        [sys.executable, str(repo / "benchmarks/scale_table.py"), "--configfile", configfile,
-         "--snakefile", str(repo / "Snakefile")],
-        cwd=rehearsal_dir, capture_output=True, text=True,
+        [
+            sys.executable,
+            str(repo / "benchmarks/scale_table.py"),
+            "--configfile",
+            configfile,
+            "--snakefile",
+            str(repo / "Snakefile"),
+        ],
+        cwd=rehearsal_dir,
+        capture_output=True,
+        text=True,
     )
     assert table.returncode == 0, table.stderr
     print(table.stdout)
     assert "projected to 18,377 genes" in table.stdout
     for rule in {rule for rule, _ in jobs}:
-        folder = ("download" if rule.startswith("download_") else
-                  "demo_cell" if rule.startswith("demo_") and rule != "demo_world" else rule)
+        folder = (
+            "download"
+            if rule.startswith("download_")
+            else "demo_cell"
+            if rule.startswith("demo_") and rule != "demo_world"
+            else rule
+        )
         assert f"| {folder} |" in table.stdout, rule

@@ -13,8 +13,8 @@ import re
 import subprocess
 import sys
 import threading
-from pathlib import Path
 import zipfile
+from pathlib import Path
 
 import pytest
 import yaml
@@ -43,10 +43,17 @@ def paper_config(repo):
 
 
 def test_fantom_names_are_decoded_twice_and_made_safe():
-    url = ("https://fantom.gsc.riken.jp/5/datafiles/x/chronic%2520myelogenous%2520leukemia%2520cell"
-           "%2520line%253aK562.CNhs11250.10454-106G4.hg38.nobarcode.ctss.bed.gz")
-    assert file_name(url) == "chronic_myelogenous_leukemia_cell_line_K562.CNhs11250.10454-106G4.hg38.nobarcode.ctss.bed.gz"
-    assert file_name("https://www.encodeproject.org/files/ENCFF414OGC/@@download/ENCFF414OGC.bigWig") == "ENCFF414OGC.bigWig"
+    url = (
+        "https://fantom.gsc.riken.jp/5/datafiles/x/chronic%2520myelogenous%2520leukemia%2520cell"
+        "%2520line%253aK562.CNhs11250.10454-106G4.hg38.nobarcode.ctss.bed.gz"
+    )
+    assert (
+        file_name(url) == "chronic_myelogenous_leukemia_cell_line_K562.CNhs11250.10454-106G4.hg38.nobarcode.ctss.bed.gz"
+    )
+    assert (
+        file_name("https://www.encodeproject.org/files/ENCFF414OGC/@@download/ENCFF414OGC.bigWig")
+        == "ENCFF414OGC.bigWig"
+    )
     assert file_name("https://zenodo.org/records/1/files/expression_data.zip?download=1") == "expression_data.zip"
 
 
@@ -56,8 +63,11 @@ def test_source_kinds_map_to_local_paths():
     url = make_source("K562.dnase", "bigwig", "https://h/ENCFF1.bigWig", "res")
     assert url.path == "res/downloads/K562.dnase/ENCFF1.bigWig" and url.is_url
     member = make_source("genes.table", "gene_table", "https://h/a.zip#dir/genes.csv", "res")
-    assert (member.location, member.member, member.path) == ("https://h/a.zip", "dir/genes.csv",
-                                                            "res/extracted/genes.table/genes.csv")
+    assert (member.location, member.member, member.path) == (
+        "https://h/a.zip",
+        "dir/genes.csv",
+        "res/extracted/genes.table/genes.csv",
+    )
 
 
 def test_paper_config_downloads_every_source_of_both_cell_types(paper_config):
@@ -127,8 +137,15 @@ class PortalHandler(http.server.BaseHTTPRequestHandler):
         else:
             self.send_body(data)
 
-    def send_body(self, data, content_type="application/octet-stream", cut=None, honour_range=True, status=None,
-                  declare_length=True):
+    def send_body(
+        self,
+        data,
+        content_type="application/octet-stream",
+        cut=None,
+        honour_range=True,
+        status=None,
+        declare_length=True,
+    ):
         """`data` from the Range's start unless the file changed since the If-Range ETag; `cut`:
         bytes of this response after which the connection drops."""
         etag = f'"{hashlib.md5(data).hexdigest()}"'
@@ -143,7 +160,7 @@ class PortalHandler(http.server.BaseHTTPRequestHandler):
         if declare_length:
             self.send_header("Content-Length", str(len(data) - start))
         self.end_headers()
-        self.wfile.write(data[start:None if cut is None else start + cut])
+        self.wfile.write(data[start : None if cut is None else start + cut])
 
 
 @pytest.fixture
@@ -158,8 +175,14 @@ def portal():
 
 @pytest.fixture
 def settings(tmp_path):
-    return DownloadSettings(lock_file=str(tmp_path / "config" / "sources.lock.tsv"), published_checksums=False,
-                            retries=2, backoff_seconds=0.01, timeout_seconds=10, chunk_size=4096)
+    return DownloadSettings(
+        lock_file=str(tmp_path / "config" / "sources.lock.tsv"),
+        published_checksums=False,
+        retries=2,
+        backoff_seconds=0.01,
+        timeout_seconds=10,
+        chunk_size=4096,
+    )
 
 
 PAYLOAD = bytes(range(256)) * 1000  # 256 kB, binary
@@ -218,15 +241,29 @@ def encode_metadata(md5):
 
 
 PORTALS = {  # file path, metadata path, metadata text for an md5, as each portal serves them
-    "ENCODE": ("/files/ENCFF414OGC/@@download/ENCFF414OGC.bigWig", "/files/ENCFF414OGC/?format=json",
-               encode_metadata),
-    "4DN": ("/files-processed/4DNFITUOMFUQ/@@download/4DNFITUOMFUQ.hic", "/files-processed/4DNFITUOMFUQ/?format=json",
-            encode_metadata),
-    "Zenodo": ("/records/13232430/files/expression_data.zip", "/api/records/13232430", lambda md5: json.dumps(
-        {"files": [{"key": "other.zip", "size": 3, "checksum": "md5:" + "1" * 32},
-                   {"key": "expression_data.zip", "size": len(PAYLOAD), "checksum": f"md5:{md5}"}]})),
-    "UCSC": ("/goldenPath/hg38/bigZips/hg38.fa.gz", "/goldenPath/hg38/bigZips/md5sum.txt",
-             lambda md5: f"{'2' * 32}  hg38.2bit\n{md5}  hg38.fa.gz\n"),
+    "ENCODE": ("/files/ENCFF414OGC/@@download/ENCFF414OGC.bigWig", "/files/ENCFF414OGC/?format=json", encode_metadata),
+    "4DN": (
+        "/files-processed/4DNFITUOMFUQ/@@download/4DNFITUOMFUQ.hic",
+        "/files-processed/4DNFITUOMFUQ/?format=json",
+        encode_metadata,
+    ),
+    "Zenodo": (
+        "/records/13232430/files/expression_data.zip",
+        "/api/records/13232430",
+        lambda md5: json.dumps(
+            {
+                "files": [
+                    {"key": "other.zip", "size": 3, "checksum": "md5:" + "1" * 32},
+                    {"key": "expression_data.zip", "size": len(PAYLOAD), "checksum": f"md5:{md5}"},
+                ]
+            }
+        ),
+    ),
+    "UCSC": (
+        "/goldenPath/hg38/bigZips/hg38.fa.gz",
+        "/goldenPath/hg38/bigZips/md5sum.txt",
+        lambda md5: f"{'2' * 32}  hg38.2bit\n{md5}  hg38.fa.gz\n",
+    ),
 }
 
 
@@ -237,8 +274,11 @@ def test_checksum_the_portal_publishes_is_checked(portal, settings, tmp_path, po
     url = serve(portal, file_path)
     serve(portal, metadata_path, data=metadata("0" * 32).encode())
     target = tmp_path / "res" / "file"
-    with pytest.raises(DownloadError, match=rf"{re.escape(url)} .*md5 {PAYLOAD_MD5}, expected {'0' * 32} \(expected "
-                                            rf"values from {portal_name} metadata {re.escape(portal.url(metadata_path))}"):
+    with pytest.raises(
+        DownloadError,
+        match=rf"{re.escape(url)} .*md5 {PAYLOAD_MD5}, expected {'0' * 32} \(expected "
+        rf"values from {portal_name} metadata {re.escape(portal.url(metadata_path))}",
+    ):
         download(url, str(target), settings)
     assert left_in(target.parent) == []
     serve(portal, metadata_path, data=metadata(PAYLOAD_MD5).encode())
@@ -260,8 +300,11 @@ def test_unreadable_metadata_falls_back_to_the_lock_file(portal, settings, tmp_p
 def test_body_shorter_than_content_length_is_an_error(portal, settings, tmp_path):
     url = serve(portal, "/expression_data.zip", "always short")
     target = tmp_path / "res" / "expression_data.zip"
-    with pytest.raises(DownloadError, match=rf"{re.escape(url)}: body ended after {len(PAYLOAD) // 2} of "
-                                            rf"{len(PAYLOAD)} bytes.*gave up after 3 tries without progress"):
+    with pytest.raises(
+        DownloadError,
+        match=rf"{re.escape(url)}: body ended after {len(PAYLOAD) // 2} of "
+        rf"{len(PAYLOAD)} bytes.*gave up after 3 tries without progress",
+    ):
         download(url, str(target), settings)
     assert not target.exists() and read_lock(settings.lock_file) == {}
     # The first try made progress and does not count; each restart from byte 0 makes none.
@@ -303,7 +346,9 @@ def test_404_names_the_url_and_is_not_retried(portal, settings, tmp_path):
 def test_html_page_instead_of_data_is_an_error(portal, settings, tmp_path):
     url = serve(portal, "/ENCFF3.bigWig", "html")
     target = tmp_path / "res" / "ENCFF3.bigWig"
-    with pytest.raises(DownloadError, match=rf"^{re.escape(url)}: the server sent an HTML page \(Content-Type text/html"):
+    with pytest.raises(
+        DownloadError, match=rf"^{re.escape(url)}: the server sent an HTML page \(Content-Type text/html"
+    ):
         download(url, str(target), settings)
     assert left_in(target.parent) == []
     # The same page labelled as binary is recognised by how it starts.
@@ -363,8 +408,11 @@ def test_html_or_xml_page_posing_as_any_format_is_rejected(portal, settings, tmp
     page = gzip.compress(MARKUP_PAGE) if name.endswith(".gz") else MARKUP_PAGE
     url = serve(portal, f"/files/{name}", data=page)  # served as application/octet-stream
     target = tmp_path / "res" / name
-    with pytest.raises(DownloadError, match=rf"^{re.escape(url)}: the server sent an HTML page instead of the "
-                                            r"file \(it starts with b'<\?xml"):
+    with pytest.raises(
+        DownloadError,
+        match=rf"^{re.escape(url)}: the server sent an HTML page instead of the "
+        r"file \(it starts with b'<\?xml",
+    ):
         download(url, str(target), settings, kind=kind)
     assert left_in(target.parent) == [] and read_lock(settings.lock_file) == {}
 
@@ -374,16 +422,21 @@ def test_format_failure_names_the_lock_line_that_recorded_the_bad_file(portal, s
     Path(settings.lock_file).parent.mkdir(parents=True)
     Path(settings.lock_file).write_text(  # recorded by a download that did not check the format
         f"# comment\nurl\tbytes\tmd5\tverified_by\n{url}\t{len(MARKUP_PAGE)}\t"
-        f"{hashlib.md5(MARKUP_PAGE).hexdigest()}\tcontent-length\n")
+        f"{hashlib.md5(MARKUP_PAGE).hexdigest()}\tcontent-length\n"
+    )
     target = tmp_path / "res" / "ENCFF6.bigWig"
-    with pytest.raises(DownloadError, match=rf"HTML page.*{re.escape(settings.lock_file)} line 3 .*records this "
-                                            "URL: delete that line"):
+    with pytest.raises(
+        DownloadError,
+        match=rf"HTML page.*{re.escape(settings.lock_file)} line 3 .*records this "
+        "URL: delete that line",
+    ):
         download(url, str(target), settings, kind="bigwig")
     assert left_in(target.parent) == []
 
 
-def test_body_cut_short_without_a_length_fails_its_format_or_is_locked_as_unverified(portal, settings, tmp_path,
-                                                                                      caplog):
+def test_body_cut_short_without_a_length_fails_its_format_or_is_locked_as_unverified(
+    portal, settings, tmp_path, caplog
+):
     ctss = gzip.compress(b"chr1\t10\t11\t.\t3\t+\n" * 20000)
     url = serve(portal, "/x.ctss.bed.gz", "no length, cut", data=ctss)
     target = tmp_path / "res" / "x.ctss.bed.gz"
@@ -411,8 +464,11 @@ def test_link_that_drops_every_20_kB_completes_as_every_try_progresses(portal, s
 def test_interrupted_download_is_resumed_by_the_next_run(portal, settings, tmp_path):
     url = serve(portal, "/x.bigWig", "cut, then 503")
     target = tmp_path / "res" / "x.bigWig"
-    with pytest.raises(DownloadInterrupted, match=rf"HTTP 503.*gave up after 3 tries without progress. The "
-                                                  rf"{len(PAYLOAD) // 3} bytes received are kept"):
+    with pytest.raises(
+        DownloadInterrupted,
+        match=rf"HTTP 503.*gave up after 3 tries without progress. The "
+        rf"{len(PAYLOAD) // 3} bytes received are kept",
+    ):
         download(url, str(target), settings)
     assert not target.exists() and (target.parent / ".x.bigWig.part").stat().st_size == len(PAYLOAD) // 3
     portal.behaviour["/x.bigWig"] = "file"  # the next run
@@ -453,8 +509,11 @@ def test_4dn_refusal_asks_for_an_access_key_and_the_key_is_sent(portal, settings
     portal.key = base64.b64encode(b"KEYID:s3cret").decode()
     url = serve(portal, "/files-processed/4DNFITUOMFUQ/@@download/4DNFITUOMFUQ.hic", "4dn")
     target = tmp_path / "res" / "4DNFITUOMFUQ.hic"
-    with pytest.raises(DownloadError, match=rf"^{re.escape(url)}: HTTP 403 .*access key.*FOURDN_ACCESS_KEY_ID "
-                                            "and FOURDN_SECRET_ACCESS_KEY"):
+    with pytest.raises(
+        DownloadError,
+        match=rf"^{re.escape(url)}: HTTP 403 .*access key.*FOURDN_ACCESS_KEY_ID "
+        "and FOURDN_SECRET_ACCESS_KEY",
+    ):
         download(url, str(target), settings)
     assert left_in(target.parent) == []
     monkeypatch.setenv("FOURDN_ACCESS_KEY_ID", "KEYID")
@@ -477,21 +536,29 @@ def test_download_rules_are_local_one_per_file(repo, paper_config, tmp_path):
     from snakemake.settings.types import ConfigSettings, ResourceSettings
 
     with SnakemakeApi() as api:
-        workflow = api.workflow(ResourceSettings(), ConfigSettings(configfiles=[repo / "config/config.yaml"]),
-                                snakefile=repo / "Snakefile", workdir=tmp_path)._workflow
+        workflow = api.workflow(
+            ResourceSettings(),
+            ConfigSettings(configfiles=[repo / "config/config.yaml"]),
+            snakefile=repo / "Snakefile",
+            workdir=tmp_path,
+        )._workflow
         rules = {rule.name: rule for rule in workflow.rules if rule.name.startswith("download_")}
         local = workflow._localrules  # what a cluster executor keeps on the submitting machine
     assert sorted(rules) == sorted(f"download_{job.key.replace('.', '_')}" for job in download_jobs(paper_config))
     assert set(rules) | {"extract_member"} <= local
     assert sorted(str(f) for rule in rules.values() for f in rule.output) == sorted(
-        job.path for job in download_jobs(paper_config))
+        job.path for job in download_jobs(paper_config)
+    )
 
 
 def test_pipeline_downloads_once_and_records_the_file(repo, portal, tmp_path):
     blacklist = gzip.compress(b"chr1\t0\t10\n")
     url = serve(portal, "/files/ENCFF356LFX/@@download/ENCFF356LFX.bed.gz", data=blacklist)
-    serve(portal, "/files/ENCFF356LFX/?format=json", data=json.dumps({"md5sum": hashlib.md5(blacklist).hexdigest(),
-                                                                      "file_size": len(blacklist)}).encode())
+    serve(
+        portal,
+        "/files/ENCFF356LFX/?format=json",
+        data=json.dumps({"md5sum": hashlib.md5(blacklist).hexdigest(), "file_size": len(blacklist)}).encode(),
+    )
     config = yaml.safe_load((repo / "config/config.yaml").read_text())
     config["genome"]["blacklist"] = url
     config["downloads"]["backoff_seconds"] = 0.01
@@ -499,9 +566,24 @@ def test_pipeline_downloads_once_and_records_the_file(repo, portal, tmp_path):
     target = "resources/paper/downloads/genome.blacklist/ENCFF356LFX.bed.gz"
 
     def snakemake(*args):
-        result = subprocess.run([sys.executable, "-m", "snakemake", *args, "--cores", "1", "-s", str(repo / "Snakefile"),
-                                 "--directory", str(tmp_path), "--configfile", str(tmp_path / "run.yaml")],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "snakemake",
+                *args,
+                "--cores",
+                "1",
+                "-s",
+                str(repo / "Snakefile"),
+                "--directory",
+                str(tmp_path),
+                "--configfile",
+                str(tmp_path / "run.yaml"),
+            ],
+            capture_output=True,
+            text=True,
+        )
         return result.returncode, result.stdout + result.stderr
 
     code, output = snakemake(target)
@@ -510,8 +592,10 @@ def test_pipeline_downloads_once_and_records_the_file(repo, portal, tmp_path):
     assert url in (tmp_path / "config" / "sources.lock.tsv").read_text()
     code, output = snakemake("-n", target)
     assert code == 0 and "Nothing to be done" in output, output
-    assert [path for path, _ in portal.requests] == ["/files/ENCFF356LFX/?format=json",
-                                                     "/files/ENCFF356LFX/@@download/ENCFF356LFX.bed.gz"]
+    assert [path for path, _ in portal.requests] == [
+        "/files/ENCFF356LFX/?format=json",
+        "/files/ENCFF356LFX/@@download/ENCFF356LFX.bed.gz",
+    ]
 
 
 def test_lock_file_rows_are_checked(tmp_path):

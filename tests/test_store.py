@@ -41,8 +41,18 @@ def build(tmp_path, demo, paths, fasta_path, reverse_minus, genes=None, cell_gen
     build_sequence_store(str(tmp_path / "sequence.h5"), genes, fasta_path, blacklist, hw, reverse_minus, workers)
     cell = demo.cell_types[0]
     genes = genes if cell_genes is None else genes.loc[cell_genes]
-    build_cell_store(str(tmp_path / f"{cell}.h5"), genes, FEATURES, paths.cell_types[cell]["dnase"],
-                     paths.cell_types[cell]["h3k27ac"], hic_ramp(hw), peaks, hw, reverse_minus, workers)
+    build_cell_store(
+        str(tmp_path / f"{cell}.h5"),
+        genes,
+        FEATURES,
+        paths.cell_types[cell]["dnase"],
+        paths.cell_types[cell]["h3k27ac"],
+        hic_ramp(hw),
+        peaks,
+        hw,
+        reverse_minus,
+        workers,
+    )
     return GeneWindows(str(tmp_path), cell), genes
 
 
@@ -50,8 +60,9 @@ def test_store_holds_the_source_values(tiny_demo, tiny_demo_paths, fasta_path, t
     data, genes = build(tmp_path, tiny_demo, tiny_demo_paths, fasta_path, reverse_minus=False)
     cell, hw = tiny_demo.cell_types[0], tiny_demo.spec.window_half_width
     assert len(data) == len(genes)
-    enhancers = tiny_demo.elements[(tiny_demo.elements["kind"] == "enhancer")
-                                   & (tiny_demo.elements[f"activity_{cell}"] > 0)]
+    enhancers = tiny_demo.elements[
+        (tiny_demo.elements["kind"] == "enhancer") & (tiny_demo.elements[f"activity_{cell}"] > 0)
+    ]
     checked = 0
     for i, g in enumerate(genes.itertuples()):
         item = data[i]
@@ -77,14 +88,16 @@ def test_store_holds_the_source_values(tiny_demo, tiny_demo_paths, fasta_path, t
     assert checked >= 10
 
 
-def test_a_cell_store_with_fewer_genes_joins_the_sequence_store_on_gene_id(tiny_demo, tiny_demo_paths,
-                                                                          fasta_path, tmp_path):
+def test_a_cell_store_with_fewer_genes_joins_the_sequence_store_on_gene_id(
+    tiny_demo, tiny_demo_paths, fasta_path, tmp_path
+):
     """A cell type holds the genes its inputs cover, in its own order: each item's DNA and
     blacklist are its own gene's, whatever its row in the shared sequence store."""
     full, _ = build(tmp_path / "all", tiny_demo, tiny_demo_paths, fasta_path, reverse_minus=False)
     picked = [7, 2, 5]
-    subset, genes = build(tmp_path / "some", tiny_demo, tiny_demo_paths, fasta_path, reverse_minus=False,
-                          cell_genes=picked)
+    subset, genes = build(
+        tmp_path / "some", tiny_demo, tiny_demo_paths, fasta_path, reverse_minus=False, cell_genes=picked
+    )
     assert len(subset) == 3 and list(subset.gene_ids) == list(genes["gene_id"])
     for i, row in enumerate(picked):
         assert subset[i]["gene_id"] == full[row]["gene_id"]
@@ -94,8 +107,14 @@ def test_a_cell_store_with_fewer_genes_joins_the_sequence_store_on_gene_id(tiny_
 
 def test_a_cell_gene_missing_from_the_sequence_store_is_an_error(tiny_demo, tiny_demo_paths, fasta_path, tmp_path):
     build(tmp_path, tiny_demo, tiny_demo_paths, fasta_path, reverse_minus=False, genes=tiny_demo.genes.head(6))
-    build_sequence_store(str(tmp_path / "sequence.h5"), tiny_demo.genes.head(4), fasta_path,
-                         tiny_demo.blacklist[["chrom", "start", "end"]], tiny_demo.spec.window_half_width, False)
+    build_sequence_store(
+        str(tmp_path / "sequence.h5"),
+        tiny_demo.genes.head(4),
+        fasta_path,
+        tiny_demo.blacklist[["chrom", "start", "end"]],
+        tiny_demo.spec.window_half_width,
+        False,
+    )
     with pytest.raises(ValueError, match=r"K562.h5: 2 genes \(e.g. ENSG9\d+\) are not in .*sequence.h5; rebuild"):
         GeneWindows(str(tmp_path), tiny_demo.cell_types[0])
 
@@ -147,7 +166,15 @@ def test_failed_build_leaves_no_store(tiny_demo, tiny_demo_paths, fasta_path, tm
     genes = tiny_demo.genes.copy()
     genes.loc[0, "chrom"] = "chr9"  # not in the bigWigs
     with pytest.raises(KeyError, match="no chromosome chr9"):
-        build_cell_store(str(tmp_path / "K562.h5"), genes.assign(target=0.0, f1=0.0, f2=0.0), FEATURES,
-                         tiny_demo_paths.cell_types["K562"]["dnase"], tiny_demo_paths.cell_types["K562"]["h3k27ac"],
-                         hic_ramp(1000), pd.DataFrame(columns=["chrom", "start", "end"]), 1000, False)
+        build_cell_store(
+            str(tmp_path / "K562.h5"),
+            genes.assign(target=0.0, f1=0.0, f2=0.0),
+            FEATURES,
+            tiny_demo_paths.cell_types["K562"]["dnase"],
+            tiny_demo_paths.cell_types["K562"]["h3k27ac"],
+            hic_ramp(1000),
+            pd.DataFrame(columns=["chrom", "start", "end"]),
+            1000,
+            False,
+        )
     assert list(tmp_path.iterdir()) == []

@@ -39,13 +39,15 @@ def expected_track(genes, masks, reverse_minus, chrom) -> np.ndarray:
 
 @pytest.fixture
 def genes():
-    return gene_table([
-        ("PLUS", "chr1", 60, "+"),
-        ("MINUS", "chr1", 140, "-"),
-        ("OVERLAP", "chr1", 155, "+"),  # window [135, 175) overlaps MINUS's [120, 160)
-        ("START", "chr2", 5, "-"),  # window [-15, 25): 15 bases of padding
-        ("END", "chr2", 290, "+"),  # window [270, 310): 10 bases of padding
-    ])
+    return gene_table(
+        [
+            ("PLUS", "chr1", 60, "+"),
+            ("MINUS", "chr1", 140, "-"),
+            ("OVERLAP", "chr1", 155, "+"),  # window [135, 175) overlaps MINUS's [120, 160)
+            ("START", "chr2", 5, "-"),  # window [-15, 25): 15 bases of padding
+            ("END", "chr2", 290, "+"),  # window [270, 310): 10 bases of padding
+        ]
+    )
 
 
 @pytest.fixture
@@ -57,8 +59,9 @@ def soft_masks(genes):
 def test_bigwig_values_are_the_genome_oriented_max_of_the_windows(tmp_path, genes, soft_masks, reverse_minus):
     path = write_mask_bigwig(genes, soft_masks, HALF_WIDTH, reverse_minus, CHROM_SIZES, str(tmp_path / "m.bw"))
     for chrom in CHROM_SIZES:
-        np.testing.assert_array_equal(bigwig_values(path, chrom),
-                                      expected_track(genes, soft_masks, reverse_minus, chrom))
+        np.testing.assert_array_equal(
+            bigwig_values(path, chrom), expected_track(genes, soft_masks, reverse_minus, chrom)
+        )
 
 
 def test_minus_strand_mask_is_flipped_back_to_genome_orientation(tmp_path):
@@ -77,8 +80,9 @@ def test_overlapping_windows_take_the_max(tmp_path):
     masks = np.full((2, WINDOW), 0.25, dtype=np.float32)
     masks[1, :] = 0.75
     masks[0, 25] = 1.0  # genome position 55, inside the overlap
-    values = bigwig_values(write_mask_bigwig(genes, masks, HALF_WIDTH, False, CHROM_SIZES,
-                                             str(tmp_path / "m.bw")), "chr1")
+    values = bigwig_values(
+        write_mask_bigwig(genes, masks, HALF_WIDTH, False, CHROM_SIZES, str(tmp_path / "m.bw")), "chr1"
+    )
     assert (values[30:40] == 0.25).all()
     assert (values[40:55] == 0.75).all() and values[55] == 1.0 and (values[56:80] == 0.75).all()
     assert np.isnan(values[:30]).all() and np.isnan(values[80:]).all()
@@ -99,19 +103,23 @@ def test_bigwig_header_runs_and_uncovered_bases(tmp_path):
 
 def test_small_blocks_give_the_same_track(tmp_path, genes, soft_masks):
     whole = write_mask_bigwig(genes, soft_masks, HALF_WIDTH, True, CHROM_SIZES, str(tmp_path / "whole.bw"))
-    blocks = write_mask_bigwig(genes, soft_masks, HALF_WIDTH, True, CHROM_SIZES, str(tmp_path / "blocks.bw"),
-                               block_size=7)
+    blocks = write_mask_bigwig(
+        genes, soft_masks, HALF_WIDTH, True, CHROM_SIZES, str(tmp_path / "blocks.bw"), block_size=7
+    )
     for chrom in CHROM_SIZES:
         np.testing.assert_array_equal(bigwig_values(blocks, chrom), bigwig_values(whole, chrom))
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda g, m: (g, m[:, :-1]), "shape"),
-    (lambda g, m: (g.assign(chrom="chr9"), m), "chr9"),
-    (lambda g, m: (g.assign(strand="."), m), "strand"),
-    (lambda g, m: (g.drop(columns="tss"), m), "tss"),
-    (lambda g, m: (g, np.where(np.arange(WINDOW) == 3, np.nan, m)), "non-finite"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda g, m: (g, m[:, :-1]), "shape"),
+        (lambda g, m: (g.assign(chrom="chr9"), m), "chr9"),
+        (lambda g, m: (g.assign(strand="."), m), "strand"),
+        (lambda g, m: (g.drop(columns="tss"), m), "tss"),
+        (lambda g, m: (g, np.where(np.arange(WINDOW) == 3, np.nan, m)), "non-finite"),
+    ],
+)
 def test_bad_input_is_refused_without_output(tmp_path, genes, soft_masks, change, message):
     bad_genes, bad_masks = change(genes, soft_masks)
     path = tmp_path / "m.bw"
@@ -129,14 +137,17 @@ def test_elements_are_runs_at_or_above_threshold_with_mean_score():
     elements = mask_elements(genes, mask, HALF_WIDTH, False, CHROM_SIZES)
     assert list(elements.columns) == BED_COLUMNS
     assert elements[["start", "end", "score", "name", "strand", "gene_id"]].values.tolist() == [
-        [82, 85, 633, "NAME|G", "+", "G"], [110, 112, 1000, "NAME|G", "+", "G"]]
+        [82, 85, 633, "NAME|G", "+", "G"],
+        [110, 112, 1000, "NAME|G", "+", "G"],
+    ]
     assert elements["mean_mask"].tolist() == pytest.approx([1.9 / 3, 1.0])
     assert mask_elements(genes, mask, HALF_WIDTH, False, CHROM_SIZES, min_length=3)["start"].tolist() == [82]
 
 
 def test_a_gene_without_a_name_is_named_by_its_id():
-    genes = gene_table([("G1", "chr1", 100, "+"), ("G2", "chr1", 100, "+"), ("G3", "chr1", 100, "+"),
-                        ("G4", "chr1", 100, "+")]).assign(gene_name=["A", "", None, " "])
+    genes = gene_table(
+        [("G1", "chr1", 100, "+"), ("G2", "chr1", 100, "+"), ("G3", "chr1", 100, "+"), ("G4", "chr1", 100, "+")]
+    ).assign(gene_name=["A", "", None, " "])
     masks = np.ones((4, WINDOW), dtype=np.float32)
     elements = mask_elements(genes, masks, HALF_WIDTH, False, CHROM_SIZES)
     assert dict(zip(elements["gene_id"], elements["name"])) == {"G1": "A|G1", "G2": "G2", "G3": "G3", "G4": "G4"}

@@ -35,9 +35,9 @@ def make_store(root, n_genes=12, length=LENGTH, seed=0, channels=("h3k27ac", "dn
     blacklist[:, :3] = True
     peaks = np.zeros((n_genes, length), dtype=bool)
     peaks[:, 5:9] = True
-    h3k27ac = np.arange(length, dtype=np.float16)[None].repeat(n_genes, 0)          # 0, 1, 2, ...
-    dnase = np.full((n_genes, length), 7.0, dtype=np.float16)                        # constant 7
-    hic = (np.arange(n_genes, dtype=np.float16)[:, None] / 4).repeat(length, 1)      # per gene
+    h3k27ac = np.arange(length, dtype=np.float16)[None].repeat(n_genes, 0)  # 0, 1, 2, ...
+    dnase = np.full((n_genes, length), 7.0, dtype=np.float16)  # constant 7
+    hic = (np.arange(n_genes, dtype=np.float16)[:, None] / 4).repeat(length, 1)  # per gene
     with h5py.File(root / "sequence.h5", "w") as seq:
         seq.attrs.update(half_width=length // 2, reverse_complement_minus_strand=False)
         seq["gene_id"] = gene_ids.astype("S")
@@ -52,9 +52,16 @@ def make_store(root, n_genes=12, length=LENGTH, seed=0, channels=("h3k27ac", "dn
         cell.create_dataset("peaks", data=np.packbits(peaks, axis=1), chunks=(1, -(-length // 8)))
     for name in ("sequence.h5", "CELL.h5"):
         write_checksum(str(root / name))
-    genes = pd.DataFrame({"gene_id": gene_ids, "gene_name": [f"N{i}" for i in range(n_genes)],
-                          "chrom": "chr1", "tss": 1000 + 100 * np.arange(n_genes), "strand": "+",
-                          "split": (SPLITS * n_genes)[:n_genes] if n_genes != 12 else SPLITS})
+    genes = pd.DataFrame(
+        {
+            "gene_id": gene_ids,
+            "gene_name": [f"N{i}" for i in range(n_genes)],
+            "chrom": "chr1",
+            "tss": 1000 + 100 * np.arange(n_genes),
+            "strand": "+",
+            "split": (SPLITS * n_genes)[:n_genes] if n_genes != 12 else SPLITS,
+        }
+    )
     genes.to_csv(root / "genes.tsv", sep="\t", index=False)
     return dna, blacklist, peaks
 
@@ -71,24 +78,32 @@ def test_each_channel_lands_where_the_model_reads_it(tmp_path):
     codes = dna[[2, 5]]
     for code, base in enumerate("ACGT"):
         assert torch.equal(batch["dna"][..., code] == 1, torch.from_numpy(codes == code)), base
-    assert (batch["dna"][torch.from_numpy(codes == 4)] == 0).all()   # N: all zeros
+    assert (batch["dna"][torch.from_numpy(codes == 4)] == 0).all()  # N: all zeros
     torch.testing.assert_close(batch["signals"][0, :, 0], torch.arange(LENGTH, dtype=torch.float32))  # H3K27ac
-    assert (batch["signals"][..., 1] == 7.0).all()                                                     # DNase
-    torch.testing.assert_close(batch["signals"][:, 0, 2], torch.tensor([0.5, 1.25]))                   # Hi-C
+    assert (batch["signals"][..., 1] == 7.0).all()  # DNase
+    torch.testing.assert_close(batch["signals"][:, 0, 2], torch.tensor([0.5, 1.25]))  # Hi-C
     assert torch.equal(batch["blacklist"], torch.from_numpy(blacklist[[2, 5]]))
     train_features = windows.features[rows["train"]]
     np.testing.assert_allclose(scaling.apply(train_features).mean(0), 0, atol=1e-5)
-    np.testing.assert_allclose(batch["features"].numpy(), (windows.features[[2, 5]] - train_features.mean(0))
-                               / train_features.std(0), rtol=1e-5)
+    np.testing.assert_allclose(
+        batch["features"].numpy(),
+        (windows.features[[2, 5]] - train_features.mean(0)) / train_features.std(0),
+        rtol=1e-5,
+    )
     # the model's signal Beta reads H3K27ac, DNase and Hi-C with weights 0.4, 0.4, 0.2
-    model = build_model("seq2exp_soft", {"d_model": 8, "n_layer": 1, "d_state": 4, "central_region_bp": 4,
-                                         "pooled_region_bp": 4, "signal_scale": 1.0})
+    model = build_model(
+        "seq2exp_soft",
+        {"d_model": 8, "n_layer": 1, "d_state": 4, "central_region_bp": 4, "pooled_region_bp": 4, "signal_scale": 1.0},
+    )
     alpha, _ = model.mask_distribution(batch, model.dna_embed(batch["dna"]))
     from seq2exp.models.seq2exp import sequence_beta
+
     seq_alpha, _ = sequence_beta(model.beta_head(model.generator(model.dna_embed(batch["dna"]))), 1.0)
     h3k27ac, dnase, hic = np.arange(LENGTH), 7.0, 0.5
-    torch.testing.assert_close(alpha[0] - seq_alpha[0], torch.tensor(
-        0.4 * (h3k27ac + 1) + 0.4 * (dnase + 1) + 0.2 * (hic + 1), dtype=torch.float32))
+    torch.testing.assert_close(
+        alpha[0] - seq_alpha[0],
+        torch.tensor(0.4 * (h3k27ac + 1) + 0.4 * (dnase + 1) + 0.2 * (hic + 1), dtype=torch.float32),
+    )
 
 
 def test_a_store_with_other_channel_order_is_refused(tmp_path):
@@ -101,6 +116,7 @@ def test_fixed_masks_come_from_the_peaks_and_the_soft_mask(tmp_path):
     _, _, peaks = make_store(tmp_path)
     windows = GeneWindows(str(tmp_path), "CELL")
     from seq2exp.batches import MaskSource
+
     items = [IndexedWindows(windows, [0, 1])[i] for i in range(2)]
     batch = BatchMaker(FeatureScaling.fit(windows.features), MaskSource("peaks"))(items)
     assert torch.equal(batch["mask"].bool(), torch.from_numpy(peaks[[0, 1]]))
@@ -111,16 +127,16 @@ def test_retrain_mask_is_exactly_the_fraction_with_the_centre_inside():
     soft = torch.rand(3, 200)
     blacklist = torch.zeros(3, 200, dtype=torch.bool)
     blacklist[:, :50] = True
-    soft[:, :50] = 2.0   # would win if the blacklist were ignored
+    soft[:, :50] = 2.0  # would win if the blacklist were ignored
     mask = retrain_mask(soft, 0.1, central_bp=8, blacklist=blacklist)
-    assert (mask.sum(-1) == 20).all()                     # exactly 10.00%
-    assert (mask[:, 96:104] == 1).all()                   # the central region, counted inside
+    assert (mask.sum(-1) == 20).all()  # exactly 10.00%
+    assert (mask[:, 96:104] == 1).all()  # the central region, counted inside
     assert (mask[:, :50] == 0).all()
     outside = soft.clone()
     outside[:, 96:104] = -1
     outside[:, :50] = -1
     top = outside.topk(12, dim=-1).indices
-    assert (mask.gather(-1, top) == 1).all()              # then the highest soft values
+    assert (mask.gather(-1, top) == 1).all()  # then the highest soft values
 
 
 def test_schedule_warms_up_linearly_then_follows_a_cosine_to_the_floor():
@@ -154,8 +170,15 @@ def _job_config(repo, **training):
     config = validate_config(load_config(repo / "config/demo.yaml"), repo / "workflow/schemas/config.schema.yaml")
     config["window"].update(half_width=LENGTH // 2, central_region=4, pooled_region=4)
     config["model"].update(d_model=4, d_state=2, mlp_hidden=4)
-    config["training"].update(batch_size=2, max_steps=3000, val_every_steps=100, checkpoint_every_steps=20,
-                              warmup_steps=10, log_every_steps=10, **training)
+    config["training"].update(
+        batch_size=2,
+        max_steps=3000,
+        val_every_steps=100,
+        checkpoint_every_steps=20,
+        warmup_steps=10,
+        log_every_steps=10,
+        **training,
+    )
     return config
 
 
@@ -164,9 +187,14 @@ def _run_job(config, model, store, out, tmp_path, wait=True, env=None):
     path.write_text(json.dumps(config))
     script = tmp_path / "job.py"  # a file, as the rule's script: Lightning reruns it for each further DDP process
     script.write_text(JOB)
-    process = subprocess.Popen([sys.executable, str(script), str(path), model, str(store), str(out)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-                               env=None if env is None else {**os.environ, **env})
+    process = subprocess.Popen(
+        [sys.executable, str(script), str(path), model, str(store), str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        env=None if env is None else {**os.environ, **env},
+    )
     if wait:
         output, _ = process.communicate(timeout=600)
         assert process.returncode == 0, output
@@ -200,17 +228,17 @@ def test_a_killed_job_resumes_and_its_step_count_continues(repo, tmp_path):
     while not last.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)
-    os.killpg(process.pid, signal.SIGKILL)   # what a scheduler's kill does to the job's process group
+    os.killpg(process.pid, signal.SIGKILL)  # what a scheduler's kill does to the job's process group
     process.wait()
     assert not (out / "best.ckpt").exists()
     killed_at = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
     assert 0 < killed_at < 3000
     output = _run_job(config, "seq2exp-soft", tmp_path / "store", out, tmp_path)
-    assert "seq2exp.train:resuming from" in output   # our message, not Lightning's mid-epoch warning
+    assert "seq2exp.train:resuming from" in output  # our message, not Lightning's mid-epoch warning
     logs = sorted((out / "work" / "logs").glob("version_*/metrics.csv"))
     assert len(logs) == 2
     resumed = pd.read_csv(logs[1])
-    assert resumed["step"].min() >= killed_at          # continues, does not start at 0
+    assert resumed["step"].min() >= killed_at  # continues, does not start at 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["steps"] == 3000
     metrics = pd.read_csv(out / "metrics.csv")
@@ -224,9 +252,21 @@ def test_a_killed_job_resumes_and_its_step_count_continues(repo, tmp_path):
     from seq2exp.cli import main
 
     (tmp_path / "genome.fa.fai").write_text("chr1\t5000\t6\t60\t61\n")
-    common = ["predict", "--checkpoint", str(out / "best.ckpt"), "--store", str(tmp_path / "store"), "--cell", "CELL",
-              "--genes-table", str(tmp_path / "store" / "genes.tsv"), "--split", "test", "--fai",
-              str(tmp_path / "genome.fa.fai")]
+    common = [
+        "predict",
+        "--checkpoint",
+        str(out / "best.ckpt"),
+        "--store",
+        str(tmp_path / "store"),
+        "--cell",
+        "CELL",
+        "--genes-table",
+        str(tmp_path / "store" / "genes.tsv"),
+        "--split",
+        "test",
+        "--fai",
+        str(tmp_path / "genome.fa.fai"),
+    ]
     expected = predictions[predictions["split"] == "test"].set_index("gene_id")["prediction"]
     for extra in ([], ["--block-size", "7"]):
         cli_out = tmp_path / f"cli{len(extra)}.tsv"
@@ -252,7 +292,7 @@ def test_a_work_folder_resumes_across_logging_edits_and_is_kept_aside_otherwise(
     genes = pd.read_csv(tmp_path / "store/genes.tsv", sep="\t")
     genes.loc[genes["split"] == "test", "chrom"] = "chr22"
     config = _job_config(repo)
-    config["split"]["test"] = ["chr9"]   # not what the gene table the job reads says
+    config["split"]["test"] = ["chr9"]  # not what the gene table the job reads says
     manifest = make_manifest(config, "seq2exp-soft", "CELL", str(tmp_path / "store"), genes, {})
     assert manifest["split"] == {"valid": ["chr1"], "test": ["chr22"], "n_train": 6, "n_valid": 3, "n_test": 3}
     work = tmp_path / "work"
@@ -260,20 +300,24 @@ def test_a_work_folder_resumes_across_logging_edits_and_is_kept_aside_otherwise(
     torch.save({"global_step": 72}, work / "last.ckpt")
     (work / "manifest.json").write_text(json.dumps({**manifest, "resumed_at_steps": [30]}))
     config["training"].update(log_every_steps=1, checkpoint_every_steps=7, progress_bar=True)
-    assert resume_checkpoint(work, make_manifest(config, "seq2exp-soft", "CELL", str(tmp_path / "store"), genes,
-                                                 {})) == (str(work / "last.ckpt"), [30, 72])
+    assert resume_checkpoint(
+        work, make_manifest(config, "seq2exp-soft", "CELL", str(tmp_path / "store"), genes, {})
+    ) == (str(work / "last.ckpt"), [30, 72])
     config["training"]["lr"] = 1e-3
     config["model"]["d_model"] = 8
     with caplog.at_level("WARNING"):
-        assert resume_checkpoint(work, make_manifest(config, "seq2exp-soft", "CELL", str(tmp_path / "store"), genes,
-                                                     {})) == (None, [])
+        assert resume_checkpoint(
+            work, make_manifest(config, "seq2exp-soft", "CELL", str(tmp_path / "store"), genes, {})
+        ) == (None, [])
     assert "the job's config_hash (model.d_model, training.lr) changed" in caplog.text
     stale = list(tmp_path.glob("work.stale-*"))
     assert not work.exists() and len(stale) == 1 and (stale[0] / "last.ckpt").exists()
     assert f"the old work folder is now {stale[0]}" in caplog.text
 
 
-KILLED_JOB = JOB.replace("train_job(config", """import os, signal
+KILLED_JOB = JOB.replace(
+    "train_job(config",
+    """import os, signal
 from lightning.pytorch.callbacks import ModelCheckpoint
 save = ModelCheckpoint._save_checkpoint
 def save_then_die(self, trainer, filepath):   # a kill right after a checkpoint: work since then is lost
@@ -281,7 +325,8 @@ def save_then_die(self, trainer, filepath):   # a kill right after a checkpoint:
     if filepath.endswith("last.ckpt") and trainer.global_step == int(sys.argv[5]):
         os.kill(os.getpid(), signal.SIGKILL)
 ModelCheckpoint._save_checkpoint = save_then_die
-train_job(config""")
+train_job(config""",
+)
 
 
 @pytest.mark.slow
@@ -298,8 +343,21 @@ def test_a_resumed_job_is_the_run_it_resumes(repo, tmp_path):
     for killed_at in (None, 40, 60):
         out = tmp_path / f"killed_at_{killed_at}"
         if killed_at:
-            killed = subprocess.run([sys.executable, "-c", KILLED_JOB, str(path), "seq2exp-soft", str(tmp_path / "store"),
-                                     str(out), str(killed_at)], capture_output=True, text=True, timeout=600)
+            killed = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    KILLED_JOB,
+                    str(path),
+                    "seq2exp-soft",
+                    str(tmp_path / "store"),
+                    str(out),
+                    str(killed_at),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
         output = _run_job(config, "seq2exp-soft", tmp_path / "store", out, tmp_path)
         manifest = json.loads((out / "manifest.json").read_text())
@@ -330,11 +388,19 @@ def test_two_processes_train_together_and_the_first_alone_writes_and_predicts(re
     config = _job_config(repo)
     config["training"].update(max_steps=6, val_every_steps=3, checkpoint_every_steps=3, warmup_steps=1)
     one = tmp_path / "one" / "seq2exp-soft"
-    train_job(config, "seq2exp-soft", "CELL", JobPaths(str(tmp_path / "store"), str(tmp_path / "store/genes.tsv"), str(one)))
+    train_job(
+        config, "seq2exp-soft", "CELL", JobPaths(str(tmp_path / "store"), str(tmp_path / "store/genes.tsv"), str(one))
+    )
     config["resources"]["training"]["cpu_processes"] = 2
     two = tmp_path / "two" / "seq2exp-soft"
-    output = _run_job(config, "seq2exp-soft", tmp_path / "store", two, tmp_path,
-                      env={"SLURM_NTASKS": "1", "SLURM_PROCID": "0", "SLURM_JOB_NAME": "train"})
+    output = _run_job(
+        config,
+        "seq2exp-soft",
+        tmp_path / "store",
+        two,
+        tmp_path,
+        env={"SLURM_NTASKS": "1", "SLURM_PROCID": "0", "SLURM_JOB_NAME": "train"},
+    )
     assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in output, output
     assert _files(two) == _files(one)
     assert output.count("seq2exp.train:CELL / seq2exp-soft: predicting 12 genes on cpu") == 1, output
@@ -346,7 +412,7 @@ def test_two_processes_train_together_and_the_first_alone_writes_and_predicts(re
     assert manifest["best_val_mse"] == pytest.approx(((valid["prediction"] - valid["target"]) ** 2).mean(), rel=1e-5)
     with open_masks(str(two / "masks.h5")) as masks:
         assert not np.isnan(masks["mask"][:]).any()
-        assert np.flatnonzero(masks["mask_untrained"].written).tolist() == [9, 10, 11]   # the test genes
+        assert np.flatnonzero(masks["mask_untrained"].written).tolist() == [9, 10, 11]  # the test genes
 
 
 def _predict_setup(tmp_path, model):
@@ -357,8 +423,12 @@ def _predict_setup(tmp_path, model):
     genes = pd.read_csv(tmp_path / "genes.tsv", sep="\t")
     scaling = FeatureScaling.fit(windows.features)
     torch.manual_seed(0)
-    module = ExpressionModule(model, {"d_model": 8, "n_layer": 2, "d_state": 4, "central_region_bp": 4,
-                                      "pooled_region_bp": 4}, {}, scaling.to_dict())
+    module = ExpressionModule(
+        model,
+        {"d_model": 8, "n_layer": 2, "d_state": 4, "central_region_bp": 4, "pooled_region_bp": 4},
+        {},
+        scaling.to_dict(),
+    )
     return module, windows, genes, BatchMaker(scaling)
 
 
@@ -371,7 +441,7 @@ def test_prediction_and_mask_come_from_one_forward_per_batch(tmp_path, model, fo
     module.model.register_forward_hook(lambda *_: calls.append(1))
     masks = str(tmp_path / "masks.h5") if model == "seq2exp-soft" else None
     table = predict(module, windows, np.arange(12), collate, genes, batch_size=5, masks_path=masks)
-    assert len(calls) == 3 * forwards_per_batch   # 12 genes in batches of 5
+    assert len(calls) == 3 * forwards_per_batch  # 12 genes in batches of 5
     batch = collate([IndexedWindows(windows, range(12))[i] for i in range(12)])
     with torch.no_grad():
         expected = module.predict_batch(batch)
@@ -380,7 +450,7 @@ def test_prediction_and_mask_come_from_one_forward_per_batch(tmp_path, model, fo
         with torch.no_grad():
             mask = module.model(batch).mask
         with open_masks(str(masks)) as handle:
-            np.testing.assert_allclose(handle["mask"][:], mask.numpy(), atol=1 / 510 + 1e-6)   # 8-bit masks
+            np.testing.assert_allclose(handle["mask"][:], mask.numpy(), atol=1 / 510 + 1e-6)  # 8-bit masks
 
 
 def test_the_untrained_mask_is_stored_for_the_test_genes_alone(tmp_path):
@@ -390,13 +460,22 @@ def test_the_untrained_mask_is_stored_for_the_test_genes_alone(tmp_path):
 
     module, windows, genes, collate = _predict_setup(tmp_path, "seq2exp-soft")
     untrained = copy.deepcopy(module)
-    with torch.no_grad():   # another generator than the module's: the stored mask must be this one's
+    with torch.no_grad():  # another generator than the module's: the stored mask must be this one's
         for parameter in untrained.model.beta_head.parameters():
             parameter.add_(torch.randn_like(parameter))
-    test_rows = np.flatnonzero(genes["split"] == "test")   # 9, 10, 11: split over two batches of 5
+    test_rows = np.flatnonzero(genes["split"] == "test")  # 9, 10, 11: split over two batches of 5
     path = str(tmp_path / "masks.h5")
-    predict(module, windows, np.arange(12), collate, genes, batch_size=5, masks_path=path, untrained=untrained,
-            untrained_rows=test_rows)
+    predict(
+        module,
+        windows,
+        np.arange(12),
+        collate,
+        genes,
+        batch_size=5,
+        masks_path=path,
+        untrained=untrained,
+        untrained_rows=test_rows,
+    )
     batch = collate([IndexedWindows(windows, test_rows)[i] for i in range(len(test_rows))])
     with torch.no_grad():
         expected = untrained.model.generator_mask(batch)[0].numpy()
@@ -416,8 +495,9 @@ def test_streamed_predictions_and_masks_equal_whole_windows(tmp_path):
     for block_size in (None, 7):
         stream_scans(module, block_size)
         path = str(tmp_path / f"masks{block_size}.h5")
-        tables.append(predict(module, windows, np.arange(12), collate, genes, batch_size=4, masks_path=path,
-                              untrained=module))
+        tables.append(
+            predict(module, windows, np.arange(12), collate, genes, batch_size=4, masks_path=path, untrained=module)
+        )
         with open_masks(str(path)) as handle:
             masks.append({name: handle[name][:] for name in ("mask", "mask_untrained")})
     np.testing.assert_allclose(tables[1]["prediction"], tables[0]["prediction"], rtol=1e-4, atol=1e-5)
@@ -425,8 +505,9 @@ def test_streamed_predictions_and_masks_equal_whole_windows(tmp_path):
         np.testing.assert_allclose(masks[1][name], masks[0][name], atol=1 / 255 + 1e-6)  # one 8-bit step
 
 
-@pytest.mark.parametrize("untrained_rows, error", [([9, 10, 11], None),
-                                                    ([9, 10], "no `mask_untrained` for test gene G011")])
+@pytest.mark.parametrize(
+    "untrained_rows, error", [([9, 10, 11], None), ([9, 10], "no `mask_untrained` for test gene G011")]
+)
 def test_discovery_names_a_test_gene_without_its_untrained_mask(tmp_path, untrained_rows, error):
     """The untrained mask is stored for the test genes alone: one missing is an error, not NaN scores."""
     from seq2exp.masks import MaskWriter
@@ -441,8 +522,17 @@ def test_discovery_names_a_test_gene_without_its_untrained_mask(tmp_path, untrai
     (tmp_path / "peaks.narrowPeak").write_text("")
     (tmp_path / "truth.bed").write_text("chr1\t1885\t1890\tE1\t0\t+\tG009\n")
     config = {"window": {"half_width": LENGTH // 2, "central_region": 4, "reverse_complement_minus_strand": False}}
-    args = (config, "CELL", str(tmp_path), str(tmp_path / "genes.tsv"), masks, None, str(tmp_path / "peaks.narrowPeak"),
-            str(tmp_path / "truth.bed"), None)
+    args = (
+        config,
+        "CELL",
+        str(tmp_path),
+        str(tmp_path / "genes.tsv"),
+        masks,
+        None,
+        str(tmp_path / "peaks.narrowPeak"),
+        str(tmp_path / "truth.bed"),
+        None,
+    )
     if error:
         with pytest.raises(ValueError, match=error):
             discovery_scores(*args)
@@ -465,16 +555,35 @@ def test_evaluation_readers_close_the_store_and_masks_even_when_they_fail(tmp_pa
     masks = str(tmp_path / "masks.h5")
     with MaskWriter(masks, [f"G{i:03d}" for i in range(12)], LENGTH) as writer:
         writer.add(np.arange(12), mask=np.random.default_rng(0).random((12, LENGTH)))
-        writer.add(np.array([9, 10]), mask_untrained=np.ones((2, LENGTH)))   # not G011's: an error there
+        writer.add(np.array([9, 10]), mask_untrained=np.ones((2, LENGTH)))  # not G011's: an error there
     (tmp_path / "peaks.narrowPeak").write_text("")
     (tmp_path / "truth.bed").write_text("chr1\t1885\t1890\tE1\t0\t+\tG009\n")
-    config = {"window": {"half_width": LENGTH // 2, "central_region": 4, "reverse_complement_minus_strand": False},
-              "evaluation": {"figure_genes": 2}}
+    config = {
+        "window": {"half_width": LENGTH // 2, "central_region": 4, "reverse_complement_minus_strand": False},
+        "evaluation": {"figure_genes": 2},
+    }
     with pytest.raises(ValueError, match="no `mask_untrained` for test gene") as error:
-        discovery_scores(config, "CELL", str(tmp_path), str(tmp_path / "genes.tsv"), masks, None,
-                         str(tmp_path / "peaks.narrowPeak"), str(tmp_path / "truth.bed"), None)
+        discovery_scores(
+            config,
+            "CELL",
+            str(tmp_path),
+            str(tmp_path / "genes.tsv"),
+            masks,
+            None,
+            str(tmp_path / "peaks.narrowPeak"),
+            str(tmp_path / "truth.bed"),
+            None,
+        )
     assert _open_files_under(tmp_path) == [], "open while the error (whose frames hold the readers) is kept"
     del error
-    gene_track_figures(config, "CELL", str(tmp_path), str(tmp_path / "genes.tsv"), {"m": masks},
-                       str(tmp_path / "peaks.narrowPeak"), None, str(tmp_path / "figures"))
+    gene_track_figures(
+        config,
+        "CELL",
+        str(tmp_path),
+        str(tmp_path / "genes.tsv"),
+        {"m": masks},
+        str(tmp_path / "peaks.narrowPeak"),
+        None,
+        str(tmp_path / "figures"),
+    )
     assert _open_files_under(tmp_path) == []

@@ -20,9 +20,20 @@ TINY_GENES = {"chr1": 4, "chr2": 3, "chr3": 2, "chr21": 2, "chr22": 2, "chrX": 2
 
 def snakemake(repo, workdir, *args):
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2", "-s", str(repo / "Snakefile"),
-         "--directory", str(workdir), *args],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--cores",
+            "2",
+            "-s",
+            str(repo / "Snakefile"),
+            "--directory",
+            str(workdir),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
     )
     return result.returncode, result.stdout + result.stderr
 
@@ -30,7 +41,9 @@ def snakemake(repo, workdir, *args):
 def test_paper_run_plans_downloads_for_both_cell_types(repo, tmp_path):
     code, output = snakemake(repo, tmp_path, "-n", "--configfile", str(repo / "config/config.yaml"))
     assert code == 0, output
-    downloads = [line.split("output: ")[1] for line in output.splitlines() if "output: resources/paper/downloads/" in line]
+    downloads = [
+        line.split("output: ")[1] for line in output.splitlines() if "output: resources/paper/downloads/" in line
+    ]
     for cell in ("K562", "GM12878"):
         for kind in ("dnase", "h3k27ac", "hic", "cage", "gene_list"):
             assert any(path.startswith(f"resources/paper/downloads/{cell}.{kind}/") for path in downloads), (cell, kind)
@@ -65,9 +78,17 @@ def test_every_job_writes_its_own_benchmark_file(repo, tmp_path):
         jobs = [(rule, benchmark) for rule, benchmark in benchmarks_of_planned_jobs(output) if rule != "all"]
         for rule, benchmark in jobs:
             # the rules made in a loop, one per download or demo cell type, share one folder
-            folder = ("download" if rule.startswith("download_") else
-                      "demo_cell" if rule.startswith("demo_") and rule != "demo_world" else rule)
-            assert benchmark and benchmark.startswith(f"{config['results_dir']}/benchmarks/{folder}/"), (rule, benchmark)
+            folder = (
+                "download"
+                if rule.startswith("download_")
+                else "demo_cell"
+                if rule.startswith("demo_") and rule != "demo_world"
+                else rule
+            )
+            assert benchmark and benchmark.startswith(f"{config['results_dir']}/benchmarks/{folder}/"), (
+                rule,
+                benchmark,
+            )
         assert len({benchmark for _, benchmark in jobs}) == len(jobs)
         planned |= {rule for rule, _ in jobs}
     assert listed - {"all"} <= planned
@@ -78,8 +99,9 @@ def tiny_config(repo, half_width=600):
     config["demo"]["genes_per_chromosome"] = TINY_GENES
     config["window"]["half_width"] = half_width
     config["model"].update(d_model=4, d_state=2, mlp_hidden=4)
-    config["training"].update(max_steps=6, val_every_steps=3, checkpoint_every_steps=3, warmup_steps=2,
-                              batch_size=4, log_every_steps=1)
+    config["training"].update(
+        max_steps=6, val_every_steps=3, checkpoint_every_steps=3, warmup_steps=2, batch_size=4, log_every_steps=1
+    )
     config["evaluation"]["bootstrap"] = 50
     # The paper's Hi-C recipe (the demo's abc is unit-tested in test_hic): the authors' weights
     # read only a store built with it.
@@ -105,14 +127,17 @@ def test_demo_run_writes_the_inputs_report(tiny_run):
     shared = pd.read_csv(workdir / "results/demo/inputs.tsv", sep="\t")
     assert list(shared["key"]) == ["genome.fasta", "genome.blacklist", "genes.table", "genes.mrna_features"]
     per_cell = [pd.read_csv(workdir / f"results/demo/{cell}/inputs.tsv", sep="\t") for cell in ("K562", "GM12878")]
-    assert [list(t["key"]) for t in per_cell] == [[f"{c}.{k}" for k in ("dnase", "h3k27ac", "hic", "cage")]
-                                                  for c in ("K562", "GM12878")]
+    assert [list(t["key"]) for t in per_cell] == [
+        [f"{c}.{k}" for k in ("dnase", "h3k27ac", "hic", "cage")] for c in ("K562", "GM12878")
+    ]
     report = pd.concat([shared, *per_cell]).set_index("key")
     assert report.loc["genome.fasta", "summary"].startswith("6 sequences")
-    assert report.loc["genes.table", "summary"] == (f"{sum(TINY_GENES.values())} genes on 6 chromosomes, "
-                                                    "chr-prefixed (comma-separated)")
-    assert report.loc["K562.hic", "summary"] == ("resolutions 50 bp; 6 chromosomes, chr-prefixed; VC at 50 bp "
-                                                 "checked on 6, VC to compute on 6 chromosomes")
+    assert report.loc["genes.table", "summary"] == (
+        f"{sum(TINY_GENES.values())} genes on 6 chromosomes, chr-prefixed (comma-separated)"
+    )
+    assert report.loc["K562.hic", "summary"] == (
+        "resolutions 50 bp; 6 chromosomes, chr-prefixed; VC at 50 bp checked on 6, VC to compute on 6 chromosomes"
+    )
     for row in report.itertuples():
         data = (workdir / row.path).read_bytes()
         assert row.bytes == len(data) and row.sha256 == hashlib.sha256(data).hexdigest()
@@ -130,7 +155,9 @@ def test_demo_run_writes_truth_for_evaluation(tiny_run):
     workdir, _ = tiny_run
     genes = pd.read_csv(workdir / "resources/demo/gene_expression.csv")
     for cell in ("K562", "GM12878"):
-        bed = pd.read_csv(workdir / f"resources/demo/truth/{cell}.causal_elements.bed", sep="\t", comment="#", header=None)
+        bed = pd.read_csv(
+            workdir / f"resources/demo/truth/{cell}.causal_elements.bed", sep="\t", comment="#", header=None
+        )
         assert set(bed[6]) <= set(genes["ENSID"]) and len(bed) >= len(genes) // 2
 
 
@@ -174,7 +201,7 @@ def test_demo_run_writes_both_tables_with_finite_numbers(tiny_run):
     assert active["n_genes"].dropna().le(TINY_GENES["chr22"] + TINY_GENES["chrX"]).all()
     assert "## Paired differences to seq2exp-soft" in (tables / "table1.md").read_text()
     table2 = pd.read_csv(tables / "table2.tsv", sep="\t").query("source == 'ours'").set_index(["model", "cell_type"])
-    assert (table2.loc["seq2exp-retrain", "mask_ratio"].round(6) == 0.1).all()   # exactly 10.00%
+    assert (table2.loc["seq2exp-retrain", "mask_ratio"].round(6) == 0.1).all()  # exactly 10.00%
     discovery = pd.read_csv(tables / "discovery.tsv", sep="\t")
     assert {"seq2exp-soft", "seq2exp-soft (untrained)", "macs3", "dnase", "dnase x contact"} <= set(discovery["method"])
     assert discovery.loc[discovery["level"] == "base", "auprc"].dropna().between(0, 1).all()
@@ -188,7 +215,7 @@ def test_demo_run_writes_mask_tracks_and_figures(tiny_run):
     predictions = pd.read_csv(results / "models/K562/seq2exp-hard/predictions.tsv", sep="\t")
     bed = pd.read_csv(results / "tracks/K562/seq2exp-hard.mask.bed", sep="\t")
     genes = pd.read_csv(results / "genes/genes.tsv", sep="\t").set_index("gene_id")
-    for gene in predictions.itertuples():   # the hard mask's ratio is the bases of the gene's records
+    for gene in predictions.itertuples():  # the hard mask's ratio is the bases of the gene's records
         records = bed[bed["gene_id"] == gene.gene_id]
         start = genes.loc[gene.gene_id, "tss"] - 600
         inside = (records["end"].clip(upper=start + 1200) - records["start"].clip(lower=start)).clip(lower=0).sum()
@@ -206,30 +233,62 @@ def test_rerun_has_nothing_to_do(repo, tiny_run):
     assert code == 0 and "Nothing to be done" in output, output
 
 
-DATA = {"gene_table", "cell_genes", "cage_targets", "promoter_activity", "hic_contacts", "dnase_peaks",
-        "store_sequence", "store_cell", "store_gene_table"}
-TRAINING = {"train_model", "train_masked_model", "train_soft_model", "result_tables", "discovery", "mask_tracks",
-            "model_figures", "gene_track_figures", "all"}
-EVERY_RULE = {"demo_world", "demo_K562", "demo_GM12878", "prepare_genome", "inputs_report", "cell_inputs_report",
-              *DATA, *TRAINING}
+DATA = {
+    "gene_table",
+    "cell_genes",
+    "cage_targets",
+    "promoter_activity",
+    "hic_contacts",
+    "dnase_peaks",
+    "store_sequence",
+    "store_cell",
+    "store_gene_table",
+}
+TRAINING = {
+    "train_model",
+    "train_masked_model",
+    "train_soft_model",
+    "result_tables",
+    "discovery",
+    "mask_tracks",
+    "model_figures",
+    "gene_track_figures",
+    "all",
+}
+EVERY_RULE = {
+    "demo_world",
+    "demo_K562",
+    "demo_GM12878",
+    "prepare_genome",
+    "inputs_report",
+    "cell_inputs_report",
+    *DATA,
+    *TRAINING,
+}
 
 
 def planned_rules(output):
     """The rules of the jobs a dry run would run (its job stats table)."""
-    return set() if "Nothing to be done" in output else set(re.findall(r"^(\w+)\s+\d+$", output.split(
-        "Job stats:")[1].split("\ntotal")[0], flags=re.M))
+    return (
+        set()
+        if "Nothing to be done" in output
+        else set(re.findall(r"^(\w+)\s+\d+$", output.split("Job stats:")[1].split("\ntotal")[0], flags=re.M))
+    )
 
 
-@pytest.mark.parametrize("key, value, rules", [
-    ("training.lr", 1e-3, TRAINING),
-    ("model.d_model", 8, TRAINING),
-    ("split.test", ["chr22"], {"cell_inputs_report", *DATA, *TRAINING}),
-    ("window.half_width", 500, EVERY_RULE),
-    ("peaks.cutoff", 2.0, {"dnase_peaks", "store_cell", "store_gene_table", *TRAINING}),
-    ("genes.max_n_fraction", 0.4, DATA | TRAINING),
-    ("target.source", "precomputed", {"cage_targets", "store_cell", "store_gene_table", *TRAINING}),
-    ("training.progress_bar", True, set()),
-])
+@pytest.mark.parametrize(
+    "key, value, rules",
+    [
+        ("training.lr", 1e-3, TRAINING),
+        ("model.d_model", 8, TRAINING),
+        ("split.test", ["chr22"], {"cell_inputs_report", *DATA, *TRAINING}),
+        ("window.half_width", 500, EVERY_RULE),
+        ("peaks.cutoff", 2.0, {"dnase_peaks", "store_cell", "store_gene_table", *TRAINING}),
+        ("genes.max_n_fraction", 0.4, DATA | TRAINING),
+        ("target.source", "precomputed", {"cage_targets", "store_cell", "store_gene_table", *TRAINING}),
+        ("training.progress_bar", True, set()),
+    ],
+)
 def test_a_changed_config_key_reruns_what_depends_on_it(repo, tiny_run, key, value, rules):
     workdir, configfile = tiny_run
     config = yaml.safe_load(configfile.read_text())
@@ -256,10 +315,10 @@ def test_a_deleted_model_folder_is_retrained(repo, tiny_run, tmp_path):
 
 def _fingerprints(root, paths):
     """mtime (ns) and sha256 of every file under the given paths."""
-    files = sorted(f for p in paths for f in ([root / p] if (root / p).is_file() else (root / p).rglob("*"))
-                   if f.is_file())
-    return {str(f.relative_to(root)): (f.stat().st_mtime_ns, hashlib.sha256(f.read_bytes()).hexdigest())
-            for f in files}
+    files = sorted(
+        f for p in paths for f in ([root / p] if (root / p).is_file() else (root / p).rglob("*")) if f.is_file()
+    )
+    return {str(f.relative_to(root)): (f.stat().st_mtime_ns, hashlib.sha256(f.read_bytes()).hexdigest()) for f in files}
 
 
 def test_adding_cell_types_rebuilds_nothing_of_the_others(repo, tmp_path):
@@ -268,8 +327,15 @@ def test_adding_cell_types_rebuilds_nothing_of_the_others(repo, tmp_path):
     every cell type's columns, and each cell type's store holds the genes its inputs cover."""
     config = tiny_config(repo)
     config["demo"]["cell_type_motifs"]["HepG2"] = ["HNF4A", "FOXA2"]
-    config["cell_types"]["HepG2"] = {kind: f"resources/demo/HepG2.{name}" for kind, name in (
-        ("dnase", "dnase.bigWig"), ("h3k27ac", "h3k27ac.bigWig"), ("hic", "hic"), ("cage", "ctss.bed.gz"))}
+    config["cell_types"]["HepG2"] = {
+        kind: f"resources/demo/HepG2.{name}"
+        for kind, name in (
+            ("dnase", "dnase.bigWig"),
+            ("h3k27ac", "h3k27ac.bigWig"),
+            ("hic", "hic"),
+            ("cage", "ctss.bed.gz"),
+        )
+    }
     target = "results/demo/store/genes.tsv"
     targets = (target, "results/demo/store/sequence.h5")
     runs = {}
@@ -279,9 +345,16 @@ def test_adding_cell_types_rebuilds_nothing_of_the_others(repo, tmp_path):
         runs[name].write_text(yaml.safe_dump(config, sort_keys=False))
     code, output = snakemake(repo, tmp_path, *targets, "--configfile", str(runs["k562"]))
     assert code == 0, output
-    kept = ["resources/demo", "results/demo/genome", "results/demo/genes", "results/demo/K562",
-            "results/demo/store/sequence.h5", "results/demo/store/K562.h5", "results/demo/store/K562.genes.tsv",
-            "results/demo/inputs.tsv"]
+    kept = [
+        "resources/demo",
+        "results/demo/genome",
+        "results/demo/genes",
+        "results/demo/K562",
+        "results/demo/store/sequence.h5",
+        "results/demo/store/K562.h5",
+        "results/demo/store/K562.genes.tsv",
+        "results/demo/inputs.tsv",
+    ]
     before = _fingerprints(tmp_path, kept)
     assert {"resources/demo/K562.hic", "results/demo/store/K562.h5", "results/demo/store/sequence.h5"} <= set(before)
     code, output = snakemake(repo, tmp_path, *targets, "--configfile", str(runs["all"]))
@@ -328,9 +401,23 @@ def genome_only_run(repo, tmp_path, fasta_bytes, snakefile=None, env=None):
     configfile = tmp_path / "c.yaml"
     configfile.write_text(yaml.safe_dump(config, sort_keys=False))
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "results/demo/genome/genome.fa", "--cores", "1",
-         "-s", str(snakefile or repo / "Snakefile"), "--directory", str(tmp_path), "--configfile", str(configfile)],
-        capture_output=True, text=True, env={**os.environ, **(env or {})},
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "results/demo/genome/genome.fa",
+            "--cores",
+            "1",
+            "-s",
+            str(snakefile or repo / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(configfile),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
     )
     return result.returncode, result.stdout + result.stderr
 
@@ -358,8 +445,13 @@ def test_jobs_import_the_package_of_the_workflow_being_run(repo, tmp_path):
         handle.write("\n\ndef prepare_fasta(source, fasta):\n    raise RuntimeError('the clone ran')\n")
     work = tmp_path / "work"
     work.mkdir()
-    code, output = genome_only_run(repo, work, gzip.compress(b">chr1\nACGT\n"), snakefile=clone / "Snakefile",
-                                   env={"PYTHONPATH": str(repo / "src")})
+    code, output = genome_only_run(
+        repo,
+        work,
+        gzip.compress(b">chr1\nACGT\n"),
+        snakefile=clone / "Snakefile",
+        env={"PYTHONPATH": str(repo / "src")},
+    )
     assert code != 0 and "RuntimeError: the clone ran" in output, output
 
 
@@ -392,15 +484,26 @@ def test_crispri_table_scores_pairs_in_the_stored_windows(repo, tiny_run):
     regulated = set(zip(causal["#chrom"], causal["start"], causal["end"], causal["gene_id"]))
     rows = []
     for gene in genes.itertuples():
-        inside = elements[(elements["chrom"] == gene.chrom) & (elements["start"] >= gene.tss - 600)
-                          & (elements["end"] <= gene.tss + 600)
-                          & ((elements["end"] <= gene.tss - 50) | (elements["start"] >= gene.tss + 50))]
+        inside = elements[
+            (elements["chrom"] == gene.chrom)
+            & (elements["start"] >= gene.tss - 600)
+            & (elements["end"] <= gene.tss + 600)
+            & ((elements["end"] <= gene.tss - 50) | (elements["start"] >= gene.tss + 50))
+        ]
         for k, element in enumerate(inside.itertuples()):
             is_regulated = (element.chrom, element.start, element.end, gene.gene_id) in regulated
-            rows.append(dict(chrom=element.chrom, chromStart=element.start, chromEnd=element.end,
-                             measuredGeneSymbol=gene.gene_name, measuredGeneEnsemblId=f"{gene.gene_id}.1",
-                             Regulated="TRUE" if is_regulated else "FALSE",
-                             ValidConnection="TRUE" if k % 2 == 0 else "FALSE", CellType="K562"))
+            rows.append(
+                dict(
+                    chrom=element.chrom,
+                    chromStart=element.start,
+                    chromEnd=element.end,
+                    measuredGeneSymbol=gene.gene_name,
+                    measuredGeneEnsemblId=f"{gene.gene_id}.1",
+                    Regulated="TRUE" if is_regulated else "FALSE",
+                    ValidConnection="TRUE" if k % 2 == 0 else "FALSE",
+                    CellType="K562",
+                )
+            )
     pairs = pd.DataFrame(rows)
     pairs.to_csv(workdir / "crispri_pairs.tsv", sep="\t", index=False)
     config = yaml.safe_load(configfile.read_text())
@@ -415,10 +518,14 @@ def test_crispri_table_scores_pairs_in_the_stored_windows(repo, tiny_run):
     assert set(table["cell_type"]) == {"K562"}  # GM12878 has no pairs in the table
     assert set(table["method"]) == {"seq2exp-soft", "macs3", "dnase x contact", "distance"}
     every = table[table["pairs"] == "all"].set_index("method")
-    assert (every["n_pairs"] == len(pairs)).all() and (every["n_regulated"] == pairs["Regulated"].eq("TRUE").sum()).all()
+    assert (every["n_pairs"] == len(pairs)).all() and (
+        every["n_regulated"] == pairs["Regulated"].eq("TRUE").sum()
+    ).all()
     valid = table[table["pairs"] == "ValidConnection"]
     assert (valid["n_pairs"] == pairs["ValidConnection"].eq("TRUE").sum()).all()
-    assert every.loc["dnase x contact", "auprc"] > every.loc["dnase x contact", "chance"] + 0.15  # 0.74 vs 0.45; reversed: 0.54
+    assert (
+        every.loc["dnase x contact", "auprc"] > every.loc["dnase x contact", "chance"] + 0.15
+    )  # 0.74 vs 0.45; reversed: 0.54
     assert "| K562 | all | seq2exp-soft |" in (workdir / "results/demo/tables/crispri.md").read_text()
 
 
@@ -455,11 +562,18 @@ def test_a_training_job_on_two_processes_keeps_both_in_its_log(repo, tiny_run):
     config["resources"]["training"]["cpu_processes"] = 2
     ddp_config = workdir / "tiny_ddp.yaml"
     ddp_config.write_text(yaml.safe_dump(config, sort_keys=False))
-    code, output = snakemake(repo, workdir, "results/demo/models/K562/caduceus/predictions.tsv",
-                             "--forcerun", "train_model", "--configfile", str(ddp_config))
+    code, output = snakemake(
+        repo,
+        workdir,
+        "results/demo/models/K562/caduceus/predictions.tsv",
+        "--forcerun",
+        "train_model",
+        "--configfile",
+        str(ddp_config),
+    )
     assert code == 0, output
     log = (workdir / "results/demo/logs/K562/train_caduceus.log").read_text()
     assert "\0" not in log
     assert log.count("K562 / caduceus: predicting") == 1, log
     assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in output, output
-    assert log.count("parameters; genes train") == 2, log   # each process's start, the first's kept
+    assert log.count("parameters; genes train") == 2, log  # each process's start, the first's kept

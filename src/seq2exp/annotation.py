@@ -24,7 +24,7 @@ GTF_ATTRIBUTE = re.compile(r'\s*([^\s";]+)\s+(?:"([^"]*)"|([^;]*?))\s*(?:;|$)')
 
 
 def annotation_format(path: str) -> str | None:
-    """"gtf" or "gff3" by the file's name (also gzipped); None for any other table."""
+    """ "gtf" or "gff3" by the file's name (also gzipped); None for any other table."""
     name = str(path).lower().removesuffix(".gz")
     return next((fmt for suffix, fmt in ANNOTATION_SUFFIXES.items() if name.endswith(suffix)), None)
 
@@ -73,8 +73,9 @@ def _tss(start: int, end: int, strand: str) -> int:
     return start - 1 if strand == "+" else end - 1
 
 
-def read_annotation(path: str, gene_types: list | None, tss_transcript_tag: str | None,
-                    strip_gene_version: bool) -> pd.DataFrame:
+def read_annotation(
+    path: str, gene_types: list | None, tss_transcript_tag: str | None, strip_gene_version: bool
+) -> pd.DataFrame:
     """gene_id, gene_name, chrom, tss (0-based), strand of the genes of `gene_types` (None: all).
 
     With `tss_transcript_tag` (e.g. Ensembl_canonical) the TSS is that of the gene's transcript
@@ -88,8 +89,16 @@ def read_annotation(path: str, gene_types: list | None, tss_transcript_tag: str 
             if is_gene:
                 gene_id = attributes["gene_id"][0]
                 gff3_ids[_first(attributes, ["ID"])] = gene_id
-                genes.append((gene_id, _first(attributes, GENE_NAME_KEYS), _first(attributes, GENE_TYPE_KEYS),
-                               chrom, _tss(start, end, strand), strand))
+                genes.append(
+                    (
+                        gene_id,
+                        _first(attributes, GENE_NAME_KEYS),
+                        _first(attributes, GENE_TYPE_KEYS),
+                        chrom,
+                        _tss(start, end, strand),
+                        strand,
+                    )
+                )
             elif tss_transcript_tag and tss_transcript_tag in attributes.get("tag", []):
                 parent = attributes["gene_id"][0] if fmt == "gtf" else gff3_ids.get(attributes["Parent"][0])
                 if parent is not None:  # GFF3 exons and CDSs have transcripts as parents
@@ -105,9 +114,13 @@ def read_annotation(path: str, gene_types: list | None, tss_transcript_tag: str 
             raise ValueError(f"{path}: no gene of genes.annotation.gene_types {gene_types}")
     if tss_transcript_tag:
         from_transcript = table["gene_id"].map(tagged)
-        log.info("%s: TSS of %d genes from their %s transcript; %d genes have none and keep the gene's first "
-                 "base", path, int(from_transcript.notna().sum()), tss_transcript_tag,
-                 int(from_transcript.isna().sum()))
+        log.info(
+            "%s: TSS of %d genes from their %s transcript; %d genes have none and keep the gene's first base",
+            path,
+            int(from_transcript.notna().sum()),
+            tss_transcript_tag,
+            int(from_transcript.isna().sum()),
+        )
         table = table.assign(tss=from_transcript.fillna(table["tss"]).astype("int64"))
     if strip_gene_version:
         table = table.assign(gene_id=table["gene_id"].str.replace(r"\.\d+(_PAR_Y)?$", r"\1", regex=True))

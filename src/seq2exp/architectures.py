@@ -30,9 +30,9 @@ class BackboneConfig:
     dt_max: float = 1e-1
     dt_init_floor: float = 1e-4
     bidirectional: bool = True  # False: plain (causal) Mamba
-    rcps: bool = False          # reverse-complement parameter sharing (Caduceus-PS)
+    rcps: bool = False  # reverse-complement parameter sharing (Caduceus-PS)
     norm_eps: float = 1e-5
-    scan_impl: str = "auto"     # auto | torch | triton | mamba_ssm (scan.SCAN_IMPLS)
+    scan_impl: str = "auto"  # auto | torch | triton | mamba_ssm (scan.SCAN_IMPLS)
     chunk_size: int = DEFAULT_CHUNK
 
     @property
@@ -60,21 +60,21 @@ class Seq2ExpConfig:
     mlp_hidden: int = 128
     beta_min: float = 1.0
     signal_scale: float = 10.0
-    signal_b: tuple[float, ...] = (1.5, 0.2, 1.0)       # beta constants of (H3K27ac, DNase, Hi-C)
+    signal_b: tuple[float, ...] = (1.5, 0.2, 1.0)  # beta constants of (H3K27ac, DNase, Hi-C)
     signal_weights: tuple[float, ...] = (0.4, 0.4, 0.2)
-    prior: tuple[float, float] = (10.0, 90.0)           # Beta(alpha3, beta3), mean 0.1
+    prior: tuple[float, float] = (10.0, 90.0)  # Beta(alpha3, beta3), mean 0.1
     kl_weight: float = 0.01
     beta_form: str = "authors"  # authors: Beta(a_seq + sum w a_i, ...); paper: the same minus 1 (Prop. 2)
     mask_applies_to: str = "embeddings"  # embeddings (authors' code) | inputs (the paper's M ⊙ X)
-    mask: str = "soft"          # soft | hard
+    mask: str = "soft"  # soft | hard
     threshold: float = 0.5
     generator_motif_bp: int = 0  # > 0: a motif-scanning convolution in front of the generator (not the paper's)
-    generator_pool_bp: int = 1   # its max-pool, e.g. an element's length, so a motif marks the element around it
+    generator_pool_bp: int = 1  # its max-pool, e.g. an element's length, so a motif marks the element around it
     centre_generator_logits: bool = False  # true: the generator ranks positions within a window, not the mask's level
     share_weights: bool = False  # hard run: generator and predictor are one backbone
-    compact: bool = False        # hard run: the predictor sees only the selected positions
+    compact: bool = False  # hard run: the predictor sees only the selected positions
     central_region_bp: int = 2000  # always selected
-    pooled_region_bp: int = 2000   # the head mean-pools here
+    pooled_region_bp: int = 2000  # the head mean-pools here
 
     def __post_init__(self):
         if self.beta_form not in BETA_FORMS:
@@ -84,8 +84,10 @@ class Seq2ExpConfig:
         if self.mask_applies_to not in MASK_TARGETS:
             raise ValueError(f"mask_applies_to must be one of {MASK_TARGETS}, got {self.mask_applies_to!r}")
         if self.generator_motif_bp < 0 or self.generator_pool_bp < 1:
-            raise ValueError("generator_motif_bp must be >= 0 and generator_pool_bp >= 1, "
-                             f"got {self.generator_motif_bp} and {self.generator_pool_bp}")
+            raise ValueError(
+                "generator_motif_bp must be >= 0 and generator_pool_bp >= 1, "
+                f"got {self.generator_motif_bp} and {self.generator_pool_bp}"
+            )
         if self.generator_motif_bp and self.backbone.rcps:
             raise ValueError("generator_motif_bp needs rcps false: the motif stem is not RC-equivariant")
         if not len(self.signal_b) == len(self.signal_weights) == self.n_signals:
@@ -105,7 +107,7 @@ class Seq2ExpConfig:
 class EnformerOptions:
     """Enformer's own options (models/baselines/enformer.py)."""
 
-    bin_size: int = 128             # bp per transformer token: 2 ** (1 + conv tower blocks)
+    bin_size: int = 128  # bp per transformer token: 2 ** (1 + conv tower blocks)
     input_length: int | None = None  # central bp fed to the model; None: the largest multiple of bin_size
     n_heads: int = 8
 
@@ -113,8 +115,9 @@ class EnformerOptions:
         if self.bin_size < 2 or self.bin_size & (self.bin_size - 1):
             raise ValueError(f"bin_size must be a power of 2 >= 2, got {self.bin_size}")
         if self.input_length is not None and (self.input_length < self.bin_size or self.input_length % self.bin_size):
-            raise ValueError(f"input_length must be a positive multiple of bin_size {self.bin_size}, "
-                             f"got {self.input_length}")
+            raise ValueError(
+                f"input_length must be a positive multiple of bin_size {self.bin_size}, got {self.input_length}"
+            )
 
 
 @dataclass
@@ -122,7 +125,7 @@ class EPInformerOptions:
     """EPInformer's own options (models/baselines/epinformer.py)."""
 
     max_enhancers: int = 60
-    element_length: int = 256   # bp of sequence around each enhancer's centre (and the TSS) fed to the encoder
+    element_length: int = 256  # bp of sequence around each enhancer's centre (and the TSS) fed to the encoder
     n_heads: int = 4
 
     def __post_init__(self):
@@ -135,9 +138,9 @@ class EPInformerOptions:
 class HyenaOptions:
     """HyenaDNA's own options (models/baselines/hyenadna.py)."""
 
-    filter_hidden: int = 64   # width of the implicit filter's MLP (HyenaDNA's filter_order)
-    filter_bands: int = 8     # sin/cos frequency bands of the filter's positional embedding
-    short_conv: int = 3       # width of the short causal depthwise convolution
+    filter_hidden: int = 64  # width of the implicit filter's MLP (HyenaDNA's filter_order)
+    filter_bands: int = 8  # sin/cos frequency bands of the filter's positional embedding
+    short_conv: int = 3  # width of the short causal depthwise convolution
 
     def __post_init__(self):
         for name in ("filter_hidden", "filter_bands", "short_conv"):
@@ -189,8 +192,7 @@ def model_config(options: Mapping[str, Any] | None = None) -> Seq2ExpConfig:
     options = dict(options or {})
     unknown = set(options) - _BACKBONE_KEYS - _MODEL_KEYS
     if unknown:
-        raise KeyError(f"unknown model config keys {sorted(unknown)}; "
-                       f"known: {sorted(_BACKBONE_KEYS | _MODEL_KEYS)}")
+        raise KeyError(f"unknown model config keys {sorted(unknown)}; known: {sorted(_BACKBONE_KEYS | _MODEL_KEYS)}")
     backbone = BackboneConfig(**{k: v for k, v in options.items() if k in _BACKBONE_KEYS})
     model = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if k in _MODEL_KEYS}
     return Seq2ExpConfig(backbone=backbone, **model)
@@ -211,8 +213,10 @@ def resolve_options(name: str, options: Mapping[str, Any] | None = None) -> tupl
     own_keys = {f.name for f in dataclasses.fields(own_options)} if own_options else set()
     unknown = set(merged) - _BACKBONE_KEYS - _MODEL_KEYS - own_keys - {"use_signals"}
     if unknown:
-        raise KeyError(f"unknown model config keys {sorted(unknown)} for model {name!r}; "
-                       f"known: {sorted(_BACKBONE_KEYS | _MODEL_KEYS | own_keys)}")
+        raise KeyError(
+            f"unknown model config keys {sorted(unknown)} for model {name!r}; "
+            f"known: {sorted(_BACKBONE_KEYS | _MODEL_KEYS | own_keys)}"
+        )
     kwargs = {}
     if "use_signals" in merged:
         kwargs["use_signals"] = merged.pop("use_signals")

@@ -85,8 +85,12 @@ CONFIG_PARAMS = ("prior_weights", "signal_betas")
 # Their backbone attribute -> ours; their mixer direction -> ours.
 _BACKBONES = {"generator": "generator", "encoder": "predictor"}
 _DIRECTIONS = {"mamba_fwd": "forward_mixer", "mamba_rev": "reverse_mixer"}
-_TOP_LEVEL = {"seq_input_layer": "dna_embed.linear", "signal_input_layer": "signal_embed.linear",
-              "mask_output": "beta_head", "pToExpr": "head.mlp"}
+_TOP_LEVEL = {
+    "seq_input_layer": "dna_embed.linear",
+    "signal_input_layer": "signal_embed.linear",
+    "mask_output": "beta_head",
+    "pToExpr": "head.mlp",
+}
 
 
 class AuthorsCheckpointError(ValueError):
@@ -115,9 +119,11 @@ class _TolerantUnpickler(pickle.Unpickler):
             return type(name, (_Missing,), {"__module__": module})
 
 
-_TOLERANT_PICKLE = SimpleNamespace(Unpickler=_TolerantUnpickler,
-                                   load=lambda f, **kw: _TolerantUnpickler(f, **kw).load(),
-                                   __name__="seq2exp_tolerant_pickle")
+_TOLERANT_PICKLE = SimpleNamespace(
+    Unpickler=_TolerantUnpickler,
+    load=lambda f, **kw: _TolerantUnpickler(f, **kw).load(),
+    __name__="seq2exp_tolerant_pickle",
+)
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -129,6 +135,7 @@ def _plain(obj: Any) -> Any:
     """omegaconf containers (real or stand-ins) -> dicts, lists and values, best effort."""
     try:
         from omegaconf import DictConfig, ListConfig, OmegaConf
+
         if isinstance(obj, (DictConfig, ListConfig)):
             return OmegaConf.to_container(obj, resolve=False)
     except ImportError:
@@ -173,7 +180,7 @@ def their_key(our_key: str) -> str:
             return f"{theirs}.backbone.{rest}"  # layers.{i}.norm.weight, norm_f.weight
     for theirs, ours in _TOP_LEVEL.items():
         if our_key.startswith(ours + "."):
-            return theirs + our_key[len(ours):]
+            return theirs + our_key[len(ours) :]
     raise KeyError(f"no authors' counterpart known for our key {our_key!r}")
 
 
@@ -189,7 +196,7 @@ def strip_prefix(state: Mapping[str, torch.Tensor]) -> tuple[dict, list[str]]:
     with the prefix) is taken as it is."""
     if not any(k.startswith(PREFIX) for k in state):
         return dict(state), []
-    inside = {k[len(PREFIX):]: v for k, v in state.items() if k.startswith(PREFIX)}
+    inside = {k[len(PREFIX) :]: v for k, v in state.items() if k.startswith(PREFIX)}
     return inside, sorted(k for k in state if not k.startswith(PREFIX))
 
 
@@ -200,11 +207,17 @@ def _layers(state: Mapping, backbone: str) -> int:
 
 def infer_options(state: Mapping[str, torch.Tensor]) -> dict:
     """Our backbone and head sizes read off their tensor shapes (the model. prefix stripped)."""
-    problems = [f"missing {k!r}" for k in ("seq_input_layer.weight", "pToExpr.0.weight",
-                                           "encoder.backbone.layers.0.mixer.mamba_fwd.A_log",
-                                           "encoder.backbone.layers.0.mixer.mamba_fwd.dt_proj.weight",
-                                           "encoder.backbone.layers.0.mixer.mamba_fwd.conv1d.weight")
-                if k not in state]
+    problems = [
+        f"missing {k!r}"
+        for k in (
+            "seq_input_layer.weight",
+            "pToExpr.0.weight",
+            "encoder.backbone.layers.0.mixer.mamba_fwd.A_log",
+            "encoder.backbone.layers.0.mixer.mamba_fwd.dt_proj.weight",
+            "encoder.backbone.layers.0.mixer.mamba_fwd.conv1d.weight",
+        )
+        if k not in state
+    ]
     if problems:
         raise AuthorsCheckpointError("cannot read the model sizes: " + "; ".join(problems))
     d_model = state["seq_input_layer.weight"].shape[0]
@@ -212,13 +225,20 @@ def infer_options(state: Mapping[str, torch.Tensor]) -> dict:
     d_inner, d_state = state[mixer + "A_log"].shape
     n_layer, gen_layers = _layers(state, "encoder"), _layers(state, "generator")
     if gen_layers and gen_layers != n_layer:
-        raise AuthorsCheckpointError(f"generator has {gen_layers} layers and predictor {n_layer}; "
-                                     "our Seq2Exp builds both from one backbone config")
-    options = dict(d_model=d_model, n_layer=n_layer, d_state=d_state, expand=d_inner // d_model,
-                   d_conv=state[mixer + "conv1d.weight"].shape[-1],
-                   dt_rank=state[mixer + "dt_proj.weight"].shape[1],
-                   n_features=state["pToExpr.0.weight"].shape[1] - d_model,
-                   mlp_hidden=state["pToExpr.0.weight"].shape[0])
+        raise AuthorsCheckpointError(
+            f"generator has {gen_layers} layers and predictor {n_layer}; "
+            "our Seq2Exp builds both from one backbone config"
+        )
+    options = dict(
+        d_model=d_model,
+        n_layer=n_layer,
+        d_state=d_state,
+        expand=d_inner // d_model,
+        d_conv=state[mixer + "conv1d.weight"].shape[-1],
+        dt_rank=state[mixer + "dt_proj.weight"].shape[1],
+        n_features=state["pToExpr.0.weight"].shape[1] - d_model,
+        mlp_hidden=state["pToExpr.0.weight"].shape[0],
+    )
     if "signal_input_layer.weight" in state:
         options["n_signals"] = state["signal_input_layer.weight"].shape[1]
     if "prior_weights" in state:
@@ -229,18 +249,41 @@ def infer_options(state: Mapping[str, torch.Tensor]) -> dict:
 
 
 # Their hyper-parameter -> required value (what our model computes).
-_REQUIRED = {"z_scale": 1.0, "post_dist": "beta", "post_sample": True, "decouple_x": True, "only_x_sig": False,
-             "interact": "concat", "gen_signal": False, "prior_signal": "all", "use_mask_model": False,
-             "use_bio_mask": False, "use_peak_mask": False, "merge_peak_mask": False, "use_include_list": False,
-             "test_top": False, "pool_mask": 0, "pos_enc": False, "enc_prd_ps": False, "rcps": False,
-             "bidirectional": True, "bidirectional_strategy": "add", "bidirectional_weight_tie": True,
-             "rms_norm": True, "useRNAFeat": True, "max_pool_size": 0}
+_REQUIRED = {
+    "z_scale": 1.0,
+    "post_dist": "beta",
+    "post_sample": True,
+    "decouple_x": True,
+    "only_x_sig": False,
+    "interact": "concat",
+    "gen_signal": False,
+    "prior_signal": "all",
+    "use_mask_model": False,
+    "use_bio_mask": False,
+    "use_peak_mask": False,
+    "merge_peak_mask": False,
+    "use_include_list": False,
+    "test_top": False,
+    "pool_mask": 0,
+    "pos_enc": False,
+    "enc_prd_ps": False,
+    "rcps": False,
+    "bidirectional": True,
+    "bidirectional_strategy": "add",
+    "bidirectional_weight_tie": True,
+    "rms_norm": True,
+    "useRNAFeat": True,
+    "max_pool_size": 0,
+}
 
 
 def options_from_hparams(config: Mapping) -> tuple[dict, list[str]]:
     """(our options, problems) from their `model.config` hyper-parameters."""
-    problems = [f"hyper-parameter {k}={config[k]!r} (ours computes {v!r})"
-                for k, v in _REQUIRED.items() if k in config and config[k] != v]
+    problems = [
+        f"hyper-parameter {k}={config[k]!r} (ours computes {v!r})"
+        for k, v in _REQUIRED.items()
+        if k in config and config[k] != v
+    ]
     options: dict = {}
     if "beta_min" in config:
         options["beta_min"] = float(config["beta_min"])
@@ -262,8 +305,10 @@ def _structural_problems(state: Mapping[str, torch.Tensor]) -> list[str]:
     """Parts of their layout that have no exact counterpart in ours (see the module docstring)."""
     problems = []
     if "pos_emb" in state:
-        problems.append(f"pos_emb {tuple(state['pos_emb'].shape)}: a learned positional embedding (their "
-                        "pos_enc=True, the hard run); our model has no positional parameter")
+        problems.append(
+            f"pos_emb {tuple(state['pos_emb'].shape)}: a learned positional embedding (their "
+            "pos_enc=True, the hard run); our model has no positional parameter"
+        )
     if "mask_model" in {k.split(".")[0] for k in state}:
         problems.append("mask_model.*: a frozen mask model (use_mask_model); ours takes external masks as input")
     for key in sorted(state):
@@ -277,18 +322,26 @@ def _structural_problems(state: Mapping[str, torch.Tensor]) -> list[str]:
                 fwd = state.get(f"{backbone}.backbone.layers.{i}.mixer.mamba_fwd.{p}")
                 rev = state.get(f"{backbone}.backbone.layers.{i}.mixer.mamba_rev.{p}")
                 if fwd is not None and rev is not None and (fwd.shape != rev.shape or not torch.equal(fwd, rev)):
-                    problems.append(f"{backbone}.backbone.layers.{i}.mixer.mamba_rev.{p} differs from mamba_fwd's "
-                                    "(bidirectional_weight_tie false); our BiMamba ties the two directions")
-    gen = {k[len("generator."):]: v for k, v in state.items() if k.startswith("generator.")}
-    enc = {k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")}
+                    problems.append(
+                        f"{backbone}.backbone.layers.{i}.mixer.mamba_rev.{p} differs from mamba_fwd's "
+                        "(bidirectional_weight_tie false); our BiMamba ties the two directions"
+                    )
+    gen = {k[len("generator.") :]: v for k, v in state.items() if k.startswith("generator.")}
+    enc = {k[len("encoder.") :]: v for k, v in state.items() if k.startswith("encoder.")}
     if gen and gen.keys() == enc.keys() and all(torch.equal(gen[k], enc[k]) for k in gen):
-        problems.append("generator.* equals encoder.* (enc_prd_ps=True, the hard run): their shared backbone "
-                        "reads DNA + signal embeddings as generator, ours reads the DNA embedding only")
+        problems.append(
+            "generator.* equals encoder.* (enc_prd_ps=True, the hard run): their shared backbone "
+            "reads DNA + signal embeddings as generator, ours reads the DNA embedding only"
+        )
     return problems
 
 
-def convert_state_dict(state: Mapping[str, torch.Tensor], options: Mapping | None = None,
-                       source: str = "state dict", hparams: Mapping | None = None) -> tuple[dict, dict]:
+def convert_state_dict(
+    state: Mapping[str, torch.Tensor],
+    options: Mapping | None = None,
+    source: str = "state dict",
+    hparams: Mapping | None = None,
+) -> tuple[dict, dict]:
     """(our Seq2Exp state dict, our registry options) from their state dict (with or without the
     Lightning "model." prefix). `options` override what the tensors and `hparams` imply. Every key of
     theirs must map, every key of ours must be filled, every shape must match; otherwise an
@@ -332,8 +385,9 @@ def convert_state_dict(state: Mapping[str, torch.Tensor], options: Mapping | Non
     return converted, {"model": name, **opts}
 
 
-def load_authors_checkpoint(path_or_state_dict: str | Path | Mapping, options: Mapping | None = None,
-                            return_state_dict: bool = False):
+def load_authors_checkpoint(
+    path_or_state_dict: str | Path | Mapping, options: Mapping | None = None, return_state_dict: bool = False
+):
     """Our Seq2Exp (eval mode) holding the authors' weights, from their Lightning `.ckpt` path, a loaded
     checkpoint dict (with "state_dict") or a bare state dict. With `return_state_dict`, (our state
     dict, our options) instead. `options` are our registry options (e.g. central_region_bp) and win
@@ -365,8 +419,17 @@ def load_authors_checkpoint(path_or_state_dict: str | Path | Mapping, options: M
 
 # The extra features their head reads, in order (their ExperInteractDataset): the eight mRNA features
 # of EPInformer's table, then ABC's PromoterActivity; unscaled. Our store's names for them:
-AUTHORS_FEATURES = ("UTR5LEN_log10zscore", "CDSLEN_log10zscore", "INTRONLEN_log10zscore", "UTR3LEN_log10zscore",
-                    "UTR5GC", "CDSGC", "UTR3GC", "ORFEXONDENSITY", "promoter_activity")
+AUTHORS_FEATURES = (
+    "UTR5LEN_log10zscore",
+    "CDSLEN_log10zscore",
+    "INTRONLEN_log10zscore",
+    "UTR3LEN_log10zscore",
+    "UTR5GC",
+    "CDSGC",
+    "UTR3GC",
+    "ORFEXONDENSITY",
+    "promoter_activity",
+)
 
 
 def authors_module(path_or_state_dict, options: Mapping | None = None):
@@ -387,9 +450,19 @@ def authors_module(path_or_state_dict, options: Mapping | None = None):
     return module.eval()
 
 
-def evaluate_authors_weights(checkpoint, store_dir: str, cell_type: str, genes_path: str, out_tsv: str | None = None,
-                             options: Mapping | None = None, batch_size: int = 1, block_size: int | None = None,
-                             device: str = "cpu", masks_path: str | None = None, splits=("test",)):
+def evaluate_authors_weights(
+    checkpoint,
+    store_dir: str,
+    cell_type: str,
+    genes_path: str,
+    out_tsv: str | None = None,
+    options: Mapping | None = None,
+    batch_size: int = 1,
+    block_size: int | None = None,
+    device: str = "cpu",
+    masks_path: str | None = None,
+    splits=("test",),
+):
     """Predictions of the authors' weights for the store's genes of `splits` (all genes: None), in
     `train.predict`'s table layout (mask ratios included) plus `source = authors-weights`; written to
     `out_tsv` if given, the masks to `masks_path` if given.
@@ -410,15 +483,21 @@ def evaluate_authors_weights(checkpoint, store_dir: str, cell_type: str, genes_p
         columns = tuple(handle.attrs.get("feature_columns", ()))
         hic_recipe = handle.attrs.get("hic_recipe", "authors")
     if hic_recipe != "authors":
-        raise AuthorsCheckpointError(f"{windows.cell_path}: its Hi-C channel was made by the {hic_recipe!r} "
-                                     "recipe; the authors' weights read their own (set hic.recipe: authors)")
+        raise AuthorsCheckpointError(
+            f"{windows.cell_path}: its Hi-C channel was made by the {hic_recipe!r} "
+            "recipe; the authors' weights read their own (set hic.recipe: authors)"
+        )
     if columns and columns != AUTHORS_FEATURES:
-        raise AuthorsCheckpointError(f"{windows.cell_path}: features {columns}; the authors' head reads "
-                                     f"{AUTHORS_FEATURES} (genes.mrna_features must be EPInformer's table)")
+        raise AuthorsCheckpointError(
+            f"{windows.cell_path}: features {columns}; the authors' head reads "
+            f"{AUTHORS_FEATURES} (genes.mrna_features must be EPInformer's table)"
+        )
     module = authors_module(checkpoint, options)
     if module.model.cfg.n_features != windows.features.shape[1]:
-        raise AuthorsCheckpointError(f"{windows.cell_path}: {windows.features.shape[1]} features per gene, the "
-                                     f"checkpoint's head reads {module.model.cfg.n_features}")
+        raise AuthorsCheckpointError(
+            f"{windows.cell_path}: {windows.features.shape[1]} features per gene, the "
+            f"checkpoint's head reads {module.model.cfg.n_features}"
+        )
     module.model.block_size = block_size
     module.to(device)
     genes = pd.read_csv(genes_path, sep="\t")
@@ -427,8 +506,9 @@ def evaluate_authors_weights(checkpoint, store_dir: str, cell_type: str, genes_p
     n = windows.features.shape[1]
     collate = BatchMaker(FeatureScaling(np.zeros(n), np.ones(n)))
     with windows, tempfile.TemporaryDirectory() as scratch:  # predict() reports mask ratios only while writing masks
-        table = predict(module, windows, rows, collate, genes, batch_size,
-                        masks_path=masks_path or str(Path(scratch) / "masks.h5"))
+        table = predict(
+            module, windows, rows, collate, genes, batch_size, masks_path=masks_path or str(Path(scratch) / "masks.h5")
+        )
     table.insert(0, "source", "authors-weights")
     if out_tsv:
         write_tsv(table, out_tsv)

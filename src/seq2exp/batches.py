@@ -56,8 +56,10 @@ def split_indices(dataset: GeneWindows, genes: pd.DataFrame) -> dict[str, np.nda
     split_of = genes.set_index("gene_id")["split"]
     missing = [g for g in dataset.gene_ids if g not in split_of.index]
     if missing:
-        raise ValueError(f"{dataset.cell_path}: {len(missing)} store genes are not in the gene table, "
-                         f"e.g. {missing[0]}; rebuild the store")
+        raise ValueError(
+            f"{dataset.cell_path}: {len(missing)} store genes are not in the gene table, "
+            f"e.g. {missing[0]}; rebuild the store"
+        )
     splits = split_of.reindex(dataset.gene_ids).to_numpy()
     indices = {part: np.flatnonzero(splits == part) for part in SPLITS}
     empty = [part for part, idx in indices.items() if len(idx) == 0]
@@ -86,7 +88,7 @@ def retrain_mask(soft: torch.Tensor, fraction: float, central_bp: int, blacklist
     positions = torch.arange(length, device=scores.device)
     centre_out = torch.argsort((positions - length // 2).abs(), stable=True)
     ranked = torch.sort(scores[..., centre_out], dim=-1, descending=True, stable=True).indices
-    chosen = centre_out[ranked[..., :round(fraction * length)]]
+    chosen = centre_out[ranked[..., : round(fraction * length)]]
     return torch.zeros_like(scores).scatter_(-1, chosen, 1.0)
 
 

@@ -74,8 +74,9 @@ def _gene_rows(args, windows, genes: pd.DataFrame) -> np.ndarray:
         wanted = list(windows.gene_ids)
     missing = [g for g in wanted if g not in row_of]
     if missing:
-        raise SystemExit(f"seq2exp predict: {len(missing)} gene(s) not in the store {args.store} for {args.cell}, "
-                         f"e.g. {missing[0]}")
+        raise SystemExit(
+            f"seq2exp predict: {len(missing)} gene(s) not in the store {args.store} for {args.cell}, e.g. {missing[0]}"
+        )
     return np.array([row_of[g] for g in wanted], dtype=np.int64)
 
 
@@ -87,8 +88,9 @@ def _load_checkpoint(path: str, module_class):
     try:
         return module_class.load_from_checkpoint(path, map_location="cpu")
     except Exception as error:  # truncated (zip or pickle errors) or another program's (missing keys, arguments)
-        raise SystemExit(f"seq2exp predict: --checkpoint {path} cannot be read as {expected} "
-                         f"({type(error).__name__}: {error})") from error
+        raise SystemExit(
+            f"seq2exp predict: --checkpoint {path} cannot be read as {expected} ({type(error).__name__}: {error})"
+        ) from error
 
 
 def predict_command(args) -> None:
@@ -104,18 +106,23 @@ def predict_command(args) -> None:
     module.model.block_size = args.block_size
     spec = MODEL_SPECS[module.hparams.model]
     if (args.masks_bed or args.masks_bigwig) and not spec.has_mask:
-        raise SystemExit(f"seq2exp predict: --masks-bed/--masks-bigwig: {args.checkpoint} is a "
-                         f"{module.hparams.model} model, which has no mask; leave them out or pass a seq2exp model")
+        raise SystemExit(
+            f"seq2exp predict: --masks-bed/--masks-bigwig: {args.checkpoint} is a "
+            f"{module.hparams.model} model, which has no mask; leave them out or pass a seq2exp model"
+        )
     windows = GeneWindows(args.store, args.cell)
     genes = pd.read_csv(args.genes_table, sep="\t")
     rows = _gene_rows(args, windows, genes)
     mask_source = None
     if spec.mask_source:
         if spec.mask_source == "retrain" and not args.soft_masks:
-            raise SystemExit("seq2exp predict: a seq2exp-retrain checkpoint needs --soft-masks (seq2exp-soft's masks.h5)")
+            raise SystemExit(
+                "seq2exp predict: a seq2exp-retrain checkpoint needs --soft-masks (seq2exp-soft's masks.h5)"
+            )
         cfg = module.model.cfg
-        mask_source = MaskSource(spec.mask_source, args.soft_masks, module.hparams.training["retrain_fraction"],
-                                 cfg.central_region_bp)
+        mask_source = MaskSource(
+            spec.mask_source, args.soft_masks, module.hparams.training["retrain_fraction"], cfg.central_region_bp
+        )
     collate = BatchMaker(FeatureScaling.from_dict(module.hparams.scaling), mask_source, peaks=spec.peaks)
     masks_path = None
     if spec.has_mask and (args.masks_bed or args.masks_bigwig):
@@ -127,24 +134,49 @@ def predict_command(args) -> None:
     if masks_path:
         if not args.fai:
             raise SystemExit("seq2exp predict: mask tracks need --fai (the genome index, for chromosome sizes)")
-        mask_tracks_from(genes, masks_path, args.fai, windows.length // 2,
-                         bool(windows.reverse_complement_minus_strand), args.masks_bigwig, args.masks_bed,
-                         module.model.cfg.threshold, rows)
+        mask_tracks_from(
+            genes,
+            masks_path,
+            args.fai,
+            windows.length // 2,
+            bool(windows.reverse_complement_minus_strand),
+            args.masks_bigwig,
+            args.masks_bed,
+            module.model.cfg.threshold,
+            rows,
+        )
 
 
 def authors_weights_command(args) -> None:
     from .authors_weights import evaluate_authors_weights
 
-    options = {} if args.central_region is None else {"central_region_bp": args.central_region,
-                                                      "pooled_region_bp": args.central_region}
-    table = evaluate_authors_weights(args.checkpoint, args.store, args.cell, args.genes_table, args.out, options,
-                                     args.batch_size, args.block_size, args.device, args.masks,
-                                     None if args.all_genes else ("test",))
+    options = (
+        {}
+        if args.central_region is None
+        else {"central_region_bp": args.central_region, "pooled_region_bp": args.central_region}
+    )
+    table = evaluate_authors_weights(
+        args.checkpoint,
+        args.store,
+        args.cell,
+        args.genes_table,
+        args.out,
+        options,
+        args.batch_size,
+        args.block_size,
+        args.device,
+        args.masks,
+        None if args.all_genes else ("test",),
+    )
     log.info("%s: %d predictions", args.out, len(table))
     test = table[table["split"] == "test"]
     if len(test):
-        log.info("test genes %d: MSE %.4f, Pearson %.4f", len(test),
-                 ((test["prediction"] - test["target"]) ** 2).mean(), test["prediction"].corr(test["target"]))
+        log.info(
+            "test genes %d: MSE %.4f, Pearson %.4f",
+            len(test),
+            ((test["prediction"] - test["target"]) ** 2).mean(),
+            test["prediction"].corr(test["target"]),
+        )
 
 
 COMMANDS = {"predict": predict_command, "authors-weights": authors_weights_command}

@@ -12,7 +12,6 @@ import yaml
 from .genome import match_chromosomes, same_chromosome
 from .jobs import SOFT_MODEL, missing_upstream, model_options, resolved_options
 
-
 # The training keys that cannot change a job's weights or predictions: how often it logs and keeps a
 # resumable checkpoint, and its progress bar. (num_workers can: persistent loader workers draw the
 # loader's seed once, not each epoch, so the shuffles differ from the second epoch on.)
@@ -122,8 +121,11 @@ def _model_option_problems(config: dict) -> list[str]:
     """Each model's options are resolved as its job will (no weights built, no torch), so a typo or a
     clash with what the model fixes stops the run at start."""
     sections = {"model": config["model"], **{f"model_overrides.{m}": o for m, o in config["model_overrides"].items()}}
-    problems = [f"{key}.n_features: set from the feature columns (genes.mrna_feature_columns and promoter "
-                "activity); remove it" for key, options in sections.items() if "n_features" in options]
+    problems = [
+        f"{key}.n_features: set from the feature columns (genes.mrna_feature_columns and promoter activity); remove it"
+        for key, options in sections.items()
+        if "n_features" in options
+    ]
     for model in config["models"]:
         key = f"model_overrides.{model}" if model in config["model_overrides"] else "model"
         try:
@@ -137,15 +139,22 @@ def _training_process_problems(config: dict) -> list[str]:
     """A training job runs one process per GPU, or `cpu_processes` on the CPU; each takes an equal
     share of `training.batch_size`."""
     resources = config["resources"]
-    problems = [f"resources.{group}.cpu_processes: only training jobs run several processes"
-                for group, entry in resources.items() if group != "training" and "cpu_processes" in entry]
+    problems = [
+        f"resources.{group}.cpu_processes: only training jobs run several processes"
+        for group, entry in resources.items()
+        if group != "training" and "cpu_processes" in entry
+    ]
     training = resources["training"]
     if training["gpu"] and "cpu_processes" in training:
-        problems.append("resources.training.cpu_processes: applies only with gpu 0 (a GPU job runs one process per GPU)")
+        problems.append(
+            "resources.training.cpu_processes: applies only with gpu 0 (a GPU job runs one process per GPU)"
+        )
     processes, batch = training["gpu"] or training.get("cpu_processes", 1), config["training"]["batch_size"]
     if batch % processes:
-        problems.append(f"training.batch_size: {batch} genes per step do not split evenly over the training job's "
-                        f"{processes} processes (resources.training.gpu or cpu_processes)")
+        problems.append(
+            f"training.batch_size: {batch} genes per step do not split evenly over the training job's "
+            f"{processes} processes (resources.training.gpu or cpu_processes)"
+        )
     return problems
 
 
@@ -158,30 +167,43 @@ def _check_consistency(config: dict) -> None:
     window = config["window"]
     for key in ("central_region", "pooled_region"):
         if window[key] > 2 * window["half_width"]:
-            problems.append(f"window.{key}: {window[key]} bp exceeds the window (2 x half_width = "
-                            f"{2 * window['half_width']} bp)")
+            problems.append(
+                f"window.{key}: {window[key]} bp exceeds the window (2 x half_width = {2 * window['half_width']} bp)"
+            )
     if config["target"]["source"] == "precomputed" and not config["genes"].get("precomputed_target_column"):
-        problems.append("target.source: precomputed needs genes.precomputed_target_column (the table's column "
-                        "of CAGE sums, e.g. '{cell_type}_CAGE_128*3_sum')")
+        problems.append(
+            "target.source: precomputed needs genes.precomputed_target_column (the table's column "
+            "of CAGE sums, e.g. '{cell_type}_CAGE_128*3_sum')"
+        )
     problems += _gene_problems(config["genes"])
     if config["features"]["promoter_activity"] == "gene_list":
         lacking = [c for c in config["run_cell_types"] if "gene_list" not in config["cell_types"].get(c, {})]
         if lacking:
-            problems.append(f"features.promoter_activity: gene_list needs cell_types.<cell>.gene_list (ABC's GeneList) "
-                            f"for {lacking}")
+            problems.append(
+                f"features.promoter_activity: gene_list needs cell_types.<cell>.gene_list (ABC's GeneList) "
+                f"for {lacking}"
+            )
     hic = config["hic"]
     if hic["recipe"] == "authors" and (hic.get("gamma") is not None or hic.get("scale") is not None):
-        problems.append("hic.gamma / hic.scale: the authors' recipe uses hic.reference_gamma for both power "
-                        "laws; set them to null, or hic.recipe: abc")
-    problems += [f"models: {model} is trained on the masks of {upstream}, which is not listed"
-                 for model, upstream in missing_upstream(config["models"])]
+        problems.append(
+            "hic.gamma / hic.scale: the authors' recipe uses hic.reference_gamma for both power "
+            "laws; set them to null, or hic.recipe: abc"
+        )
+    problems += [
+        f"models: {model} is trained on the masks of {upstream}, which is not listed"
+        for model, upstream in missing_upstream(config["models"])
+    ]
     if config["evaluation"]["crispri"] and SOFT_MODEL not in config["models"]:
-        problems.append(f"evaluation.crispri: the CRISPRi table scores {SOFT_MODEL}'s masks; add {SOFT_MODEL} to "
-                        "models or set evaluation.crispri to null")
+        problems.append(
+            f"evaluation.crispri: the CRISPRi table scores {SOFT_MODEL}'s masks; add {SOFT_MODEL} to "
+            "models or set evaluation.crispri to null"
+        )
     training = config["training"]
     if training["max_steps"] % training["val_every_steps"]:
-        problems.append(f"training.max_steps: {training['max_steps']} is not a multiple of training.val_every_steps "
-                        f"({training['val_every_steps']}); the last steps would never be validated")
+        problems.append(
+            f"training.max_steps: {training['max_steps']} is not a multiple of training.val_every_steps "
+            f"({training['val_every_steps']}); the last steps would never be validated"
+        )
     problems += _training_process_problems(config)
     problems += _model_option_problems(config)
     demo = config.get("demo")
@@ -204,10 +226,12 @@ def _check_consistency(config: dict) -> None:
 def _split_overlaps(split: dict) -> list[str]:
     """Each chromosome, under any of its names, may be in one split list only, once."""
     entries = [(part, name) for part in ("valid", "test") for name in split[part]]
-    return [f"split.{part}: {name} is chromosome {other} of split.{other_part}; a chromosome may be "
-            "in one list only"
-            for i, (part, name) in enumerate(entries) for other_part, other in entries[:i]
-            if same_chromosome(name, other)]
+    return [
+        f"split.{part}: {name} is chromosome {other} of split.{other_part}; a chromosome may be in one list only"
+        for i, (part, name) in enumerate(entries)
+        for other_part, other in entries[:i]
+        if same_chromosome(name, other)
+    ]
 
 
 def _gene_problems(genes: dict) -> list[str]:
@@ -215,12 +239,17 @@ def _gene_problems(genes: dict) -> list[str]:
 
     problems = []
     if genes["mrna_features"] and not genes["mrna_feature_columns"]:
-        problems.append("genes.mrna_feature_columns: empty, but genes.mrna_features names a table; list the "
-                        "columns to use, or set genes.mrna_features: null")
+        problems.append(
+            "genes.mrna_feature_columns: empty, but genes.mrna_features names a table; list the "
+            "columns to use, or set genes.mrna_features: null"
+        )
     if not genes["mrna_features"] and genes["mrna_feature_columns"]:
-        problems.append("genes.mrna_feature_columns: given, but genes.mrna_features is null; give the table "
-                        "or remove the columns")
+        problems.append(
+            "genes.mrna_feature_columns: given, but genes.mrna_features is null; give the table or remove the columns"
+        )
     if annotation_format(genes["table"]) and genes.get("precomputed_target_column"):
-        problems.append(f"genes.precomputed_target_column: a GTF/GFF3 annotation ({genes['table']}) has no "
-                        "target columns; set it to null (and target.source: ctss)")
+        problems.append(
+            f"genes.precomputed_target_column: a GTF/GFF3 annotation ({genes['table']}) has no "
+            "target columns; set it to null (and target.source: ctss)"
+        )
     return problems

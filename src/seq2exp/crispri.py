@@ -26,11 +26,18 @@ from .evaluate import _markdown_grid, _number
 from .files import check_intervals, nonnegative_integers, read_text_table
 from .genome import chromosome_aliases
 
-REQUIRED_COLUMNS = ["chrom", "chromStart", "chromEnd", "measuredGeneSymbol", "measuredGeneEnsemblId",
-                    "Regulated", "ValidConnection", "CellType"]
+REQUIRED_COLUMNS = [
+    "chrom",
+    "chromStart",
+    "chromEnd",
+    "measuredGeneSymbol",
+    "measuredGeneEnsemblId",
+    "Regulated",
+    "ValidConnection",
+    "CellType",
+]
 TARGET_RECALL = 0.7
-TABLE_COLUMNS = ["cell_type", "pairs", "method", "n_pairs", "n_regulated", "auprc", "precision_at_recall_0.7",
-                 "chance"]
+TABLE_COLUMNS = ["cell_type", "pairs", "method", "n_pairs", "n_regulated", "auprc", "precision_at_recall_0.7", "chance"]
 BOOLEANS = {"TRUE": True, "FALSE": False, "True": True, "False": False, "1": True, "0": False}
 
 
@@ -39,15 +46,19 @@ def read_crispri(path: str) -> pd.DataFrame:
     table = read_text_table(path, sep="\t", dtype=str, keep_default_na=False)
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; expected the EPCrisprBenchmark layout with at "
-                         f"least {REQUIRED_COLUMNS}")
+        raise ValueError(
+            f"{path}: missing column(s) {missing}; expected the EPCrisprBenchmark layout with at "
+            f"least {REQUIRED_COLUMNS}"
+        )
     for column in ("chromStart", "chromEnd"):
         table[column] = nonnegative_integers(table[column], path, column)
     for column in ("Regulated", "ValidConnection"):
         bad = ~table[column].isin(BOOLEANS)
         if bad.any():
-            raise ValueError(f"{path}: column {column} must be TRUE or FALSE; row "
-                             f"{int(np.flatnonzero(bad)[0]) + 1} has {table[column][bad].iloc[0]!r}")
+            raise ValueError(
+                f"{path}: column {column} must be TRUE or FALSE; row "
+                f"{int(np.flatnonzero(bad)[0]) + 1} has {table[column][bad].iloc[0]!r}"
+            )
         table[column] = table[column].map(BOOLEANS).astype(bool)
     check_intervals(table, path, "chromStart", "chromEnd")
     return table
@@ -61,8 +72,7 @@ def match_genes(pairs: pd.DataFrame, genes: pd.DataFrame) -> pd.Series:
     return by_id.fillna(pairs["measuredGeneSymbol"].map(names))
 
 
-def pairs_in_windows(pairs: pd.DataFrame, genes: pd.DataFrame, half_width: int,
-                     reverse_minus: bool) -> pd.DataFrame:
+def pairs_in_windows(pairs: pd.DataFrame, genes: pd.DataFrame, half_width: int, reverse_minus: bool) -> pd.DataFrame:
     """The pairs of our genes whose element lies inside the gene's window, with columns gene_id,
     window (a `discovery.Window`), i, j (the element in window coordinates) and distance_bp (from
     the element's centre to the TSS)."""
@@ -79,8 +89,9 @@ def pairs_in_windows(pairs: pd.DataFrame, genes: pd.DataFrame, half_width: int,
             continue
         window = Window(gene["chrom"], tss, half_width, gene["strand"] == "-", reverse_minus)
         i, j = window.interval(start, end)
-        rows.append(dict(index=index, gene_id=gene_id, window=window, i=i, j=j,
-                         distance_bp=abs((start + end) / 2 - tss)))
+        rows.append(
+            dict(index=index, gene_id=gene_id, window=window, i=i, j=j, distance_bp=abs((start + end) / 2 - tss))
+        )
     located = pd.DataFrame(rows, columns=["index", "gene_id", "window", "i", "j", "distance_bp"]).set_index("index")
     return pairs.loc[located.index].join(located)
 
@@ -121,21 +132,40 @@ def crispri_table(scored: dict[str, pd.DataFrame], methods: list[str]) -> pd.Dat
             labels = chosen["Regulated"].to_numpy(bool)
             for method in methods:
                 scores = chosen[method].to_numpy(float)
-                rows.append(dict(cell_type=cell, pairs=subset, method=method, n_pairs=len(chosen),
-                                 n_regulated=int(labels.sum()), auprc=average_precision(labels, scores),
-                                 **{"precision_at_recall_0.7": precision_at_recall(labels, scores)},
-                                 chance=labels.mean() if len(labels) else math.nan))
+                rows.append(
+                    dict(
+                        cell_type=cell,
+                        pairs=subset,
+                        method=method,
+                        n_pairs=len(chosen),
+                        n_regulated=int(labels.sum()),
+                        auprc=average_precision(labels, scores),
+                        **{"precision_at_recall_0.7": precision_at_recall(labels, scores)},
+                        chance=labels.mean() if len(labels) else math.nan,
+                    )
+                )
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
 def render_crispri_markdown(table: pd.DataFrame, title: str = "Discovered elements against CRISPRi") -> str:
     """One line per cell type, pair subset and method."""
-    header = ["cell type", "pairs", "method", "pairs scored", "regulated", "AUPRC", "precision at recall 0.7",
-              "chance"]
-    lines = [[row["cell_type"], row["pairs"], row["method"], str(row["n_pairs"]), str(row["n_regulated"]),
-              _number(row["auprc"]), _number(row["precision_at_recall_0.7"]), _number(row["chance"])]
-             for row in table.to_dict("records")]
-    note = ("ENCODE CRISPRi element-gene pairs whose gene is ours and whose element lies in the gene's window; "
-            "an element's score is the method's mean over its bases (distance: nearer is higher). "
-            "'Regulated' is the positive class; chance is its share.")
+    header = ["cell type", "pairs", "method", "pairs scored", "regulated", "AUPRC", "precision at recall 0.7", "chance"]
+    lines = [
+        [
+            row["cell_type"],
+            row["pairs"],
+            row["method"],
+            str(row["n_pairs"]),
+            str(row["n_regulated"]),
+            _number(row["auprc"]),
+            _number(row["precision_at_recall_0.7"]),
+            _number(row["chance"]),
+        ]
+        for row in table.to_dict("records")
+    ]
+    note = (
+        "ENCODE CRISPRi element-gene pairs whose gene is ours and whose element lies in the gene's window; "
+        "an element's score is the method's mean over its bases (distance: nearer is higher). "
+        "'Regulated' is the positive class; chance is its share."
+    )
     return f"# {title}\n\n{note}\n\n{_markdown_grid(header, lines)}\n"

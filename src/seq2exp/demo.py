@@ -190,8 +190,9 @@ def simulate_world(spec: DemoSpec) -> World:
     elements, blacklist = _place_elements(spec, genes, layout, rng)
     sequence = _sequence(spec, layout, elements, rng)
     causal = _causal_elements(spec, genes, elements)
-    genes = genes.assign(**{f"expected_tags_{c}": expected_tags(spec, genes, causal, c).to_numpy()
-                            for c in spec.cell_types})
+    genes = genes.assign(
+        **{f"expected_tags_{c}": expected_tags(spec, genes, causal, c).to_numpy() for c in spec.cell_types}
+    )
     return World(spec, layout, sequence, genes, elements, causal, blacklist)
 
 
@@ -310,8 +311,16 @@ def _place_elements(spec, genes, layout, rng) -> tuple[pd.DataFrame, pd.DataFram
 
     for g in genes.itertuples():
         half = max(spec.promoter_half_width, spec.element_length // 2)
-        claim(g.chrom, g.tss - half, g.tss + half, kind="promoter", motif_class="promoter",
-              target_gene=g.gene_id, n_motifs=g.promoter_sp1_sites, contact=1.0)
+        claim(
+            g.chrom,
+            g.tss - half,
+            g.tss + half,
+            kind="promoter",
+            motif_class="promoter",
+            target_gene=g.gene_id,
+            n_motifs=g.promoter_sp1_sites,
+            contact=1.0,
+        )
     for g in genes.itertuples():  # keep other elements' eRNA tags out of every CAGE window
         occupied[g.chrom][max(g.tss - spec.cage_half_width, 0) : g.tss + spec.cage_half_width] = True
     classes = list(spec.cell_types) + [SHARED_CLASS]
@@ -326,17 +335,23 @@ def _place_elements(spec, genes, layout, rng) -> tuple[pd.DataFrame, pd.DataFram
             start = _free_slot(spec, occupied[g.chrom], g.tss, rng)
             if start is None:
                 continue
-            claim(g.chrom, start, start + spec.element_length, kind=kind, motif_class=motif_class,
-                  target_gene=target, n_motifs=int(rng.integers(1, 4)),
-                  contact=float(rng.uniform(0.5, 1.5)) if kind == "enhancer" else 0.0)
+            claim(
+                g.chrom,
+                start,
+                start + spec.element_length,
+                kind=kind,
+                motif_class=motif_class,
+                target_gene=target,
+                n_motifs=int(rng.integers(1, 4)),
+                contact=float(rng.uniform(0.5, 1.5)) if kind == "enhancer" else 0.0,
+            )
     blacklist = []
     for chrom in layout.chrom_sizes:
         tss = int(rng.choice(layout.tss[chrom]))
         start = _free_slot(spec, occupied[chrom], tss, rng, length=2 * spec.element_length)
         if start is not None:
             end = start + 2 * spec.element_length
-            claim(chrom, start, end, kind="blacklist_artifact", motif_class="", target_gene="",
-                  n_motifs=0, contact=0.0)
+            claim(chrom, start, end, kind="blacklist_artifact", motif_class="", target_gene="", n_motifs=0, contact=0.0)
             blacklist.append((chrom, start, end, "High Signal Region"))
         for gap_start, gap_end in layout.gaps[chrom][1:-1]:
             blacklist.append((chrom, max(gap_start - 100, 0), gap_end + 100, "Low Mappability"))
@@ -438,11 +453,21 @@ def _causal_elements(spec, genes, elements) -> pd.DataFrame:
         promoter = own["kind"].to_numpy() == "promoter"
         activity = own[f"activity_{cell}"].to_numpy()
         contribution = scale[target].to_numpy() * np.where(
-            promoter, spec.promoter_weight * activity, spec.enhancer_gain * activity * own["contact"].to_numpy())
-        tables.append(own.assign(cell_type=cell, contribution=contribution,
-                                 activity=own[f"activity_{cell}"]))
-    columns = ["chrom", "start", "end", "element_id", "target_gene", "cell_type", "kind",
-               "activity", "contact", "contribution"]
+            promoter, spec.promoter_weight * activity, spec.enhancer_gain * activity * own["contact"].to_numpy()
+        )
+        tables.append(own.assign(cell_type=cell, contribution=contribution, activity=own[f"activity_{cell}"]))
+    columns = [
+        "chrom",
+        "start",
+        "end",
+        "element_id",
+        "target_gene",
+        "cell_type",
+        "kind",
+        "activity",
+        "contact",
+        "contribution",
+    ]
     return pd.concat(tables, ignore_index=True)[columns]
 
 
@@ -481,8 +506,7 @@ def _signal_tracks(spec, cell, layout, genes, elements, rng) -> dict[str, dict[s
                 _bump(dnase, centre, length / 4, 4.0 * activity * rng.lognormal(0, 0.2))
                 if e.kind != "ctcf_open":
                     for side in (-1, 1):
-                        _bump(h3k27ac, centre + side * 0.9 * length, length / 3,
-                              3.0 * activity * rng.lognormal(0, 0.2))
+                        _bump(h3k27ac, centre + side * 0.9 * length, length / 3, 3.0 * activity * rng.lognormal(0, 0.2))
         for start, end in layout.gaps[chrom]:
             dnase[start:end] = 0.0
             h3k27ac[start:end] = 0.0
@@ -508,20 +532,36 @@ def _hic_pixels(spec, cell, layout, genes, elements, rng) -> pd.DataFrame:
             visibility[start // res : -(-end // res)] = 0.0
         bin1, bin2 = _band(n_bins, max_bins)
         expected = spec.hic_depth * (bin2 - bin1 + 1.0) ** -gamma * visibility[bin1] * visibility[bin2]
-        loops = elements[(elements["chrom"] == chrom) & (elements["kind"] == "enhancer")
-                         & (elements[f"activity_{cell}"] > 0)]
+        loops = elements[
+            (elements["chrom"] == chrom) & (elements["kind"] == "enhancer") & (elements[f"activity_{cell}"] > 0)
+        ]
         tss_bin = tss_of.loc[loops["target_gene"], "tss"].to_numpy() // res
         e_bin = ((loops["start"] + loops["end"]).to_numpy() // 2) // res
         lo, hi = np.minimum(tss_bin, e_bin), np.maximum(tss_bin, e_bin)
         within = hi - lo <= max_bins
         keys = bin1 * n_bins + bin2
         at = np.searchsorted(keys, (lo * n_bins + hi)[within])
-        np.add.at(expected, at, 0.5 * spec.hic_depth * loops["contact"].to_numpy()[within]
-                  * visibility[lo[within]] * visibility[hi[within]])
+        np.add.at(
+            expected,
+            at,
+            0.5
+            * spec.hic_depth
+            * loops["contact"].to_numpy()[within]
+            * visibility[lo[within]]
+            * visibility[hi[within]],
+        )
         counts = rng.poisson(expected)
         nonzero = counts > 0
-        frames.append(pd.DataFrame({"chrom": chrom, "bin1": bin1[nonzero], "bin2": bin2[nonzero],
-                                    "count": counts[nonzero].astype(np.int32)}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "chrom": chrom,
+                    "bin1": bin1[nonzero],
+                    "bin2": bin2[nonzero],
+                    "count": counts[nonzero].astype(np.int32),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -554,12 +594,14 @@ def _ctss(spec, cell, layout, genes, elements, rng) -> pd.DataFrame:
         starts.append(rng.integers(e.start, e.end, n))
         strands.append(rng.choice(["+", "-"], n))
         chroms.append(np.full(n, e.chrom, dtype=object))
-    tags = pd.DataFrame({"chrom": np.concatenate(chroms), "start": np.concatenate(starts),
-                         "strand": np.concatenate(strands)})
+    tags = pd.DataFrame(
+        {"chrom": np.concatenate(chroms), "start": np.concatenate(starts), "strand": np.concatenate(strands)}
+    )
     ctss = tags.groupby(["chrom", "start", "strand"], sort=True).size().rename("count").reset_index()
     ctss["end"] = ctss["start"] + 1
-    ctss["name"] = (ctss["chrom"] + ":" + ctss["start"].astype(str) + ".." + ctss["end"].astype(str)
-                    + "," + ctss["strand"])
+    ctss["name"] = (
+        ctss["chrom"] + ":" + ctss["start"].astype(str) + ".." + ctss["end"].astype(str) + "," + ctss["strand"]
+    )
     return ctss[["chrom", "start", "end", "name", "count", "strand"]]
 
 
@@ -635,8 +677,9 @@ def gene_table(world: World) -> pd.DataFrame:
 def mrna_table(world: World) -> pd.DataFrame:
     """The mRNA half-life feature table in the layout of EPInformer's `mRNA_halflife_features.csv`."""
     g = world.genes
-    table = pd.DataFrame({"chrom": g["chrom"], "TSS": g["tss"] + 1, "gene_id": g["gene_id"],
-                          "Gene name": g["gene_name"]})
+    table = pd.DataFrame(
+        {"chrom": g["chrom"], "TSS": g["tss"] + 1, "gene_id": g["gene_id"], "Gene name": g["gene_name"]}
+    )
     for name in MRNA_FEATURES:
         table[name] = g[name].round(6)
     return table
@@ -668,8 +711,12 @@ def write_bigwig(track: dict[str, np.ndarray], chrom_sizes: dict[str, int], path
     for chrom in chrom_sizes:
         starts, ends, run_values = value_runs(track[chrom])
         keep = run_values != 0.0
-        bw.addEntries([chrom] * int(keep.sum()), starts[keep].tolist(), ends=ends[keep].tolist(),
-                      values=run_values[keep].astype(np.float64).tolist())
+        bw.addEntries(
+            [chrom] * int(keep.sum()),
+            starts[keep].tolist(),
+            ends=ends[keep].tolist(),
+            values=run_values[keep].astype(np.float64).tolist(),
+        )
     bw.close()
 
 
@@ -680,13 +727,19 @@ def write_hic(pixels: pd.DataFrame, chrom_sizes: dict[str, int], resolution: int
     with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(path))) as tmpdir:
         writer = hictkpy.hic.FileWriter(path, chrom_sizes, resolution, "demo", tmpdir=tmpdir)
         for chrom, chunk in pixels.groupby("chrom", sort=False):
-            writer.add_pixels(pd.DataFrame({
-                "chrom1": chrom, "start1": chunk["bin1"] * resolution,
-                "end1": np.minimum((chunk["bin1"] + 1) * resolution, chrom_sizes[chrom]),
-                "chrom2": chrom, "start2": chunk["bin2"] * resolution,
-                "end2": np.minimum((chunk["bin2"] + 1) * resolution, chrom_sizes[chrom]),
-                "count": chunk["count"].astype(np.int32),
-            }))
+            writer.add_pixels(
+                pd.DataFrame(
+                    {
+                        "chrom1": chrom,
+                        "start1": chunk["bin1"] * resolution,
+                        "end1": np.minimum((chunk["bin1"] + 1) * resolution, chrom_sizes[chrom]),
+                        "chrom2": chrom,
+                        "start2": chunk["bin2"] * resolution,
+                        "end2": np.minimum((chunk["bin2"] + 1) * resolution, chrom_sizes[chrom]),
+                        "count": chunk["count"].astype(np.int32),
+                    }
+                )
+            )
         writer.finalize()
 
 
@@ -698,13 +751,20 @@ def write_ctss(ctss: pd.DataFrame, path: str) -> None:
 
 def write_causal_bed(causal: pd.DataFrame, path: str) -> None:
     """BED6+4: the elements each gene's expected tags were computed from, with contributions."""
-    bed = pd.DataFrame({
-        "chrom": causal["chrom"], "start": causal["start"], "end": causal["end"],
-        "name": causal["target_gene"] + "|" + causal["element_id"],
-        "score": np.clip(np.round(100 * np.log10(1 + causal["contribution"])), 0, 1000).astype(int),
-        "strand": ".", "gene_id": causal["target_gene"], "kind": causal["kind"],
-        "contribution": causal["contribution"].round(6), "contact": causal["contact"].round(6),
-    })
+    bed = pd.DataFrame(
+        {
+            "chrom": causal["chrom"],
+            "start": causal["start"],
+            "end": causal["end"],
+            "name": causal["target_gene"] + "|" + causal["element_id"],
+            "score": np.clip(np.round(100 * np.log10(1 + causal["contribution"])), 0, 1000).astype(int),
+            "strand": ".",
+            "gene_id": causal["target_gene"],
+            "kind": causal["kind"],
+            "contribution": causal["contribution"].round(6),
+            "contact": causal["contact"].round(6),
+        }
+    )
     with open(path, "w") as out:
         out.write("#" + "\t".join(bed.columns) + "\n")
         bed.sort_values(["chrom", "start"]).to_csv(out, sep="\t", header=False, index=False)
@@ -736,8 +796,10 @@ def paths_from_config(config: dict) -> DemoPaths:
     """Where the demo writes: exactly the local source paths the config names."""
     unknown = [cell for cell in config["cell_types"] if cell not in config["demo"]["cell_type_motifs"]]
     if unknown:
-        raise ValueError(f"cell_types: {unknown} are not demo cell types; demo.cell_type_motifs defines "
-                         f"{list(config['demo']['cell_type_motifs'])}")
+        raise ValueError(
+            f"cell_types: {unknown} are not demo cell types; demo.cell_type_motifs defines "
+            f"{list(config['demo']['cell_type_motifs'])}"
+        )
     named = {
         "genome.fasta": config["genome"]["fasta"],
         "genome.blacklist": config["genome"]["blacklist"],
@@ -750,8 +812,10 @@ def paths_from_config(config: dict) -> DemoPaths:
     if remote:
         raise ValueError(f"demo config: {', '.join(remote)} must be local paths for the demo rule to write")
     return DemoPaths(
-        fasta=named["genome.fasta"], blacklist=named["genome.blacklist"],
-        gene_table=named["genes.table"], mrna_features=named["genes.mrna_features"],
+        fasta=named["genome.fasta"],
+        blacklist=named["genome.blacklist"],
+        gene_table=named["genes.table"],
+        mrna_features=named["genes.mrna_features"],
         cell_types={cell: dict(files) for cell, files in config["cell_types"].items()},
         truth_dir=config["demo"]["truth_dir"],
     )
@@ -767,4 +831,3 @@ def world_files(paths: DemoPaths, cell_types) -> dict[str, str]:
     files["truth_elements"] = str(truth / "elements.tsv")
     files["truth_genes"] = str(truth / "genes.tsv")
     return files
-

@@ -45,8 +45,9 @@ CHANCE = "chance"
 # --- coordinates ------------------------------------------------------------------------------
 
 
-def window_interval(start: int, end: int, tss: int, half_width: int, minus: bool = False,
-                    reverse_minus: bool = False) -> tuple[int, int]:
+def window_interval(
+    start: int, end: int, tss: int, half_width: int, minus: bool = False, reverse_minus: bool = False
+) -> tuple[int, int]:
     """Genome interval [start, end) -> window indices [i, j), clipped to the window (i == j when
     they do not overlap). With `reverse_minus` and a minus-strand gene the window runs from
     genome position tss + half_width - 1 down to tss - half_width."""
@@ -83,8 +84,10 @@ def read_truth_bed(path: str) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raw = pd.DataFrame(columns=range(TRUTH_REQUIRED))
     if raw.shape[1] < TRUTH_REQUIRED:
-        raise ValueError(f"{path}: a truth BED needs at least {TRUTH_REQUIRED} columns "
-                         f"({', '.join(TRUTH_COLUMNS[:TRUTH_REQUIRED])}); found {raw.shape[1]}")
+        raise ValueError(
+            f"{path}: a truth BED needs at least {TRUTH_REQUIRED} columns "
+            f"({', '.join(TRUTH_COLUMNS[:TRUTH_REQUIRED])}); found {raw.shape[1]}"
+        )
     raw = raw.iloc[:, : len(TRUTH_COLUMNS)]
     raw.columns = TRUTH_COLUMNS[: raw.shape[1]]
     if "kind" not in raw.columns:
@@ -137,8 +140,13 @@ class Window(NamedTuple):
         return rows.assign(i=[a for a, _ in ij], j=[b for _, b in ij])
 
 
-def gene_elements(window: Window, gene_id: str, truth: pd.DataFrame, decoys: pd.DataFrame | None = None,
-                  background_bp: int | None = None) -> pd.DataFrame:
+def gene_elements(
+    window: Window,
+    gene_id: str,
+    truth: pd.DataFrame,
+    decoys: pd.DataFrame | None = None,
+    background_bp: int | None = None,
+) -> pd.DataFrame:
     """The gene's scored elements in window coordinates: columns start, end (window indices,
     clipped to the window), label (1 = truth element of this gene, 0 = decoy), kind.
 
@@ -161,8 +169,14 @@ def gene_elements(window: Window, gene_id: str, truth: pd.DataFrame, decoys: pd.
         if background_bp < 1:
             raise ValueError(f"background_bp must be a positive number of bases; got {background_bp}")
         starts = np.arange(0, window.length, background_bp)
-        candidates = pd.DataFrame({"start": starts, "end": np.minimum(starts + background_bp, window.length),
-                                   "label": 0, "kind": "background"})
+        candidates = pd.DataFrame(
+            {
+                "start": starts,
+                "end": np.minimum(starts + background_bp, window.length),
+                "label": 0,
+                "kind": "background",
+            }
+        )
     else:
         raise ValueError("gene_elements needs decoys (an elements table) or background_bp (tiling)")
     overlaps_truth = np.zeros(len(candidates), dtype=bool)
@@ -191,13 +205,26 @@ class GeneWindow(NamedTuple):
     gene_id: str = ""
 
 
-def gene_window(window: Window, gene_id: str, truth: pd.DataFrame, eligible: np.ndarray,
-                scores: dict[str, np.ndarray], selections: dict[str, np.ndarray] | None = None,
-                decoys: pd.DataFrame | None = None, background_bp: int | None = None) -> GeneWindow:
+def gene_window(
+    window: Window,
+    gene_id: str,
+    truth: pd.DataFrame,
+    eligible: np.ndarray,
+    scores: dict[str, np.ndarray],
+    selections: dict[str, np.ndarray] | None = None,
+    decoys: pd.DataFrame | None = None,
+    background_bp: int | None = None,
+) -> GeneWindow:
     """Assemble a GeneWindow: elements and per-base labels from the truth (and decoys) of this gene."""
     elements = gene_elements(window, gene_id, truth, decoys, background_bp)
-    return GeneWindow(base_labels(window.length, elements), np.asarray(eligible, dtype=bool), scores,
-                      elements, selections or {}, gene_id)
+    return GeneWindow(
+        base_labels(window.length, elements),
+        np.asarray(eligible, dtype=bool),
+        scores,
+        elements,
+        selections or {},
+        gene_id,
+    )
 
 
 # --- metrics ----------------------------------------------------------------------------------
@@ -235,8 +262,9 @@ def precision_recall(labels, selected, eligible) -> tuple[float, float]:
     """Precision and recall of a binary selection over eligible bases (NaN where undefined)."""
     labels, selected, eligible = (np.asarray(a, dtype=bool) for a in (labels, selected, eligible))
     if not labels.shape == selected.shape == eligible.shape:
-        raise ValueError(f"labels, selected and eligible differ in shape: {labels.shape}, {selected.shape}, "
-                         f"{eligible.shape}")
+        raise ValueError(
+            f"labels, selected and eligible differ in shape: {labels.shape}, {selected.shape}, {eligible.shape}"
+        )
     chosen, truth = selected & eligible, labels & eligible
     hits = np.sum(chosen & truth)
     precision = hits / chosen.sum() if chosen.any() else math.nan
@@ -261,12 +289,13 @@ def top_k_selection(scores, eligible, ratio: float) -> np.ndarray:
 
 def _method_scores(gene: GeneWindow, method: str) -> np.ndarray:
     if method not in gene.scores:
-        raise ValueError(f"gene {gene.gene_id or '?'} has no scores for method {method}; "
-                         f"it has {sorted(gene.scores)}")
+        raise ValueError(f"gene {gene.gene_id or '?'} has no scores for method {method}; it has {sorted(gene.scores)}")
     scores = np.asarray(gene.scores[method], dtype=float)
     if scores.shape != gene.eligible.shape:
-        raise ValueError(f"gene {gene.gene_id or '?'}, method {method}: scores of shape {scores.shape}, "
-                         f"window of {gene.eligible.shape}")
+        raise ValueError(
+            f"gene {gene.gene_id or '?'}, method {method}: scores of shape {scores.shape}, "
+            f"window of {gene.eligible.shape}"
+        )
     if np.isnan(scores[gene.eligible]).any():
         raise ValueError(f"gene {gene.gene_id or '?'}, method {method}: NaN scores at eligible bases")
     return scores
@@ -285,8 +314,10 @@ def per_base_auprc(genes: list[GeneWindow]) -> dict[str, float]:
         return {}
     genes = [as_gene_window(g) for g in genes]
     labels = np.concatenate([g.labels[g.eligible] for g in genes])
-    return {method: average_precision(labels, np.concatenate([_method_scores(g, method)[g.eligible] for g in genes]))
-            for method in genes[0].scores}
+    return {
+        method: average_precision(labels, np.concatenate([_method_scores(g, method)[g.eligible] for g in genes]))
+        for method in genes[0].scores
+    }
 
 
 def scored_elements(gene: GeneWindow) -> pd.DataFrame:
@@ -320,9 +351,11 @@ def _pooled_precision_recall(genes: list[GeneWindow], name: str) -> tuple[float,
     for g in genes:
         if name not in (g.selections or {}):
             raise ValueError(f"gene {g.gene_id or '?'} has no selection {name}; it has {sorted(g.selections or {})}")
-    return precision_recall(np.concatenate([g.labels for g in genes]),
-                            np.concatenate([np.asarray(g.selections[name], dtype=bool) for g in genes]),
-                            np.concatenate([g.eligible for g in genes]))
+    return precision_recall(
+        np.concatenate([g.labels for g in genes]),
+        np.concatenate([np.asarray(g.selections[name], dtype=bool) for g in genes]),
+        np.concatenate([g.eligible for g in genes]),
+    )
 
 
 def discovery_table(genes_by_cell: dict[str, list[GeneWindow]]) -> pd.DataFrame:
@@ -337,12 +370,24 @@ def discovery_table(genes_by_cell: dict[str, list[GeneWindow]]) -> pd.DataFrame:
         genes = [as_gene_window(g) for g in genes]
         for level, auprc in (("base", per_base_auprc(genes)), ("element", per_element_auprc(genes))):
             rows += [dict(cell_type=cell, method=m, level=level, auprc=v) for m, v in auprc.items()]
-        rows.append(dict(cell_type=cell, method=CHANCE, level="base",
-                         auprc=float(np.concatenate([g.labels[g.eligible] for g in genes]).mean())))
+        rows.append(
+            dict(
+                cell_type=cell,
+                method=CHANCE,
+                level="base",
+                auprc=float(np.concatenate([g.labels[g.eligible] for g in genes]).mean()),
+            )
+        )
         element_labels = pd.concat([scored_elements(g) for g in genes])["label"]
-        rows.append(dict(cell_type=cell, method=CHANCE, level="element",
-                         auprc=float(element_labels.mean()) if len(element_labels) else math.nan))
-        for name in (genes[0].selections or {}):
+        rows.append(
+            dict(
+                cell_type=cell,
+                method=CHANCE,
+                level="element",
+                auprc=float(element_labels.mean()) if len(element_labels) else math.nan,
+            )
+        )
+        for name in genes[0].selections or {}:
             precision, recall = _pooled_precision_recall(genes, name)
             rows.append(dict(cell_type=cell, method=name, level="base", precision=precision, recall=recall))
     table = pd.DataFrame(rows).reindex(columns=TABLE_COLUMNS)
@@ -362,12 +407,18 @@ def render_discovery_markdown(table: pd.DataFrame, title: str = "Discovered regu
         line = [method]
         for cell in cells:
             rows = table[(table["cell_type"] == cell) & (table["method"] == method)].set_index("level")
-            line += [_value(rows, "base", "auprc"), _value(rows, "element", "auprc"),
-                     _value(rows, "base", "precision"), _value(rows, "base", "recall")]
+            line += [
+                _value(rows, "base", "auprc"),
+                _value(rows, "element", "auprc"),
+                _value(rows, "base", "precision"),
+                _value(rows, "base", "recall"),
+            ]
         lines.append(line)
-    note = ("Test genes; central region, blacklist and N bases excluded. AUPRC pools all eligible bases "
-            "(base) or all truth elements and decoys scored by their mean (element); 'chance' is the "
-            "fraction of positives. Precision and recall are for binary selections.")
+    note = (
+        "Test genes; central region, blacklist and N bases excluded. AUPRC pools all eligible bases "
+        "(base) or all truth elements and decoys scored by their mean (element); 'chance' is the "
+        "fraction of positives. Precision and recall are for binary selections."
+    )
     return f"# {title}\n\n{note}\n\n{_markdown_grid(header, lines)}\n"
 
 

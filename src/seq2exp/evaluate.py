@@ -24,12 +24,23 @@ PAPER_CELL_TYPES = ["K562", "GM12878"]
 AUTHORS_SOURCE = "authors-weights"
 PROMOTER_ACTIVE_SOURCE = "ours, promoter active"  # our rows over the genes with an active promoter (markdown only)
 TABLE_COLUMNS = [
-    "model", "cell_type", "source", "split", "n_genes", "mse", "mae", "pearson",
-    "pearson_ci_low", "pearson_ci_high", "mask_ratio", "mask_ratio_no_centre",
+    "model",
+    "cell_type",
+    "source",
+    "split",
+    "n_genes",
+    "mse",
+    "mae",
+    "pearson",
+    "pearson_ci_low",
+    "pearson_ci_high",
+    "mask_ratio",
+    "mask_ratio_no_centre",
 ]
 PREDICTION_COLUMNS = ["gene_id", "chrom", "split", "target", "prediction"]
 COMPARISON_METRICS = ["mse", "mae", "pearson"]
 HIGHER_IS_BETTER = {"mse": False, "mae": False, "pearson": True}
+
 
 def _paper_results() -> pd.DataFrame:
     """The paper's test-set rows of each model (`ModelSpec.paper` and `paper_mask_ratio`)."""
@@ -38,9 +49,22 @@ def _paper_results() -> pd.DataFrame:
         for i, cell in enumerate(PAPER_CELL_TYPES if spec.paper else ()):
             mse, mae, pearson = spec.paper[3 * i : 3 * i + 3]
             ratio = (spec.paper_mask_ratio or (math.nan, math.nan))[i]
-            rows.append(dict(model=model, cell_type=cell, source="paper", split="test", n_genes=pd.NA,
-                             mse=mse, mae=mae, pearson=pearson, pearson_ci_low=math.nan,
-                             pearson_ci_high=math.nan, mask_ratio=ratio, mask_ratio_no_centre=math.nan))
+            rows.append(
+                dict(
+                    model=model,
+                    cell_type=cell,
+                    source="paper",
+                    split="test",
+                    n_genes=pd.NA,
+                    mse=mse,
+                    mae=mae,
+                    pearson=pearson,
+                    pearson_ci_low=math.nan,
+                    pearson_ci_high=math.nan,
+                    mask_ratio=ratio,
+                    mask_ratio_no_centre=math.nan,
+                )
+            )
     return _typed(pd.DataFrame(rows, columns=TABLE_COLUMNS))
 
 
@@ -65,15 +89,18 @@ def _checked_pair(target, prediction) -> tuple[np.ndarray, np.ndarray]:
     target = np.asarray(target, dtype=float)
     prediction = np.asarray(prediction, dtype=float)
     if target.ndim != 1 or target.shape != prediction.shape:
-        raise ValueError(f"target and prediction must be 1-D arrays of one length; got shapes "
-                         f"{target.shape} and {prediction.shape}")
+        raise ValueError(
+            f"target and prediction must be 1-D arrays of one length; got shapes {target.shape} and {prediction.shape}"
+        )
     if len(target) < 2:
         raise ValueError(f"metrics need at least 2 genes; got {len(target)}")
     for name, values in (("target", target), ("prediction", prediction)):
         bad = ~np.isfinite(values)
         if bad.any():
-            raise ValueError(f"{name} has {bad.sum()} non-finite value(s) (NaN or inf) of {len(values)}, "
-                             f"first at position {np.flatnonzero(bad)[0]}")
+            raise ValueError(
+                f"{name} has {bad.sum()} non-finite value(s) (NaN or inf) of {len(values)}, "
+                f"first at position {np.flatnonzero(bad)[0]}"
+            )
     return target, prediction
 
 
@@ -90,8 +117,11 @@ def regression_metrics(target, prediction) -> dict:
     """MSE, MAE and Pearson r of `prediction` against `target` (Pearson NaN if either is constant)."""
     target, prediction = _checked_pair(target, prediction)
     error = prediction - target
-    return dict(mse=float(np.mean(error**2)), mae=float(np.mean(np.abs(error))),
-                pearson=float(_pearson_rows(target, prediction)))
+    return dict(
+        mse=float(np.mean(error**2)),
+        mae=float(np.mean(np.abs(error))),
+        pearson=float(_pearson_rows(target, prediction)),
+    )
 
 
 def _resample_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
@@ -112,8 +142,9 @@ def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def bootstrap_pearson_ci(target, prediction, n_boot: int = 1000, seed: int = 0,
-                         level: float = 0.95) -> tuple[float, float]:
+def bootstrap_pearson_ci(
+    target, prediction, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
     """Percentile bootstrap interval of Pearson r over genes (deterministic for a given seed)."""
     target, prediction = _checked_pair(target, prediction)
     idx = _resample_indices(len(target), n_boot, seed)
@@ -129,14 +160,23 @@ def _split_rows(predictions: pd.DataFrame, split: str, what: str) -> pd.DataFram
         duplicated = rows.loc[rows["gene_id"].duplicated(), "gene_id"].iloc[0]
         raise ValueError(f"predictions of {what} list gene {duplicated} more than once in split {split}")
     if len(rows) < 2:
-        raise ValueError(f"predictions of {what} have {len(rows)} gene(s) in split {split!r}; need at least 2 "
-                         f"(splits present: {sorted(predictions['split'].unique())})")
+        raise ValueError(
+            f"predictions of {what} have {len(rows)} gene(s) in split {split!r}; need at least 2 "
+            f"(splits present: {sorted(predictions['split'].unique())})"
+        )
     return rows
 
 
-def metrics_row(predictions: pd.DataFrame, model: str, cell_type: str, split: str = "test",
-                mask_ratio: float | None = None, mask_ratio_no_centre: float | None = None,
-                n_boot: int = 1000, seed: int = 0) -> dict:
+def metrics_row(
+    predictions: pd.DataFrame,
+    model: str,
+    cell_type: str,
+    split: str = "test",
+    mask_ratio: float | None = None,
+    mask_ratio_no_centre: float | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict:
     """One row of a results table (keys = TABLE_COLUMNS, source 'ours') from one model's predictions."""
     rows = _split_rows(predictions, split, f"{model} in {cell_type}")
     target, prediction = rows["target"].to_numpy(float), rows["prediction"].to_numpy(float)
@@ -145,10 +185,18 @@ def metrics_row(predictions: pd.DataFrame, model: str, cell_type: str, split: st
     except ValueError as error:
         raise ValueError(f"predictions of {model} in {cell_type}, split {split}: {error}") from None
     low, high = bootstrap_pearson_ci(target, prediction, n_boot=n_boot, seed=seed)
-    return dict(model=model, cell_type=cell_type, source="ours", split=split, n_genes=len(rows), **metrics,
-                pearson_ci_low=low, pearson_ci_high=high,
-                mask_ratio=math.nan if mask_ratio is None else float(mask_ratio),
-                mask_ratio_no_centre=math.nan if mask_ratio_no_centre is None else float(mask_ratio_no_centre))
+    return dict(
+        model=model,
+        cell_type=cell_type,
+        source="ours",
+        split=split,
+        n_genes=len(rows),
+        **metrics,
+        pearson_ci_low=low,
+        pearson_ci_high=high,
+        mask_ratio=math.nan if mask_ratio is None else float(mask_ratio),
+        mask_ratio_no_centre=math.nan if mask_ratio_no_centre is None else float(mask_ratio_no_centre),
+    )
 
 
 # --- tables -----------------------------------------------------------------------------------
@@ -160,8 +208,13 @@ def _empty_row(model: str, cell_type: str, source: str, split: str) -> dict:
     return row
 
 
-def results_table(rows: list[dict], models: list[str], cell_types: list[str],
-                  paper: pd.DataFrame = PAPER_RESULTS, extra: list[dict] = ()) -> pd.DataFrame:
+def results_table(
+    rows: list[dict],
+    models: list[str],
+    cell_types: list[str],
+    paper: pd.DataFrame = PAPER_RESULTS,
+    extra: list[dict] = (),
+) -> pd.DataFrame:
     """Tidy table: for every model x cell type an 'ours' row (all metrics NA where `rows` has no run
     of it), the `extra` rows of that model and cell type (another source, e.g. the authors' weights
     on our features) and a 'paper' row where the paper reports one; ordered by `models`, then
@@ -210,8 +263,14 @@ def _markdown_grid(header: list[str], lines: list[list[str]]) -> str:
     return "\n".join("| " + " | ".join(cells) + " |" for cells in rows)
 
 
-def render_markdown(table: pd.DataFrame, models: list[str], cell_types: list[str], title: str,
-                    mask_ratios: bool | None = None, preamble: str = "") -> str:
+def render_markdown(
+    table: pd.DataFrame,
+    models: list[str],
+    cell_types: list[str],
+    title: str,
+    mask_ratios: bool | None = None,
+    preamble: str = "",
+) -> str:
     """The paper's layout: one row per model, cell types side by side (MSE, MAE, Pearson [95% CI]
     each), an 'ours' block, one for rows of source PROMOTER_ACTIVE_SOURCE or AUTHORS_SOURCE where
     present, and a 'paper' block; `preamble` (markdown) goes between the title and the blocks.
@@ -231,8 +290,13 @@ def render_markdown(table: pd.DataFrame, models: list[str], cell_types: list[str
     if (table["source"] == AUTHORS_SOURCE).any():
         blocks.insert(1, (AUTHORS_SOURCE, "The authors' weights on our features"))
     if (table["source"] == PROMOTER_ACTIVE_SOURCE).any():
-        blocks.insert(1, (PROMOTER_ACTIVE_SOURCE, "Ours, genes with an active promoter (a MACS3 DNase peak "
-                                                  "within the promoter region)"))
+        blocks.insert(
+            1,
+            (
+                PROMOTER_ACTIVE_SOURCE,
+                "Ours, genes with an active promoter (a MACS3 DNase peak within the promoter region)",
+            ),
+        )
     for source, label in blocks:
         rows = table[table["source"] == source].set_index(["model", "cell_type"])
         lines = []
@@ -252,8 +316,10 @@ def _block_note(table: pd.DataFrame, source: str) -> str:
     if source == "paper":
         return " (published test-set numbers; no intervals)"
     rows = table[table["source"] == source]
-    counts = ", ".join(f"{cell} n = {int(n)}" for cell, n in
-                       rows.dropna(subset=["n_genes"]).groupby("cell_type", sort=False)["n_genes"].max().items())
+    counts = ", ".join(
+        f"{cell} n = {int(n)}"
+        for cell, n in rows.dropna(subset=["n_genes"]).groupby("cell_type", sort=False)["n_genes"].max().items()
+    )
     split = rows["split"].iloc[0] if len(rows) else "test"
     return f" ({split} genes{': ' + counts if counts else ''}; NA = no run yet)"
 
@@ -271,16 +337,22 @@ def _paired_statistics(target: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict
     }
 
 
-def paired_comparison(predictions_by_model: dict[str, pd.DataFrame], reference: str = SOFT_MODEL,
-                      split: str = "test", n_boot: int = 1000, seed: int = 0,
-                      level: float = 0.95) -> pd.DataFrame:
+def paired_comparison(
+    predictions_by_model: dict[str, pd.DataFrame],
+    reference: str = SOFT_MODEL,
+    split: str = "test",
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> pd.DataFrame:
     """Each model against `reference` on the genes both predicted (joined on gene_id): the
     difference model - reference in MSE, MAE and Pearson on all genes, its paired percentile
     bootstrap interval (the same resampled genes for both models) and the fraction of resamples in
     which the model is better (lower MSE/MAE, higher Pearson). Tidy: one row per model x metric."""
     if reference not in predictions_by_model:
-        raise ValueError(f"reference model {reference} has no predictions; models given: "
-                         f"{sorted(predictions_by_model)}")
+        raise ValueError(
+            f"reference model {reference} has no predictions; models given: {sorted(predictions_by_model)}"
+        )
     ref = _split_rows(predictions_by_model[reference], split, reference)
     rows = []
     for model, predictions in predictions_by_model.items():
@@ -296,9 +368,11 @@ def paired_comparison(predictions_by_model: dict[str, pd.DataFrame], reference: 
             raise ValueError(f"comparing {model} with {reference}, split {split}: {error}") from None
         differs = ~np.isclose(target, joined["target_ref"].to_numpy(float))
         if differs.any():
-            raise ValueError(f"{model} and {reference} have different targets for the same genes (e.g. "
-                             f"{joined['gene_id'].iloc[np.flatnonzero(differs)[0]]}): predictions of different "
-                             f"cell types or target definitions")
+            raise ValueError(
+                f"{model} and {reference} have different targets for the same genes (e.g. "
+                f"{joined['gene_id'].iloc[np.flatnonzero(differs)[0]]}): predictions of different "
+                f"cell types or target definitions"
+            )
         point = _paired_statistics(target, a, b)
         idx = _resample_indices(len(target), n_boot, seed)
         resampled = _paired_statistics(target[idx], a[idx], b[idx])
@@ -306,11 +380,33 @@ def paired_comparison(predictions_by_model: dict[str, pd.DataFrame], reference: 
             low, high = _interval(resampled[metric], level)
             sign = 1 if HIGHER_IS_BETTER[metric] else -1
             defined = resampled[metric][np.isfinite(resampled[metric])]
-            rows.append(dict(model=model, reference=reference, split=split, n_genes=len(joined), metric=metric,
-                             difference=float(point[metric]), ci_low=low, ci_high=high,
-                             fraction_better=float(np.mean(sign * defined > 0)) if len(defined) else math.nan))
-    return pd.DataFrame(rows, columns=["model", "reference", "split", "n_genes", "metric", "difference",
-                                       "ci_low", "ci_high", "fraction_better"])
+            rows.append(
+                dict(
+                    model=model,
+                    reference=reference,
+                    split=split,
+                    n_genes=len(joined),
+                    metric=metric,
+                    difference=float(point[metric]),
+                    ci_low=low,
+                    ci_high=high,
+                    fraction_better=float(np.mean(sign * defined > 0)) if len(defined) else math.nan,
+                )
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "model",
+            "reference",
+            "split",
+            "n_genes",
+            "metric",
+            "difference",
+            "ci_low",
+            "ci_high",
+            "fraction_better",
+        ],
+    )
 
 
 def render_paired_markdown(comparisons: dict[str, pd.DataFrame], models: list[str], title: str) -> str:
@@ -329,8 +425,7 @@ def render_paired_markdown(comparisons: dict[str, pd.DataFrame], models: list[st
         for c in by_cell.values():
             for metric in ("pearson", "mse"):
                 r = c.loc[(model, metric)] if (model, metric) in c.index else None
-                line.append("NA" if r is None else
-                            f"{r['difference']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]")
+                line.append("NA" if r is None else f"{r['difference']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]")
         lines.append(line)
     counts = ", ".join(f"{cell} n = {int(c['n_genes'].max())}" for cell, c in comparisons.items() if len(c))
     return f"### {title} ({counts})\n\n{_markdown_grid(header, lines)}"
@@ -347,9 +442,14 @@ def render_comparison_markdown(comparison: pd.DataFrame, title: str) -> str:
         line = [model, str(int(rows["n_genes"].iloc[0]))]
         for metric in COMPARISON_METRICS:
             r = by_metric.loc[metric]
-            line += [f"{r['difference']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]", _number(r["fraction_better"], 3)]
+            line += [
+                f"{r['difference']:+.4f} [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]",
+                _number(r["fraction_better"], 3),
+            ]
         lines.append(line)
     reference = comparison["reference"].iloc[0] if len(comparison) else "reference"
-    note = (f"Differences are model - {reference} on the same genes (paired bootstrap over genes); "
-            f"P(better) is the fraction of resamples where the model beats {reference}.")
+    note = (
+        f"Differences are model - {reference} on the same genes (paired bootstrap over genes); "
+        f"P(better) is the fraction of resamples where the model beats {reference}."
+    )
     return f"# {title}\n\n{note}\n\n{_markdown_grid(header, lines)}\n"

@@ -96,9 +96,11 @@ def _remove_if_abandoned(folder: Path) -> None:
 @contextlib.contextmanager
 def gzip_text_writer(path: str, level: int = 6):
     """A text handle writing gzip with no file name or time in its header (byte-reproducible)."""
-    with open(path, "wb") as raw, \
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=level) as packed, \
-            io.TextIOWrapper(packed, encoding="utf-8", newline="") as text:
+    with (
+        open(path, "wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=level) as packed,
+        io.TextIOWrapper(packed, encoding="utf-8", newline="") as text,
+    ):
         yield text
 
 
@@ -153,6 +155,8 @@ def read_checksum(path: str) -> str:
     if not sidecar.exists():
         raise FileNotFoundError(f"{sidecar}: checksum of {path} missing; rerun the rule that writes {path}")
     return sidecar.read_text().split()[0]
+
+
 def read_text_table(path: str, **kwargs) -> pd.DataFrame:
     """pd.read_csv of a plain or gzipped file; an empty or broken file is a ValueError naming it."""
     try:
@@ -172,7 +176,7 @@ SNIFF_BYTES = 1 << 16
 
 
 def table_delimiter(path: str) -> str:
-    """"," or tab: by the name (.csv, .tsv, .tab, also gzipped), otherwise sniffed from the first lines."""
+    """ "," or tab: by the name (.csv, .tsv, .tab, also gzipped), otherwise sniffed from the first lines."""
     name = str(path).lower().removesuffix(".gz")
     if name.endswith(".csv"):
         return ","
@@ -217,8 +221,10 @@ def nonnegative_integers(values: pd.Series, path: str, column: str) -> pd.Series
     numbers = pd.to_numeric(values, errors="coerce")
     bad = numbers.isna() | (numbers != numbers.round()) | (numbers < 0)
     if bad.any():
-        raise ValueError(f"{path}: column {column} must hold non-negative integers; "
-                         f"row {int(bad.to_numpy().nonzero()[0][0]) + 1} has {values[bad].iloc[0]!r}")
+        raise ValueError(
+            f"{path}: column {column} must hold non-negative integers; "
+            f"row {int(bad.to_numpy().nonzero()[0][0]) + 1} has {values[bad].iloc[0]!r}"
+        )
     return numbers.astype("int64")
 
 

@@ -13,8 +13,16 @@ import pyfaidx
 
 from .annotation import annotation_format, read_annotation
 from .files import read_table, read_text_table, require_columns
-from .genome import (N_CODE, genome_sizes, interval_mask, match_chromosomes, merged_intervals, split_chromosomes,
-                     window_bounds, window_codes)
+from .genome import (
+    N_CODE,
+    genome_sizes,
+    interval_mask,
+    match_chromosomes,
+    merged_intervals,
+    split_chromosomes,
+    window_bounds,
+    window_codes,
+)
 from .signals import Track, region_rpm
 
 log = logging.getLogger(__name__)
@@ -26,8 +34,9 @@ def read_gene_table(path: str, genes_config: dict) -> pd.DataFrame:
     from the configured columns of a CSV/TSV table (`genes.columns`, `genes.tss_one_based`)."""
     if annotation_format(path):
         settings = genes_config["annotation"]
-        genes = read_annotation(path, settings["gene_types"], settings["tss_transcript_tag"],
-                                settings["strip_gene_version"])
+        genes = read_annotation(
+            path, settings["gene_types"], settings["tss_transcript_tag"], settings["strip_gene_version"]
+        )
     else:
         genes = read_columns_table(path, genes_config["columns"], genes_config["tss_one_based"])
     check_duplicate_places(genes, path)
@@ -42,13 +51,17 @@ def check_duplicate_places(genes: pd.DataFrame, path: str) -> None:
     conflicting = places[places["gene_id"].duplicated(keep=False)]
     if conflicting.empty:
         return
-    examples = [" vs ".join(f"row {i + 1}: {r.chrom}, TSS {r.tss:.0f}, strand {r.strand}" for i, r in rows.iterrows())
-                for _, rows in list(conflicting.groupby("gene_id", sort=False))[:5]]
+    examples = [
+        " vs ".join(f"row {i + 1}: {r.chrom}, TSS {r.tss:.0f}, strand {r.strand}" for i, r in rows.iterrows())
+        for _, rows in list(conflicting.groupby("gene_id", sort=False))[:5]
+    ]
     ids = conflicting["gene_id"].unique()
-    raise ValueError(f"{path}: {len(ids)} gene id(s) listed at different places (rows counted from the first "
-                     "gene), e.g. "
-                     + "; ".join(f"{gene_id} ({example})" for gene_id, example in zip(ids, examples))
-                     + ". Each gene needs one chromosome, TSS and strand: remove or rename the wrong rows")
+    raise ValueError(
+        f"{path}: {len(ids)} gene id(s) listed at different places (rows counted from the first "
+        "gene), e.g. "
+        + "; ".join(f"{gene_id} ({example})" for gene_id, example in zip(ids, examples))
+        + ". Each gene needs one chromosome, TSS and strand: remove or rename the wrong rows"
+    )
 
 
 def read_columns_table(path: str, columns: dict, tss_one_based: bool) -> pd.DataFrame:
@@ -90,22 +103,29 @@ def common_chromosomes(genome_sizes: dict, inputs: dict[str, list[str]]) -> tupl
     return kept, table
 
 
-def select_genes(raw: pd.DataFrame, genome_sizes: dict, processed: list[str],
-                 heldout: dict[str, list[str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def select_genes(
+    raw: pd.DataFrame, genome_sizes: dict, processed: list[str], heldout: dict[str, list[str]]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Genes with a valid TSS on a processed chromosome, with their split (`heldout`: valid and test
     chromosomes in the genome's names, see `split_chromosomes`); the rest with reasons."""
     dropped: list = []
     genes = raw.copy()
     genes = drop(genes, genes["gene_id"].duplicated(keep="first"), "duplicate gene id", dropped)
     to_genome = match_chromosomes(genes["chrom"].unique(), genome_sizes, "genome FASTA")
-    genes = drop(genes, ~genes["chrom"].isin(list(to_genome)),
-                 "chromosome " + genes["chrom"] + " not in the genome FASTA", dropped)
+    genes = drop(
+        genes,
+        ~genes["chrom"].isin(list(to_genome)),
+        "chromosome " + genes["chrom"] + " not in the genome FASTA",
+        dropped,
+    )
     genes["chrom"] = genes["chrom"].map(to_genome)
-    genes = drop(genes, ~genes["chrom"].isin(processed),
-                 "chromosome " + genes["chrom"] + " not in every input", dropped)
+    genes = drop(
+        genes, ~genes["chrom"].isin(processed), "chromosome " + genes["chrom"] + " not in every input", dropped
+    )
     length = genes["chrom"].map(genome_sizes)
-    genes = drop(genes, genes["tss"].isna() | (genes["tss"] < 0) | (genes["tss"] >= length),
-                 "TSS outside the assembly", dropped)
+    genes = drop(
+        genes, genes["tss"].isna() | (genes["tss"] < 0) | (genes["tss"] >= length), "TSS outside the assembly", dropped
+    )
     genes = drop(genes, ~genes["strand"].isin(["+", "-"]), "strand not + or -", dropped)
     genes["tss"] = genes["tss"].astype(np.int64)
     genes["split"] = assign_split(genes["chrom"], heldout)
@@ -125,17 +145,29 @@ def assign_split(chroms: pd.Series, heldout: dict[str, list[str]]) -> pd.Series:
 def check_heldout_inputs(heldout: dict[str, list[str]], inputs: dict[str, list[str]], allowed: bool) -> None:
     """An input lacking a valid or test chromosome would silently shrink that split: an error
     naming the input, unless `split.allow_missing_heldout` allows it (then the loss is logged)."""
-    problems = [f"{label} lacks {lacking} of split.{part}"
-                for label, names in inputs.items() for part, chroms in heldout.items()
-                if (lacking := [c for c in chroms if not match_chromosomes([c], names, label)])]
+    problems = [
+        f"{label} lacks {lacking} of split.{part}"
+        for label, names in inputs.items()
+        for part, chroms in heldout.items()
+        if (lacking := [c for c in chroms if not match_chromosomes([c], names, label)])
+    ]
     if problems and not allowed:
-        raise ValueError("; ".join(problems) + ": the genes on them would be lost from the held-out set. "
-                         "Use inputs with every held-out chromosome, or set split.allow_missing_heldout: "
-                         "true to drop those genes")
+        raise ValueError(
+            "; ".join(problems) + ": the genes on them would be lost from the held-out set. "
+            "Use inputs with every held-out chromosome, or set split.allow_missing_heldout: "
+            "true to drop those genes"
+        )
 
 
-def split_report(raw: pd.DataFrame, genes: pd.DataFrame, dropped: pd.DataFrame, chromosomes: pd.DataFrame,
-                 heldout: dict[str, list[str]], genome_sizes: dict, table_path: str) -> pd.DataFrame:
+def split_report(
+    raw: pd.DataFrame,
+    genes: pd.DataFrame,
+    dropped: pd.DataFrame,
+    chromosomes: pd.DataFrame,
+    heldout: dict[str, list[str]],
+    genome_sizes: dict,
+    table_path: str,
+) -> pd.DataFrame:
     """Per chromosome: its split and the genes of the table on it / kept (columns added to the
     chromosome report), logged per split; a valid or test split left empty is an error."""
     to_genome = match_chromosomes(raw["chrom"].dropna().unique(), genome_sizes, "genome FASTA")
@@ -144,24 +176,38 @@ def split_report(raw: pd.DataFrame, genes: pd.DataFrame, dropped: pd.DataFrame, 
     report = chromosomes.assign(
         split=chromosomes["chrom"].map(split_of).fillna("train"),
         genes_in_table=chromosomes["chrom"].map(raw_chrom.value_counts()).fillna(0).astype(np.int64),
-        genes_kept=chromosomes["chrom"].map(genes["chrom"].value_counts()).fillna(0).astype(np.int64))
+        genes_kept=chromosomes["chrom"].map(genes["chrom"].value_counts()).fillna(0).astype(np.int64),
+    )
     totals = report.groupby("split")[["genes_in_table", "genes_kept"]].sum()
-    log.info("genes per split (kept of those in the table): %s; %d of %d genes in %s kept",
-             ", ".join(f"{p} {totals.loc[p, 'genes_kept']} of {totals.loc[p, 'genes_in_table']}"
-                       for p in ("train", "valid", "test") if p in totals.index),
-             len(genes), len(raw), table_path)
+    log.info(
+        "genes per split (kept of those in the table): %s; %d of %d genes in %s kept",
+        ", ".join(
+            f"{p} {totals.loc[p, 'genes_kept']} of {totals.loc[p, 'genes_in_table']}"
+            for p in ("train", "valid", "test")
+            if p in totals.index
+        ),
+        len(genes),
+        len(raw),
+        table_path,
+    )
     for part in ("train", *heldout):  # a chromosome an input lacks loses its genes: say which and why
         lost = report[(report["split"] == part) & ~report["processed"] & (report["genes_in_table"] > 0)]
         if len(lost):
-            log.warning("split.%s: %d genes lost (%s)", part, lost["genes_in_table"].sum(),
-                        "; ".join(f"{r.chrom} {r.reason}" for r in lost.itertuples()))
+            log.warning(
+                "split.%s: %d genes lost (%s)",
+                part,
+                lost["genes_in_table"].sum(),
+                "; ".join(f"{r.chrom} {r.reason}" for r in lost.itertuples()),
+            )
     for part, names in heldout.items():
         if not (genes["split"] == part).any():
             on_split = raw.loc[raw_chrom.isin(names), "gene_id"]
             reasons = dropped.loc[dropped["gene_id"].isin(on_split), "reason"].value_counts()
             why = "; dropped: " + ", ".join(f"{r} ({n})" for r, n in reasons.items()) if len(reasons) else ""
-            raise ValueError(f"split.{part}: no gene left ({len(on_split)} genes on {', '.join(names)} in the "
-                             f"table{why}); see {table_path} and the dropped table")
+            raise ValueError(
+                f"split.{part}: no gene left ({len(on_split)} genes on {', '.join(names)} in the "
+                f"table{why}); see {table_path} and the dropped table"
+            )
     return report
 
 
@@ -181,14 +227,22 @@ def window_qc(genes: pd.DataFrame, fasta_path: str, blacklist: pd.DataFrame, hal
 
 def read_blacklist(path: str, genome_sizes: dict) -> pd.DataFrame:
     """Blacklist intervals with chromosome names harmonised to the genome's."""
-    table = read_text_table(path, sep="\t", header=None, comment="#", usecols=[0, 1, 2],
-                            names=["chrom", "start", "end"], dtype={"chrom": str})
+    table = read_text_table(
+        path,
+        sep="\t",
+        header=None,
+        comment="#",
+        usecols=[0, 1, 2],
+        names=["chrom", "start", "end"],
+        dtype={"chrom": str},
+    )
     to_genome = {v: k for k, v in match_chromosomes(genome_sizes, table["chrom"].unique(), path).items()}
     return table[table["chrom"].isin(list(to_genome))].assign(chrom=lambda t: t["chrom"].map(to_genome))
 
 
-def attach_mrna_features(genes: pd.DataFrame, path: str, id_column: str, feature_columns: list,
-                         dropped: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def attach_mrna_features(
+    genes: pd.DataFrame, path: str, id_column: str, feature_columns: list, dropped: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Join the mRNA half-life features by gene id; genes without them are dropped."""
     table = read_table(path)
     require_columns(table, [id_column, *feature_columns], path)
@@ -203,13 +257,17 @@ def attach_mrna_features(genes: pd.DataFrame, path: str, id_column: str, feature
 
 
 def _unmatched_ids_message(gene_ids: pd.Series, table_ids: pd.Index, path: str, id_column: str) -> str:
-    message = (f"{path}: no gene id of the gene table is in its column {id_column} (genes e.g. {gene_ids.iloc[0]}, "
-               f"the table e.g. {table_ids[0] if len(table_ids) else 'none'})")
+    message = (
+        f"{path}: no gene id of the gene table is in its column {id_column} (genes e.g. {gene_ids.iloc[0]}, "
+        f"the table e.g. {table_ids[0] if len(table_ids) else 'none'})"
+    )
     unversioned = gene_ids.str.replace(r"\.\d+(_PAR_Y)?$", r"\1", regex=True)
     matched = int(unversioned.isin(table_ids).sum())
     if matched:
-        message += (f": the gene ids look versioned and {matched} of {len(gene_ids)} match without their version. "
-                    "Set genes.annotation.strip_gene_version: true (GTF/GFF3), or remove the versions from the table")
+        message += (
+            f": the gene ids look versioned and {matched} of {len(gene_ids)} match without their version. "
+            "Set genes.annotation.strip_gene_version: true (GTF/GFF3), or remove the versions from the table"
+        )
     return message
 
 
@@ -224,8 +282,15 @@ def drop_mostly_n(genes: pd.DataFrame, dropped: pd.DataFrame, max_fraction: floa
 
 def read_ctss(path: str) -> pd.DataFrame:
     """A FANTOM5 CTSS BED6 (plain or gzipped): chrom, start, end, name, tag count, strand."""
-    ctss = read_text_table(path, sep="\t", header=None, usecols=[0, 1, 4, 5], comment="#",
-                           names=["chrom", "start", "count", "strand"], dtype={"chrom": str})
+    ctss = read_text_table(
+        path,
+        sep="\t",
+        header=None,
+        usecols=[0, 1, 4, 5],
+        comment="#",
+        names=["chrom", "start", "count", "strand"],
+        dtype={"chrom": str},
+    )
     if ctss.empty:
         raise ValueError(f"{path}: no CTSS records (expected BED6: chrom, start, end, name, tag count, strand)")
     if not pd.api.types.is_numeric_dtype(ctss["count"]) or not ctss["strand"].isin(["+", "-"]).all():
@@ -233,8 +298,9 @@ def read_ctss(path: str) -> pd.DataFrame:
     return ctss
 
 
-def cage_targets(ctss: pd.DataFrame, genes: pd.DataFrame, half_width: int, per_million: bool,
-                 source: str) -> pd.DataFrame:
+def cage_targets(
+    ctss: pd.DataFrame, genes: pd.DataFrame, half_width: int, per_million: bool, source: str
+) -> pd.DataFrame:
     """Tags over [TSS - half_width, TSS + half_width) on both strands, then log10(x + 1)."""
     to_file = match_chromosomes(genes["chrom"].unique(), ctss["chrom"].unique(), source)
     tags = np.zeros(len(genes))
@@ -249,8 +315,7 @@ def cage_targets(ctss: pd.DataFrame, genes: pd.DataFrame, half_width: int, per_m
         hi = np.searchsorted(starts, tss + half_width, side="left")
         tags[rows] = cumulative[hi] - cumulative[lo]
     value = tags / (ctss["count"].sum() / 1e6) if per_million else tags
-    return pd.DataFrame({"gene_id": genes["gene_id"].to_numpy(), "cage_tags": tags,
-                         "target": np.log10(value + 1.0)})
+    return pd.DataFrame({"gene_id": genes["gene_id"].to_numpy(), "cage_tags": tags, "target": np.log10(value + 1.0)})
 
 
 # --- ABC's GeneList: the authors' TSS and promoter activity --------------------------------
@@ -281,11 +346,16 @@ def centre_on_gene_list(raw: pd.DataFrame, gene_list: pd.DataFrame, path: str) -
     dropped = pd.DataFrame({"gene_id": raw.loc[~listed, "gene_id"], "reason": f"not in genes.tss_gene_list {path}"})
     genes = raw[listed].copy()
     found = gene_list.reindex(genes["gene_id"])
-    moved = [g for g, ours, theirs in zip(genes["gene_id"], genes["chrom"], found["chr"])
-             if not match_chromosomes([ours], [theirs], path)]
+    moved = [
+        g
+        for g, ours, theirs in zip(genes["gene_id"], genes["chrom"], found["chr"])
+        if not match_chromosomes([ours], [theirs], path)
+    ]
     if moved:
-        raise ValueError(f"{path}: {len(moved)} gene(s) on another chromosome than in the gene table, e.g. "
-                         f"{moved[0]}; check genes.gene_list_id_column")
+        raise ValueError(
+            f"{path}: {len(moved)} gene(s) on another chromosome than in the gene table, e.g. "
+            f"{moved[0]}; check genes.gene_list_id_column"
+        )
     log_tss_offsets(genes, found["tss"].to_numpy(), path)
     genes["tss"] = pd.to_numeric(found["tss"], errors="coerce").to_numpy()
     log.info("%s: windows centred on its tss for %d genes; %d genes it lacks dropped", path, len(genes), len(dropped))
@@ -299,11 +369,21 @@ def log_tss_offsets(genes: pd.DataFrame, gene_list_tss, path: str) -> None:
     plus = (genes["strand"] == "+").to_numpy()
     offset = (genes["tss"].to_numpy() - np.asarray(gene_list_tss, dtype=float))[plus]
     equal, one_off = int((offset == 0).sum()), int((np.abs(offset) == 1).sum())
-    log.info("%s: + strand genes with the table's TSS equal to its tss: %d; one base off: %d; of %d",
-             path, equal, one_off, len(offset))
+    log.info(
+        "%s: + strand genes with the table's TSS equal to its tss: %d; one base off: %d; of %d",
+        path,
+        equal,
+        one_off,
+        len(offset),
+    )
     if one_off > equal:
-        log.warning("%s: the table's TSS is one base off the GeneList's for %d + strand genes and equal for %d: "
-                    "genes.tss_one_based looks wrong", path, one_off, equal)
+        log.warning(
+            "%s: the table's TSS is one base off the GeneList's for %d + strand genes and equal for %d: "
+            "genes.tss_one_based looks wrong",
+            path,
+            one_off,
+            equal,
+        )
 
 
 def gene_list_promoter_activity(genes: pd.DataFrame, gene_list: pd.DataFrame, path: str) -> pd.DataFrame:
@@ -312,12 +392,20 @@ def gene_list_promoter_activity(genes: pd.DataFrame, gene_list: pd.DataFrame, pa
     lacks is an error naming it."""
     missing = genes.loc[~genes["gene_id"].isin(gene_list.index), "gene_id"]
     if len(missing):
-        raise ValueError(f"{path}: no promoter activity for {len(missing)} gene(s), e.g. {missing.iloc[0]}; centre "
-                         "the windows on the same list (genes.tss_gene_list) so the genes it lacks are dropped")
+        raise ValueError(
+            f"{path}: no promoter activity for {len(missing)} gene(s), e.g. {missing.iloc[0]}; centre "
+            "the windows on the same list (genes.tss_gene_list) so the genes it lacks are dropped"
+        )
     found = gene_list.reindex(genes["gene_id"])
     h3k27ac, dnase = (found[c].to_numpy(np.float64) for c in GENE_LIST_ACTIVITY_COLUMNS)
-    return pd.DataFrame({"gene_id": genes["gene_id"].to_numpy(), "dnase_rpm": dnase, "h3k27ac_rpm": h3k27ac,
-                         "promoter_activity": np.sqrt(h3k27ac * dnase)})
+    return pd.DataFrame(
+        {
+            "gene_id": genes["gene_id"].to_numpy(),
+            "dnase_rpm": dnase,
+            "h3k27ac_rpm": h3k27ac,
+            "promoter_activity": np.sqrt(h3k27ac * dnase),
+        }
+    )
 
 
 # --- promoter activity ----------------------------------------------------------------------
@@ -330,16 +418,27 @@ def promoter_activity(genes: pd.DataFrame, dnase_path: str, h3k27ac_path: str, h
     with Track(dnase_path, chroms) as dnase, Track(h3k27ac_path, chroms) as h3k27ac:
         dnase_rpm = region_rpm(dnase, regions)
         h3k27ac_rpm = region_rpm(h3k27ac, regions)
-    return pd.DataFrame({"gene_id": genes["gene_id"].to_numpy(), "dnase_rpm": dnase_rpm,
-                         "h3k27ac_rpm": h3k27ac_rpm, "promoter_activity": np.sqrt(dnase_rpm * h3k27ac_rpm)})
+    return pd.DataFrame(
+        {
+            "gene_id": genes["gene_id"].to_numpy(),
+            "dnase_rpm": dnase_rpm,
+            "h3k27ac_rpm": h3k27ac_rpm,
+            "promoter_activity": np.sqrt(dnase_rpm * h3k27ac_rpm),
+        }
+    )
 
 
 # --- the stage ------------------------------------------------------------------------------
 
 
-def build_gene_table(config: dict, table_path: str, mrna_path: str | None, fasta_path: str,
-                     blacklist_path: str, tss_gene_list_path: str | None = None
-                     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def build_gene_table(
+    config: dict,
+    table_path: str,
+    mrna_path: str | None,
+    fasta_path: str,
+    blacklist_path: str,
+    tss_gene_list_path: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Genes to model (TSS, strand, split, mRNA features unless `mrna_path` is None, window QC),
     dropped genes, chromosomes. It depends on the genome and the annotation only: each cell type
     keeps the genes its inputs cover (`cell_gene_table`). With `tss_gene_list_path` (ABC's
@@ -356,20 +455,24 @@ def build_gene_table(config: dict, table_path: str, mrna_path: str | None, fasta
     genes, dropped = select_genes(centred, sizes, processed, heldout)
     dropped = pd.concat([unlisted, dropped], ignore_index=True) if unlisted is not None else dropped
     if mrna_path:
-        genes, dropped = attach_mrna_features(genes, mrna_path, genes_cfg["mrna_gene_id_column"],
-                                              genes_cfg["mrna_feature_columns"], dropped)
+        genes, dropped = attach_mrna_features(
+            genes, mrna_path, genes_cfg["mrna_gene_id_column"], genes_cfg["mrna_feature_columns"], dropped
+        )
     genes = window_qc(genes, fasta_path, read_blacklist(blacklist_path, sizes), window["half_width"])
     genes, dropped = drop_mostly_n(genes, dropped, genes_cfg["max_n_fraction"])
     if genes.empty:  # the job fails, so its dropped table is never written: give the reasons here
         reasons = dropped["reason"].value_counts()
-        raise ValueError(f"{table_path}: no gene left after filtering; dropped: "
-                         + ", ".join(f"{reason} ({n})" for reason, n in reasons.head(10).items()))
+        raise ValueError(
+            f"{table_path}: no gene left after filtering; dropped: "
+            + ", ".join(f"{reason} ({n})" for reason, n in reasons.head(10).items())
+        )
     chromosomes = split_report(raw, genes, dropped, chromosomes, heldout, sizes, table_path)
     return genes, dropped, chromosomes
 
 
-def cell_gene_table(config: dict, genes_path: str, fasta_path: str,
-                    input_chromosomes: dict[str, list[str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def cell_gene_table(
+    config: dict, genes_path: str, fasta_path: str, input_chromosomes: dict[str, list[str]]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The genes of the gene table on chromosomes that every one of a cell type's inputs has
     (`input_chromosomes`: label -> names), and the per-chromosome report. An input lacking a valid
     or test chromosome is an error unless split.allow_missing_heldout."""
@@ -379,8 +482,7 @@ def cell_gene_table(config: dict, genes_path: str, fasta_path: str,
     processed, chromosomes = common_chromosomes(sizes, input_chromosomes)
     genes = pd.read_csv(genes_path, sep="\t", dtype={"chrom": str})
     dropped: list = []
-    kept = drop(genes, ~genes["chrom"].isin(processed), "chromosome " + genes["chrom"] + " not in every input",
-                dropped)
+    kept = drop(genes, ~genes["chrom"].isin(processed), "chromosome " + genes["chrom"] + " not in every input", dropped)
     dropped_table = pd.concat(dropped, ignore_index=True) if dropped else pd.DataFrame(columns=["gene_id", "reason"])
     report = split_report(genes, kept, dropped_table, chromosomes, heldout, sizes, genes_path)
     return kept.reset_index(drop=True), report
@@ -390,8 +492,9 @@ def cell_targets(config: dict, genes: pd.DataFrame, ctss_path: str, table_path: 
     """The CAGE target of every gene: `target_ctss` from the CTSS file, `precomputed` (the table's raw
     sum) where configured, and `target` from the one `target.source` names."""
     features = config["features"]
-    targets = cage_targets(read_ctss(ctss_path), genes, features["cage_half_width"],
-                           features["cage_per_million"], ctss_path).rename(columns={"target": "target_ctss"})
+    targets = cage_targets(
+        read_ctss(ctss_path), genes, features["cage_half_width"], features["cage_per_million"], ctss_path
+    ).rename(columns={"target": "target_ctss"})
     template = config["genes"]["precomputed_target_column"]
     if template:
         column = template.format(cell_type=cell)
@@ -405,13 +508,20 @@ def cell_targets(config: dict, genes: pd.DataFrame, ctss_path: str, table_path: 
     if config["target"]["source"] == "precomputed":
         missing = targets["precomputed"].isna()
         if missing.any():
-            raise ValueError(f"{table_path}: column {column} has no value for {int(missing.sum())} genes, "
-                             f"e.g. {targets.loc[missing, 'gene_id'].iloc[0]} (target.source: precomputed)")
+            raise ValueError(
+                f"{table_path}: column {column} has no value for {int(missing.sum())} genes, "
+                f"e.g. {targets.loc[missing, 'gene_id'].iloc[0]} (target.source: precomputed)"
+            )
         targets["target"] = np.log10(targets["precomputed"] + 1.0)
     else:
         targets["target"] = targets["target_ctss"]
     test = genes["split"].to_numpy() == "test"
-    log.info("%s: target (%s) SD over the %d test genes: %.3f (the paper's Table 1 implies about 0.87 for "
-             "K562 and 0.96 for GM12878)", cell, config["target"]["source"], int(test.sum()),
-             float(np.std(targets["target"].to_numpy()[test], ddof=1)))
+    log.info(
+        "%s: target (%s) SD over the %d test genes: %.3f (the paper's Table 1 implies about 0.87 for "
+        "K562 and 0.96 for GM12878)",
+        cell,
+        config["target"]["source"],
+        int(test.sum()),
+        float(np.std(targets["target"].to_numpy()[test], ddof=1)),
+    )
     return targets

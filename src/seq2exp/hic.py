@@ -151,8 +151,11 @@ class _HictkReader:
         cols = f"{chrom}:{first_bin * res}-{length}"
         pixels = self.file.fetch(rows, cols, normalization="NONE").to_df()
         first = self._offset[chrom]
-        return (pixels["bin1_id"].to_numpy() - first, pixels["bin2_id"].to_numpy() - first,
-                pixels["count"].to_numpy(np.float64))
+        return (
+            pixels["bin1_id"].to_numpy() - first,
+            pixels["bin2_id"].to_numpy() - first,
+            pixels["count"].to_numpy(np.float64),
+        )
 
 
 class _CoolerReader:
@@ -168,8 +171,7 @@ class _CoolerReader:
             uri = path
         else:
             groups = cooler.fileops.list_coolers(file_path)
-            self.resolutions = sorted(int(g.rsplit("/", 1)[-1])
-                                      for g in groups if g.startswith("/resolutions/"))
+            self.resolutions = sorted(int(g.rsplit("/", 1)[-1]) for g in groups if g.startswith("/resolutions/"))
             uri = f"{file_path}::/resolutions/{resolution}"
         if resolution in self.resolutions:
             self.cooler = cooler.Cooler(uri)
@@ -191,8 +193,11 @@ class _CoolerReader:
             lo, hi = grp["indexes"]["bin1_offset"][[first + first_bin, first + end_bin]]
         pixels = self.cooler.pixels()[int(lo) : int(hi)]
         cis = pixels["bin2_id"].to_numpy() < last
-        return (pixels["bin1_id"].to_numpy()[cis] - first, pixels["bin2_id"].to_numpy()[cis] - first,
-                pixels["count"].to_numpy(np.float64)[cis])
+        return (
+            pixels["bin1_id"].to_numpy()[cis] - first,
+            pixels["bin2_id"].to_numpy()[cis] - first,
+            pixels["count"].to_numpy(np.float64)[cis],
+        )
 
 
 def file_header(path: str) -> tuple[list[int], dict[str, int]]:
@@ -242,8 +247,10 @@ class ContactMatrix:
             raise HicError(f"{self.path}: no such Hi-C file")
         self._reader = READERS[reader](self.path, self.resolution)
         if self.resolution not in self._reader.resolutions:
-            raise HicError(f"{self.path}: resolution {self.resolution} bp is not in the file "
-                           f"(it has {', '.join(map(str, self._reader.resolutions))})")
+            raise HicError(
+                f"{self.path}: resolution {self.resolution} bp is not in the file "
+                f"(it has {', '.join(map(str, self._reader.resolutions))})"
+            )
         if normalization == "NONE":
             log.warning("%s: using raw observed counts (normalization NONE was asked for)", self.path)
 
@@ -267,12 +274,16 @@ class ContactMatrix:
         if vector is None:
             if self.normalization == "VC":
                 return None
-            raise HicError(f"{self.path}: has no {self.normalization} normalisation vector for "
-                           f"chromosome {name} at {self.resolution} bp")
+            raise HicError(
+                f"{self.path}: has no {self.normalization} normalisation vector for "
+                f"chromosome {name} at {self.resolution} bp"
+            )
         vector = np.where(np.isfinite(vector) & (vector > 0), vector, np.nan)[: self.n_bins(name)]
         if not np.isfinite(vector).any():
-            raise HicError(f"{self.path}: the {self.normalization} normalisation of chromosome {name} "
-                           f"at {self.resolution} bp is NaN in every bin")
+            raise HicError(
+                f"{self.path}: the {self.normalization} normalisation of chromosome {name} "
+                f"at {self.resolution} bp is NaN in every bin"
+            )
         return vector
 
     def band(self, chrom: str, max_distance_bins: int) -> ContactBand:
@@ -285,8 +296,12 @@ class ContactMatrix:
         return ContactBand(name, self.resolution, values, row_sums)
 
     def _band_with_computed_vc(self, name: str, max_distance_bins: int) -> ContactBand:
-        log.info("%s: no VC vector for chromosome %s at %d bp; computing VC from its observed "
-                 "row sums", self.path, name, self.resolution)
+        log.info(
+            "%s: no VC vector for chromosome %s at %d bp; computing VC from its observed row sums",
+            self.path,
+            name,
+            self.resolution,
+        )
         _, observed_row_sums = self._read(name, None, 0)
         vector = coverage_vector(observed_row_sums)
         values, row_sums = self._read(name, vector, max_distance_bins)
@@ -316,8 +331,7 @@ class ContactMatrix:
         return values, row_sums
 
 
-def open_contact_matrix(path, resolution: int, normalization: str,
-                        reader: str | None = None) -> ContactMatrix:
+def open_contact_matrix(path, resolution: int, normalization: str, reader: str | None = None) -> ContactMatrix:
     """Open a .hic (hic-straw by default), .mcool (`file.mcool` or `file.mcool::/resolutions/N`)
     or .cool (cooler by default); `reader` may be "hicstraw", "cooler" or "hictkpy"."""
     return ContactMatrix(path, resolution, normalization, reader)
@@ -403,15 +417,15 @@ def reference_scale(reference_gamma: float) -> float:
     return REFERENCE_SCALE_INTERCEPT + REFERENCE_SCALE_SLOPE * reference_gamma
 
 
-def scale_to_reference(hic_contact, distance, gamma: float, scale: float, reference_gamma: float,
-                       min_distance: float = 5000):
+def scale_to_reference(
+    hic_contact, distance, gamma: float, scale: float, reference_gamma: float, min_distance: float = 5000
+):
     """ABC's hic_contact_pl_scaled: contact x reference power law / the file's power law."""
     reference = powerlaw_contact(distance, reference_gamma, reference_scale(reference_gamma), min_distance)
     return np.asarray(hic_contact) * reference / powerlaw_contact(distance, gamma, scale, min_distance)
 
 
-def abc_pseudocount(distance, gamma: float, scale: float, pseudocount_distance: float,
-                    min_distance: float = 5000):
+def abc_pseudocount(distance, gamma: float, scale: float, pseudocount_distance: float, min_distance: float = 5000):
     """ABC's hic_pseudocount: the file's power law at `distance`, capped by its value at
     `pseudocount_distance`."""
     cap = powerlaw_contact(pseudocount_distance, gamma, scale, min_distance=pseudocount_distance)
@@ -456,9 +470,19 @@ class ContactProfiles:
     fitted: bool
 
 
-PROFILE_COLUMNS = ["gene_id", "chrom", "bin_start", "bin_end", "distance", "hic_contact",
-                   "powerlaw_filled", "powerlaw_contact", "hic_contact_pl_scaled", "hic_pseudocount",
-                   "hic_contact_pl_scaled_adj"]
+PROFILE_COLUMNS = [
+    "gene_id",
+    "chrom",
+    "bin_start",
+    "bin_end",
+    "distance",
+    "hic_contact",
+    "powerlaw_filled",
+    "powerlaw_contact",
+    "hic_contact_pl_scaled",
+    "hic_pseudocount",
+    "hic_contact_pl_scaled_adj",
+]
 
 
 def window_bins(tss: int, half_width: int, resolution: int, n_bins: int) -> np.ndarray:
@@ -477,21 +501,37 @@ def _gene_rows(contacts: AbcContacts, genes: pd.DataFrame, half_width: int, leng
             raise HicError(f"gene {gene.gene_id}: TSS {tss} is outside {gene.chrom} (length {length})")
         bins = window_bins(tss, half_width, res, n_bins)
         tss_bin = tss // res
-        frames.append(pd.DataFrame({
-            "gene_id": gene.gene_id, "chrom": gene.chrom, "bin_start": bins * res,
-            "bin_end": np.minimum((bins + 1) * res, length),
-            "distance": np.abs(bins * res + res / 2 - tss),
-            "hic_contact": contacts.from_bin(tss_bin, bins),
-            "tss_contact": contacts.from_bin(tss_bin, np.array([tss_bin]))[0],
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "gene_id": gene.gene_id,
+                    "chrom": gene.chrom,
+                    "bin_start": bins * res,
+                    "bin_end": np.minimum((bins + 1) * res, length),
+                    "distance": np.abs(bins * res + res / 2 - tss),
+                    "hic_contact": contacts.from_bin(tss_bin, bins),
+                    "tss_contact": contacts.from_bin(tss_bin, np.array([tss_bin]))[0],
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
-def tss_contact_profiles(path, genes: pd.DataFrame, half_width: int, resolution: int, normalization: str,
-                         reference_gamma: float = 0.87, gamma: float | None = None,
-                         scale: float | None = None, pseudocount_distance: float = 5000,
-                         tss_hic_contribution: float = 100, fit_max_distance: int = 1_000_000,
-                         reader: str | None = None, recipe: str = "abc") -> ContactProfiles:
+def tss_contact_profiles(
+    path,
+    genes: pd.DataFrame,
+    half_width: int,
+    resolution: int,
+    normalization: str,
+    reference_gamma: float = 0.87,
+    gamma: float | None = None,
+    scale: float | None = None,
+    pseudocount_distance: float = 5000,
+    tss_hic_contribution: float = 100,
+    fit_max_distance: int = 1_000_000,
+    reader: str | None = None,
+    recipe: str = "abc",
+) -> ContactProfiles:
     """Hi-C contact of every bin in each gene's window [tss - half_width, tss + half_width) with its
     TSS bin, by `recipe` ("abc" or "authors", see the module docstring). `genes` has gene_id, chrom
     (our names) and tss (0-based). Each chromosome is read once. ABC's gamma and scale are fitted from
@@ -509,8 +549,7 @@ def tss_contact_profiles(path, genes: pd.DataFrame, half_width: int, resolution:
     if (gamma is None) != (scale is None):
         raise ValueError("give both hic gamma and scale, or neither to fit them from the file")
     if recipe == "authors":
-        return _authors_profiles(path, genes, half_width, resolution, normalization, reference_gamma,
-                                 gamma, reader)
+        return _authors_profiles(path, genes, half_width, resolution, normalization, reference_gamma, gamma, reader)
     matrix = open_contact_matrix(path, resolution, normalization, reader)
     window = math.ceil(half_width / resolution) + 1
     fit_bins = 0 if gamma is not None else fit_max_distance // resolution
@@ -518,8 +557,9 @@ def tss_contact_profiles(path, genes: pd.DataFrame, half_width: int, resolution:
     for chrom, chrom_genes in genes.groupby("chrom", sort=False):
         name = matrix.chromosome_name(chrom)
         width = max(window, fit_bins, 1)
-        contacts = abc_contacts(matrix.band(name, min(width, max(matrix.n_bins(name) - 1, 1))),
-                                normalization, tss_hic_contribution)
+        contacts = abc_contacts(
+            matrix.band(name, min(width, max(matrix.n_bins(name) - 1, 1))), normalization, tss_hic_contribution
+        )
         rows.append(_gene_rows(contacts, chrom_genes, half_width, matrix.chromosomes()[name]))
         if fit_bins:
             chrom_sums, chrom_pixels = distance_contact_sums(contacts)
@@ -530,21 +570,39 @@ def tss_contact_profiles(path, genes: pd.DataFrame, half_width: int, resolution:
         powerlaw = fit_powerlaw(distance_bins * resolution, sums[1:], pixels_at_resolution)
     else:
         powerlaw = PowerLaw(float(gamma), float(scale))
-    log.info("%s: Hi-C power law gamma %.6f, scale %.6f (%s); reference gamma %.3f", matrix.path,
-             powerlaw.gamma, powerlaw.scale, "fitted from the file" if fit_bins else "given", reference_gamma)
-    table = _abc_scaling(pd.concat(rows, ignore_index=True), powerlaw, reference_gamma,
-                         pseudocount_distance, resolution)
+    log.info(
+        "%s: Hi-C power law gamma %.6f, scale %.6f (%s); reference gamma %.3f",
+        matrix.path,
+        powerlaw.gamma,
+        powerlaw.scale,
+        "fitted from the file" if fit_bins else "given",
+        reference_gamma,
+    )
+    table = _abc_scaling(
+        pd.concat(rows, ignore_index=True), powerlaw, reference_gamma, pseudocount_distance, resolution
+    )
     return ContactProfiles(table[PROFILE_COLUMNS], powerlaw, bool(fit_bins))
 
 
-def _authors_profiles(path, genes: pd.DataFrame, half_width: int, resolution: int, normalization: str,
-                      reference_gamma: float, gamma: float | None, reader: str | None) -> ContactProfiles:
+def _authors_profiles(
+    path,
+    genes: pd.DataFrame,
+    half_width: int,
+    resolution: int,
+    normalization: str,
+    reference_gamma: float,
+    gamma: float | None,
+    reader: str | None,
+) -> ContactProfiles:
     if gamma is not None:
-        raise ValueError("the authors' Hi-C recipe uses reference_gamma for both power laws; "
-                         "leave hic gamma and scale null")
+        raise ValueError(
+            "the authors' Hi-C recipe uses reference_gamma for both power laws; leave hic gamma and scale null"
+        )
     if half_width > AUTHORS_PSEUDOCOUNT_DISTANCE:
-        raise ValueError(f"the authors' Hi-C pseudocount is constant only in windows up to "
-                         f"{AUTHORS_PSEUDOCOUNT_DISTANCE} bp either side of the TSS (half_width {half_width})")
+        raise ValueError(
+            f"the authors' Hi-C pseudocount is constant only in windows up to "
+            f"{AUTHORS_PSEUDOCOUNT_DISTANCE} bp either side of the TSS (half_width {half_width})"
+        )
     matrix = open_contact_matrix(path, resolution, normalization, reader)
     window = math.ceil(half_width / resolution) + 1
     rows = []
@@ -554,8 +612,13 @@ def _authors_profiles(path, genes: pd.DataFrame, half_width: int, resolution: in
         contacts = AbcContacts(name, resolution, band.values, np.ones(band.n_bins))
         rows.append(_gene_rows(contacts, chrom_genes, half_width, matrix.chromosomes()[name]))
     powerlaw = PowerLaw(float(reference_gamma), reference_scale(reference_gamma))
-    log.info("%s: the authors' Hi-C recipe: %s contacts as read, power law gamma %.3f for both, pseudocount "
-             "at %d bp", matrix.path, normalization, reference_gamma, AUTHORS_PSEUDOCOUNT_DISTANCE)
+    log.info(
+        "%s: the authors' Hi-C recipe: %s contacts as read, power law gamma %.3f for both, pseudocount at %d bp",
+        matrix.path,
+        normalization,
+        reference_gamma,
+        AUTHORS_PSEUDOCOUNT_DISTANCE,
+    )
     table = authors_contacts(pd.concat(rows, ignore_index=True), genes, powerlaw, resolution)
     return ContactProfiles(table[PROFILE_COLUMNS], powerlaw, False)
 
@@ -566,8 +629,12 @@ def authors_contacts(table: pd.DataFrame, genes: pd.DataFrame, powerlaw: PowerLa
     (tss - 500, tss + 500)."""
     contact = np.nan_to_num(table["hic_contact"].to_numpy())
     tss = table["gene_id"].map(genes.set_index("gene_id")["tss"]).to_numpy()
-    near_tss = np.clip(np.minimum(table["bin_end"].to_numpy(), tss + AUTHORS_TSS_SLOP)
-                       - np.maximum(table["bin_start"].to_numpy(), tss - AUTHORS_TSS_SLOP + 1), 0, None)
+    near_tss = np.clip(
+        np.minimum(table["bin_end"].to_numpy(), tss + AUTHORS_TSS_SLOP)
+        - np.maximum(table["bin_start"].to_numpy(), tss - AUTHORS_TSS_SLOP + 1),
+        0,
+        None,
+    )
     tss_sum = pd.Series(contact * near_tss).groupby(table["gene_id"].to_numpy()).transform("sum").to_numpy()
     no_channel = ~(tss_sum >= LOW_COVERAGE_CONTACT)
     gamma, scale = powerlaw
@@ -585,18 +652,19 @@ def _add_padded(total, addition: np.ndarray) -> np.ndarray:
     return np.pad(total, (0, size - total.size)) + np.pad(addition, (0, size - addition.size))
 
 
-def _abc_scaling(table: pd.DataFrame, powerlaw: PowerLaw, reference_gamma: float,
-                 pseudocount_distance: float, resolution: int) -> pd.DataFrame:
+def _abc_scaling(
+    table: pd.DataFrame, powerlaw: PowerLaw, reference_gamma: float, pseudocount_distance: float, resolution: int
+) -> pd.DataFrame:
     """ABC's qc_hic, fillna(0), scale_hic_with_powerlaw and add_hic_pseudocount, in that order."""
     gamma, scale = powerlaw
     distance = table["distance"].to_numpy()
     low = ~(table["tss_contact"].to_numpy() >= LOW_COVERAGE_CONTACT)
-    contact = np.where(low, powerlaw_contact(distance, gamma, scale, resolution),
-                       np.nan_to_num(table["hic_contact"].to_numpy()))
+    contact = np.where(
+        low, powerlaw_contact(distance, gamma, scale, resolution), np.nan_to_num(table["hic_contact"].to_numpy())
+    )
     table["powerlaw_filled"] = low
     table["powerlaw_contact"] = powerlaw_contact(distance, gamma, scale, resolution)
-    table["hic_contact_pl_scaled"] = scale_to_reference(contact, distance, gamma, scale, reference_gamma,
-                                                        resolution)
+    table["hic_contact_pl_scaled"] = scale_to_reference(contact, distance, gamma, scale, reference_gamma, resolution)
     table["hic_pseudocount"] = abc_pseudocount(distance, gamma, scale, pseudocount_distance, resolution)
     table["hic_contact_pl_scaled_adj"] = table["hic_contact_pl_scaled"] + table["hic_pseudocount"]
     return table

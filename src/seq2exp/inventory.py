@@ -14,8 +14,14 @@ import pandas as pd
 from .annotation import annotation_format
 from .crispri import read_crispri
 from .files import DELIMITER_NAMES, read_table, read_text_table, require_columns, sha256sum
-from .genes import (GENE_LIST_ACTIVITY_COLUMNS, GENE_LIST_TSS_COLUMNS, check_heldout_inputs, genes_from_table,
-                    read_gene_list, read_gene_table)
+from .genes import (
+    GENE_LIST_ACTIVITY_COLUMNS,
+    GENE_LIST_TSS_COLUMNS,
+    check_heldout_inputs,
+    genes_from_table,
+    read_gene_list,
+    read_gene_table,
+)
 from .genome import genome_sizes, match_chromosomes, split_chromosomes
 from .hic import file_header, open_contact_matrix
 from .signals import Track
@@ -64,8 +70,10 @@ def _gene_table(path: str, run: RunInputs) -> str:
         if template:
             require_columns(table, [template.format(cell_type=c) for c in run.config["run_cell_types"]], path)
         read_as = f"{DELIMITER_NAMES[table.attrs['delimiter']]}-separated"
-    return (f"{len(genes)} genes on {genes['chrom'].nunique()} chromosomes, "
-            f"{_chrom_style(genes['chrom'].dropna().unique())} ({read_as})")
+    return (
+        f"{len(genes)} genes on {genes['chrom'].nunique()} chromosomes, "
+        f"{_chrom_style(genes['chrom'].dropna().unique())} ({read_as})"
+    )
 
 
 def _mrna_features(path: str, run: RunInputs) -> str:
@@ -95,8 +103,9 @@ def _hic(path: str, run: RunInputs) -> str:
     resolution, normalization = settings["resolution"], settings["normalization"]
     resolutions, _ = file_header(path)
     if resolution not in resolutions:
-        raise ValueError(f"hic.resolution {resolution} bp is not in the file (it has "
-                         f"{', '.join(map(str, resolutions))} bp)")
+        raise ValueError(
+            f"hic.resolution {resolution} bp is not in the file (it has {', '.join(map(str, resolutions))} bp)"
+        )
     matrix = open_contact_matrix(path, resolution, normalization, settings["reader"])
     chroms = matrix.chromosomes()
     with_genes = list(match_chromosomes(run.gene_chromosomes, chroms, path))
@@ -105,8 +114,10 @@ def _hic(path: str, run: RunInputs) -> str:
     except ValueError as error:
         raise ValueError(f"hic.normalization {normalization}: {error}") from None
     vc = f", VC to compute on {len(computed)} chromosomes" if computed else ""
-    return (f"resolutions {','.join(str(r) for r in resolutions)} bp; {len(chroms)} chromosomes, "
-            f"{_chrom_style(chroms)}; {normalization} at {resolution} bp checked on {len(with_genes)}{vc}")
+    return (
+        f"resolutions {','.join(str(r) for r in resolutions)} bp; {len(chroms)} chromosomes, "
+        f"{_chrom_style(chroms)}; {normalization} at {resolution} bp checked on {len(with_genes)}{vc}"
+    )
 
 
 def _ctss(path: str, run: RunInputs) -> str:
@@ -161,8 +172,9 @@ def _checked(source: Source, path: str, read, config: dict):
     except Exception as error:
         downloaded = source.is_url and path == source.path
         bad = discard_bad_download(source, config["downloads"]["lock_file"]) if downloaded else None
-        raise ValueError(f"{source.key}: {path} could not be read as {source.kind}: {error}"
-                         + (f"; {bad}" if bad else "")) from error
+        raise ValueError(
+            f"{source.key}: {path} could not be read as {source.kind}: {error}" + (f"; {bad}" if bad else "")
+        ) from error
 
 
 def describe(source: Source, run: RunInputs, path: str | None = None) -> dict:
@@ -170,8 +182,15 @@ def describe(source: Source, run: RunInputs, path: str | None = None) -> dict:
     path = path or source.path
     summary = _checked(source, path, lambda p: SUMMARISERS[source.kind](p, run), run.config)
     origin = source.location + (f"#{source.member}" if source.member else "")
-    return {"key": source.key, "kind": source.kind, "origin": origin, "path": path,
-            "bytes": os.path.getsize(path), "sha256": sha256sum(path), "summary": summary}
+    return {
+        "key": source.key,
+        "kind": source.kind,
+        "origin": origin,
+        "path": path,
+        "bytes": os.path.getsize(path),
+        "sha256": sha256sum(path),
+        "summary": summary,
+    }
 
 
 def _shown(names) -> str:
@@ -186,8 +205,10 @@ def run_inputs(config: dict, sources: dict[str, Source], fasta_path: str) -> Run
     genes = _checked(table, table.path, lambda p: read_gene_table(p, config["genes"]), config)
     gene_chroms = list(match_chromosomes(genes["chrom"].dropna().unique(), genome, fasta_path).values())
     if not gene_chroms:
-        raise ValueError(f"genes.table: no chromosome of {table.path} ({_shown(genes['chrom'].unique())}) is in "
-                         f"the genome FASTA {fasta_path} ({_shown(genome)})")
+        raise ValueError(
+            f"genes.table: no chromosome of {table.path} ({_shown(genes['chrom'].unique())}) is in "
+            f"the genome FASTA {fasta_path} ({_shown(genome)})"
+        )
     return RunInputs(config, genome, gene_chroms)
 
 
@@ -197,8 +218,10 @@ def check_chromosomes(run: RunInputs, sources: list[Source]) -> None:
     inputs = {f"{s.key} ({s.path})": chromosome_names(s.kind, s.path) for s in sources if s.kind in CELL_INPUT_KINDS}
     for label, names in inputs.items():
         if not match_chromosomes(run.genome, names, label):
-            raise ValueError(f"{label}: none of its chromosomes ({_shown(names)}) matches the genome FASTA's "
-                             f"({_shown(run.genome)}), even as chr1 = 1, chrM = MT")
+            raise ValueError(
+                f"{label}: none of its chromosomes ({_shown(names)}) matches the genome FASTA's "
+                f"({_shown(run.genome)}), even as chr1 = 1, chrM = MT"
+            )
     heldout = split_chromosomes(run.config["split"], run.genome, "genome FASTA")
     check_heldout_inputs(heldout, inputs, run.config["split"]["allow_missing_heldout"])
 
@@ -213,4 +236,3 @@ def inputs_report(config: dict, fasta_path: str, scope: str | None = None) -> pd
     report = pd.DataFrame([describe(s, run, fasta_path if s.key == "genome.fasta" else None) for s in sources])
     check_chromosomes(run, sources)
     return report
-

@@ -49,22 +49,53 @@ MODEL_SPECS = {
     "enformer": ModelSpec("enformer", "Enformer", (TABLE1,), (0.3629, 0.4714, 0.7940, 0.3668, 0.4721, 0.7991)),
     "hyenadna": ModelSpec("hyenadna", "HyenaDNA", (TABLE1,), (0.2230, 0.3475, 0.8428, 0.2249, 0.3582, 0.8700)),
     "mamba": ModelSpec("mamba", "SequenceRegressor", (TABLE1,), (0.2301, 0.3494, 0.8392, 0.2191, 0.3516, 0.8751)),
-    "caduceus": ModelSpec("caduceus", "SequenceRegressor", (TABLE1,), (0.2217, 0.3385, 0.8454, 0.2143, 0.3442, 0.8775),
-                          reverse_complement=True),
-    "caduceus-signals": ModelSpec("caduceus_signals", "SequenceRegressor", (TABLE1,),
-                                  (0.2411, 0.3747, 0.8297, 0.2080, 0.3441, 0.8816)),
-    "epinformer": ModelSpec("epinformer", "EPInformer", (TABLE1,), (0.2140, 0.3291, 0.8473, 0.1975, 0.3246, 0.8907),
-                            peaks=True),
+    "caduceus": ModelSpec(
+        "caduceus",
+        "SequenceRegressor",
+        (TABLE1,),
+        (0.2217, 0.3385, 0.8454, 0.2143, 0.3442, 0.8775),
+        reverse_complement=True,
+    ),
+    "caduceus-signals": ModelSpec(
+        "caduceus_signals", "SequenceRegressor", (TABLE1,), (0.2411, 0.3747, 0.8297, 0.2080, 0.3441, 0.8816)
+    ),
+    "epinformer": ModelSpec(
+        "epinformer", "EPInformer", (TABLE1,), (0.2140, 0.3291, 0.8473, 0.1975, 0.3246, 0.8907), peaks=True
+    ),
     "features-only": ModelSpec("features_only", "FeaturesOnly", (TABLE1,)),
-    "seq2exp-hard": ModelSpec("seq2exp_hard", "Seq2Exp", (TABLE1, TABLE2), (0.1951, 0.3150, 0.8623, 0.1900, 0.3221, 0.8942),
-                              (0.0686, 0.0625), has_generator=True),
-    "seq2exp-soft": ModelSpec("seq2exp_soft", "Seq2Exp", (TABLE1,), (0.1856, 0.3054, 0.8723, 0.1873, 0.3137, 0.8951),
-                              has_generator=True, untrained_mask=True),
-    "seq2exp-retrain": ModelSpec("seq2exp_retrain", "FixedMaskRegressor", (TABLE2,),
-                                 (0.2001, 0.3181, 0.8612, 0.1880, 0.3172, 0.8960), (0.1000, 0.1000),
-                                 mask_source="retrain", trained_on="seq2exp-soft"),
-    "macs3": ModelSpec("peaks_mask", "PeakMaskRegressor", (TABLE2,), (0.2195, 0.3455, 0.8435, 0.2340, 0.3654, 0.8634),
-                       (0.1361, 0.1595), mask_source="peaks"),
+    "seq2exp-hard": ModelSpec(
+        "seq2exp_hard",
+        "Seq2Exp",
+        (TABLE1, TABLE2),
+        (0.1951, 0.3150, 0.8623, 0.1900, 0.3221, 0.8942),
+        (0.0686, 0.0625),
+        has_generator=True,
+    ),
+    "seq2exp-soft": ModelSpec(
+        "seq2exp_soft",
+        "Seq2Exp",
+        (TABLE1,),
+        (0.1856, 0.3054, 0.8723, 0.1873, 0.3137, 0.8951),
+        has_generator=True,
+        untrained_mask=True,
+    ),
+    "seq2exp-retrain": ModelSpec(
+        "seq2exp_retrain",
+        "FixedMaskRegressor",
+        (TABLE2,),
+        (0.2001, 0.3181, 0.8612, 0.1880, 0.3172, 0.8960),
+        (0.1000, 0.1000),
+        mask_source="retrain",
+        trained_on="seq2exp-soft",
+    ),
+    "macs3": ModelSpec(
+        "peaks_mask",
+        "PeakMaskRegressor",
+        (TABLE2,),
+        (0.2195, 0.3455, 0.8435, 0.2340, 0.3654, 0.8634),
+        (0.1361, 0.1595),
+        mask_source="peaks",
+    ),
 }
 # The soft and hard Seq2Exp rows: the soft one is the reference of the paired comparisons, and its
 # masks are scored against known elements and CRISPRi pairs (the hard one's too, against elements).
@@ -92,8 +123,11 @@ def upstream_models(models: list[str]) -> list[str]:
 
 def missing_upstream(models: list[str]) -> list[tuple[str, str]]:
     """(model, the model it is trained on) for each of `models` whose upstream model is not listed."""
-    return [(m, MODEL_SPECS[m].trained_on) for m in models
-            if MODEL_SPECS[m].trained_on and MODEL_SPECS[m].trained_on not in models]
+    return [
+        (m, MODEL_SPECS[m].trained_on)
+        for m in models
+        if MODEL_SPECS[m].trained_on and MODEL_SPECS[m].trained_on not in models
+    ]
 
 
 def feature_columns(config: dict) -> list[str]:
@@ -107,8 +141,11 @@ def model_options(config: dict, model: str) -> dict:
     """The registry options of `model`: the shared `model` section, the window's central and pooled
     regions, the number of extra features, then the model's own overrides under `model_overrides`."""
     options = dict(config["model"])
-    options.update(central_region_bp=config["window"]["central_region"],
-                   pooled_region_bp=config["window"]["pooled_region"], n_features=len(feature_columns(config)))
+    options.update(
+        central_region_bp=config["window"]["central_region"],
+        pooled_region_bp=config["window"]["pooled_region"],
+        n_features=len(feature_columns(config)),
+    )
     options.update(config.get("model_overrides", {}).get(model, {}))
     return options
 

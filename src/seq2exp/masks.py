@@ -63,8 +63,13 @@ class MaskWriter:
     def for_module(cls, path: str, windows, module) -> "MaskWriter":
         """The writer of an `ExpressionModule`'s masks over the store `windows`."""
         cfg = module.model.cfg
-        return cls(path, windows.gene_ids, windows.length, binary_masks(module.hparams.model, cfg.mask),
-                   {"model": module.hparams.model, "central_region_bp": cfg.central_region_bp})
+        return cls(
+            path,
+            windows.gene_ids,
+            windows.length,
+            binary_masks(module.hparams.model, cfg.mask),
+            {"model": module.hparams.model, "central_region_bp": cfg.central_region_bp},
+        )
 
     def __enter__(self) -> "MaskWriter":
         self._atomic = atomic_output(self.path)
@@ -90,7 +95,9 @@ class MaskWriter:
 
     def _check(self, name: str, rows: np.ndarray, values: np.ndarray) -> None:
         if values.shape != (len(rows), self.length):
-            raise ValueError(f"{self.path}: mask {name!r} of shape {values.shape}; expected ({len(rows)}, {self.length})")
+            raise ValueError(
+                f"{self.path}: mask {name!r} of shape {values.shape}; expected ({len(rows)}, {self.length})"
+            )
         if name in self.binary:
             if not np.isin(values, (0.0, 1.0)).all():
                 raise ValueError(f"{self.path}: mask {name!r} is stored as 0/1 intervals but holds other values")
@@ -106,12 +113,12 @@ class MaskWriter:
             for key in ("first", "count"):
                 group.create_dataset(key, shape=(n,), dtype=np.int64, fillvalue=0, track_times=False)
             for key in ("starts", "ends"):
-                group.create_dataset(key, shape=(0,), maxshape=(None,), dtype=np.int32, chunks=(INTERVAL_CHUNK,),
-                                     shuffle=True, **GZIP)
+                group.create_dataset(
+                    key, shape=(0,), maxshape=(None,), dtype=np.int32, chunks=(INTERVAL_CHUNK,), shuffle=True, **GZIP
+                )
         else:
             group.attrs["encoding"] = "uint8-delta"
-            group.create_dataset("values", shape=(n, self.length), dtype=np.uint8, chunks=(1, self.length),
-                                 **GZIP)
+            group.create_dataset("values", shape=(n, self.length), dtype=np.uint8, chunks=(1, self.length), **GZIP)
         return group
 
     def _add_intervals(self, group: h5py.Group, rows: np.ndarray, values: np.ndarray) -> None:
@@ -141,8 +148,10 @@ class MaskFile:
         self.handle = h5py.File(path, "r")
         if self.handle.attrs.get("format") != FORMAT:
             self.handle.close()
-            raise ValueError(f"{path}: not a masks file of format {FORMAT} (written by an older seq2exp?); "
-                             "rerun the job that writes it")
+            raise ValueError(
+                f"{path}: not a masks file of format {FORMAT} (written by an older seq2exp?); "
+                "rerun the job that writes it"
+            )
         self.gene_ids = self.handle["gene_id"][:].astype(str)
         self.attrs = dict(self.handle.attrs)
         self.names = tuple(key for key in self.handle if isinstance(self.handle[key], h5py.Group))
@@ -194,6 +203,6 @@ class StoredMask:
             return dequantise(np.cumsum(self.group["values"][row], dtype=np.uint8))
         lo, hi = self.first[row], self.first[row] + self.count[row]
         edges = np.zeros(self.shape[1] + 1, dtype=np.int8)
-        edges[self.group["starts"][lo:hi]] = 1   # runs are maximal: no start is another run's end
+        edges[self.group["starts"][lo:hi]] = 1  # runs are maximal: no start is another run's end
         edges[self.group["ends"][lo:hi]] = -1
         return np.cumsum(edges[:-1], dtype=np.int8).astype(np.float32)

@@ -39,8 +39,18 @@ from .signals import Track
 
 log = logging.getLogger(__name__)
 
-NARROWPEAK_COLUMNS = ["chrom", "start", "end", "name", "score", "strand", "signal_value", "p_value",
-                      "q_value", "summit"]
+NARROWPEAK_COLUMNS = [
+    "chrom",
+    "start",
+    "end",
+    "name",
+    "score",
+    "strand",
+    "signal_value",
+    "p_value",
+    "q_value",
+    "summit",
+]
 SCORES = ("FE", "ppois")
 READ_CHUNK = 10_000_000  # bases read from a bigWig at a time
 BINS_PER_WINDOW = 10  # the control's bin is a tenth of the smallest local window
@@ -72,12 +82,15 @@ class PeakSettings:
         if not self.local_windows or min(self.local_windows) < 1:
             raise ValueError(f"peaks.local_windows: expected window lengths >= 1 bp, got {self.local_windows}")
         if self.min_length < 1 or self.max_gap < 0:
-            raise ValueError(f"peaks.min_length must be >= 1 and peaks.max_gap >= 0, got "
-                             f"{self.min_length} and {self.max_gap}")
+            raise ValueError(
+                f"peaks.min_length must be >= 1 and peaks.max_gap >= 0, got {self.min_length} and {self.max_gap}"
+            )
         low, high = self.mask_ratio_range
         if not 0 <= low < high <= 1:
-            raise ValueError(f"peaks.mask_ratio_range: expected [low, high] with 0 <= low < high <= 1, "
-                             f"got {list(self.mask_ratio_range)}")
+            raise ValueError(
+                f"peaks.mask_ratio_range: expected [low, high] with 0 <= low < high <= 1, "
+                f"got {list(self.mask_ratio_range)}"
+            )
 
     @property
     def control_bin(self) -> int:
@@ -114,7 +127,8 @@ def _signal_chunks(track: Track, chrom: str, length: int, chunk: int) -> Iterato
 
 def _write_bedgraph(out, chrom: str, starts, ends, values) -> None:
     pd.DataFrame({"chrom": chrom, "start": starts, "end": ends, "value": values}).to_csv(
-        out, sep="\t", header=False, index=False, float_format="%.6g")
+        out, sep="\t", header=False, index=False, float_format="%.6g"
+    )
 
 
 @dataclass(frozen=True)
@@ -126,8 +140,9 @@ class SignalBins:
     counted_bases: int  # bases not blacklisted, over which the genome-wide mean is taken
 
 
-def bigwig_to_bedgraph(bigwig_path, bedgraph_path, chromosomes=None, bin_size: int = 1,
-                       blacklist: pd.DataFrame | None = None) -> SignalBins:
+def bigwig_to_bedgraph(
+    bigwig_path, bedgraph_path, chromosomes=None, bin_size: int = 1, blacklist: pd.DataFrame | None = None
+) -> SignalBins:
     """Write the bigWig's signal as a 4-column bedGraph (atomically), bases with no data as 0 and
     every chromosome covered from 0 to its end: MACS3 reads a bedGraph record as starting where
     the previous one ended, so a gap would take the value of the record after it. Returns the
@@ -189,8 +204,9 @@ def macs3_executable() -> str:
         return str(beside)
     found = shutil.which("macs3")
     if found is None:
-        raise FileNotFoundError(f"macs3 is neither next to {sys.executable} nor on PATH; install MACS3 "
-                                "(pip install macs3)")
+        raise FileNotFoundError(
+            f"macs3 is neither next to {sys.executable} nor on PATH; install MACS3 (pip install macs3)"
+        )
     return found
 
 
@@ -198,15 +214,31 @@ def _run_macs3(subcommand: str, args: list[str], input_path, cwd) -> None:
     command = [macs3_executable(), subcommand, *args]
     result = subprocess.run(command, capture_output=True, text=True, cwd=cwd)
     if result.returncode != 0:
-        raise RuntimeError(f"macs3 {subcommand} failed on {input_path} (exit {result.returncode}):\n"
-                           f"{result.stderr.strip()[-4000:]}")
+        raise RuntimeError(
+            f"macs3 {subcommand} failed on {input_path} (exit {result.returncode}):\n{result.stderr.strip()[-4000:]}"
+        )
 
 
 def bdgcmp(treatment_bedgraph, control_bedgraph, out_bedgraph, score: str) -> None:
     """`macs3 bdgcmp`: the treatment's score against the control (no pseudocount, so FE stays scale-free)."""
     out = Path(out_bedgraph).resolve()
-    _run_macs3("bdgcmp", ["-t", str(Path(treatment_bedgraph).resolve()), "-c", str(Path(control_bedgraph).resolve()),
-                          "-m", score, "-p", "0", "-o", str(out)], treatment_bedgraph, out.parent)
+    _run_macs3(
+        "bdgcmp",
+        [
+            "-t",
+            str(Path(treatment_bedgraph).resolve()),
+            "-c",
+            str(Path(control_bedgraph).resolve()),
+            "-m",
+            score,
+            "-p",
+            "0",
+            "-o",
+            str(out),
+        ],
+        treatment_bedgraph,
+        out.parent,
+    )
     if not out.is_file():
         raise RuntimeError(f"macs3 bdgcmp wrote no {out} from {treatment_bedgraph}")
 
@@ -219,8 +251,23 @@ def bdgpeakcall(bedgraph_path, out_narrowpeak, cutoff: float, min_length: int, m
     with scratch_dir(out, "macs3") as tmpdir:
         # MACS3 names the track and the peaks after its -o argument: give it the final file's name.
         tmp = Path(tmpdir) / out.name
-        _run_macs3("bdgpeakcall", ["-i", str(Path(bedgraph_path).resolve()), "-c", repr(float(cutoff)),
-                                   "-l", str(min_length), "-g", str(max_gap), "-o", out.name], bedgraph_path, tmpdir)
+        _run_macs3(
+            "bdgpeakcall",
+            [
+                "-i",
+                str(Path(bedgraph_path).resolve()),
+                "-c",
+                repr(float(cutoff)),
+                "-l",
+                str(min_length),
+                "-g",
+                str(max_gap),
+                "-o",
+                out.name,
+            ],
+            bedgraph_path,
+            tmpdir,
+        )
         if not tmp.is_file():
             raise RuntimeError(f"macs3 bdgpeakcall wrote no peaks from {bedgraph_path}")
         peaks = read_narrowpeak(tmp)
@@ -228,8 +275,13 @@ def bdgpeakcall(bedgraph_path, out_narrowpeak, cutoff: float, min_length: int, m
     return peaks
 
 
-def call_peaks(bigwig_path, out_narrowpeak, settings: PeakSettings = PeakSettings(), chromosomes=None,
-               blacklist: pd.DataFrame | None = None) -> PeakCalls:
+def call_peaks(
+    bigwig_path,
+    out_narrowpeak,
+    settings: PeakSettings = PeakSettings(),
+    chromosomes=None,
+    blacklist: pd.DataFrame | None = None,
+) -> PeakCalls:
     """Call MACS3 peaks on a bigWig signal (restricted to `chromosomes` if given) against a control
     built from the signal itself outside `blacklist` (bigWig's chromosome names), and write the
     narrowPeak atomically (see the module doc)."""
@@ -240,18 +292,34 @@ def call_peaks(bigwig_path, out_narrowpeak, settings: PeakSettings = PeakSetting
         signal = bigwig_to_bedgraph(bigwig_path, treatment, chromosomes, settings.control_bin, blacklist)
         levels, genome_mean = control_track(signal, settings.control_bin, settings.local_windows)
         if genome_mean <= 0:
-            raise ValueError(f"cannot call peaks on {bigwig_path}: its signal has no bases above 0 outside the blacklist")
+            raise ValueError(
+                f"cannot call peaks on {bigwig_path}: its signal has no bases above 0 outside the blacklist"
+            )
         write_control(levels, signal.sizes, settings.control_bin, control)
         bdgcmp(treatment, control, scored, settings.score)
         peaks = bdgpeakcall(scored, out, settings.cutoff, settings.min_length, settings.max_gap)
     widths = peaks["end"] - peaks["start"]
-    log.info("%s: %d MACS3 peaks (%s >= %g against max(genome mean %.4g, local means over %s bp); min length %d, "
-             "max gap %d), median width %s bp, %d bp in all", bigwig_path, len(peaks), settings.score,
-             settings.cutoff, genome_mean, "/".join(map(str, settings.local_windows)), settings.min_length,
-             settings.max_gap, int(widths.median()) if len(peaks) else "-", int(widths.sum()))
+    log.info(
+        "%s: %d MACS3 peaks (%s >= %g against max(genome mean %.4g, local means over %s bp); min length %d, "
+        "max gap %d), median width %s bp, %d bp in all",
+        bigwig_path,
+        len(peaks),
+        settings.score,
+        settings.cutoff,
+        genome_mean,
+        "/".join(map(str, settings.local_windows)),
+        settings.min_length,
+        settings.max_gap,
+        int(widths.median()) if len(peaks) else "-",
+        int(widths.sum()),
+    )
     if peaks.empty:
-        log.warning("%s: MACS3 called no peaks at %s cutoff %g; the peak mask will be all 0", bigwig_path,
-                    settings.score, settings.cutoff)
+        log.warning(
+            "%s: MACS3 called no peaks at %s cutoff %g; the peak mask will be all 0",
+            bigwig_path,
+            settings.score,
+            settings.cutoff,
+        )
     return PeakCalls(peaks, genome_mean)
 
 
@@ -263,8 +331,9 @@ def read_narrowpeak(path) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _NARROWPEAK_DTYPES.items()})
     table = pd.read_csv(io.StringIO(body), sep="\t", header=None)
     if table.shape[1] != len(NARROWPEAK_COLUMNS):
-        raise ValueError(f"{path}: expected {len(NARROWPEAK_COLUMNS)} tab-separated narrowPeak columns, "
-                         f"found {table.shape[1]}")
+        raise ValueError(
+            f"{path}: expected {len(NARROWPEAK_COLUMNS)} tab-separated narrowPeak columns, found {table.shape[1]}"
+        )
     table.columns = NARROWPEAK_COLUMNS
     try:
         return table.astype(_NARROWPEAK_DTYPES)
@@ -272,9 +341,18 @@ def read_narrowpeak(path) -> pd.DataFrame:
         raise ValueError(f"{path}: not a narrowPeak file ({error})") from None
 
 
-_NARROWPEAK_DTYPES = {"chrom": str, "start": np.int64, "end": np.int64, "name": str, "score": np.int64,
-                      "strand": str, "signal_value": np.float64, "p_value": np.float64,
-                      "q_value": np.float64, "summit": np.int64}
+_NARROWPEAK_DTYPES = {
+    "chrom": str,
+    "start": np.int64,
+    "end": np.int64,
+    "name": str,
+    "score": np.int64,
+    "strand": str,
+    "signal_value": np.float64,
+    "p_value": np.float64,
+    "q_value": np.float64,
+    "summit": np.int64,
+}
 
 
 # --- peak masks ---------------------------------------------------------------------------
@@ -289,15 +367,24 @@ def mask_ratios(peaks: pd.DataFrame, genes: pd.DataFrame, half_width: int, chrom
     if missing:
         raise ValueError(f"genes on chromosome(s) {missing} that the signal's chromosome sizes lack")
     lengths = genes["chrom"].map(chrom_sizes)
-    windows = pd.DataFrame({"chrom": genes["chrom"], "start": (genes["tss"] - half_width).clip(lower=0),
-                            "end": np.minimum(genes["tss"] + half_width, lengths), "name": genes["gene_id"]})
+    windows = pd.DataFrame(
+        {
+            "chrom": genes["chrom"],
+            "start": (genes["tss"] - half_width).clip(lower=0),
+            "end": np.minimum(genes["tss"] + half_width, lengths),
+            "name": genes["gene_id"],
+        }
+    )
     table = genes[["gene_id", "chrom", "tss"]].reset_index(drop=True)
     if peaks.empty:
         peak_bases = pd.Series(0, index=table["gene_id"])
     else:
         peak_bed = pybedtools.BedTool.from_dataframe(peaks[["chrom", "start", "end"]]).sort().merge()
-        overlap = pybedtools.BedTool.from_dataframe(windows).intersect(peak_bed, wao=True).to_dataframe(
-            header=None, disable_auto_names=True)
+        overlap = (
+            pybedtools.BedTool.from_dataframe(windows)
+            .intersect(peak_bed, wao=True)
+            .to_dataframe(header=None, disable_auto_names=True)
+        )
         peak_bases = overlap.groupby(3, sort=False)[overlap.columns[-1]].sum()
     table["peak_bases"] = peak_bases.reindex(table["gene_id"]).to_numpy().astype(np.int64)
     table["mask_ratio"] = table["peak_bases"] / (2 * half_width)
@@ -307,8 +394,15 @@ def mask_ratios(peaks: pd.DataFrame, genes: pd.DataFrame, half_width: int, chrom
 # --- the pipeline step --------------------------------------------------------------------
 
 
-def peak_step(dnase_bigwig, genes: pd.DataFrame, half_width: int, settings: PeakSettings,
-              out_narrowpeak, out_mask_table, blacklist_path=None) -> pd.DataFrame:
+def peak_step(
+    dnase_bigwig,
+    genes: pd.DataFrame,
+    half_width: int,
+    settings: PeakSettings,
+    out_narrowpeak,
+    out_mask_table,
+    blacklist_path=None,
+) -> pd.DataFrame:
     """Call peaks on the genes' chromosomes, then write each gene's mask ratio (TSV). Returns it.
 
     The narrowPeak keeps the bigWig's chromosome names; the mask table uses the genes' names.
@@ -325,13 +419,22 @@ def peak_step(dnase_bigwig, genes: pd.DataFrame, half_width: int, settings: Peak
     peaks = calls.peaks.assign(chrom=calls.peaks["chrom"].map(to_genes))
     ratios = mask_ratios(peaks, genes, half_width, {ours: file_sizes[file] for ours, file in to_file.items()})
     mean_ratio = ratios["mask_ratio"].mean()
-    log.info("%s: mean peak mask ratio %.4f over %d genes (paper: 0.1361 K562, 0.1595 GM12878)",
-             dnase_bigwig, mean_ratio, len(ratios))
+    log.info(
+        "%s: mean peak mask ratio %.4f over %d genes (paper: 0.1361 K562, 0.1595 GM12878)",
+        dnase_bigwig,
+        mean_ratio,
+        len(ratios),
+    )
     low, high = settings.mask_ratio_range
     if not low <= mean_ratio <= high:
-        log.warning("%s: the peak mask selects %.1f%% of window bases, outside the sane range %g-%g%% "
-                    "(peaks.mask_ratio_range; the paper: 13.61%% K562, 15.95%% GM12878): check peaks.cutoff, "
-                    "peaks.score and peaks.local_windows against this signal", dnase_bigwig, 100 * mean_ratio,
-                    100 * low, 100 * high)
+        log.warning(
+            "%s: the peak mask selects %.1f%% of window bases, outside the sane range %g-%g%% "
+            "(peaks.mask_ratio_range; the paper: 13.61%% K562, 15.95%% GM12878): check peaks.cutoff, "
+            "peaks.score and peaks.local_windows against this signal",
+            dnase_bigwig,
+            100 * mean_ratio,
+            100 * low,
+            100 * high,
+        )
     write_tsv(ratios, out_mask_table)
     return ratios

@@ -42,8 +42,11 @@ def prediction_metrics(predictions: pd.DataFrame, split: str = "test") -> dict[s
     if len(chosen) < 2:
         raise ValueError(f"predictions: {len(chosen)} gene(s) in split '{split}'; a scatter needs at least 2")
     target, prediction = chosen["target"].to_numpy(float), chosen["prediction"].to_numpy(float)
-    return {"n": len(chosen), "pearson": float(np.corrcoef(target, prediction)[0, 1]),
-            "mse": float(np.mean((prediction - target) ** 2))}
+    return {
+        "n": len(chosen),
+        "pearson": float(np.corrcoef(target, prediction)[0, 1]),
+        "mse": float(np.mean((prediction - target) ** 2)),
+    }
 
 
 def plot_predicted_vs_observed(predictions: pd.DataFrame, title: str, path: str) -> str:
@@ -59,8 +62,10 @@ def plot_predicted_vs_observed(predictions: pd.DataFrame, title: str, path: str)
     ax.plot([low, high], [low, high], color="grey", linewidth=1, label="y = x")
     ax.set_xlabel("observed log10(CAGE + 1)")
     ax.set_ylabel("predicted")
-    ax.set_title(f"{title}\ntest genes: n = {metrics['n']}, Pearson r = {metrics['pearson']:.3f}, "
-                 f"MSE = {metrics['mse']:.3f}", fontsize=9)
+    ax.set_title(
+        f"{title}\ntest genes: n = {metrics['n']}, Pearson r = {metrics['pearson']:.3f}, MSE = {metrics['mse']:.3f}",
+        fontsize=9,
+    )
     ax.legend(fontsize=7, loc="upper left")
     figure.tight_layout()
     return _save(figure, path)
@@ -77,8 +82,10 @@ def plot_training_curves(metrics_csv_path: str, title: str, path: str) -> str:
     metrics = pd.read_csv(metrics_csv_path)
     if "step" not in metrics.columns:
         raise ValueError(f"{metrics_csv_path}: no 'step' column; it has {list(metrics.columns)}")
-    panels = [(label, [c for c in columns if c in metrics.columns and metrics[c].notna().any()])
-              for label, columns in CURVE_PANELS]
+    panels = [
+        (label, [c for c in columns if c in metrics.columns and metrics[c].notna().any()])
+        for label, columns in CURVE_PANELS
+    ]
     panels = [(label, columns) for label, columns in panels if columns]
     if not panels:
         expected = [c for _, columns in CURVE_PANELS for c in columns]
@@ -89,7 +96,7 @@ def plot_training_curves(metrics_csv_path: str, title: str, path: str) -> str:
         for column in columns:
             logged = metrics[["step", column]].dropna()
             if column.startswith(SMOOTHED_PREFIXES) and len(logged) > 1:
-                line, = ax.plot(logged["step"], logged[column], linewidth=0.5, alpha=0.3)
+                (line,) = ax.plot(logged["step"], logged[column], linewidth=0.5, alpha=0.3)
                 ax.plot(logged["step"], smoothed(logged[column]), color=line.get_color(), label=f"{column} (smoothed)")
             else:
                 ax.plot(logged["step"], logged[column], marker="o", markersize=3, label=column)
@@ -110,8 +117,13 @@ def binned_max(x: np.ndarray, values: np.ndarray, n_bins: int = TRACK_BINS) -> t
     return x[::width], padded.reshape(-1, width).max(axis=1)
 
 
-def plot_gene_tracks(tracks: dict[str, np.ndarray], title: str, path: str,
-                     regions: dict[str, list[tuple[int, int]]] | None = None, x=None) -> str:
+def plot_gene_tracks(
+    tracks: dict[str, np.ndarray],
+    title: str,
+    path: str,
+    regions: dict[str, list[tuple[int, int]]] | None = None,
+    x=None,
+) -> str:
     """One panel per track, in the order given, sharing the x axis (`x`: the positions of the
     values, e.g. genome coordinates; default 0..L-1). `regions` (e.g. truth elements) are shaded
     on every panel, in x units."""
@@ -133,8 +145,14 @@ def plot_gene_tracks(tracks: dict[str, np.ndarray], title: str, path: str,
         ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
         for region_name, spans in (regions or {}).items():
             for i, (start, end) in enumerate(spans):
-                ax.axvspan(start, end, color=region_colours[region_name], alpha=0.25, zorder=0,
-                           label=region_name if i == 0 else None)
+                ax.axvspan(
+                    start,
+                    end,
+                    color=region_colours[region_name],
+                    alpha=0.25,
+                    zorder=0,
+                    label=region_name if i == 0 else None,
+                )
     if regions:
         axes[0].legend(fontsize=7, loc="upper right")
     axes[0].set_title(title)

@@ -32,8 +32,14 @@ def _write_text(text: str, path: str) -> None:
 # --- tables -------------------------------------------------------------------------------
 
 
-def result_tables(config: dict, predictions: dict[tuple[str, str], str], out: dict[str, str], genes_path: str,
-                  peaks: dict[str, str], authors: dict[str, str] | None = None) -> None:
+def result_tables(
+    config: dict,
+    predictions: dict[tuple[str, str], str],
+    out: dict[str, str],
+    genes_path: str,
+    peaks: dict[str, str],
+    authors: dict[str, str] | None = None,
+) -> None:
     """Table 1, Table 2 and the paired comparison with seq2exp-soft, from each job's predictions.tsv
     (`predictions` maps (cell, model) to its path); `authors` maps a cell type to the predictions of
     the authors' weights on our store, added to Table 1 as seq2exp-soft rows of source authors-weights.
@@ -49,56 +55,101 @@ def result_tables(config: dict, predictions: dict[tuple[str, str], str], out: di
     test_genes = genes.loc[genes["split"] == "test", "gene_id"]
     active = {cell: promoter_active_genes(genes, read_narrowpeak(peaks[cell]), half_width) for cell in cells}
     for cell in cells:
-        log.info("%s: %d of %d test genes with an active promoter", cell, test_genes.isin(active[cell]).sum(),
-                 len(test_genes))
+        log.info(
+            "%s: %d of %d test genes with an active promoter",
+            cell,
+            test_genes.isin(active[cell]).sum(),
+            len(test_genes),
+        )
     subsets = {"all": {cell: set(test_genes) for cell in cells}, "promoter active": active}
     table1_models = evaluate.TABLE1_MODELS
     table1, comparisons = {}, {}
     for label, chosen in subsets.items():
         scored = {key: table[table["gene_id"].isin(chosen[key[0]])] for key, table in tables.items()}
         scored = {key: table for key, table in scored.items() if _scorable(table, key, label)}
-        rows = [_metrics_row(table, model, cell, ev) for (cell, model), table in scored.items()
-                if model in table1_models]
-        authors_rows = [dict(_metrics_row(table[table["gene_id"].isin(chosen[cell])], SOFT_MODEL, cell, ev),
-                             source=evaluate.AUTHORS_SOURCE) for cell, table in authors_tables.items()
-                        if _scorable(table[table["gene_id"].isin(chosen[cell])], (cell, "authors' weights"), label)]
+        rows = [
+            _metrics_row(table, model, cell, ev) for (cell, model), table in scored.items() if model in table1_models
+        ]
+        authors_rows = [
+            dict(
+                _metrics_row(table[table["gene_id"].isin(chosen[cell])], SOFT_MODEL, cell, ev),
+                source=evaluate.AUTHORS_SOURCE,
+            )
+            for cell, table in authors_tables.items()
+            if _scorable(table[table["gene_id"].isin(chosen[cell])], (cell, "authors' weights"), label)
+        ]
         table1[label] = evaluate.results_table(rows, table1_models, cells, extra=authors_rows)
         for cell in cells:
             if (cell, SOFT_MODEL) in scored:
                 comparisons[label, cell] = evaluate.paired_comparison(
-                    {m: t for (c, m), t in scored.items() if c == cell}, n_boot=ev["bootstrap"],
-                    seed=ev["seed"]).assign(cell_type=cell, genes=label)
-    rows = [_metrics_row(table, model, cell, ev) for (cell, model), table in tables.items()
-            if model in evaluate.TABLE2_MODELS]
+                    {m: t for (c, m), t in scored.items() if c == cell}, n_boot=ev["bootstrap"], seed=ev["seed"]
+                ).assign(cell_type=cell, genes=label)
+    rows = [
+        _metrics_row(table, model, cell, ev)
+        for (cell, model), table in tables.items()
+        if model in evaluate.TABLE2_MODELS
+    ]
     table2 = evaluate.results_table(rows, evaluate.TABLE2_MODELS, cells)
     write_tsv(table1["all"], out["table1"])
     write_tsv(table1["promoter active"], out["table1_promoter_active"])
     write_tsv(table2, out["table2"])
     paired = "\n\n".join(
-        evaluate.render_paired_markdown({cell: c for (label, cell), c in comparisons.items() if label == genes_label},
-                                        table1_models, f"{what}: each model minus {SOFT_MODEL} on the same genes, "
-                                        "95% interval over the same resampled genes")
-        for genes_label, what in (("all", "All test genes"), ("promoter active", "Test genes with an active promoter")))
+        evaluate.render_paired_markdown(
+            {cell: c for (label, cell), c in comparisons.items() if label == genes_label},
+            table1_models,
+            f"{what}: each model minus {SOFT_MODEL} on the same genes, 95% interval over the same resampled genes",
+        )
+        for genes_label, what in (("all", "All test genes"), ("promoter active", "Test genes with an active promoter"))
+    )
     active_rows = table1["promoter active"]
-    shown = pd.concat([table1["all"], active_rows[active_rows["source"] == "ours"].assign(
-        source=evaluate.PROMOTER_ACTIVE_SOURCE)], ignore_index=True)
-    _write_text(evaluate.render_markdown(shown, table1_models, cells, "Table 1: test set (chromosomes "
-                                         + " + ".join(config["split"]["test"]) + ")", mask_ratios=False,
-                                         preamble=f"## Paired differences to {SOFT_MODEL}\n\n{paired}"),
-                out["table1_md"])
-    _write_text(evaluate.render_markdown(table2, evaluate.TABLE2_MODELS, cells,
-                                         "Table 2: masks (test set), mask ratio with and without the central region"),
-                out["table2_md"])
+    shown = pd.concat(
+        [table1["all"], active_rows[active_rows["source"] == "ours"].assign(source=evaluate.PROMOTER_ACTIVE_SOURCE)],
+        ignore_index=True,
+    )
+    _write_text(
+        evaluate.render_markdown(
+            shown,
+            table1_models,
+            cells,
+            "Table 1: test set (chromosomes " + " + ".join(config["split"]["test"]) + ")",
+            mask_ratios=False,
+            preamble=f"## Paired differences to {SOFT_MODEL}\n\n{paired}",
+        ),
+        out["table1_md"],
+    )
+    _write_text(
+        evaluate.render_markdown(
+            table2,
+            evaluate.TABLE2_MODELS,
+            cells,
+            "Table 2: masks (test set), mask ratio with and without the central region",
+        ),
+        out["table2_md"],
+    )
     comparison = pd.concat(comparisons.values(), ignore_index=True) if comparisons else pd.DataFrame()
     write_tsv(comparison, out["comparison"])
-    _write_text("\n\n".join(evaluate.render_comparison_markdown(
-        c, f"{cell}, {label} test genes: each model minus {SOFT_MODEL} (paired bootstrap over test genes)")
-        for (label, cell), c in comparisons.items()), out["comparison_md"])
+    _write_text(
+        "\n\n".join(
+            evaluate.render_comparison_markdown(
+                c, f"{cell}, {label} test genes: each model minus {SOFT_MODEL} (paired bootstrap over test genes)"
+            )
+            for (label, cell), c in comparisons.items()
+        ),
+        out["comparison_md"],
+    )
     for label, table in table1.items():
         for row in table[table["source"] == "ours"].dropna(subset=["pearson"]).to_dict("records"):
-            log.info("%s / %s (%s test genes): MSE %.4f, MAE %.4f, Pearson %.4f [%.4f, %.4f]", row["cell_type"],
-                     row["model"], label, row["mse"], row["mae"], row["pearson"], row["pearson_ci_low"],
-                     row["pearson_ci_high"])
+            log.info(
+                "%s / %s (%s test genes): MSE %.4f, MAE %.4f, Pearson %.4f [%.4f, %.4f]",
+                row["cell_type"],
+                row["model"],
+                label,
+                row["mse"],
+                row["mae"],
+                row["pearson"],
+                row["pearson_ci_low"],
+                row["pearson_ci_high"],
+            )
 
 
 def _scorable(predictions: pd.DataFrame, key: tuple[str, str], label: str) -> bool:
@@ -146,15 +197,33 @@ def check_mask_genes(masks: MaskFile, windows: GeneWindows) -> None:
         raise ValueError(f"{masks.path}: genes differ from the store {windows.cell_path}")
 
 
-def mask_tracks(config: dict, genes_path: str, masks_path: str, fai_path: str, out_bigwig: str, out_bed: str,
-                threshold: float) -> None:
+def mask_tracks(
+    config: dict, genes_path: str, masks_path: str, fai_path: str, out_bigwig: str, out_bed: str, threshold: float
+) -> None:
     window = config["window"]
-    mask_tracks_from(pd.read_csv(genes_path, sep="\t"), masks_path, fai_path, window["half_width"],
-                     window["reverse_complement_minus_strand"], out_bigwig, out_bed, threshold)
+    mask_tracks_from(
+        pd.read_csv(genes_path, sep="\t"),
+        masks_path,
+        fai_path,
+        window["half_width"],
+        window["reverse_complement_minus_strand"],
+        out_bigwig,
+        out_bed,
+        threshold,
+    )
 
 
-def mask_tracks_from(genes: pd.DataFrame, masks_path: str, fai_path: str, half_width: int, reverse_minus: bool,
-                     out_bigwig: str | None, out_bed: str | None, threshold: float, rows=None) -> None:
+def mask_tracks_from(
+    genes: pd.DataFrame,
+    masks_path: str,
+    fai_path: str,
+    half_width: int,
+    reverse_minus: bool,
+    out_bigwig: str | None,
+    out_bed: str | None,
+    threshold: float,
+    rows=None,
+) -> None:
     """A bigWig of the model's soft mask over the genes' windows, and a BED of the elements it
     selects: runs of the mask its predictor saw at or above `threshold` (for the hard model exactly
     its hard mask). `rows`: the store rows to export (default all)."""
@@ -163,11 +232,13 @@ def mask_tracks_from(genes: pd.DataFrame, masks_path: str, fai_path: str, half_w
         rows = np.arange(len(masks.gene_ids)) if rows is None else np.asarray(rows)
         table = genes.set_index("gene_id").loc[masks.gene_ids[rows]].reset_index()
         if out_bigwig:
-            tracks.write_mask_bigwig(table, _Rows(track_mask(masks), rows), half_width, reverse_minus, sizes,
-                                     out_bigwig)
+            tracks.write_mask_bigwig(
+                table, _Rows(track_mask(masks), rows), half_width, reverse_minus, sizes, out_bigwig
+            )
         if out_bed:
-            elements = tracks.mask_elements(table, _Rows(masks["mask"], rows), half_width, reverse_minus, sizes,
-                                            threshold=threshold)
+            elements = tracks.mask_elements(
+                table, _Rows(masks["mask"], rows), half_width, reverse_minus, sizes, threshold=threshold
+            )
             tracks.write_mask_bed(elements, out_bed)
             log.info("%s: %d elements over %d genes", out_bed, len(elements), elements["gene_id"].nunique())
 
@@ -196,13 +267,21 @@ def _per_base_peak_signal(window: discovery.Window, peaks: pd.DataFrame) -> np.n
     """MACS3 peaks as a per-base score: the peak's strength inside peaks, 0 outside."""
     score = np.zeros(window.length)
     for row in window.overlapping(peaks.assign(strength=peak_strength(peaks))).itertuples():
-        score[row.i:row.j] = np.maximum(score[row.i:row.j], row.strength)
+        score[row.i : row.j] = np.maximum(score[row.i : row.j], row.strength)
     return score
 
 
-def discovery_scores(config: dict, cell: str, store_dir: str, genes_path: str, soft_masks: str,
-                     hard_masks: str | None, peaks_path: str, truth_bed: str,
-                     elements_path: str | None) -> list[discovery.GeneWindow]:
+def discovery_scores(
+    config: dict,
+    cell: str,
+    store_dir: str,
+    genes_path: str,
+    soft_masks: str,
+    hard_masks: str | None,
+    peaks_path: str,
+    truth_bed: str,
+    elements_path: str | None,
+) -> list[discovery.GeneWindow]:
     """Per test gene: truth labels, eligible bases, and the scores of each method."""
     window_cfg = config["window"]
     genes = pd.read_csv(genes_path, sep="\t").set_index("gene_id")
@@ -225,44 +304,70 @@ def discovery_scores(config: dict, cell: str, store_dir: str, genes_path: str, s
                 continue
             row, g = row_of[gene_id], genes.loc[gene_id]
             item = windows[row]
-            window = discovery.Window(g["chrom"], int(g["tss"]), window_cfg["half_width"], g["strand"] == "-",
-                                      window_cfg["reverse_complement_minus_strand"])
-            eligible = discovery.eligible_positions(window.length, window_cfg["central_region"], item["blacklist"],
-                                                    item["dna"] == N_CODE)
+            window = discovery.Window(
+                g["chrom"],
+                int(g["tss"]),
+                window_cfg["half_width"],
+                g["strand"] == "-",
+                window_cfg["reverse_complement_minus_strand"],
+            )
+            eligible = discovery.eligible_positions(
+                window.length, window_cfg["central_region"], item["blacklist"], item["dna"] == N_CODE
+            )
             signals = item["signals"].astype(np.float32)  # (H3K27ac, DNase, Hi-C)
             peak_signal = _per_base_peak_signal(window, peaks)
             if not untrained.written[row]:
-                raise ValueError(f"{soft_masks}: no `mask_untrained` for test gene {gene_id} (stored for the test "
-                                 f"genes of the training job's gene table only; is {genes_path}'s split another?)")
+                raise ValueError(
+                    f"{soft_masks}: no `mask_untrained` for test gene {gene_id} (stored for the test "
+                    f"genes of the training job's gene table only; is {genes_path}'s split another?)"
+                )
             trained = soft[row]
-            scores = {SOFT_MODEL: trained, f"{SOFT_MODEL} (untrained)": untrained[row],
-                      "macs3": peak_signal, "dnase": signals[1], "hic-contact": signals[2],
-                      "dnase x contact": signals[1] * signals[2]}
+            scores = {
+                SOFT_MODEL: trained,
+                f"{SOFT_MODEL} (untrained)": untrained[row],
+                "macs3": peak_signal,
+                "dnase": signals[1],
+                "hic-contact": signals[2],
+                "dnase x contact": signals[1] * signals[2],
+            }
             macs3_ratio = float((peak_signal[eligible] > 0).mean()) if eligible.any() else 0.0
-            selections = {f"{SOFT_MODEL} top-k at macs3 ratio": discovery.top_k_selection(trained, eligible, macs3_ratio),
-                          "macs3 peaks": peak_signal > 0}
+            selections = {
+                f"{SOFT_MODEL} top-k at macs3 ratio": discovery.top_k_selection(trained, eligible, macs3_ratio),
+                "macs3 peaks": peak_signal > 0,
+            }
             if hard is not None:
                 selections[HARD_MODEL] = hard[row] >= 0.5
-            result.append(discovery.gene_window(window, gene_id, truth, eligible, scores, selections, decoys,
-                                                background))
+            result.append(
+                discovery.gene_window(window, gene_id, truth, eligible, scores, selections, decoys, background)
+            )
     return result
 
 
 def discovery_tables(config: dict, per_cell: dict[str, dict], out_tsv: str, out_md: str) -> None:
     """`per_cell`: cell -> keyword arguments of `discovery_scores`."""
-    table = discovery.discovery_table({cell: discovery_scores(config, cell, **kwargs) for cell, kwargs in per_cell.items()})
+    table = discovery.discovery_table(
+        {cell: discovery_scores(config, cell, **kwargs) for cell, kwargs in per_cell.items()}
+    )
     write_tsv(table, out_tsv)
     _write_text(discovery.render_discovery_markdown(table), out_md)
     for row in table.itertuples():
-        log.info("%s %-40s %-7s AUPRC %.3f precision %.3f recall %.3f", row.cell_type, row.method, row.level,
-                 row.auprc, row.precision, row.recall)
+        log.info(
+            "%s %-40s %-7s AUPRC %.3f precision %.3f recall %.3f",
+            row.cell_type,
+            row.method,
+            row.level,
+            row.auprc,
+            row.precision,
+            row.recall,
+        )
 
 
 # --- CRISPRi ------------------------------------------------------------------------------
 
 
-def crispri_tables(config: dict, crispri_path: str, genes_path: str, per_cell: dict[str, dict], out_tsv: str,
-                   out_md: str) -> None:
+def crispri_tables(
+    config: dict, crispri_path: str, genes_path: str, per_cell: dict[str, dict], out_tsv: str, out_md: str
+) -> None:
     """`tables/crispri`: the benchmark's pairs of each run cell type (`CellType`), scored by the
     seq2exp-soft mask, the MACS3 peak mask, DNase x contact and distance (see `crispri`).
     `per_cell`: cell -> dict(store_dir, soft_masks)."""
@@ -277,23 +382,39 @@ def crispri_tables(config: dict, crispri_path: str, genes_path: str, per_cell: d
         windows = GeneWindows(paths["store_dir"], cell)
         genes = pd.read_csv(genes_path, sep="\t")
         genes = genes[genes["gene_id"].isin(windows.gene_ids)]
-        located = crispri.pairs_in_windows(cell_pairs, genes, window["half_width"],
-                                           window["reverse_complement_minus_strand"])
-        log.info("%s: %d %s pairs, %d with a gene of ours, %d with the element in its window", crispri_path,
-                 len(cell_pairs), cell, crispri.match_genes(cell_pairs, genes).notna().sum(), len(located))
+        located = crispri.pairs_in_windows(
+            cell_pairs, genes, window["half_width"], window["reverse_complement_minus_strand"]
+        )
+        log.info(
+            "%s: %d %s pairs, %d with a gene of ours, %d with the element in its window",
+            crispri_path,
+            len(cell_pairs),
+            cell,
+            crispri.match_genes(cell_pairs, genes).notna().sum(),
+            len(located),
+        )
         with windows, open_masks(paths["soft_masks"]) as masks:
             check_mask_genes(masks, windows)
             scored[cell] = crispri.score_pairs(located, _crispri_tracks(windows, masks["mask"]), list(CRISPRI_TRACKS))
     if not scored:
-        raise ValueError(f"{crispri_path}: no pairs of the run's cell types {list(per_cell)}; its CellType column "
-                         f"holds {sorted(pairs['CellType'].unique())}")
+        raise ValueError(
+            f"{crispri_path}: no pairs of the run's cell types {list(per_cell)}; its CellType column "
+            f"holds {sorted(pairs['CellType'].unique())}"
+        )
     table = crispri.crispri_table(scored, [*CRISPRI_TRACKS, "distance"])
     write_tsv(table, out_tsv)
     _write_text(crispri.render_crispri_markdown(table), out_md)
     for row in table.to_dict("records"):
-        log.info("%s %-15s %-16s %5d pairs, %4d regulated: AUPRC %.3f, precision at recall 0.7 %.3f",
-                 row["cell_type"], row["pairs"], row["method"], row["n_pairs"], row["n_regulated"], row["auprc"],
-                 row["precision_at_recall_0.7"])
+        log.info(
+            "%s %-15s %-16s %5d pairs, %4d regulated: AUPRC %.3f, precision at recall 0.7 %.3f",
+            row["cell_type"],
+            row["pairs"],
+            row["method"],
+            row["n_pairs"],
+            row["n_regulated"],
+            row["auprc"],
+            row["precision_at_recall_0.7"],
+        )
 
 
 def _crispri_tracks(windows: GeneWindows, soft: StoredMask):
@@ -304,8 +425,11 @@ def _crispri_tracks(windows: GeneWindows, soft: StoredMask):
         row = row_of[gene_id]
         item = windows[row]
         signals = item["signals"].astype(np.float32)  # (H3K27ac, DNase, Hi-C)
-        return {SOFT_MODEL: soft[row], "macs3": item["peaks"].astype(np.float32),
-                "dnase x contact": signals[1] * signals[2]}
+        return {
+            SOFT_MODEL: soft[row],
+            "macs3": item["peaks"].astype(np.float32),
+            "dnase x contact": signals[1] * signals[2],
+        }
 
     return tracks
 
@@ -313,15 +437,24 @@ def _crispri_tracks(windows: GeneWindows, soft: StoredMask):
 # --- figures ------------------------------------------------------------------------------
 
 
-def model_figures(model: str, cell: str, predictions_path: str, metrics_path: str, out_scatter: str,
-                  out_curves: str) -> None:
+def model_figures(
+    model: str, cell: str, predictions_path: str, metrics_path: str, out_scatter: str, out_curves: str
+) -> None:
     predictions = pd.read_csv(predictions_path, sep="\t")
     plots.plot_predicted_vs_observed(predictions, f"{cell} / {model}: test genes", out_scatter)
     plots.plot_training_curves(metrics_path, f"{cell} / {model}: training", out_curves)
 
 
-def gene_track_figures(config: dict, cell: str, store_dir: str, genes_path: str, masks: dict[str, str],
-                       peaks_path: str, truth_bed: str | None, out_dir: str) -> None:
+def gene_track_figures(
+    config: dict,
+    cell: str,
+    store_dir: str,
+    genes_path: str,
+    masks: dict[str, str],
+    peaks_path: str,
+    truth_bed: str | None,
+    out_dir: str,
+) -> None:
     """For the first `evaluation.figure_genes` test genes (by expression), the input tracks, the
     learned masks, MACS3 peaks and (where known) the true elements."""
     window_cfg = config["window"]
@@ -330,7 +463,7 @@ def gene_track_figures(config: dict, cell: str, store_dir: str, genes_path: str,
     windows = GeneWindows(store_dir, cell)
     row_of = {g: i for i, g in enumerate(windows.gene_ids)}
     test = [g for g in genes.index[genes["split"] == "test"] if g in row_of]
-    chosen = sorted(test, key=lambda g: -windows.targets[row_of[g]])[:config["evaluation"]["figure_genes"]]
+    chosen = sorted(test, key=lambda g: -windows.targets[row_of[g]])[: config["evaluation"]["figure_genes"]]
     truth = discovery.read_truth_bed(truth_bed) if truth_bed else None
     peaks = read_narrowpeak(peaks_path)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
@@ -339,8 +472,13 @@ def gene_track_figures(config: dict, cell: str, store_dir: str, genes_path: str,
         opened = {name: track_mask(files.enter_context(open_masks(path))) for name, path in masks.items()}
         for gene_id in chosen:
             g, item = genes.loc[gene_id], windows[row_of[gene_id]]
-            window = discovery.Window(g["chrom"], int(g["tss"]), window_cfg["half_width"], g["strand"] == "-",
-                                      window_cfg["reverse_complement_minus_strand"])
+            window = discovery.Window(
+                g["chrom"],
+                int(g["tss"]),
+                window_cfg["half_width"],
+                g["strand"] == "-",
+                window_cfg["reverse_complement_minus_strand"],
+            )
             signals = item["signals"].astype(np.float32)
             panels = {"DNase": signals[1], "H3K27ac": signals[0], "Hi-C contact": signals[2]}
             panels.update({f"{name} mask": data[row_of[gene_id]] for name, data in opened.items()})
@@ -349,6 +487,11 @@ def gene_track_figures(config: dict, cell: str, store_dir: str, genes_path: str,
             if truth is not None:
                 own = window.overlapping(truth[truth["gene_id"] == gene_id])
                 regions = {"true elements": [(int(i) - hw, int(j) - hw) for i, j in zip(own["i"], own["j"])]}
-            plots.plot_gene_tracks(panels, f"{cell}: {g.get('gene_name', gene_id)} ({gene_id}, {g['chrom']}:{g['tss']:,}"
-                                   f" {g['strand']}); x: bp from the TSS in window order",
-                                   str(Path(out_dir) / f"{gene_id}.png"), regions=regions, x=np.arange(2 * hw) - hw)
+            plots.plot_gene_tracks(
+                panels,
+                f"{cell}: {g.get('gene_name', gene_id)} ({gene_id}, {g['chrom']}:{g['tss']:,}"
+                f" {g['strand']}); x: bp from the TSS in window order",
+                str(Path(out_dir) / f"{gene_id}.png"),
+                regions=regions,
+                x=np.arange(2 * hw) - hw,
+            )

@@ -154,8 +154,13 @@ class DownloadSettings:
     @classmethod
     def from_config(cls, config: dict) -> "DownloadSettings":
         section = config["downloads"]
-        return cls(section["lock_file"], section["published_checksums"], section["retries"],
-                   section["backoff_seconds"], section["timeout_seconds"])
+        return cls(
+            section["lock_file"],
+            section["published_checksums"],
+            section["retries"],
+            section["backoff_seconds"],
+            section["timeout_seconds"],
+        )
 
 
 @dataclass(frozen=True)
@@ -184,9 +189,17 @@ def download_jobs(config: dict) -> list[DownloadJob]:
     if unknown:
         raise ValueError(f"downloads.md5: {unknown} are not source keys; expected some of {sorted(all_keys)}")
     res = config["resources_dir"]
-    return [DownloadJob(s.key, s.location, archive_path(s, res) if s.member else s.path, published.get(s.key),
-                        "zip" if s.member else s.kind)
-            for s in configured_sources(config) if s.is_url]
+    return [
+        DownloadJob(
+            s.key,
+            s.location,
+            archive_path(s, res) if s.member else s.path,
+            published.get(s.key),
+            "zip" if s.member else s.kind,
+        )
+        for s in configured_sources(config)
+        if s.is_url
+    ]
 
 
 class _Partial:
@@ -225,8 +238,13 @@ class _Partial:
             path.unlink(missing_ok=True)
 
 
-def download(url: str, destination: str, settings: DownloadSettings = DownloadSettings(),
-             md5: str | None = None, kind: str | None = None) -> Fingerprint:
+def download(
+    url: str,
+    destination: str,
+    settings: DownloadSettings = DownloadSettings(),
+    md5: str | None = None,
+    kind: str | None = None,
+) -> Fingerprint:
     """Download `url` to `destination`, checked, or raise DownloadError and leave nothing there.
 
     The body streams into a partial file beside `destination`; transient failures are retried
@@ -249,8 +267,11 @@ def download(url: str, destination: str, settings: DownloadSettings = DownloadSe
             length_declared = _fetch(url, partial, settings)
             problem = format_problem(str(partial.path), kind)
             if problem:
-                lock_note = (f"; {locked.origin} records this URL: delete that line if it was recorded from a bad "
-                             "download" if locked else "")
+                lock_note = (
+                    f"; {locked.origin} records this URL: delete that line if it was recorded from a bad download"
+                    if locked
+                    else ""
+                )
                 raise DownloadError(f"{url}: {problem}. Nothing was written to {destination}{lock_note}")
             actual = Fingerprint(md5sum(str(partial.path)), partial.size(), "downloaded")
             _check(url, destination, expected or locked, actual)
@@ -266,10 +287,15 @@ def download(url: str, destination: str, settings: DownloadSettings = DownloadSe
         record_lock(settings.lock_file, url, actual, verified_by)
         log.info("%s: recorded %d bytes, md5 %s in %s", url, actual.size, actual.md5, settings.lock_file)
         if verified_by == UNVERIFIED:
-            log.warning("%s: the server declared no length and publishes no md5, so nothing shows that the %d "
-                        "bytes received are the whole file; %s marks it %s. Compare its size with the source's, "
-                        "or delete its line and the file to download it again", url,
-                        actual.size, settings.lock_file, UNVERIFIED)
+            log.warning(
+                "%s: the server declared no length and publishes no md5, so nothing shows that the %d "
+                "bytes received are the whole file; %s marks it %s. Compare its size with the source's, "
+                "or delete its line and the file to download it again",
+                url,
+                actual.size,
+                settings.lock_file,
+                UNVERIFIED,
+            )
     return actual
 
 
@@ -283,8 +309,10 @@ def _sole_download_in(folder: Path, url: str):
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise DownloadError(f"{url}: another job is downloading into {folder} (a run in another working "
-                                "directory sharing resources_dir?); rerun when it has finished") from None
+            raise DownloadError(
+                f"{url}: another job is downloading into {folder} (a run in another working "
+                "directory sharing resources_dir?); rerun when it has finished"
+            ) from None
         yield
     finally:
         os.close(handle)
@@ -299,9 +327,11 @@ def _check(url: str, destination: str, expected: Fingerprint | None, actual: Fin
     if expected.md5 != actual.md5:
         problems.append(f"md5 {actual.md5}, expected {expected.md5}")
     if problems:
-        raise DownloadError(f"{url} (for {destination}): {'; '.join(problems)} (expected values from "
-                            f"{expected.origin}). Nothing was written to {destination}. If the file was "
-                            "replaced upstream on purpose, update or remove its expected values.")
+        raise DownloadError(
+            f"{url} (for {destination}): {'; '.join(problems)} (expected values from "
+            f"{expected.origin}). Nothing was written to {destination}. If the file was "
+            "replaced upstream on purpose, update or remove its expected values."
+        )
 
 
 def _fetch(url: str, partial: _Partial, settings: DownloadSettings) -> bool:
@@ -320,7 +350,8 @@ def _fetch(url: str, partial: _Partial, settings: DownloadSettings) -> bool:
                 raise DownloadInterrupted(
                     f"{url}: {error}; gave up after {failures + 1} tries without progress. The "
                     f"{partial.size()} bytes received are kept in {partial.path}; the next run resumes "
-                    "from there") from None
+                    "from there"
+                ) from None
             delay = settings.backoff_seconds * 2**failures
             failures += 1
             log.warning("%s: %s; retry %d of %d in %.1f s", url, error, failures, settings.retries, delay)
@@ -353,8 +384,10 @@ def _transfer(url: str, partial: _Partial, settings: DownloadSettings) -> bool:
         resumed = offset > 0 and response.status == 206
         if resumed and not response.headers.get("Content-Range", "").startswith(f"bytes {offset}-"):
             partial.discard()
-            raise _TransientError(f"asked to resume at byte {offset}, the server sent "
-                                  f"{response.headers.get('Content-Range')!r}; starting again")
+            raise _TransientError(
+                f"asked to resume at byte {offset}, the server sent "
+                f"{response.headers.get('Content-Range')!r}; starting again"
+            )
         if not resumed:
             offset = 0
             _reject_html_type(url, response.headers.get("Content-Type", ""))
@@ -362,8 +395,7 @@ def _transfer(url: str, partial: _Partial, settings: DownloadSettings) -> bool:
         length = response.headers.get("Content-Length")
         written = _stream(response, partial.path, "ab" if resumed else "wb", settings.chunk_size)
     if length is not None and written != int(length):
-        raise _TransientError(f"body ended after {offset + written} of {offset + int(length)} bytes "
-                              "(Content-Length)")
+        raise _TransientError(f"body ended after {offset + written} of {offset + int(length)} bytes (Content-Length)")
     return length is not None
 
 
@@ -374,8 +406,9 @@ def _stream(response, path: Path, mode: str, chunk_size: int) -> int:
             try:
                 block = response.read(chunk_size)
             except (http.client.HTTPException, OSError) as error:
-                raise _TransientError(f"connection lost after {written} bytes of this request "
-                                      f"({type(error).__name__})") from None
+                raise _TransientError(
+                    f"connection lost after {written} bytes of this request ({type(error).__name__})"
+                ) from None
             if not block:
                 return written
             out.write(block)
@@ -384,8 +417,10 @@ def _stream(response, path: Path, mode: str, chunk_size: int) -> int:
 
 def _reject_html_type(url: str, content_type: str) -> None:
     if content_type.split(";")[0].strip().lower() == "text/html":
-        raise DownloadError(f"{url}: the server sent an HTML page (Content-Type {content_type}) instead of "
-                            "the file: an error or login page")
+        raise DownloadError(
+            f"{url}: the server sent an HTML page (Content-Type {content_type}) instead of "
+            "the file: an error or login page"
+        )
 
 
 # --- what a downloaded file must look like -----------------------------------------------------
@@ -420,8 +455,10 @@ def format_problem(path: str, kind: str | None) -> str | None:
     if kind == "zip":
         return _zip_problem(path, head)
     if kind not in TEXT_KINDS:
-        raise ValueError(f"no format check for sources of kind {kind!r}; expected one of "
-                         f"{sorted(TEXT_KINDS | {'bigwig', 'hic', 'zip'})}")
+        raise ValueError(
+            f"no format check for sources of kind {kind!r}; expected one of "
+            f"{sorted(TEXT_KINDS | {'bigwig', 'hic', 'zip'})}"
+        )
     if head[:2] == b"\x1f\x8b":
         try:
             head = _gunzip_whole(path)
@@ -447,8 +484,11 @@ def discard_bad_download(source: Source, lock_file: str | None) -> str | None:
         return None
     os.unlink(source.path)
     locked = read_lock(lock_file).get(source.location)
-    lock_note = (f"; {locked.origin} records this URL: delete that line before the next run, which downloads it "
-                 "again" if locked else "; the next run downloads it again")
+    lock_note = (
+        f"; {locked.origin} records this URL: delete that line before the next run, which downloads it again"
+        if locked
+        else "; the next run downloads it again"
+    )
     return f"the downloaded {source.path} is no {source.kind} file ({problem}): removed it{lock_note}"
 
 
@@ -481,8 +521,10 @@ def _bigwig_problem(path: str, head: bytes) -> str | None:
             handle.seek(offset)
             block = handle.read(4)
             if len(block) < 4 or struct.unpack(order + "I", block)[0] != RTREE_MAGIC:
-                return (f"a bigWig cut short: its header places an index at byte {offset}, the file has {size} "
-                        "bytes there without it")
+                return (
+                    f"a bigWig cut short: its header places an index at byte {offset}, the file has {size} "
+                    "bytes there without it"
+                )
     return None
 
 
@@ -536,9 +578,11 @@ def _refusal(url: str, status: int, reason: str) -> str:
     if status in (401, 403) and is_4dn(url):
         if all(os.environ.get(name) for name in FOURDN_KEY_VARIABLES):
             return message + f": 4DN refused the access key in {FOURDN_KEY_VARIABLES[0]}; check it and its secret"
-        return message + (": 4DN serves this file only with an access key. Create one in your 4DN profile "
-                          f"and export {FOURDN_KEY_VARIABLES[0]} and {FOURDN_KEY_VARIABLES[1]}, or download "
-                          "the file yourself and point its source at the local copy (config/README.md)")
+        return message + (
+            ": 4DN serves this file only with an access key. Create one in your 4DN profile "
+            f"and export {FOURDN_KEY_VARIABLES[0]} and {FOURDN_KEY_VARIABLES[1]}, or download "
+            "the file yourself and point its source at the local copy (config/README.md)"
+        )
     return message
 
 
@@ -553,19 +597,31 @@ def published_fingerprint(url: str, settings: DownloadSettings = DownloadSetting
     if lookup is None:
         return None
     portal, metadata_url, parse = lookup
-    request = urllib.request.Request(metadata_url, headers={"User-Agent": "seq2exp-pipeline",
-                                                            "Accept": "application/json"})
+    request = urllib.request.Request(
+        metadata_url, headers={"User-Agent": "seq2exp-pipeline", "Accept": "application/json"}
+    )
     _add_credentials(request, metadata_url)
     try:
         with urllib.request.urlopen(request, timeout=settings.timeout_seconds) as response:
             md5, size = parse(response.read().decode(), _name_in_url(url))
     except (OSError, http.client.HTTPException, ValueError, KeyError, TypeError) as error:
-        log.warning("%s: no checksum from %s metadata %s (%s: %s); checking against the lock file instead",
-                    url, portal, metadata_url, type(error).__name__, error)
+        log.warning(
+            "%s: no checksum from %s metadata %s (%s: %s); checking against the lock file instead",
+            url,
+            portal,
+            metadata_url,
+            type(error).__name__,
+            error,
+        )
         return None
     if not MD5_PATTERN.match(md5.lower()):
-        log.warning("%s: %s metadata %s gives %r, not an md5; checking against the lock file instead",
-                    url, portal, metadata_url, md5)
+        log.warning(
+            "%s: %s metadata %s gives %r, not an md5; checking against the lock file instead",
+            url,
+            portal,
+            metadata_url,
+            md5,
+        )
         return None
     return Fingerprint(md5.lower(), size, f"{portal} metadata {metadata_url}")
 
@@ -622,16 +678,20 @@ def read_lock(path: str | None) -> dict[str, Fingerprint]:
     if not path or not os.path.exists(path):
         return {}
     with open(path) as handle:
-        rows = [(number, line.rstrip("\n").split("\t")) for number, line in enumerate(handle, 1)
-                if line.strip() and not line.startswith("#")]
+        rows = [
+            (number, line.rstrip("\n").split("\t"))
+            for number, line in enumerate(handle, 1)
+            if line.strip() and not line.startswith("#")
+        ]
     if rows and tuple(rows[0][1]) != LOCK_COLUMNS:
         raise ValueError(f"{path}: expected the header columns {LOCK_COLUMNS}, found {tuple(rows[0][1])}")
     table = {}
     for number, row in rows[1:]:
         if len(row) != len(LOCK_COLUMNS) or not row[1].isdigit() or not MD5_PATTERN.match(row[2]):
             raise ValueError(f"{path}: line {number} is not 'url<TAB>bytes<TAB>md5<TAB>verified_by': {row}")
-        table.setdefault(row[0], Fingerprint(row[2], int(row[1]), f"{path} line {number} (recorded at its first "
-                                                                  f"download, {row[3]})"))
+        table.setdefault(
+            row[0], Fingerprint(row[2], int(row[1]), f"{path} line {number} (recorded at its first download, {row[3]})")
+        )
     return table
 
 
@@ -646,8 +706,11 @@ def record_lock(path: str, url: str, fingerprint: Fingerprint, verified_by: str)
         if any(line.split("\t", 1)[0] == url for line in present.splitlines()):
             return
         if not present:
-            handle.write("# Sizes and md5s measured at each URL's first download; later downloads must match.\n"
-                         + "\t".join(LOCK_COLUMNS) + "\n")
+            handle.write(
+                "# Sizes and md5s measured at each URL's first download; later downloads must match.\n"
+                + "\t".join(LOCK_COLUMNS)
+                + "\n"
+            )
         handle.write(f"{url}\t{fingerprint.size}\t{fingerprint.md5}\t{verified_by}\n")
 
 
@@ -680,4 +743,3 @@ def prepare_fasta(source: str, fasta: str) -> None:
         finally:
             if os.path.exists(tmp + ".fai"):
                 os.unlink(tmp + ".fai")
-

@@ -31,8 +31,7 @@ import pandas as pd
 import pyfaidx
 
 from .files import atomic_output, write_checksum
-from .genome import (genome_sizes, interval_mask, merged_intervals, reverse_complement_codes, window_bounds,
-                     window_codes)
+from .genome import genome_sizes, interval_mask, merged_intervals, reverse_complement_codes, window_bounds, window_codes
 from .jobs import feature_columns
 from .signals import Track
 
@@ -50,8 +49,7 @@ def _atomic_h5(path: str, fill) -> None:
 
 
 def _per_gene(handle, name, shape, dtype, **options):
-    return handle.create_dataset(name, shape=shape, dtype=dtype, chunks=(1, *shape[1:]), track_times=False,
-                                 **options)
+    return handle.create_dataset(name, shape=shape, dtype=dtype, chunks=(1, *shape[1:]), track_times=False, **options)
 
 
 def _small(handle, name, data) -> None:
@@ -116,8 +114,15 @@ def rows_in_order(compute, n: int, workers: int, batch: int = 16):
         _ROW = None
 
 
-def build_sequence_store(path: str, genes: pd.DataFrame, fasta_path: str, blacklist: pd.DataFrame,
-                         half_width: int, reverse_minus: bool, workers: int = 1) -> None:
+def build_sequence_store(
+    path: str,
+    genes: pd.DataFrame,
+    fasta_path: str,
+    blacklist: pd.DataFrame,
+    half_width: int,
+    reverse_minus: bool,
+    workers: int = 1,
+) -> None:
     """DNA codes and the blacklist mask of every gene's window (shared by all cell types). The
     blacklist mask marks every position the mask may never select: blacklisted bases and the
     padding beyond chromosome ends. `workers` processes read the windows."""
@@ -134,8 +139,10 @@ def build_sequence_store(path: str, genes: pd.DataFrame, fasta_path: str, blackl
         never = interval_mask(merged, g.chrom, start, end)
         positions = np.arange(start, end)
         never |= (positions < 0) | (positions >= len(fasta.get()[g.chrom]))  # padding is no genome to select
-        return (reverse_complement_codes(codes) if (minus and reverse_minus) else codes,
-                np.packbits(_orient(never, minus, reverse_minus)))
+        return (
+            reverse_complement_codes(codes) if (minus and reverse_minus) else codes,
+            np.packbits(_orient(never, minus, reverse_minus)),
+        )
 
     def fill(handle):
         handle.attrs.update(half_width=half_width, reverse_complement_minus_strand=reverse_minus)
@@ -148,9 +155,19 @@ def build_sequence_store(path: str, genes: pd.DataFrame, fasta_path: str, blackl
     _atomic_h5(path, fill)
 
 
-def build_cell_store(path: str, genes: pd.DataFrame, feature_columns: list, dnase_path: str,
-                     h3k27ac_path: str, hic_contact, peaks: pd.DataFrame, half_width: int,
-                     reverse_minus: bool, workers: int = 1, hic_recipe: str | None = None) -> None:
+def build_cell_store(
+    path: str,
+    genes: pd.DataFrame,
+    feature_columns: list,
+    dnase_path: str,
+    h3k27ac_path: str,
+    hic_contact,
+    peaks: pd.DataFrame,
+    half_width: int,
+    reverse_minus: bool,
+    workers: int = 1,
+    hic_recipe: str | None = None,
+) -> None:
     """Signals, Hi-C contact, peak mask, target and features of one cell type.
 
     `genes` carries `target` and the `feature_columns` (model order);
@@ -180,8 +197,12 @@ def build_cell_store(path: str, genes: pd.DataFrame, feature_columns: list, dnas
 
     def fill(handle):
         nonlocal clipped, gaps
-        handle.attrs.update(half_width=half_width, reverse_complement_minus_strand=reverse_minus,
-                            channels=list(SIGNAL_CHANNELS), feature_columns=list(features))
+        handle.attrs.update(
+            half_width=half_width,
+            reverse_complement_minus_strand=reverse_minus,
+            channels=list(SIGNAL_CHANNELS),
+            feature_columns=list(features),
+        )
         if hic_recipe:
             handle.attrs["hic_recipe"] = hic_recipe
         _small(handle, "gene_id", genes["gene_id"].to_numpy().astype("S"))
@@ -208,8 +229,10 @@ def _rows_of(gene_ids: np.ndarray, shared_ids: np.ndarray, cell_path: str, seque
     """The row of each of a cell type's genes in the shared sequence store."""
     row_of = pd.Index(shared_ids).get_indexer(gene_ids)
     if (row_of < 0).any():
-        raise ValueError(f"{cell_path}: {int((row_of < 0).sum())} genes (e.g. {gene_ids[row_of < 0][0]}) are not "
-                         f"in {sequence_path}; rebuild the store")
+        raise ValueError(
+            f"{cell_path}: {int((row_of < 0).sum())} genes (e.g. {gene_ids[row_of < 0][0]}) are not "
+            f"in {sequence_path}; rebuild the store"
+        )
     return row_of
 
 
@@ -226,8 +249,9 @@ class GeneWindows:
         self.cell_path = str(Path(store_dir) / f"{cell_type}.h5")
         with h5py.File(self.sequence_path, "r") as seq, h5py.File(self.cell_path, "r") as cell:
             self.gene_ids = cell["gene_id"][:].astype(str)
-            self._sequence_rows = _rows_of(self.gene_ids, seq["gene_id"][:].astype(str), self.cell_path,
-                                           self.sequence_path)
+            self._sequence_rows = _rows_of(
+                self.gene_ids, seq["gene_id"][:].astype(str), self.cell_path, self.sequence_path
+            )
             self.length = 2 * int(seq.attrs["half_width"])
             self.reverse_complement_minus_strand = bool(seq.attrs["reverse_complement_minus_strand"])
             self.features = cell["features"][:]
@@ -240,8 +264,11 @@ class GeneWindows:
 
     def _open_datasets(self):
         seq, cell = h5py.File(self.sequence_path, "r"), h5py.File(self.cell_path, "r")
-        return {name: (handle[name], handle[name].dtype, handle[name].chunks)
-                for handle, names in ((seq, ("dna", "blacklist")), (cell, ("signals", "peaks"))) for name in names}
+        return {
+            name: (handle[name], handle[name].dtype, handle[name].chunks)
+            for handle, names in ((seq, ("dna", "blacklist")), (cell, ("signals", "peaks")))
+            for name in names
+        }
 
     def _chunk(self, name: str, i: int) -> np.ndarray:
         """One gene's chunk as stored: a raw read into a fresh array, without HDF5's selection
@@ -284,20 +311,32 @@ class GeneWindows:
 # --- the stage ----------------------------------------------------------------------------
 
 
-def build_sequence_stage(config: dict, genes_path: str, fasta_path: str, blacklist_path: str, out_h5: str,
-                         workers: int = 1) -> None:
+def build_sequence_stage(
+    config: dict, genes_path: str, fasta_path: str, blacklist_path: str, out_h5: str, workers: int = 1
+) -> None:
     from .genes import read_blacklist
 
     genes = pd.read_csv(genes_path, sep="\t")
     blacklist = read_blacklist(blacklist_path, genome_sizes(fasta_path))
     window = config["window"]
-    build_sequence_store(out_h5, genes, fasta_path, blacklist, window["half_width"],
-                         window["reverse_complement_minus_strand"], workers)
+    build_sequence_store(
+        out_h5, genes, fasta_path, blacklist, window["half_width"], window["reverse_complement_minus_strand"], workers
+    )
 
 
-def build_cell_stage(config: dict, genes_path: str, targets_path: str, promoter_path: str, dnase_path: str,
-                     h3k27ac_path: str, contacts_path: str, peaks_path: str, out_h5: str, out_table: str,
-                     workers: int = 1) -> None:
+def build_cell_stage(
+    config: dict,
+    genes_path: str,
+    targets_path: str,
+    promoter_path: str,
+    dnase_path: str,
+    h3k27ac_path: str,
+    contacts_path: str,
+    peaks_path: str,
+    out_h5: str,
+    out_table: str,
+    workers: int = 1,
+) -> None:
     """One cell type's store file, and its per-gene table (target, features, QC); `workers`
     processes read the windows."""
     from .files import write_tsv
@@ -307,29 +346,45 @@ def build_cell_stage(config: dict, genes_path: str, targets_path: str, promoter_
 
     half_width = config["window"]["half_width"]
     resolution = config["hic"]["resolution"]
-    genes = (pd.read_csv(genes_path, sep="\t")
-             .merge(pd.read_csv(targets_path, sep="\t")[["gene_id", "target"]], on="gene_id", how="left")
-             .merge(pd.read_csv(promoter_path, sep="\t")[["gene_id", "promoter_activity"]], on="gene_id", how="left"))
+    genes = (
+        pd.read_csv(genes_path, sep="\t")
+        .merge(pd.read_csv(targets_path, sep="\t")[["gene_id", "target"]], on="gene_id", how="left")
+        .merge(pd.read_csv(promoter_path, sep="\t")[["gene_id", "promoter_activity"]], on="gene_id", how="left")
+    )
     missing = genes[["target", "promoter_activity"]].isna().any(axis=1)
     if missing.any():
-        raise ValueError(f"{targets_path} / {promoter_path}: no target or promoter activity for "
-                         f"{int(missing.sum())} genes, e.g. {genes.loc[missing, 'gene_id'].iloc[0]}")
+        raise ValueError(
+            f"{targets_path} / {promoter_path}: no target or promoter activity for "
+            f"{int(missing.sum())} genes, e.g. {genes.loc[missing, 'gene_id'].iloc[0]}"
+        )
     contacts = pd.read_csv(contacts_path, sep="\t")
     profiles = dict(tuple(contacts.groupby("gene_id", sort=False)))
     peaks = read_narrowpeak(peaks_path)
-    to_genome = {f: g for g, f in match_chromosomes(genes["chrom"].unique(), peaks["chrom"].unique(),
-                                                    peaks_path).items()}
+    to_genome = {
+        f: g for g, f in match_chromosomes(genes["chrom"].unique(), peaks["chrom"].unique(), peaks_path).items()
+    }
     peaks = peaks.assign(chrom=peaks["chrom"].map(to_genome)).dropna(subset=["chrom"])
 
     def hic_channel(gene):
         return per_base_contact(profiles[gene.gene_id], gene.tss, half_width, resolution)
 
-    build_cell_store(out_h5, genes, feature_columns(config), dnase_path, h3k27ac_path, hic_channel, peaks,
-                     half_width, config["window"]["reverse_complement_minus_strand"], workers,
-                     hic_recipe=config["hic"]["recipe"])
+    build_cell_store(
+        out_h5,
+        genes,
+        feature_columns(config),
+        dnase_path,
+        h3k27ac_path,
+        hic_channel,
+        peaks,
+        half_width,
+        config["window"]["reverse_complement_minus_strand"],
+        workers,
+        hic_recipe=config["hic"]["recipe"],
+    )
     qc = contacts.groupby("gene_id", sort=False)[["hic_contact"]].apply(missing_fraction)
     table = genes[["gene_id", "target", *feature_columns(config)]].assign(
-        frac_hic_missing=genes["gene_id"].map(qc).to_numpy())
+        frac_hic_missing=genes["gene_id"].map(qc).to_numpy()
+    )
     write_tsv(table, out_table)
 
 
@@ -339,7 +394,8 @@ def combined_gene_table(genes_path: str, cell_tables: dict[str, str], peak_table
     for cell, path in cell_tables.items():
         table = pd.read_csv(path, sep="\t")[["gene_id", "target", "promoter_activity", "frac_hic_missing"]]
         peaks = pd.read_csv(peak_tables[cell], sep="\t")[["gene_id", "mask_ratio"]].rename(
-            columns={"mask_ratio": "peak_mask_ratio"})
+            columns={"mask_ratio": "peak_mask_ratio"}
+        )
         table = table.merge(peaks, on="gene_id", how="left").set_index("gene_id").add_suffix(f"_{cell}")
         genes = genes.join(table, on="gene_id")
     return genes

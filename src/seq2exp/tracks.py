@@ -32,8 +32,10 @@ def _check_inputs(genes: pd.DataFrame, masks, half_width: int, chrom_sizes: dict
     if missing:
         raise ValueError(f"mask tracks: gene table lacks column(s) {missing}; it has {list(genes.columns)}")
     if masks.shape != (len(genes), 2 * half_width):
-        raise ValueError(f"mask tracks: masks have shape {masks.shape}; expected (genes, 2 x half_width) = "
-                         f"({len(genes)}, {2 * half_width})")
+        raise ValueError(
+            f"mask tracks: masks have shape {masks.shape}; expected (genes, 2 x half_width) = "
+            f"({len(genes)}, {2 * half_width})"
+        )
     bad_strand = sorted(set(genes["strand"]) - {"+", "-"})
     if bad_strand:
         raise ValueError(f"mask tracks: strand must be '+' or '-'; the gene table has {bad_strand}")
@@ -49,8 +51,9 @@ def _gene_mask(genes: pd.DataFrame, masks, row: int, reverse_minus: bool) -> np.
     return to_genome_orientation(mask, genes["strand"].iat[row], reverse_minus)
 
 
-def _max_blocks(genes: pd.DataFrame, masks, rows: np.ndarray, half_width: int, reverse_minus: bool,
-                chrom_size: int, block_size: int):
+def _max_blocks(
+    genes: pd.DataFrame, masks, rows: np.ndarray, half_width: int, reverse_minus: bool, chrom_size: int, block_size: int
+):
     """(block start, values) over one chromosome's covered span: the max of the overlapping windows,
     NaN where no window reaches. `rows` are the chromosome's genes in order of window start."""
     starts = genes["tss"].to_numpy()[rows] - half_width
@@ -84,15 +87,26 @@ def _add_block(bw, chrom: str, block_start: int, block: np.ndarray) -> None:
     covered = ~np.isnan(block)
     if 3 * len(starts) <= np.count_nonzero(covered):
         if len(starts):
-            bw.addEntries([chrom] * len(starts), (starts + block_start).tolist(), ends=(ends + block_start).tolist(),
-                          values=values.astype(np.float64).tolist())
+            bw.addEntries(
+                [chrom] * len(starts),
+                (starts + block_start).tolist(),
+                ends=(ends + block_start).tolist(),
+                values=values.astype(np.float64).tolist(),
+            )
         return
     for start, end in zip(*true_runs(covered)):
         bw.addEntries(chrom, int(block_start + start), values=block[start:end].astype(np.float64), span=1, step=1)
 
 
-def write_mask_bigwig(genes: pd.DataFrame, masks, half_width: int, reverse_minus: bool,
-                      chrom_sizes: dict[str, int], path: str, block_size: int = BIGWIG_BLOCK) -> str:
+def write_mask_bigwig(
+    genes: pd.DataFrame,
+    masks,
+    half_width: int,
+    reverse_minus: bool,
+    chrom_sizes: dict[str, int],
+    path: str,
+    block_size: int = BIGWIG_BLOCK,
+) -> str:
     """bigWig of the soft mask in genome orientation: windows that overlap are combined by max,
     bases no window covers have no data. The header lists `chrom_sizes` in its order."""
     import pyBigWig
@@ -114,8 +128,9 @@ def write_mask_bigwig(genes: pd.DataFrame, masks, half_width: int, reverse_minus
     return path
 
 
-def _gene_elements(mask: np.ndarray, window_start: int, chrom_size: int, threshold: float,
-                   min_length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _gene_elements(
+    mask: np.ndarray, window_start: int, chrom_size: int, threshold: float, min_length: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(genome starts, genome ends, mean mask) of the runs of mask >= threshold inside the chromosome."""
     selected = mask >= threshold
     selected[: max(0, -window_start)] = False
@@ -133,8 +148,15 @@ def _sorted_bed(elements: pd.DataFrame) -> pd.DataFrame:
     return elements.sort_values(["chrom", "start", "end", "name"], kind="stable").reset_index(drop=True)
 
 
-def mask_elements(genes: pd.DataFrame, masks, half_width: int, reverse_minus: bool,
-                  chrom_sizes: dict[str, int], threshold: float = 0.5, min_length: int = 1) -> pd.DataFrame:
+def mask_elements(
+    genes: pd.DataFrame,
+    masks,
+    half_width: int,
+    reverse_minus: bool,
+    chrom_sizes: dict[str, int],
+    threshold: float = 0.5,
+    min_length: int = 1,
+) -> pd.DataFrame:
     """BED records, one per gene and element: a maximal run of window positions with
     mask >= threshold (as the hard mask selects soft >= 0.5), at least `min_length` bases after
     padding is cut off, in genome coordinates.
@@ -154,13 +176,24 @@ def mask_elements(genes: pd.DataFrame, masks, half_width: int, reverse_minus: bo
     for row in range(len(genes)):
         chrom = genes["chrom"].iat[row]
         window_start, _ = window_bounds(int(genes["tss"].iat[row]), half_width)
-        starts, ends, means = _gene_elements(_gene_mask(genes, masks, row, reverse_minus), window_start,
-                                             chrom_sizes[chrom], threshold, min_length)
-        records.append(pd.DataFrame({
-            "chrom": chrom, "start": starts, "end": ends, "name": names.iat[row],
-            "score": np.clip(np.rint(means * 1000), 0, 1000).astype(np.int64),
-            "strand": genes["strand"].iat[row], "gene_id": genes["gene_id"].iat[row], "mean_mask": means,
-        }, columns=BED_COLUMNS))
+        starts, ends, means = _gene_elements(
+            _gene_mask(genes, masks, row, reverse_minus), window_start, chrom_sizes[chrom], threshold, min_length
+        )
+        records.append(
+            pd.DataFrame(
+                {
+                    "chrom": chrom,
+                    "start": starts,
+                    "end": ends,
+                    "name": names.iat[row],
+                    "score": np.clip(np.rint(means * 1000), 0, 1000).astype(np.int64),
+                    "strand": genes["strand"].iat[row],
+                    "gene_id": genes["gene_id"].iat[row],
+                    "mean_mask": means,
+                },
+                columns=BED_COLUMNS,
+            )
+        )
     elements = pd.concat(records, ignore_index=True) if records else pd.DataFrame(columns=BED_COLUMNS)
     return _sorted_bed(elements)
 
@@ -173,6 +206,5 @@ def write_mask_bed(elements: pd.DataFrame, path: str) -> str:
     with atomic_output(path) as tmp:
         with open(tmp, "w") as out:
             out.write("#" + "\t".join(BED_COLUMNS) + "\n")
-            _sorted_bed(elements[BED_COLUMNS]).to_csv(out, sep="\t", header=False, index=False,
-                                                      float_format="%.6g")
+            _sorted_bed(elements[BED_COLUMNS]).to_csv(out, sep="\t", header=False, index=False, float_format="%.6g")
     return path

@@ -30,12 +30,11 @@ import torch.nn.functional as F
 from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
 from lightning.pytorch.utilities import move_data_to_device, rank_zero_only
 
-from .batches import (BatchMaker, FeatureScaling, IndexedWindows, MaskSource, check_channel_order,
-                      split_indices)
+from .batches import BatchMaker, FeatureScaling, IndexedWindows, MaskSource, check_channel_order, split_indices
 from .config import training_settings
+from .files import atomic_output, read_checksum, sha256sum, write_tsv
 from .jobs import MODEL_SPECS, model_options
 from .masks import MaskWriter
-from .files import atomic_output, read_checksum, sha256sum, write_tsv
 from .models import build_model, rc_averaged_predict, reverse_complement_sample, tune_allocator
 from .models.seq2exp import ModelOutput, Seq2Exp, central_slice, force_mask
 from .store import GeneWindows
@@ -46,8 +45,9 @@ log = logging.getLogger(__name__)
 # --- schedule and module -------------------------------------------------------------------
 
 
-def warmup_cosine(step: int, lr: float, warmup_steps: int, warmup_start_lr: float, min_lr: float,
-                  max_steps: int) -> float:
+def warmup_cosine(
+    step: int, lr: float, warmup_steps: int, warmup_start_lr: float, min_lr: float, max_steps: int
+) -> float:
     """Linear warm-up from `warmup_start_lr` to `lr`, then a cosine down to `min_lr` at `max_steps`."""
     if step < warmup_steps:
         return warmup_start_lr + (lr - warmup_start_lr) * step / warmup_steps
@@ -104,10 +104,16 @@ class ExpressionModule(L.LightningModule):
 
     def configure_optimizers(self):
         t = self.training_cfg
-        optimizer = torch.optim.AdamW(self.parameters(), lr=t["lr"], weight_decay=t["weight_decay"],
-                                      betas=tuple(t["betas"]))
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(
-            step, t["lr"], t["warmup_steps"], t["warmup_start_lr"], t["min_lr"], t["max_steps"]) / t["lr"])
+        optimizer = torch.optim.AdamW(
+            self.parameters(), lr=t["lr"], weight_decay=t["weight_decay"], betas=tuple(t["betas"])
+        )
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer,
+            lambda step: (
+                warmup_cosine(step, t["lr"], t["warmup_steps"], t["warmup_start_lr"], t["min_lr"], t["max_steps"])
+                / t["lr"]
+            ),
+        )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
 
@@ -139,8 +145,13 @@ def changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
 
 def code_version() -> str:
     try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], capture_output=True, text=True,
-                             cwd=Path(__file__).parent, timeout=10)
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--tags"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            timeout=10,
+        )
         if out.returncode == 0:
             return out.stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
@@ -150,22 +161,32 @@ def code_version() -> str:
     return f"seq2exp {version('seq2exp')}"
 
 
-def make_manifest(config: dict, model: str, cell: str, store_dir: str, genes: pd.DataFrame,
-                  extra_inputs: dict[str, str]) -> dict:
+def make_manifest(
+    config: dict, model: str, cell: str, store_dir: str, genes: pd.DataFrame, extra_inputs: dict[str, str]
+) -> dict:
     """The job's manifest; its split is that of the gene table the job read, never the config's."""
     split = {part: sorted(genes.loc[genes["split"] == part, "gene_id"]) for part in ("valid", "test")}
     settings = training_settings(config, model)
     return {
-        "model": model, "cell_type": cell, "seed": config["training"]["seed"],
-        "config_hash": config_hash(settings), "settings": settings,
+        "model": model,
+        "cell_type": cell,
+        "seed": config["training"]["seed"],
+        "config_hash": config_hash(settings),
+        "settings": settings,
         "split_hash": hashlib.sha256(json.dumps(split).encode()).hexdigest()[:16],
-        "split": {**{part: sorted(genes.loc[genes["split"] == part, "chrom"].unique()) for part in ("valid", "test")},
-                  **{f"n_{part}": int((genes["split"] == part).sum()) for part in ("train", "valid", "test")}},
+        "split": {
+            **{part: sorted(genes.loc[genes["split"] == part, "chrom"].unique()) for part in ("valid", "test")},
+            **{f"n_{part}": int((genes["split"] == part).sum()) for part in ("train", "valid", "test")},
+        },
         "store_checksum": {name: read_checksum(str(Path(store_dir) / name)) for name in ("sequence.h5", f"{cell}.h5")},
         "inputs_checksum": {k: sha256sum(v) for k, v in extra_inputs.items()},
         "code_version": code_version(),
-        "config": {"model": model_options(config, model), "training": config["training"],
-                   "window": config["window"], "target": config.get("target")},
+        "config": {
+            "model": model_options(config, model),
+            "training": config["training"],
+            "window": config["window"],
+            "target": config.get("target"),
+        },
     }
 
 
@@ -187,8 +208,12 @@ def resume_checkpoint(work: Path, manifest: dict) -> tuple[str | None, list[int]
             differs[differs.index("config_hash")] = f"config_hash ({', '.join(keys)})"
         stale = work.with_name(f"work.stale-{time.strftime('%Y%m%dT%H%M%S')}")
         work.rename(stale)
-        log.warning("%s: not resuming, the job's %s changed; training starts afresh (the old work folder is "
-                    "now %s)", last, "; ".join(differs), stale)
+        log.warning(
+            "%s: not resuming, the job's %s changed; training starts afresh (the old work folder is now %s)",
+            last,
+            "; ".join(differs),
+            stale,
+        )
         return None, []
     step = torch.load(last, map_location="cpu", weights_only=False, mmap=True)["global_step"]
     log.info("resuming from %s at step %d", last, step)
@@ -230,7 +255,8 @@ class ExactResume(L.Callback):
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         checkpoint["random_states"] = {
-            "global": _global_random_states(), "batches": self.batches.generator.get_state(),
+            "global": _global_random_states(),
+            "batches": self.batches.generator.get_state(),
             "epoch": self.batches.epoch_state,
             "batches_done": trainer.fit_loop.epoch_loop.batch_progress.current.ready,
         }
@@ -240,7 +266,7 @@ class ExactResume(L.Callback):
         if states is None:
             log.warning("the checkpoint predates saved random states: resumed, but not exactly as uninterrupted")
             return
-        self.batches.generator.set_state(states["batches"])   # an epoch that ended: the next draws from here
+        self.batches.generator.set_state(states["batches"])  # an epoch that ended: the next draws from here
         if 0 < states["batches_done"] < len(self.batches):
             self.batches.resume_at(states["epoch"], states["batches_done"])
         self._global_states = states["global"]
@@ -267,8 +293,8 @@ def _global_random_states() -> dict:
 @dataclass
 class JobPaths:
     store_dir: str
-    genes: str            # the gene table with the split column
-    out_dir: str          # results/<run>/models/<cell>/<model>
+    genes: str  # the gene table with the split column
+    out_dir: str  # results/<run>/models/<cell>/<model>
     soft_masks: str | None = None  # seq2exp-soft's masks.h5, for seq2exp-retrain
 
     @property
@@ -299,15 +325,22 @@ def train_job(config: dict, model: str, cell: str, paths: JobPaths, threads: int
     extra = {"soft_masks": paths.soft_masks} if spec.mask_source == "retrain" else {}
     manifest = make_manifest(config, model, cell, paths.store_dir, genes, extra)
     work = paths.work
-    ckpt, manifest["resumed_at_steps"] = resume_checkpoint(work, manifest)  # ranks > 0 start once rank 0 has settled `work`
+    ckpt, manifest["resumed_at_steps"] = resume_checkpoint(
+        work, manifest
+    )  # ranks > 0 start once rank 0 has settled `work`
     if rank_zero_only.rank == 0:
         work.mkdir(parents=True, exist_ok=True)
         (work / "manifest.json").write_text(json.dumps(manifest, indent=1))
 
     L.seed_everything(t["seed"], workers=True, verbose=False)
     module = ExpressionModule(model, model_options(config, model), t, scaling.to_dict())
-    log.info("%s / %s: %d parameters; genes train %d, valid %d, test %d", cell, model,
-             sum(p.numel() for p in module.parameters()), *(len(rows[p]) for p in ("train", "valid", "test")))
+    log.info(
+        "%s / %s: %d parameters; genes train %d, valid %d, test %d",
+        cell,
+        model,
+        sum(p.numel() for p in module.parameters()),
+        *(len(rows[p]) for p in ("train", "valid", "test")),
+    )
     collate = BatchMaker(scaling, mask_source, peaks=spec.peaks)
     loader = _loaders(windows, rows, collate, t, t["batch_size"] // processes, processes)
     trainer, best = _trainer(config, work, loader["train"].batch_sampler if processes == 1 else None)
@@ -328,17 +361,35 @@ def train_job(config: dict, model: str, cell: str, paths: JobPaths, threads: int
         stream_scans(m, t.get("predict_block_size"))
     log.info("%s / %s: predicting %d genes on %s", cell, model, len(everything), device)
     with windows:  # the last read of the store: its files close here
-        predictions = predict(best_module, windows, everything, collate, genes, t["batch_size"],
-                              masks_path=str(out / "masks.h5") if spec.has_mask else None, untrained=untrained,
-                              untrained_rows=rows["test"], bf16=trainer.precision == "bf16-mixed")
+        predictions = predict(
+            best_module,
+            windows,
+            everything,
+            collate,
+            genes,
+            t["batch_size"],
+            masks_path=str(out / "masks.h5") if spec.has_mask else None,
+            untrained=untrained,
+            untrained_rows=rows["test"],
+            bf16=trainer.precision == "bf16-mixed",
+        )
     write_tsv(predictions, str(out / "predictions.tsv"))
     test = predictions[predictions["split"] == "test"]
-    log.info("%s / %s: test MSE %.4f, Pearson %.4f over %d genes (target SD %.3f)", cell, model,
-             float(((test["prediction"] - test["target"]) ** 2).mean()), test["prediction"].corr(test["target"]),
-             len(test), test["target"].std())
+    log.info(
+        "%s / %s: test MSE %.4f, Pearson %.4f over %d genes (target SD %.3f)",
+        cell,
+        model,
+        float(((test["prediction"] - test["target"]) ** 2).mean()),
+        test["prediction"].corr(test["target"]),
+        len(test),
+        test["target"].std(),
+    )
     with atomic_output(str(out / "manifest.json")) as tmp:
-        Path(tmp).write_text(json.dumps({**manifest, "best_val_mse": float(best.best_model_score),
-                                         "steps": int(trainer.global_step)}, indent=1))
+        Path(tmp).write_text(
+            json.dumps(
+                {**manifest, "best_val_mse": float(best.best_model_score), "steps": int(trainer.global_step)}, indent=1
+            )
+        )
 
 
 def training_processes(config: dict) -> tuple[str, int]:
@@ -355,8 +406,9 @@ def _mask_source(spec, paths: JobPaths, config: dict) -> MaskSource | None:
         return None
     if spec.mask_source == "retrain" and not paths.soft_masks:
         raise ValueError("seq2exp-retrain needs the masks of seq2exp-soft (JobPaths.soft_masks)")
-    return MaskSource(spec.mask_source, paths.soft_masks, config["training"]["retrain_fraction"],
-                      config["window"]["central_region"])
+    return MaskSource(
+        spec.mask_source, paths.soft_masks, config["training"]["retrain_fraction"], config["window"]["central_region"]
+    )
 
 
 def _untrained(model: str, config: dict, scaling: FeatureScaling) -> "ExpressionModule":
@@ -374,42 +426,65 @@ def _loaders(windows, rows, collate, t, batch_size: int, processes: int) -> dict
     train = IndexedWindows(windows, rows["train"])
     drop_last = len(rows["train"]) > t["batch_size"]
     if processes > 1:
-        train_loader = torch.utils.data.DataLoader(train, batch_size=batch_size, shuffle=True, drop_last=drop_last,
-                                                   generator=generator, **common)
+        train_loader = torch.utils.data.DataLoader(
+            train, batch_size=batch_size, shuffle=True, drop_last=drop_last, generator=generator, **common
+        )
     else:
-        batches = ResumableBatchSampler(torch.utils.data.RandomSampler(train, generator=generator), batch_size,
-                                        drop_last=drop_last)
+        batches = ResumableBatchSampler(
+            torch.utils.data.RandomSampler(train, generator=generator), batch_size, drop_last=drop_last
+        )
         train_loader = torch.utils.data.DataLoader(train, batch_sampler=batches, generator=generator, **common)
     return {
         "train": train_loader,
-        "valid": torch.utils.data.DataLoader(IndexedWindows(windows, rows["valid"]), batch_size=batch_size,
-                                             **common),
+        "valid": torch.utils.data.DataLoader(IndexedWindows(windows, rows["valid"]), batch_size=batch_size, **common),
     }
 
 
-def _trainer(config: dict, work: Path, batches: ResumableBatchSampler | None) -> tuple[L.Trainer,
-                                                                              L.pytorch.callbacks.ModelCheckpoint]:
+def _trainer(
+    config: dict, work: Path, batches: ResumableBatchSampler | None
+) -> tuple[L.Trainer, L.pytorch.callbacks.ModelCheckpoint]:
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
     from lightning.pytorch.plugins.environments import LightningEnvironment
 
     t = config["training"]
-    best = ModelCheckpoint(dirpath=work, filename="best", monitor="val/mse", mode="min", save_top_k=1,
-                           save_on_train_epoch_end=False, enable_version_counter=False)
-    last = ModelCheckpoint(dirpath=work, filename="last", every_n_train_steps=t["checkpoint_every_steps"],
-                           save_top_k=1, enable_version_counter=False)
+    best = ModelCheckpoint(
+        dirpath=work,
+        filename="best",
+        monitor="val/mse",
+        mode="min",
+        save_top_k=1,
+        save_on_train_epoch_end=False,
+        enable_version_counter=False,
+    )
+    last = ModelCheckpoint(
+        dirpath=work,
+        filename="last",
+        every_n_train_steps=t["checkpoint_every_steps"],
+        save_top_k=1,
+        enable_version_counter=False,
+    )
     accelerator, processes = training_processes(config)
     # Lightning starts the other DDP processes itself: the job is one SLURM task (the SLURM executor
     # runs it with `srun -n1`), so SLURM's environment must not be taken to have started them.
     distributed = dict(strategy="ddp", plugins=[LightningEnvironment()]) if processes > 1 else {}
     trainer = L.Trainer(
-        max_steps=t["max_steps"], val_check_interval=t["val_every_steps"], check_val_every_n_epoch=None,
-        num_sanity_val_steps=0, gradient_clip_val=t["gradient_clip"],
-        accelerator=accelerator, devices=processes, precision="bf16-mixed" if accelerator == "gpu" else "32-true",
-        callbacks=[best, last, *([ExactResume(batches)] if batches else [])], logger=CSVLogger(str(work), name="logs"),
+        max_steps=t["max_steps"],
+        val_check_interval=t["val_every_steps"],
+        check_val_every_n_epoch=None,
+        num_sanity_val_steps=0,
+        gradient_clip_val=t["gradient_clip"],
+        accelerator=accelerator,
+        devices=processes,
+        precision="bf16-mixed" if accelerator == "gpu" else "32-true",
+        callbacks=[best, last, *([ExactResume(batches)] if batches else [])],
+        logger=CSVLogger(str(work), name="logs"),
         log_every_n_steps=t["log_every_steps"],
-        enable_progress_bar=t["progress_bar"], enable_model_summary=False, default_root_dir=str(work),
-        deterministic=False, **distributed,
+        enable_progress_bar=t["progress_bar"],
+        enable_model_summary=False,
+        default_root_dir=str(work),
+        deterministic=False,
+        **distributed,
     )
     return trainer, best
 
@@ -426,10 +501,18 @@ def write_metrics(work: Path, path: Path) -> None:
 
 
 @torch.no_grad()
-def predict(module: ExpressionModule, windows: GeneWindows, rows: np.ndarray, collate: BatchMaker,
-            genes: pd.DataFrame, batch_size: int, masks_path: str | None = None,
-            untrained: ExpressionModule | None = None, untrained_rows: np.ndarray | None = None,
-            bf16: bool = False) -> pd.DataFrame:
+def predict(
+    module: ExpressionModule,
+    windows: GeneWindows,
+    rows: np.ndarray,
+    collate: BatchMaker,
+    genes: pd.DataFrame,
+    batch_size: int,
+    masks_path: str | None = None,
+    untrained: ExpressionModule | None = None,
+    untrained_rows: np.ndarray | None = None,
+    bf16: bool = False,
+) -> pd.DataFrame:
     """Predictions of `rows` (store order) on the module's device as a table; with `masks_path`, the
     masks as well: `mask` (what the predictor saw), `soft` (the Beta mean, hard model) and, with
     `untrained`, `mask_untrained` (its generator's mask) of the rows in `untrained_rows` (default:
@@ -464,8 +547,10 @@ def _add_untrained_masks(writer: MaskWriter, untrained: ExpressionModule, batch:
     """`mask_untrained` of the batch's genes among `stored_rows` (no forward when there are none)."""
     chosen = torch.from_numpy(np.isin(batch["row"].cpu().numpy(), stored_rows))
     if chosen.any():
-        writer.add(batch["row"].cpu()[chosen],
-                   mask_untrained=untrained.model.generator_mask(batch)[0][chosen.to(untrained.device)])
+        writer.add(
+            batch["row"].cpu()[chosen],
+            mask_untrained=untrained.model.generator_mask(batch)[0][chosen.to(untrained.device)],
+        )
 
 
 def _record(gene_id, target, prediction, mask, i, module) -> dict:
@@ -493,4 +578,3 @@ def stream_scans(module: ExpressionModule | None, block_size: int | None) -> Non
     Models without a Mamba backbone have nothing to stream."""
     if module is not None and hasattr(module.model, "block_size"):
         module.model.block_size = block_size
-

@@ -6,6 +6,8 @@ from seq2exp.results import crispri_tables
 
 log_to(snakemake.log[0])
 i = snakemake.input
-per_cell = {cell: dict(store_dir=str(Path(i[cell_input(cell, "store")]).parent), soft_masks=i[cell_input(cell, "soft")])
-            for cell in snakemake.config["run_cell_types"]}
+per_cell = {
+    cell: dict(store_dir=str(Path(i[cell_input(cell, "store")]).parent), soft_masks=i[cell_input(cell, "soft")])
+    for cell in snakemake.config["run_cell_types"]
+}
 crispri_tables(snakemake.config, i.table, i.genes, per_cell, snakemake.output.tsv, snakemake.output.md)

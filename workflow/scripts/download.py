@@ -4,5 +4,10 @@ from seq2exp.sources import DownloadSettings, download, download_jobs
 log_to(snakemake.log[0])
 # The format to check comes from the config, not a param: adding it would rerun every download.
 kind = next(job.kind for job in download_jobs(snakemake.config) if job.path == snakemake.output[0])
-download(snakemake.params.url, snakemake.output[0], DownloadSettings.from_config(snakemake.config),
-         md5=snakemake.params.md5, kind=kind)
+download(
+    snakemake.params.url,
+    snakemake.output[0],
+    DownloadSettings.from_config(snakemake.config),
+    md5=snakemake.params.md5,
+    kind=kind,
+)

@@ -5,5 +5,13 @@ from seq2exp.results import gene_track_figures
 
 log_to(snakemake.log[0])
 i = snakemake.input
-gene_track_figures(snakemake.config, snakemake.wildcards.cell, str(Path(i.store).parent), i.genes,
-                   {m: i[m] for m in snakemake.params.masks}, i.peaks, snakemake.params.truth, snakemake.output[0])
+gene_track_figures(
+    snakemake.config,
+    snakemake.wildcards.cell,
+    str(Path(i.store).parent),
+    i.genes,
+    {m: i[m] for m in snakemake.params.masks},
+    i.peaks,
+    snakemake.params.truth,
+    snakemake.output[0],
+)

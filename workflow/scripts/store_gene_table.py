@@ -4,6 +4,7 @@ from seq2exp.store import combined_gene_table
 
 log_to(snakemake.log[0])
 cells = snakemake.config["run_cell_types"]
-table = combined_gene_table(snakemake.input.genes, dict(zip(cells, snakemake.input.cells)),
-                            dict(zip(cells, snakemake.input.peaks)))
+table = combined_gene_table(
+    snakemake.input.genes, dict(zip(cells, snakemake.input.cells)), dict(zip(cells, snakemake.input.peaks))
+)
 write_tsv(table, snakemake.output[0])

@@ -1,8 +1,7 @@
 """Sequence models: the selective scan, Mamba / Caduceus backbones, Seq2Exp and baselines from its parts."""
 
 from ..architectures import model_config
-from .caduceus import (Caduceus, one_hot, rc_averaged_predict, reverse_complement,
-                       reverse_complement_sample)
+from .caduceus import Caduceus, one_hot, rc_averaged_predict, reverse_complement, reverse_complement_sample
 from .mamba import BackboneConfig
 from .registry import MODELS, build_model
 from .runtime import tune_allocator
@@ -13,8 +12,21 @@ from .scan import resolve_scan, selective_scan, selective_scan_reference
 from .seq2exp import ModelOutput, Seq2Exp, Seq2ExpConfig, top_fraction_mask
 
 __all__ = [
-    "BackboneConfig", "Caduceus", "MODELS", "ModelOutput", "Seq2Exp", "Seq2ExpConfig", "build_model",
-    "model_config", "one_hot", "rc_averaged_predict", "resolve_scan", "reverse_complement",
-    "reverse_complement_sample", "selective_scan", "selective_scan_reference", "top_fraction_mask",
+    "BackboneConfig",
+    "Caduceus",
+    "MODELS",
+    "ModelOutput",
+    "Seq2Exp",
+    "Seq2ExpConfig",
+    "build_model",
+    "model_config",
+    "one_hot",
+    "rc_averaged_predict",
+    "resolve_scan",
+    "reverse_complement",
+    "reverse_complement_sample",
+    "selective_scan",
+    "selective_scan_reference",
+    "top_fraction_mask",
     "tune_allocator",
 ]

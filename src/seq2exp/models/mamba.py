@@ -51,7 +51,7 @@ class MambaMixer(nn.Module):
 
     def _init_dt(self):
         cfg = self.cfg
-        std = cfg.rank ** -0.5
+        std = cfg.rank**-0.5
         nn.init.uniform_(self.dt_proj.weight, -std, std)
         log_lo, log_hi = math.log(cfg.dt_min), math.log(cfg.dt_max)
         dt = torch.exp(torch.rand(cfg.d_inner) * (log_hi - log_lo) + log_lo).clamp(min=cfg.dt_init_floor)
@@ -93,9 +93,10 @@ class MambaMixer(nn.Module):
             y = self.scan_fn(hidden.device)(*scan_args, **scan_kwargs)
             return self._out(y, hidden.dtype)
         ssm = None if state is None else state[1]
-        y, ssm = self.scan_fn(hidden.device, stateful=True)(*scan_args, **scan_kwargs, initial_state=ssm,
-                                                            return_last_state=True)
-        return self._out(y, hidden.dtype), (x_full[..., -(self.cfg.d_conv - 1):], ssm)
+        y, ssm = self.scan_fn(hidden.device, stateful=True)(
+            *scan_args, **scan_kwargs, initial_state=ssm, return_last_state=True
+        )
+        return self._out(y, hidden.dtype), (x_full[..., -(self.cfg.d_conv - 1) :], ssm)
 
     def _out(self, y: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """out_proj of y (B, d_inner, L) -> (B, L, d_model); channel-major, so the gradient reaching
@@ -106,6 +107,6 @@ class MambaMixer(nn.Module):
         """Same result as forward, computed block by block carrying the conv and SSM state (inference)."""
         outs, state = [], None
         for lo in range(0, hidden.shape[1], block_size):
-            out, state = self(hidden[:, lo:lo + block_size], state=state, return_state=True)
+            out, state = self(hidden[:, lo : lo + block_size], state=state, return_state=True)
             outs.append(out)
         return torch.cat(outs, dim=1)

@@ -9,17 +9,31 @@ from typing import Any, Callable
 
 from ..architectures import Seq2ExpConfig, resolve_options
 from ..jobs import MODEL_SPECS
-from .baselines import EPInformer, Enformer, HyenaDNA
+from .baselines import Enformer, EPInformer, HyenaDNA
 from .seq2exp import FeaturesOnly, FixedMaskRegressor, PeakMaskRegressor, Regressor, Seq2Exp, SequenceRegressor
 
-_CLASSES = {cls.__name__: cls for cls in (EPInformer, Enformer, FeaturesOnly, FixedMaskRegressor, HyenaDNA,
-                                          PeakMaskRegressor, Seq2Exp, SequenceRegressor)}
+_CLASSES = {
+    cls.__name__: cls
+    for cls in (
+        EPInformer,
+        Enformer,
+        FeaturesOnly,
+        FixedMaskRegressor,
+        HyenaDNA,
+        PeakMaskRegressor,
+        Seq2Exp,
+        SequenceRegressor,
+    )
+}
 # Registry name -> class, as the spec table (`jobs.MODEL_SPECS`) pairs them.
-MODELS: dict[str, Callable[..., Regressor]] = {spec.registry_name: _CLASSES[spec.model_class]
-                                               for spec in MODEL_SPECS.values()}
+MODELS: dict[str, Callable[..., Regressor]] = {
+    spec.registry_name: _CLASSES[spec.model_class] for spec in MODEL_SPECS.values()
+}
 
 
-def resolve(name: str, options: Mapping[str, Any] | None = None) -> tuple[Callable[..., Regressor], Seq2ExpConfig, dict]:
+def resolve(
+    name: str, options: Mapping[str, Any] | None = None
+) -> tuple[Callable[..., Regressor], Seq2ExpConfig, dict]:
     """(class, config, further constructor arguments) of registry model `name` with `options`, without
     building weights; unknown names and keys, and options that clash with what the name fixes, are errors."""
     config, kwargs = resolve_options(name, options)

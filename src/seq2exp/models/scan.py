@@ -40,8 +40,19 @@ MAX_DECAY = {torch.float32: 120.0, torch.float64: 600.0}
 SCAN_IMPLS = ("auto", "torch", "triton", "mamba_ssm")
 
 
-def selective_scan_reference(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
-                             initial_state=None, return_last_state=False):
+def selective_scan_reference(
+    u,
+    delta,
+    A,
+    B,
+    C,
+    D=None,
+    z=None,
+    delta_bias=None,
+    delta_softplus=False,
+    initial_state=None,
+    return_last_state=False,
+):
     """Naive sequential scan, one position at a time (mamba-ssm's `selective_scan_ref`); for tests."""
     delta, state_dtype = _prepare_delta(delta, delta_bias, delta_softplus, u.dtype)
     u, A, B, C = (t.to(state_dtype) for t in (u, A, B, C))
@@ -57,8 +68,20 @@ def selective_scan_reference(u, delta, A, B, C, D=None, z=None, delta_bias=None,
     return _finish(y, u, D, z, state, return_last_state)
 
 
-def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
-                   initial_state=None, return_last_state=False, chunk_size=DEFAULT_CHUNK):
+def selective_scan(
+    u,
+    delta,
+    A,
+    B,
+    C,
+    D=None,
+    z=None,
+    delta_bias=None,
+    delta_softplus=False,
+    initial_state=None,
+    return_last_state=False,
+    chunk_size=DEFAULT_CHUNK,
+):
     """Exact chunked selective scan in PyTorch, differentiable, memory O(B D N chunk).
 
     `initial_state` (B, D, N) continues a scan from a previous block (streamed inference);
@@ -135,11 +158,11 @@ def _segment_states(u, delta, negA, B, s0):
     h_t = sum_{k=2..t} delta_k; E_t = exp(|A| (h_t - h_T / 2)) is centred on the segment so that it
     stays within exp(+-MAX_DECAY / 2); s_t = (E_1 a_1 s0 + cumsum_j(E_j drive_j)) / E_t.
     """
-    drive_u = delta * u                                           # (B, D, T)
+    drive_u = delta * u  # (B, D, T)
     decay_sum = delta.cumsum(-1)
-    decay_sum -= ((decay_sum[..., -1:] - delta[..., :1]) * 0.5 + delta[..., :1])  # h_t - h_T / 2
+    decay_sum -= (decay_sum[..., -1:] - delta[..., :1]) * 0.5 + delta[..., :1]  # h_t - h_T / 2
     growth = torch.mul(decay_sum.unsqueeze(2), negA[:, :, None]).exp_()  # (B, D, N, T)
-    drive = drive_u.unsqueeze(2) * B.unsqueeze(1)                 # delta_t u_t B_t
+    drive = drive_u.unsqueeze(2) * B.unsqueeze(1)  # delta_t u_t B_t
     first = torch.mul(delta[..., 0].unsqueeze(2), negA).neg_().exp_()  # a_1 (B, D, N)
     states = torch.mul(drive, growth)
     states[..., 0] += first * s0 * growth[..., 0]
@@ -227,6 +250,7 @@ def resolve_scan(impl: str = "auto", device: torch.device | str = "cpu") -> Scan
         problem = mamba_ssm_problem(device.index or 0) if device.type == "cuda" else "device is not CUDA"
         if problem is None:
             from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
+
             return _chosen(impl, device, selective_scan_fn, "mamba-ssm selective_scan_fn")
         if impl == "mamba_ssm":
             raise RuntimeError(f"scan_impl 'mamba_ssm' requested but unusable: {problem}")
@@ -235,8 +259,11 @@ def resolve_scan(impl: str = "auto", device: torch.device | str = "cpu") -> Scan
         return _chosen(impl, device, kernel, "fused Triton kernel" + (f" (mamba-ssm: {problem})" if problem else ""))
     if impl == "triton":
         raise RuntimeError(f"scan_impl 'triton' requested but unusable: {kernel_problem}")
-    warnings.warn(f"mamba-ssm selective scan unusable ({problem}) and the Triton kernel too ({kernel_problem}); "
-                  "using the PyTorch chunked scan", stacklevel=2)
+    warnings.warn(
+        f"mamba-ssm selective scan unusable ({problem}) and the Triton kernel too ({kernel_problem}); "
+        "using the PyTorch chunked scan",
+        stacklevel=2,
+    )
     return _chosen(impl, device, selective_scan, "PyTorch chunked scan")
 
 
@@ -279,6 +306,7 @@ def triton_self_check(device: torch.device, length: int = 300) -> str | None:
     Gradients are on whatever the caller's mode: a process's first forward is often a prediction under
     no_grad, and the cached verdict must not depend on it."""
     from .scan_triton import selective_scan_triton
+
     gen = torch.Generator(device="cpu").manual_seed(0)
     with torch.enable_grad():
         args = [t.to(device).requires_grad_() for t in random_scan_inputs(2, 8, 4, length, generator=gen)]
@@ -289,8 +317,9 @@ def triton_self_check(device: torch.device, length: int = 300) -> str | None:
             return f"kernel failed: {err}"
         ours = selective_scan(*args, delta_softplus=True)
         ours_grads = torch.autograd.grad(ours.sum(), args)
-    for name, a, b in zip(("output", "du", "ddelta", "dA", "dB", "dC", "dD", "dz"),
-                          (theirs, *theirs_grads), (ours, *ours_grads)):
+    for name, a, b in zip(
+        ("output", "du", "ddelta", "dA", "dB", "dC", "dD", "dz"), (theirs, *theirs_grads), (ours, *ours_grads)
+    ):
         error = (a - b).abs().max().item()
         if not error <= 1e-3 * (1 + b.abs().max().item()):
             return f"self-check mismatch in {name} (max abs difference {error:.3g})"
@@ -321,10 +350,19 @@ def mamba_ssm_problem(device_index: int = 0) -> str | None:
 
 def random_scan_inputs(batch, d_inner, d_state, length, generator=None, dtype=torch.float32):
     """Random (u, delta, A, B, C, D, z) in mamba-ssm's layout, delta before softplus."""
+
     def randn(*shape):
         return torch.randn(*shape, generator=generator, dtype=dtype)
+
     u = randn(batch, d_inner, length)
     delta = randn(batch, d_inner, length) * 0.5 - 1.0
     A = -torch.exp(randn(d_inner, d_state) * 0.5)
-    return u, delta, A, randn(batch, d_state, length), randn(batch, d_state, length), \
-        randn(d_inner), randn(batch, d_inner, length)
+    return (
+        u,
+        delta,
+        A,
+        randn(batch, d_state, length),
+        randn(batch, d_state, length),
+        randn(d_inner),
+        randn(batch, d_inner, length),
+    )

@@ -41,7 +41,7 @@ import triton.language as tl
 
 MIN_TRITON = (3, 7)
 LOG2E = tl.constexpr(1.4426950408889634)
-CHUNK = 64          # positions per chunk (a power of two): also the spacing of the saved states
+CHUNK = 64  # positions per chunk (a power of two): also the spacing of the saved states
 # Channels per program and warps, chosen by the SASS count (bench_triton_sass.py): 8 x 64 positions on
 # 2 warps, 8 per thread (forward 15.4 instructions per element, backward 31.1); untuned on a GPU
 # (benchmarks/bench_triton_scan.py --configs).
@@ -118,25 +118,44 @@ def _with_start(x, a, s0, CHUNK: tl.constexpr, RUN: tl.constexpr):
 
 
 @triton.jit
-def _load_rows(u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d, stride_delta_b, stride_delta_d,
-               COMPUTE: tl.constexpr):
+def _load_rows(
+    u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d, stride_delta_b, stride_delta_d, COMPUTE: tl.constexpr
+):
     """u and delta + delta_bias of one chunk, (BLOCK_D, CHUNK) in the compute dtype."""
     u = tl.load(u_ptr + b * stride_u_b + d[:, None] * stride_u_d + t[None, :], dl, other=0.0).to(COMPUTE)
-    raw = tl.load(delta_ptr + b * stride_delta_b + d[:, None] * stride_delta_d + t[None, :], dl,
-                  other=0.0).to(COMPUTE) + bias[:, None]
+    raw = (
+        tl.load(delta_ptr + b * stride_delta_b + d[:, None] * stride_delta_d + t[None, :], dl, other=0.0).to(COMPUTE)
+        + bias[:, None]
+    )
     return u, raw
 
 
 @triton.jit
-def _chunk_inputs(u_ptr, delta_ptr, bias, b, d, d_ok, c, L, stride_u_b, stride_u_d, stride_delta_b, stride_delta_d,
-                  CHUNK: tl.constexpr, SOFTPLUS: tl.constexpr, COMPUTE: tl.constexpr):
+def _chunk_inputs(
+    u_ptr,
+    delta_ptr,
+    bias,
+    b,
+    d,
+    d_ok,
+    c,
+    L,
+    stride_u_b,
+    stride_u_d,
+    stride_delta_b,
+    stride_delta_d,
+    CHUNK: tl.constexpr,
+    SOFTPLUS: tl.constexpr,
+    COMPUTE: tl.constexpr,
+):
     """Chunk c's positions t, their mask dl and, as (BLOCK_D, CHUNK) tiles in the compute dtype, u, delta
     (raw and as used) and delta u; delta is 0 outside the data, so that padding positions leave the
     state unchanged (a = 1, x = 0)."""
     t = c * CHUNK + tl.arange(0, CHUNK)
     dl = d_ok[:, None] & (t < L)[None, :]
-    u, raw = _load_rows(u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d, stride_delta_b,
-                        stride_delta_d, COMPUTE)
+    u, raw = _load_rows(
+        u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d, stride_delta_b, stride_delta_d, COMPUTE
+    )
     delta = raw
     if SOFTPLUS:
         delta = _softplus(raw)
@@ -164,8 +183,20 @@ def _decays(delta, A_ptr, d, d_ok, n, N_STATE: tl.constexpr, COMPUTE: tl.constex
 
 
 @triton.jit
-def _state_run(delta, drive, Bt, A_ptr, slot, d, d_ok, n, N_STATE: tl.constexpr, CHUNK: tl.constexpr, RUN: tl.constexpr,
-               COMPUTE: tl.constexpr):
+def _state_run(
+    delta,
+    drive,
+    Bt,
+    A_ptr,
+    slot,
+    d,
+    d_ok,
+    n,
+    N_STATE: tl.constexpr,
+    CHUNK: tl.constexpr,
+    RUN: tl.constexpr,
+    COMPUTE: tl.constexpr,
+):
     """States (BLOCK_D, CHUNK) of state n over a chunk from its start state (read from `slot`)."""
     a, _ = _decays(delta, A_ptr, d, d_ok, n, N_STATE, COMPUTE)
     x = _with_start(drive * Bt, a, tl.load(slot + n, d_ok, other=0.0), CHUNK, RUN)
@@ -173,19 +204,62 @@ def _state_run(delta, drive, Bt, A_ptr, slot, d, d_ok, n, N_STATE: tl.constexpr,
 
 
 @triton.jit
-def _scan_fwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, out_ptr, states_ptr,
-                     stride_u_b, stride_u_d, stride_delta_b, stride_delta_d, stride_B_b, stride_B_n,
-                     stride_C_b, stride_C_n, stride_z_b, stride_z_d,
-                     n_channels, L, n_chunks, n_slots,
-                     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
-                     BLOCK_D: tl.constexpr, N_STATE: tl.constexpr, CHUNK: tl.constexpr, RUN: tl.constexpr,
-                     COMPUTE: tl.constexpr):
+def _scan_fwd_kernel(
+    u_ptr,
+    delta_ptr,
+    A_ptr,
+    B_ptr,
+    C_ptr,
+    D_ptr,
+    z_ptr,
+    bias_ptr,
+    out_ptr,
+    states_ptr,
+    stride_u_b,
+    stride_u_d,
+    stride_delta_b,
+    stride_delta_d,
+    stride_B_b,
+    stride_B_n,
+    stride_C_b,
+    stride_C_n,
+    stride_z_b,
+    stride_z_d,
+    n_channels,
+    L,
+    n_chunks,
+    n_slots,
+    HAS_D: tl.constexpr,
+    HAS_Z: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    SOFTPLUS: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    N_STATE: tl.constexpr,
+    CHUNK: tl.constexpr,
+    RUN: tl.constexpr,
+    COMPUTE: tl.constexpr,
+):
     b, d, d_ok, bias = _channel_block(bias_ptr, n_channels, HAS_BIAS, BLOCK_D, COMPUTE)
     slots = states_ptr + (b * n_channels + d) * n_slots * N_STATE
     for c in range(n_chunks):
         tl.debug_barrier()  # the previous chunk's end states, stored by other threads, are read below
-        t, dl, u, raw, delta, drive = _chunk_inputs(u_ptr, delta_ptr, bias, b, d, d_ok, c, L, stride_u_b, stride_u_d,
-                                                    stride_delta_b, stride_delta_d, CHUNK, SOFTPLUS, COMPUTE)
+        t, dl, u, raw, delta, drive = _chunk_inputs(
+            u_ptr,
+            delta_ptr,
+            bias,
+            b,
+            d,
+            d_ok,
+            c,
+            L,
+            stride_u_b,
+            stride_u_d,
+            stride_delta_b,
+            stride_delta_d,
+            CHUNK,
+            SOFTPLUS,
+            COMPUTE,
+        )
         tile_t = tl.broadcast_to(t[None, :], (BLOCK_D, CHUNK))
         y = tl.zeros((BLOCK_D, CHUNK), COMPUTE)
         slot_in, slot_out = slots + (c % n_slots) * N_STATE, slots + ((c + 1) % n_slots) * N_STATE
@@ -230,7 +304,7 @@ def _chunk_states(a, xs, CHUNK: tl.constexpr, RUN: tl.constexpr):
 def _back_to_front(a, c, entering, CHUNK: tl.constexpr, RUN: tl.constexpr):
     """g_t = c_t + a_{t+1} g_{t+1} within each run, back to front in registers, from `entering` (BLOCK_D,
     runs) = a_T g_T of the position T right of the run: g as runs (BLOCK_D, runs, RUN) in time order."""
-    is_end = (tl.arange(0, RUN) == 0)[None, None, :]          # back to front: the run's last position first
+    is_end = (tl.arange(0, RUN) == 0)[None, None, :]  # back to front: the run's last position first
     c_runs = tl.flip(_runs(c, CHUNK, RUN), 2)
     c_runs = tl.where(is_end, c_runs + entering[:, :, None], c_runs)
     a_runs = tl.flip(_runs(a, CHUNK, RUN), 2)
@@ -254,7 +328,7 @@ def _adjoint(a, c, decays, carry, CHUNK: tl.constexpr, RUN: tl.constexpr):
     alone = _back_to_front(a, c, tl.zeros(decays.shape, a.dtype), CHUNK, RUN)
     H = tl.sum(tl.where(run_start, _runs(a, CHUNK, RUN) * alone, 0.0), axis=2)
     lanes = tl.broadcast_to(tl.arange(0, K)[None, :], H.shape)
-    P, H = tl.gather(decays, K - 1 - lanes, 1), tl.gather(H, K - 1 - lanes, 1)   # runs right to left
+    P, H = tl.gather(decays, K - 1 - lanes, 1), tl.gather(H, K - 1 - lanes, 1)  # runs right to left
     H = tl.where(lanes == 0, H + P * carry, H)
     leaving = tl.associative_scan((P, H), 1, _affine_combine)[1]
     entering = tl.where(lanes == K - 1, carry, tl.gather(leaving, tl.maximum(K - 2 - lanes, 0), 1))
@@ -275,14 +349,51 @@ def _replace(items, index: tl.constexpr, value):
 
 
 @triton.jit
-def _scan_bwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, starts_ptr, dout_ptr, dlast_ptr,
-                     du_ptr, ddelta_ptr, dA_ptr, dB_ptr, dC_ptr, dD_ptr, dz_ptr, dbias_ptr, ds0_ptr,
-                     stride_u_b, stride_u_d, stride_delta_b, stride_delta_d, stride_B_b, stride_B_n,
-                     stride_C_b, stride_C_n, stride_z_b, stride_z_d,
-                     n_channels, L, n_chunks, n_slots,
-                     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
-                     BLOCK_D: tl.constexpr, N_STATE: tl.constexpr, CHUNK: tl.constexpr, RUN: tl.constexpr,
-                     COMPUTE: tl.constexpr):
+def _scan_bwd_kernel(
+    u_ptr,
+    delta_ptr,
+    A_ptr,
+    B_ptr,
+    C_ptr,
+    D_ptr,
+    z_ptr,
+    bias_ptr,
+    starts_ptr,
+    dout_ptr,
+    dlast_ptr,
+    du_ptr,
+    ddelta_ptr,
+    dA_ptr,
+    dB_ptr,
+    dC_ptr,
+    dD_ptr,
+    dz_ptr,
+    dbias_ptr,
+    ds0_ptr,
+    stride_u_b,
+    stride_u_d,
+    stride_delta_b,
+    stride_delta_d,
+    stride_B_b,
+    stride_B_n,
+    stride_C_b,
+    stride_C_n,
+    stride_z_b,
+    stride_z_d,
+    n_channels,
+    L,
+    n_chunks,
+    n_slots,
+    HAS_D: tl.constexpr,
+    HAS_Z: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    SOFTPLUS: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+    N_STATE: tl.constexpr,
+    CHUNK: tl.constexpr,
+    RUN: tl.constexpr,
+    COMPUTE: tl.constexpr,
+):
     K: tl.constexpr = CHUNK // RUN
     b, d, d_ok, bias = _channel_block(bias_ptr, n_channels, HAS_BIAS, BLOCK_D, COMPUTE)
     D = tl.zeros((BLOCK_D,), COMPUTE)
@@ -295,13 +406,28 @@ def _scan_bwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_p
         dlast = tl.load(dlast_ptr + (b * n_channels + d) * N_STATE + n, d_ok, other=0.0).to(COMPUTE)
         carries = carries + (tl.broadcast_to(dlast[:, None], (BLOCK_D, K)),)
         dA = dA + (tl.zeros((BLOCK_D, K), COMPUTE),)
-    dD = tl.zeros((BLOCK_D, K), COMPUTE)     # partial sums per run, as dA's
+    dD = tl.zeros((BLOCK_D, K), COMPUTE)  # partial sums per run, as dA's
     dbias = tl.zeros((BLOCK_D, K), COMPUTE)
     slots = starts_ptr + (b * n_channels + d) * n_slots * N_STATE
     for i in range(n_chunks):
         c = n_chunks - 1 - i
-        t, dl, u, raw, delta, drive = _chunk_inputs(u_ptr, delta_ptr, bias, b, d, d_ok, c, L, stride_u_b, stride_u_d,
-                                                    stride_delta_b, stride_delta_d, CHUNK, SOFTPLUS, COMPUTE)
+        t, dl, u, raw, delta, drive = _chunk_inputs(
+            u_ptr,
+            delta_ptr,
+            bias,
+            b,
+            d,
+            d_ok,
+            c,
+            L,
+            stride_u_b,
+            stride_u_d,
+            stride_delta_b,
+            stride_delta_d,
+            CHUNK,
+            SOFTPLUS,
+            COMPUTE,
+        )
         out_offsets = (b * n_channels + d[:, None]) * L + t[None, :]
         dy = tl.load(dout_ptr + out_offsets, dl, other=0.0).to(COMPUTE)
         # what the loop over states does not need is used up before it or reloaded after it (registers)
@@ -311,10 +437,10 @@ def _scan_bwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_p
             dz_per_y = dy * gate * (1.0 + z * (1.0 - gate))
             dy = dy * z * gate
         dD += tl.sum(_runs(dy * u, CHUNK, RUN), axis=2)
-        y = u * D[:, None]                                      # + sum over n of C_t s_t
+        y = u * D[:, None]  # + sum over n of C_t s_t
         tile_t = tl.broadcast_to(t[None, :], (BLOCK_D, CHUNK))
-        d_drive = tl.zeros((BLOCK_D, CHUNK), COMPUTE)          # d(delta_t u_t), summed over n
-        d_log_decays = tl.zeros((BLOCK_D, CHUNK), COMPUTE)     # sum over n of A_n g_t a_t s_{t-1}
+        d_drive = tl.zeros((BLOCK_D, CHUNK), COMPUTE)  # d(delta_t u_t), summed over n
+        d_log_decays = tl.zeros((BLOCK_D, CHUNK), COMPUTE)  # sum over n of A_n g_t a_t s_{t-1}
         for n in tl.static_range(N_STATE):
             # B, C, dB, dC are zero-padded to whole chunks: their loads and atomics need no mask (channels
             # past the last add zeros)
@@ -330,13 +456,14 @@ def _scan_bwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_p
             carries = _replace(carries, n, carry)
             tl.atomic_add(dB_ptr + b * stride_B_b + n * stride_B_n + tile_t, g * drive, sem="relaxed")
             d_drive += g * Bt
-            g_decay = g * (states - x)                          # g_t a_t s_{t-1}: gradient of delta_t A_n
+            g_decay = g * (states - x)  # g_t a_t s_{t-1}: gradient of delta_t A_n
             dA = _replace(dA, n, dA[n] + tl.sum(_runs(g_decay * delta, CHUNK, RUN), axis=2))
             d_log_decays += g_decay * A[:, None]
         if HAS_Z:
             tl.store(dz_ptr + out_offsets, (dz_per_y * y).to(dz_ptr.dtype.element_ty), dl)
-        u, raw = _load_rows(u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d, stride_delta_b,
-                            stride_delta_d, COMPUTE)
+        u, raw = _load_rows(
+            u_ptr, delta_ptr, bias, b, d, t, dl, stride_u_b, stride_u_d, stride_delta_b, stride_delta_d, COMPUTE
+        )
         ddelta = d_drive * u + d_log_decays
         if SOFTPLUS:
             ddelta *= _sigmoid(raw)
@@ -357,8 +484,21 @@ def _scan_bwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_p
 # ----------------------------------------------------------------------------------------------
 # PyTorch side: argument checks, launches, autograd.
 
-def selective_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
-                          return_last_state=False, initial_state=None, chunk_size=None):
+
+def selective_scan_triton(
+    u,
+    delta,
+    A,
+    B,
+    C,
+    D=None,
+    z=None,
+    delta_bias=None,
+    delta_softplus=False,
+    return_last_state=False,
+    initial_state=None,
+    chunk_size=None,
+):
     """mamba-ssm's `selective_scan_fn` (same positional order, plus `initial_state`) on the fused kernels;
     differentiable in every tensor argument. The output has u's dtype, the last state the compute dtype (fp32, fp64).
     `chunk_size` (a power of two; default CHUNK) is the positions per chunk, and the spacing of the
@@ -379,29 +519,42 @@ def selective_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, de
 
 def _check_shapes(u, delta, A, B, C, D, z, delta_bias, initial_state):
     if u.dim() != 3 or A.dim() != 2:
-        raise ValueError(f"selective_scan_triton: u must be (batch, d_inner, length) and A (d_inner, d_state), "
-                         f"got {tuple(u.shape)} and {tuple(A.shape)}")
+        raise ValueError(
+            f"selective_scan_triton: u must be (batch, d_inner, length) and A (d_inner, d_state), "
+            f"got {tuple(u.shape)} and {tuple(A.shape)}"
+        )
     batch, channels, length = u.shape
     n_state = A.shape[-1]
-    expected = {"delta": (delta, (batch, channels, length)), "A": (A, (channels, n_state)),
-                "B": (B, (batch, n_state, length)), "C": (C, (batch, n_state, length)),
-                "D": (D, (channels,)), "z": (z, (batch, channels, length)),
-                "delta_bias": (delta_bias, (channels,)), "initial_state": (initial_state, (batch, channels, n_state))}
+    expected = {
+        "delta": (delta, (batch, channels, length)),
+        "A": (A, (channels, n_state)),
+        "B": (B, (batch, n_state, length)),
+        "C": (C, (batch, n_state, length)),
+        "D": (D, (channels,)),
+        "z": (z, (batch, channels, length)),
+        "delta_bias": (delta_bias, (channels,)),
+        "initial_state": (initial_state, (batch, channels, n_state)),
+    }
     for name, (tensor, shape) in expected.items():
         if tensor is not None and tuple(tensor.shape) != shape:
-            raise ValueError(f"selective_scan_triton: {name} has shape {tuple(tensor.shape)}, expected {shape} "
-                             "(u is (batch, d_inner, length), A (d_inner, d_state))")
+            raise ValueError(
+                f"selective_scan_triton: {name} has shape {tuple(tensor.shape)}, expected {shape} "
+                "(u is (batch, d_inner, length), A (d_inner, d_state))"
+            )
 
 
 def _check_device(u):
     if u.device.type == "cpu" and not interpreter_active():
-        raise RuntimeError("selective_scan_triton runs on CPU tensors only in Triton's interpreter: set "
-                           "TRITON_INTERPRET=1 before triton is first imported (or use scan_impl 'torch')")
+        raise RuntimeError(
+            "selective_scan_triton runs on CPU tensors only in Triton's interpreter: set "
+            "TRITON_INTERPRET=1 before triton is first imported (or use scan_impl 'torch')"
+        )
 
 
 def interpreter_active() -> bool:
     """Whether our kernels were built for Triton's interpreter (TRITON_INTERPRET=1 at import)."""
     from triton.runtime.interpreter import InterpretedFunction
+
     return isinstance(_scan_fwd_kernel, InterpretedFunction)
 
 
@@ -425,7 +578,7 @@ def _padded(t, dtype, n_chunks, chunk):
     """t (batch, rows, length) in `dtype`, zero-padded to whole chunks (padding positions have delta = 0
     and dy = 0, so zeros there add nothing: garbage could be NaN)."""
     padded = torch.zeros(*t.shape[:-1], n_chunks * chunk, dtype=dtype, device=t.device)
-    padded[..., :t.shape[-1]] = t
+    padded[..., : t.shape[-1]] = t
     return padded
 
 
@@ -436,8 +589,17 @@ def _run_length(u, chunk):
 
 def _strides(u, delta, B, C, z):
     zs = (0, 0) if z is None else (z.stride(0), z.stride(1))
-    return (u.stride(0), u.stride(1), delta.stride(0), delta.stride(1), B.stride(0), B.stride(1),
-            C.stride(0), C.stride(1), *zs)
+    return (
+        u.stride(0),
+        u.stride(1),
+        delta.stride(0),
+        delta.stride(1),
+        B.stride(0),
+        B.stride(1),
+        C.stride(0),
+        C.stride(1),
+        *zs,
+    )
 
 
 def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, softplus, chunk, save_starts):
@@ -462,10 +624,29 @@ def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, softplus, chunk
     states[:, :, 0] = 0.0 if initial_state is None else initial_state.to(compute)
     grid, options = _launch_options(u, n_state, BLOCK_D_FWD, chunk, NUM_WARPS_FWD)
     _scan_fwd_kernel[grid](
-        u, delta, A, B, C, D, z, delta_bias, out, states, *_strides(u, delta, B, C, z),
-        channels, length, n_chunks, n_slots,
-        HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus,
-        N_STATE=n_state, RUN=_run_length(u, chunk), **options)
+        u,
+        delta,
+        A,
+        B,
+        C,
+        D,
+        z,
+        delta_bias,
+        out,
+        states,
+        *_strides(u, delta, B, C, z),
+        channels,
+        length,
+        n_chunks,
+        n_slots,
+        HAS_D=D is not None,
+        HAS_Z=z is not None,
+        HAS_BIAS=delta_bias is not None,
+        SOFTPLUS=softplus,
+        N_STATE=n_state,
+        RUN=_run_length(u, chunk),
+        **options,
+    )
     return out, states[:, :, n_chunks % n_slots], states if save_starts else None
 
 
@@ -474,8 +655,9 @@ class TritonScan(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, u, delta, A, B, C, D, z, delta_bias, initial_state, softplus, chunk):
-        out, last, starts = _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, softplus, chunk,
-                                     save_starts=True)
+        out, last, starts = _forward(
+            u, delta, A, B, C, D, z, delta_bias, initial_state, softplus, chunk, save_starts=True
+        )
         u, delta, B, C = (_rows(t) for t in (u, delta, B, C))
         z = None if z is None else _rows(z)
         A, D, delta_bias = (None if t is None else t.contiguous() for t in (A, D, delta_bias))
@@ -491,8 +673,10 @@ class TritonScan(torch.autograd.Function):
         n_state = A.shape[1]
         compute = starts.dtype
         dout, dlast = dout.contiguous(), dlast.to(compute).contiguous()  # autograd gives zeros for unused outputs
-        du, ddelta = torch.empty_like(u, memory_format=torch.contiguous_format), \
-            torch.empty_like(delta, memory_format=torch.contiguous_format)
+        du, ddelta = (
+            torch.empty_like(u, memory_format=torch.contiguous_format),
+            torch.empty_like(delta, memory_format=torch.contiguous_format),
+        )
         dz = None if z is None else torch.empty_like(z, memory_format=torch.contiguous_format)
         B_rows, C_rows = (_padded(t, compute, starts.shape[2] - 1, ctx.chunk) for t in (B, C))
         dB, dC = torch.zeros_like(B_rows), torch.zeros_like(C_rows)
@@ -500,20 +684,60 @@ class TritonScan(torch.autograd.Function):
         dD, dbias = (torch.empty(batch, channels, dtype=compute, device=u.device) for _ in range(2))
         grid, options = _launch_options(u, n_state, BLOCK_D_BWD, ctx.chunk, NUM_WARPS_BWD)
         _scan_bwd_kernel[grid](
-            u, delta, A, B_rows, C_rows, D, z, delta_bias, starts, dout, dlast,
-            du, ddelta, dA, dB, dC, dD, dz, dbias, ds0, *_strides(u, delta, B_rows, C_rows, z),
-            channels, length, starts.shape[2] - 1, starts.shape[2],
-            HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
-            SOFTPLUS=ctx.softplus, N_STATE=n_state, RUN=_run_length(u, ctx.chunk), **options)
-        grads = [du, ddelta, dA.sum(0).to(A.dtype), dB[..., :length].to(B.dtype), dC[..., :length].to(C.dtype),
-                 None if D is None else dD.sum(0).to(D.dtype), dz,
-                 None if delta_bias is None else dbias.sum(0).to(delta_bias.dtype),
-                 None if ctx.initial_state_dtype is None else ds0.to(ctx.initial_state_dtype), None, None]
+            u,
+            delta,
+            A,
+            B_rows,
+            C_rows,
+            D,
+            z,
+            delta_bias,
+            starts,
+            dout,
+            dlast,
+            du,
+            ddelta,
+            dA,
+            dB,
+            dC,
+            dD,
+            dz,
+            dbias,
+            ds0,
+            *_strides(u, delta, B_rows, C_rows, z),
+            channels,
+            length,
+            starts.shape[2] - 1,
+            starts.shape[2],
+            HAS_D=D is not None,
+            HAS_Z=z is not None,
+            HAS_BIAS=delta_bias is not None,
+            SOFTPLUS=ctx.softplus,
+            N_STATE=n_state,
+            RUN=_run_length(u, ctx.chunk),
+            **options,
+        )
+        grads = [
+            du,
+            ddelta,
+            dA.sum(0).to(A.dtype),
+            dB[..., :length].to(B.dtype),
+            dC[..., :length].to(C.dtype),
+            None if D is None else dD.sum(0).to(D.dtype),
+            dz,
+            None if delta_bias is None else dbias.sum(0).to(delta_bias.dtype),
+            None if ctx.initial_state_dtype is None else ds0.to(ctx.initial_state_dtype),
+            None,
+            None,
+        ]
         return tuple(grads)
 
 
 def version_problem() -> str | None:
     """Why this triton is too old for the kernels, or None."""
     version = tuple(int(part) for part in triton.__version__.split(".")[:2])
-    return None if version >= MIN_TRITON else \
-        f"triton {triton.__version__} is older than {'.'.join(map(str, MIN_TRITON))}, the oldest checked"
+    return (
+        None
+        if version >= MIN_TRITON
+        else f"triton {triton.__version__} is older than {'.'.join(map(str, MIN_TRITON))}, the oldest checked"
+    )

@@ -23,10 +23,10 @@ from .caduceus import Caduceus, InputEmbedding, merge_rc_streams, zero_linear_bi
 
 @dataclass
 class ModelOutput:
-    prediction: torch.Tensor               # (B,)
-    mask: torch.Tensor | None = None       # (B, L) mask applied to the predictor's input
-    kl: torch.Tensor | None = None         # scalar KL(mask || prior), mean over length then batch
-    alpha: torch.Tensor | None = None      # (B, L) parameters of the mask distribution
+    prediction: torch.Tensor  # (B,)
+    mask: torch.Tensor | None = None  # (B, L) mask applied to the predictor's input
+    kl: torch.Tensor | None = None  # scalar KL(mask || prior), mean over length then batch
+    alpha: torch.Tensor | None = None  # (B, L) parameters of the mask distribution
     beta: torch.Tensor | None = None
 
 
@@ -40,8 +40,9 @@ def sequence_beta(logits: torch.Tensor, beta_min: float) -> tuple[torch.Tensor, 
     return params[..., 0], params[..., 1]
 
 
-def signal_beta(signals: torch.Tensor, b: tuple[float, ...], weights: tuple[float, ...], beta_min: float,
-                scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+def signal_beta(
+    signals: torch.Tensor, b: tuple[float, ...], weights: tuple[float, ...], beta_min: float, scale: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Weighted signal Beta from raw signals (B, L, S): alpha_i = (s_i + beta_min) scale,
     beta_i = (b_i + beta_min) scale, summed with the fixed weights."""
     w = signals.new_tensor(weights)
@@ -66,9 +67,13 @@ def kl_beta(alpha1, beta1, alpha2, beta2) -> torch.Tensor:
     alpha2, beta2 = (torch.as_tensor(p, dtype=alpha1.dtype, device=alpha1.device) for p in (alpha2, beta2))
     log_norm1 = torch.lgamma(alpha1) + torch.lgamma(beta1) - torch.lgamma(alpha1 + beta1)
     log_norm2 = torch.lgamma(alpha2) + torch.lgamma(beta2) - torch.lgamma(alpha2 + beta2)
-    return (log_norm2 - log_norm1 + (alpha1 - alpha2) * torch.digamma(alpha1)
-            + (beta1 - beta2) * torch.digamma(beta1)
-            + (alpha2 - alpha1 + beta2 - beta1) * torch.digamma(alpha1 + beta1))
+    return (
+        log_norm2
+        - log_norm1
+        + (alpha1 - alpha2) * torch.digamma(alpha1)
+        + (beta1 - beta2) * torch.digamma(beta1)
+        + (alpha2 - alpha1 + beta2 - beta1) * torch.digamma(alpha1 + beta1)
+    )
 
 
 def straight_through(soft: torch.Tensor, threshold: float) -> torch.Tensor:
@@ -105,9 +110,13 @@ class RegressionHead(nn.Module):
     def __init__(self, width: int, cfg: Seq2ExpConfig):
         super().__init__()
         self.n_features = cfg.n_features if cfg.use_features else 0
-        self.mlp = nn.Sequential(nn.Linear(width + self.n_features, cfg.mlp_hidden), nn.ReLU(),
-                                 nn.Linear(cfg.mlp_hidden, cfg.mlp_hidden), nn.ReLU(),
-                                 nn.Linear(cfg.mlp_hidden, 1))
+        self.mlp = nn.Sequential(
+            nn.Linear(width + self.n_features, cfg.mlp_hidden),
+            nn.ReLU(),
+            nn.Linear(cfg.mlp_hidden, cfg.mlp_hidden),
+            nn.ReLU(),
+            nn.Linear(cfg.mlp_hidden, 1),
+        )
 
     def forward(self, states: torch.Tensor, pool: torch.Tensor, features: torch.Tensor | None) -> torch.Tensor:
         """states (B, L, d); pool (B, L) or (L,) weights of the pooled positions; features (B, F)."""
@@ -138,9 +147,13 @@ class FeaturesOnly(nn.Module):
     def __init__(self, cfg: Seq2ExpConfig):
         super().__init__()
         self.cfg = cfg
-        self.mlp = nn.Sequential(nn.Linear(cfg.n_features, cfg.mlp_hidden), nn.ReLU(),
-                                 nn.Linear(cfg.mlp_hidden, cfg.mlp_hidden), nn.ReLU(),
-                                 nn.Linear(cfg.mlp_hidden, 1))
+        self.mlp = nn.Sequential(
+            nn.Linear(cfg.n_features, cfg.mlp_hidden),
+            nn.ReLU(),
+            nn.Linear(cfg.mlp_hidden, cfg.mlp_hidden),
+            nn.ReLU(),
+            nn.Linear(cfg.mlp_hidden, 1),
+        )
 
     def forward(self, batch: dict) -> ModelOutput:
         return ModelOutput(self.mlp(batch["features"].float()).squeeze(-1))
@@ -202,8 +215,8 @@ class Regressor(nn.Module):
         preds = []
         for b in range(x.shape[0]):
             idx = selected[b].nonzero().squeeze(-1)
-            states = self.backbone_states(self.predictor, x[b:b + 1, idx])
-            feats = None if features is None else features[b:b + 1]
+            states = self.backbone_states(self.predictor, x[b : b + 1, idx])
+            feats = None if features is None else features[b : b + 1]
             preds.append(self.head(states, pool[idx][None], feats))
         return torch.cat(preds)
 
@@ -237,8 +250,11 @@ class Seq2Exp(Regressor):
         self.generator = self.predictor if cfg.share_weights else Caduceus(cfg.backbone)
         self.beta_head = nn.Linear(cfg.backbone.d_model, 2)
         zero_linear_biases(self.beta_head)
-        self.motif_stem = (MotifStem(cfg.backbone.d_model, cfg.generator_motif_bp, cfg.generator_pool_bp)
-                           if cfg.generator_motif_bp else None)
+        self.motif_stem = (
+            MotifStem(cfg.backbone.d_model, cfg.generator_motif_bp, cfg.generator_pool_bp)
+            if cfg.generator_motif_bp
+            else None
+        )
 
     def generator_logits(self, dna: torch.Tensor, dna_embedding: torch.Tensor) -> torch.Tensor:
         """(B, L, 2): the sequence Beta's parameters before softplus, from DNA alone."""
@@ -256,8 +272,9 @@ class Seq2Exp(Regressor):
         logits = self.generator_logits(batch["dna"], dna_embedding)
         with torch.autocast(logits.device.type, enabled=False):
             alpha_seq, beta_seq = sequence_beta(logits, cfg.beta_min)
-            alpha_sig, beta_sig = signal_beta(batch["signals"], cfg.signal_b, cfg.signal_weights,
-                                              cfg.beta_min, cfg.signal_scale)
+            alpha_sig, beta_sig = signal_beta(
+                batch["signals"], cfg.signal_b, cfg.signal_weights, cfg.beta_min, cfg.signal_scale
+            )
             return beta_product(alpha_seq, beta_seq, alpha_sig, beta_sig, cfg.beta_form)
 
     def generator_mask(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -10,5 +10,12 @@ from .enformer import Enformer, EnformerOptions
 from .epinformer import EPInformer, EPInformerOptions, select_enhancers
 from .hyenadna import HyenaDNA, HyenaOptions
 
-__all__ = ["EPInformer", "EPInformerOptions", "Enformer", "EnformerOptions", "HyenaDNA", "HyenaOptions",
-           "select_enhancers"]
+__all__ = [
+    "EPInformer",
+    "EPInformerOptions",
+    "Enformer",
+    "EnformerOptions",
+    "HyenaDNA",
+    "HyenaOptions",
+    "select_enhancers",
+]

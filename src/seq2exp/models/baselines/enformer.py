@@ -71,7 +71,7 @@ def relative_basis(length: int, n_features: int, device) -> torch.Tensor:
     return torch.cat([symmetric, torch.sign(distance) * symmetric], dim=-1)
 
 
-RELATIVE_FEATURES = 32   # 8 exponentials and 8 central masks, each symmetric and signed
+RELATIVE_FEATURES = 32  # 8 exponentials and 8 central masks, each symmetric and signed
 
 
 class RelativeAttention(nn.Module):
@@ -90,14 +90,15 @@ class RelativeAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, length, d = x.shape
         q, k, v = (t.view(b, length, self.heads, self.key).transpose(1, 2) for t in self.qkv(x).chunk(3, -1))
-        q = q * self.key ** -0.5
-        rel = self.rel_key(relative_basis(length, self.n_basis, x.device).to(x.dtype))   # (2L-1, d)
-        rel = rel.view(2 * length - 1, self.heads, self.key).transpose(0, 1)             # (H, 2L-1, k)
+        q = q * self.key**-0.5
+        rel = self.rel_key(relative_basis(length, self.n_basis, x.device).to(x.dtype))  # (2L-1, d)
+        rel = rel.view(2 * length - 1, self.heads, self.key).transpose(0, 1)  # (H, 2L-1, k)
         content = (q + self.content_bias) @ k.transpose(-1, -2)
-        position = (q + self.position_bias) @ rel.transpose(-1, -2)                       # (B, H, L, 2L-1)
+        position = (q + self.position_bias) @ rel.transpose(-1, -2)  # (B, H, L, 2L-1)
         # logits[i, j] take the distance j - i, at index j - i + L - 1 of the basis
-        index = (torch.arange(length, device=x.device)[None, :] - torch.arange(length, device=x.device)[:, None]
-                 + length - 1)
+        index = (
+            torch.arange(length, device=x.device)[None, :] - torch.arange(length, device=x.device)[:, None] + length - 1
+        )
         position = position.gather(-1, index.expand(b, self.heads, length, length))
         attention = (content + position).softmax(-1)
         return self.out((attention @ v).transpose(1, 2).reshape(b, length, d))
@@ -122,12 +123,16 @@ class Enformer(BaselineRegressor):
         super().__init__(cfg, options)
         d = cfg.backbone.d_model
         n_tower = int(math.log2(options.bin_size)) - 1
-        self.stem = nn.Sequential(nn.Conv1d(4, d // 2, 15, padding=7), Residual(conv_block(d // 2, d // 2, 1)),
-                                  AttentionPool(d // 2))
+        self.stem = nn.Sequential(
+            nn.Conv1d(4, d // 2, 15, padding=7), Residual(conv_block(d // 2, d // 2, 1)), AttentionPool(d // 2)
+        )
         channels = [round(d / 2 * 2 ** (i / max(n_tower, 1))) for i in range(n_tower + 1)]
-        self.tower = nn.Sequential(*(nn.Sequential(conv_block(c_in, c_out, 5), Residual(conv_block(c_out, c_out, 1)),
-                                                   AttentionPool(c_out))
-                                     for c_in, c_out in zip(channels[:-1], channels[1:])))
+        self.tower = nn.Sequential(
+            *(
+                nn.Sequential(conv_block(c_in, c_out, 5), Residual(conv_block(c_out, c_out, 1)), AttentionPool(c_out))
+                for c_in, c_out in zip(channels[:-1], channels[1:])
+            )
+        )
         self.to_model = nn.Conv1d(channels[-1], d, 1) if channels[-1] != d else nn.Identity()
         self.transformer = nn.Sequential(*(TransformerBlock(d, options.n_heads) for _ in range(cfg.backbone.n_layer)))
         self.final = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU())
@@ -136,8 +141,10 @@ class Enformer(BaselineRegressor):
     def input_slice(self, length: int) -> slice:
         wanted = self.options.input_length or length - length % self.options.bin_size
         if wanted > length or wanted < self.options.bin_size:
-            raise ValueError(f"enformer: input_length {wanted} bp does not fit a {length} bp window "
-                             f"(bin_size {self.options.bin_size})")
+            raise ValueError(
+                f"enformer: input_length {wanted} bp does not fit a {length} bp window "
+                f"(bin_size {self.options.bin_size})"
+            )
         start = (length - wanted) // 2
         return slice(start, start + wanted)
 

@@ -15,7 +15,6 @@ through the shared head with the nine features.
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -24,8 +23,8 @@ from ...architectures import EPInformerOptions
 from ..seq2exp import ModelOutput, RegressionHead, Seq2ExpConfig, central_slice
 from .head import BaselineRegressor
 
-H3K27AC, DNASE, HIC = 0, 1, 2   # channels of batch["signals"] (the order of Seq2ExpConfig.signal_b)
-N_ELEMENT_FEATURES = 4          # DNase, H3K27ac, Hi-C contact, distance
+H3K27AC, DNASE, HIC = 0, 1, 2  # channels of batch["signals"] (the order of Seq2ExpConfig.signal_b)
+N_ELEMENT_FEATURES = 4  # DNase, H3K27ac, Hi-C contact, distance
 
 
 def peak_intervals(peaks: torch.Tensor) -> torch.Tensor:
@@ -72,8 +71,9 @@ class EPInformer(BaselineRegressor):
         self.encoder = SequenceEncoder(d)
         self.element_features = nn.Linear(N_ELEMENT_FEATURES, d)
         self.promoter_type = nn.Parameter(torch.zeros(d))
-        layer = nn.TransformerEncoderLayer(d, options.n_heads, dim_feedforward=2 * d, dropout=0.0,
-                                           activation="gelu", batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            d, options.n_heads, dim_feedforward=2 * d, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+        )
         self.layers = nn.TransformerEncoder(layer, cfg.backbone.n_layer, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d)
         self.head = RegressionHead(d, cfg)
@@ -87,7 +87,7 @@ class EPInformer(BaselineRegressor):
         intervals = torch.zeros(len(chosen), n, 2, dtype=torch.long, device=peaks.device)
         valid = torch.zeros(len(chosen), n, dtype=torch.bool, device=peaks.device)
         for b, c in enumerate(chosen):
-            intervals[b, :len(c)], valid[b, :len(c)] = c, True
+            intervals[b, : len(c)], valid[b, : len(c)] = c, True
         return intervals, valid
 
     def element_tokens(self, dna: torch.Tensor, signals: torch.Tensor, intervals: torch.Tensor) -> torch.Tensor:
@@ -95,23 +95,30 @@ class EPInformer(BaselineRegressor):
         b, length, _ = dna.shape
         starts, ends = intervals[..., 0], intervals[..., 1]
         centres = (starts + ends) // 2
-        positions = centres[..., None] - self.options.element_length // 2 + torch.arange(
-            self.options.element_length, device=dna.device)
+        positions = (
+            centres[..., None]
+            - self.options.element_length // 2
+            + torch.arange(self.options.element_length, device=dna.device)
+        )
         inside = (positions >= 0) & (positions < length)
         rows = torch.arange(b, device=dna.device)[:, None, None]
-        crops = dna[rows, positions.clamp(0, length - 1)] * inside[..., None]         # (B, N, E, 4)
+        crops = dna[rows, positions.clamp(0, length - 1)] * inside[..., None]  # (B, N, E, 4)
         encoded = self.encoder(crops.flatten(0, 1)).view(b, intervals.shape[1], self.promoter_type.shape[0])
-        cumulative = F.pad(signals.float().cumsum(1), (0, 0, 1, 0))                    # (B, L + 1, 3)
-        total = (cumulative.gather(1, ends[..., None].expand(-1, -1, 3))
-                 - cumulative.gather(1, starts[..., None].expand(-1, -1, 3)))
+        cumulative = F.pad(signals.float().cumsum(1), (0, 0, 1, 0))  # (B, L + 1, 3)
+        total = cumulative.gather(1, ends[..., None].expand(-1, -1, 3)) - cumulative.gather(
+            1, starts[..., None].expand(-1, -1, 3)
+        )
         mean = total / (ends - starts).clamp(min=1)[..., None]
         distance = (centres - length // 2).float() / (length / 2)
-        features = torch.stack([mean[..., DNASE].clamp(min=0).log1p(), mean[..., H3K27AC].clamp(min=0).log1p(),
-                                mean[..., HIC], distance], dim=-1)
+        features = torch.stack(
+            [mean[..., DNASE].clamp(min=0).log1p(), mean[..., H3K27AC].clamp(min=0).log1p(), mean[..., HIC], distance],
+            dim=-1,
+        )
         return encoded + self.element_features(features)
 
-    def attend(self, promoter: torch.Tensor, enhancers: torch.Tensor, valid: torch.Tensor,
-               features: torch.Tensor | None) -> torch.Tensor:
+    def attend(
+        self, promoter: torch.Tensor, enhancers: torch.Tensor, valid: torch.Tensor, features: torch.Tensor | None
+    ) -> torch.Tensor:
         """Promoter token (B, d) with enhancer tokens (B, N, d), `valid` (B, N) -> prediction (B,)."""
         tokens = torch.cat([(promoter + self.promoter_type)[:, None], enhancers], dim=1)
         padding = torch.cat([valid.new_zeros(len(valid), 1), ~valid], dim=1)

@@ -21,7 +21,6 @@ from ...architectures import HyenaOptions
 from ..seq2exp import ModelOutput, RegressionHead, Seq2ExpConfig
 from .head import BaselineRegressor, central_pool
 
-
 ORDER = 2  # HyenaDNA's operator order: two gates, two long filters
 
 
@@ -50,9 +49,13 @@ class ImplicitFilter(nn.Module):
         super().__init__()
         self.bands = opts.filter_bands
         width = 1 + 2 * opts.filter_bands
-        self.mlp = nn.Sequential(nn.Linear(width, opts.filter_hidden), Sine(opts.filter_hidden),
-                                 nn.Linear(opts.filter_hidden, opts.filter_hidden), Sine(opts.filter_hidden),
-                                 nn.Linear(opts.filter_hidden, channels, bias=False))
+        self.mlp = nn.Sequential(
+            nn.Linear(width, opts.filter_hidden),
+            Sine(opts.filter_hidden),
+            nn.Linear(opts.filter_hidden, opts.filter_hidden),
+            Sine(opts.filter_hidden),
+            nn.Linear(opts.filter_hidden, channels, bias=False),
+        )
         target = math.log(1e-2)
         self.register_buffer("decay", torch.linspace(target / 1.5, target / 0.3, channels).abs(), persistent=False)
 
@@ -62,22 +65,27 @@ class ImplicitFilter(nn.Module):
         angle = 2 * math.pi * freqs * t
         embedding = torch.cat([t, torch.cos(angle), torch.sin(angle)], dim=-1)
         h = self.mlp(embedding) * torch.exp(-t * self.decay)
-        return h.transpose(0, 1)   # (channels, L)
+        return h.transpose(0, 1)  # (channels, L)
 
 
 class HyenaOperator(nn.Module):
     def __init__(self, d_model: int, opts: HyenaOptions):
         super().__init__()
         self.in_proj = nn.Linear(d_model, (ORDER + 1) * d_model)
-        self.short_conv = nn.Conv1d((ORDER + 1) * d_model, (ORDER + 1) * d_model, opts.short_conv,
-                                    groups=(ORDER + 1) * d_model, padding=opts.short_conv - 1)
+        self.short_conv = nn.Conv1d(
+            (ORDER + 1) * d_model,
+            (ORDER + 1) * d_model,
+            opts.short_conv,
+            groups=(ORDER + 1) * d_model,
+            padding=opts.short_conv - 1,
+        )
         self.filters = ImplicitFilter(ORDER * d_model, opts)
         self.skip = nn.Parameter(torch.randn(ORDER, d_model, 1))
         self.out_proj = nn.Linear(d_model, d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         length = x.shape[1]
-        streams = self.short_conv(self.in_proj(x).transpose(1, 2))[..., :length]   # causal: drop the tail
+        streams = self.short_conv(self.in_proj(x).transpose(1, 2))[..., :length]  # causal: drop the tail
         *gates, v = streams.chunk(ORDER + 1, dim=1)
         filters = self.filters(length, x.device).chunk(ORDER, dim=0)
         for i, (gate, h) in enumerate(zip(gates, filters)):
