@@ -1,7 +1,7 @@
 """seq2exp: raw public data -> per-gene features -> Seq2Exp models, metrics and regulatory elements.
 
-    snakemake --cores all --use-conda                          # the paper's run (config/config.yaml)
-    snakemake --cores all --configfile config/demo.yaml        # the offline demo
+snakemake --cores all --use-conda                          # the paper's run (config/config.yaml)
+snakemake --cores all --configfile config/demo.yaml        # the offline demo
 """
 
 import os
@@ -54,10 +54,10 @@ include: "workflow/rules/evaluate.smk"
 
 
 rule all:
+    default_target: True
     input:
         f"{RESULTS}/inputs.tsv",
         rules.store_sequence.output,
         expand(rules.store_cell.output.store, cell=CELLS),
         rules.store_gene_table.output,
         evaluation_outputs(),
-    default_target: True

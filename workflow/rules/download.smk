@@ -10,19 +10,19 @@ for job in DOWNLOAD_JOBS:
             f"download_{re.sub(r'[^A-Za-z0-9]+', '_', job.key)}"
         output:
             job.path,
-        params:
-            url=job.url,
-            md5=job.md5,
-        localrule: True
-        threads: job_threads("data")
-        resources:
-            **job_resources("data"),
         log:
             f"{LOGS}/download/{job.key}.log",
         benchmark:
-            f"{BENCHMARKS}/download/{job.key}.tsv",
+            f"{BENCHMARKS}/download/{job.key}.tsv"
+        localrule: True
         conda:
             "../envs/data.yaml"
+        threads: job_threads("data")
+        resources:
+            **job_resources("data"),
+        params:
+            url=job.url,
+            md5=job.md5,
         script:
             "../scripts/download.py"
 
@@ -36,18 +36,18 @@ rule extract_member:
         lambda wildcards: EXTRACTIONS[wildcards.extracted_path][0],
     output:
         "{extracted_path}",
-    wildcard_constraints:
-        extracted_path=alternatives(EXTRACTIONS),
-    params:
-        member=lambda wildcards: EXTRACTIONS[wildcards.extracted_path][1],
-    threads: job_threads("data")
-    resources:
-        **job_resources("data"),
     log:
         f"{LOGS}/extract/{{extracted_path}}.log",
     benchmark:
-        benchmark_file("extract_member", "extracted_path"),
+        benchmark_file("extract_member", "extracted_path")
+    wildcard_constraints:
+        extracted_path=alternatives(EXTRACTIONS),
     conda:
         "../envs/data.yaml"
+    threads: job_threads("data")
+    resources:
+        **job_resources("data"),
+    params:
+        member=lambda wildcards: EXTRACTIONS[wildcards.extracted_path][1],
     script:
         "../scripts/extract_member.py"

@@ -11,27 +11,28 @@ rule result_tables:
         peaks=expand(rules.dnase_peaks.output.peaks, cell=CELLS),
     output:
         table1=report(f"{TABLES}/table1.tsv", category="Tables", caption="../report/table.rst"),
-        table1_promoter_active=report(f"{TABLES}/table1_promoter_active.tsv", category="Tables",
-                                      caption="../report/table.rst"),
+        table1_promoter_active=report(
+            f"{TABLES}/table1_promoter_active.tsv", category="Tables", caption="../report/table.rst"
+        ),
         table1_md=report(f"{TABLES}/table1.md", category="Tables", caption="../report/table.rst"),
         table2=report(f"{TABLES}/table2.tsv", category="Tables", caption="../report/table.rst"),
         table2_md=report(f"{TABLES}/table2.md", category="Tables", caption="../report/table.rst"),
         comparison=report(f"{TABLES}/comparison.tsv", category="Tables", caption="../report/table.rst"),
         comparison_md=report(f"{TABLES}/comparison.md", category="Tables", caption="../report/table.rst"),
+    log:
+        f"{LOGS}/result_tables.log",
+    benchmark:
+        benchmark_file("result_tables")
+    conda:
+        "../envs/model.yaml"
+    threads: job_threads("evaluation")
+    resources:
+        **job_resources("evaluation"),
     params:
         predictions=predictions_of(CELLS, MODELS),
         authors={cell: AUTHORS_PREDICTIONS.format(cell=cell) for cell in AUTHORS_WEIGHTS},
         peaks={cell: rules.dnase_peaks.output.peaks.format(cell=cell) for cell in CELLS},
         settings=config_params("evaluation.bootstrap", "evaluation.seed", "split.test", "features.promoter_half_width"),
-    threads: job_threads("evaluation")
-    resources:
-        **job_resources("evaluation"),
-    log:
-        f"{LOGS}/result_tables.log",
-    benchmark:
-        benchmark_file("result_tables"),
-    conda:
-        "../envs/model.yaml"
     script:
         "../scripts/result_tables.py"
 
@@ -44,17 +45,17 @@ rule discovery:
     output:
         tsv=report(f"{TABLES}/discovery.tsv", category="Tables", caption="../report/discovery.rst"),
         md=report(f"{TABLES}/discovery.md", category="Tables", caption="../report/discovery.rst"),
-    params:
-        settings=config_params("window"),
-    threads: job_threads("evaluation")
-    resources:
-        **job_resources("evaluation"),
     log:
         f"{LOGS}/discovery.log",
     benchmark:
-        benchmark_file("discovery"),
+        benchmark_file("discovery")
     conda:
         "../envs/model.yaml"
+    threads: job_threads("evaluation")
+    resources:
+        **job_resources("evaluation"),
+    params:
+        settings=config_params("window"),
     script:
         "../scripts/discovery.py"
 
@@ -71,17 +72,17 @@ if CRISPRI:
         output:
             tsv=report(f"{TABLES}/crispri.tsv", category="Tables", caption="../report/crispri.rst"),
             md=report(f"{TABLES}/crispri.md", category="Tables", caption="../report/crispri.rst"),
-        params:
-            settings=config_params("window"),
-        threads: job_threads("evaluation")
-        resources:
-            **job_resources("evaluation"),
         log:
             f"{LOGS}/crispri.log",
         benchmark:
-            benchmark_file("crispri"),
+            benchmark_file("crispri")
         conda:
             "../envs/model.yaml"
+        threads: job_threads("evaluation")
+        resources:
+            **job_resources("evaluation"),
+        params:
+            settings=config_params("window"),
         script:
             "../scripts/crispri.py"
 
@@ -93,22 +94,26 @@ rule mask_tracks:
         fai=rules.prepare_genome.output.fai,
     output:
         bigwig=f"{TRACKS}/{{cell}}/{{model}}.mask.bw",
-        bed=report(f"{TRACKS}/{{cell}}/{{model}}.mask.bed", category="Mask tracks", subcategory="{cell}",
-                   caption="../report/tracks.rst"),
-    params:
-        threshold=lambda wildcards: jobs.mask_threshold(config, wildcards.model),
-        settings=config_params("window"),
-    wildcard_constraints:
-        model=alternatives(MASK_MODELS),
-    threads: job_threads("evaluation")
-    resources:
-        **job_resources("evaluation"),
+        bed=report(
+            f"{TRACKS}/{{cell}}/{{model}}.mask.bed",
+            category="Mask tracks",
+            subcategory="{cell}",
+            caption="../report/tracks.rst",
+        ),
     log:
         f"{LOGS}/{{cell}}/mask_tracks_{{model}}.log",
     benchmark:
-        benchmark_file("mask_tracks", "cell", "model"),
+        benchmark_file("mask_tracks", "cell", "model")
+    wildcard_constraints:
+        model=alternatives(MASK_MODELS),
     conda:
         "../envs/model.yaml"
+    threads: job_threads("evaluation")
+    resources:
+        **job_resources("evaluation"),
+    params:
+        threshold=lambda wildcards: jobs.mask_threshold(config, wildcards.model),
+        settings=config_params("window"),
     script:
         "../scripts/mask_tracks.py"
 
@@ -118,19 +123,27 @@ rule model_figures:
         predictions=f"{MODEL_DIR}/predictions.tsv",
         metrics=f"{MODEL_DIR}/metrics.csv",
     output:
-        scatter=report(f"{FIGURES}/{{cell}}/{{model}}.predictions.png", category="Predictions",
-                       subcategory="{cell}", caption="../report/predictions.rst"),
-        curves=report(f"{FIGURES}/{{cell}}/{{model}}.training.png", category="Training",
-                      subcategory="{cell}", caption="../report/training.rst"),
-    threads: job_threads("evaluation")
-    resources:
-        **job_resources("evaluation"),
+        scatter=report(
+            f"{FIGURES}/{{cell}}/{{model}}.predictions.png",
+            category="Predictions",
+            subcategory="{cell}",
+            caption="../report/predictions.rst",
+        ),
+        curves=report(
+            f"{FIGURES}/{{cell}}/{{model}}.training.png",
+            category="Training",
+            subcategory="{cell}",
+            caption="../report/training.rst",
+        ),
     log:
         f"{LOGS}/{{cell}}/model_figures_{{model}}.log",
     benchmark:
-        benchmark_file("model_figures", "cell", "model"),
+        benchmark_file("model_figures", "cell", "model")
     conda:
         "../envs/model.yaml"
+    threads: job_threads("evaluation")
+    resources:
+        **job_resources("evaluation"),
     script:
         "../scripts/model_figures.py"
 
@@ -143,21 +156,26 @@ rule gene_track_figures:
         genes=rules.cell_genes.output.genes,
         peaks=rules.dnase_peaks.output.peaks,
     output:
-        report(directory(f"{FIGURES}/{{cell}}/genes"), patterns=["{gene}.png"], category="Masks",
-               subcategory="{cell}", caption="../report/gene_tracks.rst"),
+        report(
+            directory(f"{FIGURES}/{{cell}}/genes"),
+            patterns=["{gene}.png"],
+            category="Masks",
+            subcategory="{cell}",
+            caption="../report/gene_tracks.rst",
+        ),
+    log:
+        f"{LOGS}/{{cell}}/gene_track_figures.log",
+    benchmark:
+        benchmark_file("gene_track_figures", "cell")
+    conda:
+        "../envs/model.yaml"
+    threads: job_threads("evaluation")
+    resources:
+        **job_resources("evaluation"),
     params:
         masks=MASK_MODELS,
         truth=lambda w: TRUTH_BED.format(cell_type=w.cell) if TRUTH_BED else None,
         settings=config_params("window", "evaluation.figure_genes"),
-    threads: job_threads("evaluation")
-    resources:
-        **job_resources("evaluation"),
-    log:
-        f"{LOGS}/{{cell}}/gene_track_figures.log",
-    benchmark:
-        benchmark_file("gene_track_figures", "cell"),
-    conda:
-        "../envs/model.yaml"
     script:
         "../scripts/gene_track_figures.py"
 
@@ -170,16 +188,16 @@ rule authors_weights:
         genes=rules.cell_genes.output.genes,
     output:
         AUTHORS_PREDICTIONS,
-    wildcard_constraints:
-        cell=alternatives(list(AUTHORS_WEIGHTS)),
-    threads: job_threads("training")
-    resources:
-        **job_resources("training"),
     log:
         f"{LOGS}/{{cell}}/authors_weights.log",
     benchmark:
-        benchmark_file("authors_weights", "cell"),
+        benchmark_file("authors_weights", "cell")
+    wildcard_constraints:
+        cell=alternatives(list(AUTHORS_WEIGHTS)),
     conda:
         "../envs/model.yaml"
+    threads: job_threads("training")
+    resources:
+        **job_resources("training"),
     script:
         "../scripts/authors_weights.py"

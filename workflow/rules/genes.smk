@@ -15,19 +15,26 @@ rule gene_table:
         genes=f"{RESULTS}/genes/genes.tsv",
         dropped=f"{RESULTS}/genes/dropped_genes.tsv",
         chromosomes=f"{RESULTS}/genes/chromosomes.tsv",
-    params:
-        settings=config_params(*GENE_TABLE_KEYS, "genes.mrna_gene_id_column", "genes.mrna_feature_columns",
-                               "genes.max_n_fraction", "window.half_width", "split", "genes.tss_gene_list",
-                               "genes.gene_list_id_column"),
-    threads: job_threads("data")
-    resources:
-        **job_resources("data"),
     log:
         f"{LOGS}/gene_table.log",
     benchmark:
-        benchmark_file("gene_table"),
+        benchmark_file("gene_table")
     conda:
         "../envs/data.yaml"
+    threads: job_threads("data")
+    resources:
+        **job_resources("data"),
+    params:
+        settings=config_params(
+            *GENE_TABLE_KEYS,
+            "genes.mrna_gene_id_column",
+            "genes.mrna_feature_columns",
+            "genes.max_n_fraction",
+            "window.half_width",
+            "split",
+            "genes.tss_gene_list",
+            "genes.gene_list_id_column",
+        ),
     script:
         "../scripts/gene_table.py"
 
@@ -41,17 +48,17 @@ rule cell_genes:
     output:
         genes=f"{RESULTS}/{{cell}}/genes.tsv",
         chromosomes=f"{RESULTS}/{{cell}}/chromosomes.tsv",
-    params:
-        settings=config_params("split"),
-    threads: job_threads("data")
-    resources:
-        **job_resources("data"),
     log:
         f"{LOGS}/{{cell}}/cell_genes.log",
     benchmark:
-        benchmark_file("cell_genes", "cell"),
+        benchmark_file("cell_genes", "cell")
     conda:
         "../envs/data.yaml"
+    threads: job_threads("data")
+    resources:
+        **job_resources("data"),
+    params:
+        settings=config_params("split"),
     script:
         "../scripts/cell_genes.py"
 
@@ -63,18 +70,23 @@ rule cage_targets:
         table=source_path("genes.table"),
     output:
         f"{RESULTS}/{{cell}}/cage_targets.tsv",
-    params:
-        settings=config_params("features.cage_half_width", "features.cage_per_million", "genes.columns.gene_id",
-                               "genes.precomputed_target_column", "target.source"),
-    threads: job_threads("data")
-    resources:
-        **job_resources("data"),
     log:
         f"{LOGS}/{{cell}}/cage_targets.log",
     benchmark:
-        benchmark_file("cage_targets", "cell"),
+        benchmark_file("cage_targets", "cell")
     conda:
         "../envs/data.yaml"
+    threads: job_threads("data")
+    resources:
+        **job_resources("data"),
+    params:
+        settings=config_params(
+            "features.cage_half_width",
+            "features.cage_per_million",
+            "genes.columns.gene_id",
+            "genes.precomputed_target_column",
+            "target.source",
+        ),
     script:
         "../scripts/cage_targets.py"
 
@@ -87,17 +99,17 @@ rule promoter_activity:
         gene_list=lambda wildcards: [source_path(key) for key in SOURCES if key == f"{wildcards.cell}.gene_list"],
     output:
         f"{RESULTS}/{{cell}}/promoter_activity.tsv",
-    params:
-        half_width=config["features"]["promoter_half_width"],
-        settings=config_params("features.promoter_activity", "genes.gene_list_id_column"),
-    threads: job_threads("data")
-    resources:
-        **job_resources("data"),
     log:
         f"{LOGS}/{{cell}}/promoter_activity.log",
     benchmark:
-        benchmark_file("promoter_activity", "cell"),
+        benchmark_file("promoter_activity", "cell")
     conda:
         "../envs/data.yaml"
+    threads: job_threads("data")
+    resources:
+        **job_resources("data"),
+    params:
+        half_width=config["features"]["promoter_half_width"],
+        settings=config_params("features.promoter_activity", "genes.gene_list_id_column"),
     script:
         "../scripts/promoter_activity.py"

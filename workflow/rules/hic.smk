@@ -7,16 +7,16 @@ rule hic_contacts:
         genes=rules.cell_genes.output.genes,
     output:
         f"{RESULTS}/{{cell}}/hic_contact.tsv.gz",
-    params:
-        settings=config_params("hic", "window.half_width"),
-    threads: job_threads("data")
-    resources:
-        **job_resources("data"),
     log:
         f"{LOGS}/{{cell}}/hic_contacts.log",
     benchmark:
-        benchmark_file("hic_contacts", "cell"),
+        benchmark_file("hic_contacts", "cell")
     conda:
         "../envs/data.yaml"
+    threads: job_threads("data")
+    resources:
+        **job_resources("data"),
+    params:
+        settings=config_params("hic", "window.half_width"),
     script:
         "../scripts/hic_contacts.py"

@@ -6,8 +6,12 @@
 
 # How every report reads the gene table (for its chromosomes), and the shared one its columns too.
 GENE_TABLE_KEYS = ("genes.columns", "genes.tss_one_based", "genes.annotation")
-GENE_COLUMN_KEYS = ("genes.precomputed_target_column", "genes.mrna_gene_id_column", "genes.mrna_feature_columns",
-                    "genes.gene_list_id_column")
+GENE_COLUMN_KEYS = (
+    "genes.precomputed_target_column",
+    "genes.mrna_gene_id_column",
+    "genes.mrna_feature_columns",
+    "genes.gene_list_id_column",
+)
 
 
 rule prepare_genome:
@@ -16,15 +20,15 @@ rule prepare_genome:
     output:
         fasta=GENOME,
         fai=f"{GENOME}.fai",
-    threads: job_threads("data")
-    resources:
-        **job_resources("data"),
     log:
         f"{LOGS}/prepare_genome.log",
     benchmark:
-        benchmark_file("prepare_genome"),
+        benchmark_file("prepare_genome")
     conda:
         "../envs/data.yaml"
+    threads: job_threads("data")
+    resources:
+        **job_resources("data"),
     script:
         "../scripts/prepare_genome.py"
 
@@ -35,17 +39,17 @@ rule inputs_report:
         sources=[source_path(key) for key in SOURCES if sources.source_scope(key, CELLS) is None],
     output:
         f"{RESULTS}/inputs.tsv",
-    params:
-        settings=config_params(*GENE_TABLE_KEYS, *GENE_COLUMN_KEYS),
-    threads: job_threads("data")
-    resources:
-        **job_resources("data"),
     log:
         f"{LOGS}/inputs_report.log",
     benchmark:
-        benchmark_file("inputs_report"),
+        benchmark_file("inputs_report")
     conda:
         "../envs/data.yaml"
+    threads: job_threads("data")
+    resources:
+        **job_resources("data"),
+    params:
+        settings=config_params(*GENE_TABLE_KEYS, *GENE_COLUMN_KEYS),
     script:
         "../scripts/inputs_report.py"
 
@@ -54,23 +58,31 @@ rule cell_inputs_report:
     input:
         fasta=rules.prepare_genome.output.fasta,
         table=source_path("genes.table"),
-        sources=lambda wildcards: [source_path(key) for key in SOURCES
-                                   if sources.source_scope(key, CELLS) == wildcards.cell],
+        sources=lambda wildcards: [
+            source_path(key) for key in SOURCES if sources.source_scope(key, CELLS) == wildcards.cell
+        ],
     output:
         f"{RESULTS}/{{cell}}/inputs.tsv",
-    params:
-        scope=lambda wildcards: wildcards.cell,
-        settings=config_params(*GENE_TABLE_KEYS, "hic.resolution", "hic.normalization", "hic.reader", "split",
-                               "genes.gene_list_id_column", "features.promoter_activity"),
-    threads: job_threads("data")
-    resources:
-        **job_resources("data"),
     log:
         f"{LOGS}/{{cell}}/inputs_report.log",
     benchmark:
-        benchmark_file("cell_inputs_report", "cell"),
+        benchmark_file("cell_inputs_report", "cell")
     conda:
         "../envs/data.yaml"
+    threads: job_threads("data")
+    resources:
+        **job_resources("data"),
+    params:
+        scope=lambda wildcards: wildcards.cell,
+        settings=config_params(
+            *GENE_TABLE_KEYS,
+            "hic.resolution",
+            "hic.normalization",
+            "hic.reader",
+            "split",
+            "genes.gene_list_id_column",
+            "features.promoter_activity",
+        ),
     script:
         "../scripts/inputs_report.py"
 
@@ -84,10 +96,10 @@ if EVALUATION_SOURCES:
             sources=[source_path(key) for key in EVALUATION_SOURCES],
         output:
             f"{RESULTS}/evaluation/inputs.tsv",
-        params:
-            scope=sources.EVALUATION_SCOPE,
-            settings=config_params(*GENE_TABLE_KEYS),
         log:
             f"{LOGS}/evaluation/inputs_report.log",
         benchmark:
-            benchmark_file("evaluation_inputs_report"),
+            benchmark_file("evaluation_inputs_report")
+        params:
+            scope=sources.EVALUATION_SCOPE,
+            settings=config_params(*GENE_TABLE_KEYS),

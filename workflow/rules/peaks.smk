@@ -9,16 +9,16 @@ rule dnase_peaks:
     output:
         peaks=f"{RESULTS}/{{cell}}/dnase_peaks.narrowPeak",
         mask_ratios=f"{RESULTS}/{{cell}}/dnase_peak_mask.tsv",
-    params:
-        settings=config_params("peaks", "window.half_width"),
-    threads: job_threads("data")
-    resources:
-        **job_resources("data"),
     log:
         f"{LOGS}/{{cell}}/dnase_peaks.log",
     benchmark:
-        benchmark_file("dnase_peaks", "cell"),
+        benchmark_file("dnase_peaks", "cell")
     conda:
         "../envs/data.yaml"
+    threads: job_threads("data")
+    resources:
+        **job_resources("data"),
+    params:
+        settings=config_params("peaks", "window.half_width"),
     script:
         "../scripts/dnase_peaks.py"

@@ -10,17 +10,17 @@ rule store_sequence:
     output:
         store=f"{RESULTS}/store/sequence.h5",
         checksum=f"{RESULTS}/store/sequence.h5.sha256",
-    params:
-        settings=config_params("window.half_width", "window.reverse_complement_minus_strand"),
-    threads: job_threads("store")
-    resources:
-        **job_resources("store"),
     log:
         f"{LOGS}/store_sequence.log",
     benchmark:
-        benchmark_file("store_sequence"),
+        benchmark_file("store_sequence")
     conda:
         "../envs/data.yaml"
+    threads: job_threads("store")
+    resources:
+        **job_resources("store"),
+    params:
+        settings=config_params("window.half_width", "window.reverse_complement_minus_strand"),
     script:
         "../scripts/store_sequence.py"
 
@@ -38,18 +38,23 @@ rule store_cell:
         store=f"{RESULTS}/store/{{cell}}.h5",
         checksum=f"{RESULTS}/store/{{cell}}.h5.sha256",
         table=f"{RESULTS}/store/{{cell}}.genes.tsv",
-    params:
-        settings=config_params("window.half_width", "window.reverse_complement_minus_strand", "hic.resolution",
-                               "genes.mrna_features", "genes.mrna_feature_columns"),
-    threads: job_threads("store")
-    resources:
-        **job_resources("store"),
     log:
         f"{LOGS}/{{cell}}/store_cell.log",
     benchmark:
-        benchmark_file("store_cell", "cell"),
+        benchmark_file("store_cell", "cell")
     conda:
         "../envs/data.yaml"
+    threads: job_threads("store")
+    resources:
+        **job_resources("store"),
+    params:
+        settings=config_params(
+            "window.half_width",
+            "window.reverse_complement_minus_strand",
+            "hic.resolution",
+            "genes.mrna_features",
+            "genes.mrna_feature_columns",
+        ),
     script:
         "../scripts/store_cell.py"
 
@@ -61,14 +66,14 @@ rule store_gene_table:
         peaks=expand(rules.dnase_peaks.output.mask_ratios, cell=CELLS),
     output:
         f"{RESULTS}/store/genes.tsv",
-    threads: job_threads("store")
-    resources:
-        **job_resources("store"),
     log:
         f"{LOGS}/store_gene_table.log",
     benchmark:
-        benchmark_file("store_gene_table"),
+        benchmark_file("store_gene_table")
     conda:
         "../envs/data.yaml"
+    threads: job_threads("store")
+    resources:
+        **job_resources("store"),
     script:
         "../scripts/store_gene_table.py"

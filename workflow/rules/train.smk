@@ -15,19 +15,19 @@ rule train_model:
         manifest=f"{MODEL_DIR}/manifest.json",
         metrics=f"{MODEL_DIR}/metrics.csv",
         predictions=f"{MODEL_DIR}/predictions.tsv",
-    params:
-        settings=lambda wildcards: training_settings(config, wildcards.model),  # what its config hash covers
-    wildcard_constraints:
-        model=alternatives(jobs.plain_models(MODELS)),
-    threads: job_threads("training")
-    resources:
-        **job_resources("training"),
     log:
         f"{LOGS}/{{cell}}/train_{{model}}.log",
     benchmark:
-        benchmark_file("train_model", "cell", "model"),
+        benchmark_file("train_model", "cell", "model")
+    wildcard_constraints:
+        model=alternatives(jobs.plain_models(MODELS)),
     conda:
         "../envs/model.yaml"
+    threads: job_threads("training")
+    resources:
+        **job_resources("training"),
+    params:
+        settings=lambda wildcards: training_settings(config, wildcards.model),  # what its config hash covers
     script:
         "../scripts/train_model.py"
 
@@ -40,7 +40,7 @@ use rule train_model as train_masked_model with:
         predictions=f"{MODEL_DIR}/predictions.tsv",
         masks=f"{MODEL_DIR}/masks.h5",
     benchmark:
-        benchmark_file("train_masked_model", "cell", "model"),
+        benchmark_file("train_masked_model", "cell", "model")
     wildcard_constraints:
         model=alternatives([m for m in jobs.mask_models(MODELS) if m not in jobs.upstream_models(MODELS)]),
 
@@ -49,7 +49,7 @@ use rule train_model as train_masked_model with:
 # its masks), as they are the critical path.
 use rule train_masked_model as train_soft_model with:
     benchmark:
-        benchmark_file("train_soft_model", "cell", "model"),
+        benchmark_file("train_soft_model", "cell", "model")
     wildcard_constraints:
         model=alternatives(jobs.upstream_models(MODELS)),
     priority: 10
