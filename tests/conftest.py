@@ -50,7 +50,7 @@ def tiny_demo_paths(tiny_demo, tmp_path_factory) -> DemoPaths:
 
 @pytest.fixture(scope="session")
 def demo_size_demo():
-    """The demo config's genes (480) in memory: big enough for statistics on the test genes."""
+    """The demo config's genes (640) in memory: big enough for statistics on the test genes."""
     from seq2exp.config import load_config
     from seq2exp.demo import spec_from_config
 
