@@ -64,10 +64,24 @@ def read_benchmarks(bench_dir: Path) -> dict[str, list[dict]]:
         if not rows:
             continue
         row = rows[-1]
+        wall_s, cpu_s = float(row["s"]), number(row.get("cpu_time"))
+        # Snakemake samples a job's process tree about once a second: a job done before a sample
+        # that saw its interpreter reports 0 CPU seconds and the shell's memory. Its wall time then
+        # stands in for its CPU time (an upper bound) and its memory is not known.
+        sampled = cpu_s > 0
         jobs[path.relative_to(bench_dir).parts[0]].append(
-            {"s": float(row["s"]), "cpu_s": number(row.get("cpu_time")), "max_rss": number(row.get("max_rss"))}
+            {
+                "s": wall_s,
+                "cpu_s": cpu_s if sampled else wall_s,
+                "max_rss": number(row.get("max_rss")) if sampled else None,
+            }
         )
     return jobs
+
+
+def peak_memory(records: list[dict]) -> str:
+    sampled = [r["max_rss"] for r in records if r["max_rss"] is not None]
+    return f"{max(sampled):.0f} MB" if sampled else "not sampled (under a second)"
 
 
 def number(value: str | None) -> float:
@@ -161,7 +175,7 @@ def table(args) -> str:
         lines.append(
             f"| {rule} | {len(records)} | {kind} | {duration(mean_s)} | {duration(mean_cpu_s)} "
             f"| {projected_job_seconds(kind, mean_cpu_s, factors, args)} "
-            f"| {max(r['max_rss'] for r in records):.0f} MB | {human(disk)} | "
+            f"| {peak_memory(records)} | {human(disk)} | "
             f"{'-' if kind == 'source' else human(disk * disk_factor)} |"
         )
     lines += ["", f"Projected disk of every rule's outputs: {human(total_disk)}"]
