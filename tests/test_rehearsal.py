@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from test_workflow import benchmarks_of_planned_jobs, snakemake
+from test_workflow import benchmark_folder, benchmarks_of_planned_jobs, snakemake
 
 pytestmark = [
     pytest.mark.slow,
@@ -55,11 +55,4 @@ def test_rehearsal_runs_every_job_and_projects_the_paper_run(repo, rehearsal_dir
     print(table.stdout)
     assert "projected to 18,377 genes" in table.stdout
     for rule in {rule for rule, _ in jobs}:
-        folder = (
-            "download"
-            if rule.startswith("download_")
-            else "demo_cell"
-            if rule.startswith("demo_") and rule != "demo_world"
-            else rule
-        )
-        assert f"| {folder} |" in table.stdout, rule
+        assert f"| {benchmark_folder(rule)} |" in table.stdout, rule

@@ -58,6 +58,14 @@ def benchmarks_of_planned_jobs(output):
     return [(rule[1], benchmark and benchmark[1]) for rule, benchmark in headers if rule]
 
 
+def benchmark_folder(rule: str) -> str:
+    """The folder of a rule's benchmark files: the rules made in a loop, one per download or demo
+    cell type, share one."""
+    if rule.startswith("download_"):
+        return "download"
+    return "demo_cell" if rule.startswith("demo_") and rule != "demo_world" else rule
+
+
 def test_every_job_writes_its_own_benchmark_file(repo, tmp_path):
     """benchmarks/scale_table.py builds the README's scale table from one benchmark file per job,
     `<results>/benchmarks/<rule>/...`: a rule without `benchmark:` would be missing from it. Every
@@ -77,14 +85,7 @@ def test_every_job_writes_its_own_benchmark_file(repo, tmp_path):
         assert code == 0, output
         jobs = [(rule, benchmark) for rule, benchmark in benchmarks_of_planned_jobs(output) if rule != "all"]
         for rule, benchmark in jobs:
-            # the rules made in a loop, one per download or demo cell type, share one folder
-            folder = (
-                "download"
-                if rule.startswith("download_")
-                else "demo_cell"
-                if rule.startswith("demo_") and rule != "demo_world"
-                else rule
-            )
+            folder = benchmark_folder(rule)
             assert benchmark and benchmark.startswith(f"{config['results_dir']}/benchmarks/{folder}/"), (
                 rule,
                 benchmark,

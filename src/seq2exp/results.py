@@ -263,6 +263,17 @@ def peak_strength(peaks: pd.DataFrame) -> pd.Series:
     return peaks["signal_value"] if (peaks["signal_value"] > 0).any() else peaks["score"].astype(float)
 
 
+def gene_window(gene: pd.Series, window_cfg: dict) -> discovery.Window:
+    """The window of a gene-table row as the store built it (the config's `window`)."""
+    return discovery.Window(
+        gene["chrom"],
+        int(gene["tss"]),
+        window_cfg["half_width"],
+        gene["strand"] == "-",
+        window_cfg["reverse_complement_minus_strand"],
+    )
+
+
 def _per_base_peak_signal(window: discovery.Window, peaks: pd.DataFrame) -> np.ndarray:
     """MACS3 peaks as a per-base score: the peak's strength inside peaks, 0 outside."""
     score = np.zeros(window.length)
@@ -304,13 +315,7 @@ def discovery_scores(
                 continue
             row, g = row_of[gene_id], genes.loc[gene_id]
             item = windows[row]
-            window = discovery.Window(
-                g["chrom"],
-                int(g["tss"]),
-                window_cfg["half_width"],
-                g["strand"] == "-",
-                window_cfg["reverse_complement_minus_strand"],
-            )
+            window = gene_window(g, window_cfg)
             eligible = discovery.eligible_positions(
                 window.length, window_cfg["central_region"], item["blacklist"], item["dna"] == N_CODE
             )
@@ -472,13 +477,7 @@ def gene_track_figures(
         opened = {name: track_mask(files.enter_context(open_masks(path))) for name, path in masks.items()}
         for gene_id in chosen:
             g, item = genes.loc[gene_id], windows[row_of[gene_id]]
-            window = discovery.Window(
-                g["chrom"],
-                int(g["tss"]),
-                window_cfg["half_width"],
-                g["strand"] == "-",
-                window_cfg["reverse_complement_minus_strand"],
-            )
+            window = gene_window(g, window_cfg)
             signals = item["signals"].astype(np.float32)
             panels = {"DNase": signals[1], "H3K27ac": signals[0], "Hi-C contact": signals[2]}
             panels.update({f"{name} mask": data[row_of[gene_id]] for name, data in opened.items()})
