@@ -54,7 +54,7 @@ class MambapyBiMamba(nn.Module):
 def build(impl: str, d_model: int, n_layer: int):
     from seq2exp.models import Caduceus
     from seq2exp.models.mamba import BackboneConfig, MambaMixer
-    from seq2exp.models.scan import selective_scan_reference
+    from seq2exp.models.scan.chunked import selective_scan_reference
 
     if impl == "mambapy":
         return MambapyBiMamba(d_model, n_layer, 16)

@@ -26,7 +26,7 @@ import triton.language as tl
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
-from seq2exp.models import scan_triton
+from seq2exp.models.scan import triton as scan_triton
 
 BIN = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin")
 HBM_BYTES_PER_S = 4.8e12  # H200

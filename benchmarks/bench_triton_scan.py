@@ -32,7 +32,7 @@ import torch  # noqa: E402
 import triton  # noqa: E402
 import triton.language as tl  # noqa: E402
 
-from seq2exp.models import scan_triton  # noqa: E402
+from seq2exp.models.scan import triton as scan_triton  # noqa: E402
 
 PAPER_STEPS = 50_000
 
@@ -130,7 +130,7 @@ def exp_throughput(device, n=1 << 22, per_element=256):
 
 
 def scan_inputs(args, device):
-    from seq2exp.models.scan import random_scan_inputs
+    from seq2exp.models.scan.chunked import random_scan_inputs
 
     d_inner = 2 * args.d_model
     gen = torch.Generator().manual_seed(0)
@@ -152,7 +152,7 @@ def scan_bytes(args, backward):
 
 
 def bench_scan(args, impl, device):
-    from seq2exp.models.scan import resolve_scan
+    from seq2exp.models.scan.select import resolve_scan
 
     scan = resolve_scan(impl, device)
     inputs, bias = scan_inputs(args, device)

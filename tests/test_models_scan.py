@@ -4,14 +4,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seq2exp.models.scan import (
+from seq2exp.models.scan.chunked import (
     MAX_DECAY,
     plan_segments,
     random_scan_inputs,
-    resolve_scan,
     selective_scan,
     selective_scan_reference,
 )
+from seq2exp.models.scan.select import resolve_scan
 
 
 def _inputs(batch=2, d_inner=6, d_state=4, length=150, seed=0, dtype=torch.float64):

@@ -12,9 +12,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seq2exp.models import scan, scan_triton
-from seq2exp.models.scan import random_scan_inputs, resolve_scan, selective_scan, selective_scan_reference
-from seq2exp.models.scan_triton import selective_scan_triton
+from seq2exp.models.scan import select
+from seq2exp.models.scan import triton as scan_triton
+from seq2exp.models.scan.chunked import random_scan_inputs, selective_scan, selective_scan_reference
+from seq2exp.models.scan.select import resolve_scan
+from seq2exp.models.scan.triton import selective_scan_triton
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 NAMES = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias", "initial_state")
@@ -150,10 +152,10 @@ def test_mamba_mixer_streams_through_the_kernel(monkeypatch):
 def test_auto_on_cuda_without_mamba_ssm_resolves_to_the_kernel_and_logs_once(monkeypatch, caplog):
     """CUDA faked: mamba-ssm made unimportable, the kernel's CUDA self-check stubbed as passed."""
     monkeypatch.setitem(sys.modules, "mamba_ssm", None)
-    scan.mamba_ssm_problem.cache_clear()
-    scan._log_choice.cache_clear()
-    monkeypatch.setattr(scan, "triton_problem", lambda device_index=0: None)
-    with caplog.at_level("INFO", logger=scan.__name__):
+    select.mamba_ssm_problem.cache_clear()
+    select._log_choice.cache_clear()
+    monkeypatch.setattr(select, "triton_problem", lambda device_index=0: None)
+    with caplog.at_level("INFO", logger=select.__name__):
         assert resolve_scan("auto", "cuda") is selective_scan_triton
         assert resolve_scan("auto", "cuda") is selective_scan_triton
     messages = [r.getMessage() for r in caplog.records]
@@ -161,12 +163,12 @@ def test_auto_on_cuda_without_mamba_ssm_resolves_to_the_kernel_and_logs_once(mon
     assert messages[0].startswith("scan_impl 'auto' on cuda: fused Triton kernel (mamba-ssm: import failed")
     assert resolve_scan("auto", "cpu") is selective_scan
 
-    monkeypatch.setattr(scan, "triton_problem", lambda device_index=0: "kernel failed: planted")
+    monkeypatch.setattr(select, "triton_problem", lambda device_index=0: "kernel failed: planted")
     with pytest.warns(UserWarning, match="planted"):
         assert resolve_scan("auto", "cuda") is selective_scan
     with pytest.raises(RuntimeError, match="'triton' requested but unusable: kernel failed: planted"):
         resolve_scan("triton", "cuda")
-    scan.mamba_ssm_problem.cache_clear()
+    select.mamba_ssm_problem.cache_clear()
 
 
 def test_bad_shapes_and_chunk_size_are_named():
@@ -184,7 +186,7 @@ def test_bad_shapes_and_chunk_size_are_named():
 def test_cuda_kernel_matches_chunked_torch_scan_at_real_size():
     """At d_inner 64, d_state 16, L 4,096 (many 64-position chunks): fp32 against the PyTorch scan
     (values and gradients), and the CUDA self-check that `auto` relies on passes."""
-    assert scan.triton_problem(0) is None
+    assert select.triton_problem(0) is None
     gen = torch.Generator().manual_seed(0)
     u, delta, A, B, C, D, z = (t.cuda().requires_grad_() for t in random_scan_inputs(2, 64, 16, 4096, generator=gen))
     args = (u, delta, A, B, C, D, z)
@@ -247,4 +249,4 @@ def test_triton_self_check_passes_under_no_grad():
     forward of a process) it must still pass, not report the kernel unusable. (Shorter than on CUDA, for
     the interpreter's sake.)"""
     with torch.no_grad():
-        assert scan.triton_self_check(torch.device(DEVICE), length=20) is None
+        assert select.triton_self_check(torch.device(DEVICE), length=20) is None

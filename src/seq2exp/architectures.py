@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-DEFAULT_CHUNK = 128  # positions per chunk of the selective scan (models/scan.py)
+DEFAULT_CHUNK = 128  # positions per chunk of the selective scan (models/scan/chunked.py)
 
 
 @dataclass
@@ -32,7 +32,7 @@ class BackboneConfig:
     bidirectional: bool = True  # False: plain (causal) Mamba
     rcps: bool = False  # reverse-complement parameter sharing (Caduceus-PS)
     norm_eps: float = 1e-5
-    scan_impl: str = "auto"  # auto | torch | triton | mamba_ssm (scan.SCAN_IMPLS)
+    scan_impl: str = "auto"  # auto | torch | triton | mamba_ssm (models/scan/select.py SCAN_IMPLS)
     chunk_size: int = DEFAULT_CHUNK
 
     @property

@@ -5,9 +5,10 @@ from .caduceus import Caduceus, one_hot, rc_averaged_predict, reverse_complement
 from .mamba import BackboneConfig
 from .registry import MODELS, build_model
 from .runtime import tune_allocator
-from .scan import resolve_scan, selective_scan, selective_scan_reference
+from .scan.chunked import selective_scan, selective_scan_reference
+from .scan.select import resolve_scan
 
-# scan_triton is imported on demand (resolve_scan): importing triton fixes whether its kernels are
+# scan.triton is imported on demand (resolve_scan): importing triton fixes whether its kernels are
 # compiled or interpreted (TRITON_INTERPRET), which tests and benchmarks must choose first.
 from .seq2exp import ModelOutput, Seq2Exp, Seq2ExpConfig, top_fraction_mask
 

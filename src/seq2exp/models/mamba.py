@@ -11,7 +11,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..architectures import BackboneConfig
-from .scan import resolve_scan, selective_scan
+from .scan.chunked import selective_scan
+from .scan.select import resolve_scan
 
 
 class RMSNorm(nn.Module):

@@ -1,6 +1,6 @@
 """Fused selective scan (Mamba-1) in Triton: forward and backward, mamba-ssm's `selective_scan_fn` semantics.
 
-Same layout and math as `scan.py` (time is the last axis): u, delta, z (B, D, L); A (D, N); B, C (B, N, L);
+Same layout and math as `chunked.py` (time is the last axis): u, delta, z (B, D, L); A (D, N); B, C (B, N, L);
 D, delta_bias (D,); initial / last state (B, D, N). One program owns BLOCK_D channels of one batch
 element and walks the sequence in chunks of CHUNK positions, reading each input once and computing in
 fp32 (fp64 for fp64 inputs).

@@ -1,0 +1,1 @@
+"""The selective scan: chunked (PyTorch), triton (fused kernel), select (the choice among them)."""
