@@ -20,7 +20,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from seq2exp.tracks import mask_elements, write_mask_bed, write_mask_bigwig
+from seq2exp.evaluation.tracks import mask_elements, write_mask_bed, write_mask_bigwig
 
 HALF_WIDTH = 100_000
 ELEMENTS_PER_GENE, ELEMENT_LENGTH = 20, 500

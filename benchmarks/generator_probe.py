@@ -25,9 +25,9 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from seq2exp import discovery
 from seq2exp.batches import split_indices
 from seq2exp.config import load_config
+from seq2exp.evaluation import discovery
 from seq2exp.genome import N_CODE
 from seq2exp.jobs import model_options
 from seq2exp.models import build_model, one_hot

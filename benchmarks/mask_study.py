@@ -31,9 +31,9 @@ import torch
 from generator_probe import auprc, job_arguments, labelled_windows  # the benchmarks beside this one
 from mask_diagnostics import input_gradients, split_batch
 
-from seq2exp import discovery
 from seq2exp.batches import BatchMaker, FeatureScaling, IndexedWindows, split_indices
 from seq2exp.config import load_config
+from seq2exp.evaluation import discovery
 from seq2exp.jobs import model_options
 from seq2exp.models.seq2exp import central_slice
 from seq2exp.store import GeneWindows

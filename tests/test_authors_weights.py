@@ -16,7 +16,7 @@ import types
 import pytest
 import torch
 
-from seq2exp.authors_weights import AuthorsCheckpointError, load_authors_checkpoint
+from seq2exp.evaluation.authors_weights import AuthorsCheckpointError, load_authors_checkpoint
 
 TINY = dict(d_model=16, n_layer=2, d_state=4, expand=2, d_conv=4, n_signals=3, n_features=9)
 EXTRA = {"central_region_bp": 8, "pooled_region_bp": 8}
@@ -241,8 +241,8 @@ def test_evaluation_on_a_store_feeds_raw_features_and_writes_the_predictions_tab
     import pandas as pd
     from test_training import make_store
 
-    from seq2exp.authors_weights import evaluate_authors_weights
     from seq2exp.cli import main
+    from seq2exp.evaluation.authors_weights import evaluate_authors_weights
     from seq2exp.store import GeneWindows
 
     make_store(tmp_path / "store")
@@ -294,7 +294,7 @@ def test_evaluation_refuses_a_store_whose_hic_channel_is_abcs(tmp_path):
     import h5py
     from test_training import make_store
 
-    from seq2exp.authors_weights import evaluate_authors_weights
+    from seq2exp.evaluation.authors_weights import evaluate_authors_weights
     from seq2exp.files import write_checksum
 
     make_store(tmp_path / "store")

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seq2exp import crispri
-from seq2exp.discovery import average_precision
+from seq2exp.evaluation import crispri
+from seq2exp.evaluation.discovery import average_precision
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
 BENCHMARK = REAL / "crispr/EPCrisprBenchmark_combined_data.training_K562.GRCh38.tsv.gz"

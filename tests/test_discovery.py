@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seq2exp.discovery import (
+from seq2exp.evaluation.discovery import (
     TABLE_COLUMNS,
     GeneWindow,
     Window,

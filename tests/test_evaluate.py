@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seq2exp.evaluate import (
+from seq2exp.evaluation.metrics import (
     PAPER_RESULTS,
     TABLE1_MODELS,
     TABLE2_MODELS,
@@ -20,7 +20,7 @@ from seq2exp.evaluate import (
     render_markdown,
     results_table,
 )
-from seq2exp.results import promoter_active_genes, result_tables
+from seq2exp.evaluation.stage import promoter_active_genes, result_tables
 
 
 def predictions(target, prediction, split="test", prefix="G", chrom="chr22"):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from seq2exp import discovery
 from seq2exp.batches import MaskSource, retrain_mask
+from seq2exp.evaluation import discovery
 from seq2exp.masks import MaskWriter, binary_masks, open_masks
 from seq2exp.models.seq2exp import central_slice, force_mask, signal_beta
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seq2exp.plots import (
+from seq2exp.evaluation.plots import (
     DPI,
     binned_max,
     plot_gene_tracks,

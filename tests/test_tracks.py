@@ -5,7 +5,7 @@ import pandas as pd
 import pyBigWig
 import pytest
 
-from seq2exp.tracks import BED_COLUMNS, mask_elements, write_mask_bed, write_mask_bigwig
+from seq2exp.evaluation.tracks import BED_COLUMNS, mask_elements, write_mask_bed, write_mask_bigwig
 
 HALF_WIDTH = 20
 WINDOW = 2 * HALF_WIDTH

@@ -184,7 +184,7 @@ def test_demo_run_builds_the_store(tiny_run):
 
 
 def test_demo_run_writes_both_tables_with_finite_numbers(tiny_run):
-    from seq2exp.evaluate import TABLE1_MODELS, TABLE2_MODELS
+    from seq2exp.evaluation.metrics import TABLE1_MODELS, TABLE2_MODELS
 
     workdir, configfile = tiny_run
     models = yaml.safe_load(configfile.read_text())["models"]

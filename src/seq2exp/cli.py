@@ -95,9 +95,9 @@ def _load_checkpoint(path: str, module_class):
 
 def predict_command(args) -> None:
     from .batches import BatchMaker, FeatureScaling, MaskSource
+    from .evaluation.stage import mask_tracks_from
     from .files import write_tsv
     from .jobs import MODEL_SPECS
-    from .results import mask_tracks_from
     from .store import GeneWindows
     from .train import ExpressionModule, predict
 
@@ -148,7 +148,7 @@ def predict_command(args) -> None:
 
 
 def authors_weights_command(args) -> None:
-    from .authors_weights import evaluate_authors_weights
+    from .evaluation.authors_weights import evaluate_authors_weights
 
     options = (
         {}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .annotation import annotation_format
-from .crispri import read_crispri
+from .evaluation.crispri import read_crispri
 from .files import DELIMITER_NAMES, read_table, read_text_table, require_columns, sha256sum
 from .genes import (
     GENE_LIST_ACTIVITY_COLUMNS,

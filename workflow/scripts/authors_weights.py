@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from seq2exp.authors_weights import evaluate_authors_weights
+from seq2exp.evaluation.authors_weights import evaluate_authors_weights
 from seq2exp.logs import log_to
 
 log_to(snakemake.log[0])

@@ -1,7 +1,7 @@
 from pathlib import Path
 
+from seq2exp.evaluation.stage import gene_track_figures
 from seq2exp.logs import log_to
-from seq2exp.results import gene_track_figures
 
 log_to(snakemake.log[0])
 i = snakemake.input

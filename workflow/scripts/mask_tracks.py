@@ -1,5 +1,5 @@
+from seq2exp.evaluation.stage import mask_tracks
 from seq2exp.logs import log_to
-from seq2exp.results import mask_tracks
 
 log_to(snakemake.log[0])
 mask_tracks(

@@ -1,5 +1,5 @@
+from seq2exp.evaluation.stage import model_figures
 from seq2exp.logs import log_to
-from seq2exp.results import model_figures
 
 log_to(snakemake.log[0])
 model_figures(

@@ -1,5 +1,5 @@
+from seq2exp.evaluation.stage import result_tables
 from seq2exp.logs import log_to
-from seq2exp.results import result_tables
 
 log_to(snakemake.log[0])
 result_tables(

@@ -21,10 +21,10 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..files import check_intervals, nonnegative_integers, read_text_table
+from ..genome import chromosome_aliases
 from .discovery import Window, average_precision, ranked_thresholds
-from .evaluate import _markdown_grid, _number
-from .files import check_intervals, nonnegative_integers, read_text_table
-from .genome import chromosome_aliases
+from .metrics import _markdown_grid, _number
 
 REQUIRED_COLUMNS = [
     "chrom",

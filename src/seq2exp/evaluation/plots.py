@@ -12,7 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import StrMethodFormatter
 
-from .files import atomic_output
+from ..files import atomic_output
 
 PREDICTION_COLUMNS = ("gene_id", "chrom", "split", "target", "prediction")
 # Training-curve panels: (y label, logged columns drawn on it); panels with no column are left out.

@@ -29,9 +29,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .evaluate import _markdown_grid, _number
-from .files import check_intervals, nonnegative_integers
-from .genome import central_slice
+from ..files import check_intervals, nonnegative_integers
+from ..genome import central_slice
+from .metrics import _markdown_grid, _number
 
 TRUTH_COLUMNS = ["chrom", "start", "end", "name", "score", "strand", "gene_id", "kind", "contribution", "contact"]
 TRUTH_REQUIRED = 7  # chrom .. gene_id; kind, contribution and contact may be absent in a user's BED

@@ -1,5 +1,5 @@
 """The evaluation stage: trained models' predictions and masks -> tables, discovery scores, mask
-tracks and figures. Each function is one rule's work; the metrics live in `evaluate`, the scoring
+tracks and figures. Each function is one rule's work; the metrics live in `metrics`, the scoring
 in `discovery`, the writers in `tracks` and `plots`.
 """
 
@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import crispri, discovery, evaluate, plots, tracks
-from .files import atomic_output, write_tsv
-from .genome import N_CODE
-from .jobs import HARD_MODEL, SOFT_MODEL
-from .masks import MaskFile, StoredMask, open_masks
-from .peaks import read_narrowpeak
-from .store import GeneWindows
+from ..files import atomic_output, write_tsv
+from ..genome import N_CODE
+from ..jobs import HARD_MODEL, SOFT_MODEL
+from ..masks import MaskFile, StoredMask, open_masks
+from ..peaks import read_narrowpeak
+from ..store import GeneWindows
+from . import crispri, discovery, metrics, plots, tracks
 
 log = logging.getLogger(__name__)
 CRISPRI_TRACKS = (SOFT_MODEL, "macs3", "dnase x contact")
@@ -62,7 +62,7 @@ def result_tables(
             len(test_genes),
         )
     subsets = {"all": {cell: set(test_genes) for cell in cells}, "promoter active": active}
-    table1_models = evaluate.TABLE1_MODELS
+    table1_models = metrics.TABLE1_MODELS
     table1, comparisons = {}, {}
     for label, chosen in subsets.items():
         scored = {key: table[table["gene_id"].isin(chosen[key[0]])] for key, table in tables.items()}
@@ -73,28 +73,28 @@ def result_tables(
         authors_rows = [
             dict(
                 _metrics_row(table[table["gene_id"].isin(chosen[cell])], SOFT_MODEL, cell, ev),
-                source=evaluate.AUTHORS_SOURCE,
+                source=metrics.AUTHORS_SOURCE,
             )
             for cell, table in authors_tables.items()
             if _scorable(table[table["gene_id"].isin(chosen[cell])], (cell, "authors' weights"), label)
         ]
-        table1[label] = evaluate.results_table(rows, table1_models, cells, extra=authors_rows)
+        table1[label] = metrics.results_table(rows, table1_models, cells, extra=authors_rows)
         for cell in cells:
             if (cell, SOFT_MODEL) in scored:
-                comparisons[label, cell] = evaluate.paired_comparison(
+                comparisons[label, cell] = metrics.paired_comparison(
                     {m: t for (c, m), t in scored.items() if c == cell}, n_boot=ev["bootstrap"], seed=ev["seed"]
                 ).assign(cell_type=cell, genes=label)
     rows = [
         _metrics_row(table, model, cell, ev)
         for (cell, model), table in tables.items()
-        if model in evaluate.TABLE2_MODELS
+        if model in metrics.TABLE2_MODELS
     ]
-    table2 = evaluate.results_table(rows, evaluate.TABLE2_MODELS, cells)
+    table2 = metrics.results_table(rows, metrics.TABLE2_MODELS, cells)
     write_tsv(table1["all"], out["table1"])
     write_tsv(table1["promoter active"], out["table1_promoter_active"])
     write_tsv(table2, out["table2"])
     paired = "\n\n".join(
-        evaluate.render_paired_markdown(
+        metrics.render_paired_markdown(
             {cell: c for (label, cell), c in comparisons.items() if label == genes_label},
             table1_models,
             f"{what}: each model minus {SOFT_MODEL} on the same genes, 95% interval over the same resampled genes",
@@ -103,11 +103,11 @@ def result_tables(
     )
     active_rows = table1["promoter active"]
     shown = pd.concat(
-        [table1["all"], active_rows[active_rows["source"] == "ours"].assign(source=evaluate.PROMOTER_ACTIVE_SOURCE)],
+        [table1["all"], active_rows[active_rows["source"] == "ours"].assign(source=metrics.PROMOTER_ACTIVE_SOURCE)],
         ignore_index=True,
     )
     _write_text(
-        evaluate.render_markdown(
+        metrics.render_markdown(
             shown,
             table1_models,
             cells,
@@ -118,9 +118,9 @@ def result_tables(
         out["table1_md"],
     )
     _write_text(
-        evaluate.render_markdown(
+        metrics.render_markdown(
             table2,
-            evaluate.TABLE2_MODELS,
+            metrics.TABLE2_MODELS,
             cells,
             "Table 2: masks (test set), mask ratio with and without the central region",
         ),
@@ -130,7 +130,7 @@ def result_tables(
     write_tsv(comparison, out["comparison"])
     _write_text(
         "\n\n".join(
-            evaluate.render_comparison_markdown(
+            metrics.render_comparison_markdown(
                 c, f"{cell}, {label} test genes: each model minus {SOFT_MODEL} (paired bootstrap over test genes)"
             )
             for (label, cell), c in comparisons.items()
@@ -181,7 +181,7 @@ def promoter_active_genes(genes: pd.DataFrame, peaks: pd.DataFrame, half_width: 
 def _metrics_row(predictions: pd.DataFrame, model: str, cell: str, ev: dict) -> dict:
     test = predictions[predictions["split"] == "test"]
     ratios = {k: float(test[k].mean()) if k in test else None for k in ("mask_ratio", "mask_ratio_no_centre")}
-    return evaluate.metrics_row(predictions, model, cell, n_boot=ev["bootstrap"], seed=ev["seed"], **ratios)
+    return metrics.metrics_row(predictions, model, cell, n_boot=ev["bootstrap"], seed=ev["seed"], **ratios)
 
 
 # --- masks and windows ----------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""The evaluation stage: metrics, discovery and CRISPRi scores, mask tracks, figures, and the rules' work (stage)."""
