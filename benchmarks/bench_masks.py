@@ -31,17 +31,17 @@ import pandas as pd
 import pyBigWig
 import torch
 
-from seq2exp.batches import retrain_mask
 from seq2exp.hic import powerlaw_contact
-from seq2exp.masks import MaskFile, MaskWriter, quantise
 from seq2exp.models import build_model
 from seq2exp.models.seq2exp import Seq2ExpConfig, beta_product, force_mask, sequence_beta, signal_beta
+from seq2exp.training.batches import retrain_mask
+from seq2exp.training.masks import MaskFile, MaskWriter, quantise
 
 REAL = Path("/work/shared/real")
 HALF_WIDTH, CENTRAL, HIC_BIN = 100_000, 2000, 5000
 PAPER_GENES, PAPER_CELLS = 18_377, 2
 # The test genes (chr22, chrX), at most hg38's protein-coding genes there (about 440 and 840): the
-# only genes whose untrained mask is stored (`ModelSpec.untrained_mask` in jobs.MODEL_SPECS).
+# only genes whose untrained mask is stored (`ModelSpec.untrained_mask` in specs.MODEL_SPECS).
 PAPER_TEST_GENES = 1_300
 # Which realistic mask stands in for each stored mask of the paper run (per cell type).
 PAPER_MASKS = {

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 RUN = (
     CHILD_SETUP
     + r"""
-from seq2exp.train import ExpressionModule, stream_scans
+from seq2exp.training.train import ExpressionModule, stream_scans
 device = "cuda" if torch.cuda.is_available() else "cpu"
 options = model_options(config, "seq2exp-soft")
 trained, untrained = (ExpressionModule("seq2exp-soft", options, config["training"], {}).to(device).eval()

@@ -33,7 +33,7 @@ CHILD_SETUP = r"""
 import contextlib, json, sys, time, resource
 import torch
 from seq2exp.config import load_config, validate_config
-from seq2exp.jobs import MODEL_SPECS, model_options
+from seq2exp.training.specs import MODEL_SPECS, model_options
 from seq2exp.models import build_model, one_hot, tune_allocator
 tune_allocator()
 args = json.loads(sys.argv[1])

@@ -25,13 +25,13 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from seq2exp.batches import split_indices
 from seq2exp.config import load_config
 from seq2exp.evaluation import discovery
 from seq2exp.genome import N_CODE
-from seq2exp.jobs import model_options
 from seq2exp.models import build_model, one_hot
 from seq2exp.store import GeneWindows
+from seq2exp.training.batches import split_indices
+from seq2exp.training.specs import model_options
 
 MOTIF_WIDTH = 15
 

@@ -31,13 +31,13 @@ import torch
 from generator_probe import auprc, job_arguments, labelled_windows  # the benchmarks beside this one
 from mask_diagnostics import input_gradients, split_batch
 
-from seq2exp.batches import BatchMaker, FeatureScaling, IndexedWindows, split_indices
 from seq2exp.config import load_config
 from seq2exp.evaluation import discovery
-from seq2exp.jobs import model_options
 from seq2exp.models.seq2exp import central_slice
 from seq2exp.store import GeneWindows
-from seq2exp.train import ExpressionModule
+from seq2exp.training.batches import BatchMaker, FeatureScaling, IndexedWindows, split_indices
+from seq2exp.training.specs import model_options
+from seq2exp.training.train import ExpressionModule
 
 # sizes: (n_layer, d_model) of both backbones. Full: 24 runs of 2,000 steps (the 1 x 16 runs alone
 # are about 2 CPU-hours at the quick grid's 0.5 s/step; the larger sizes cost more per step).

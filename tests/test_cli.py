@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from seq2exp.batches import FeatureScaling
 from seq2exp.cli import main
 from seq2exp.config import load_config, validate_config
-from seq2exp.jobs import model_options
-from seq2exp.train import ExpressionModule
+from seq2exp.training.batches import FeatureScaling
+from seq2exp.training.specs import model_options
+from seq2exp.training.train import ExpressionModule
 
 
 def predict(checkpoint, tmp_path, *extra):

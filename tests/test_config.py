@@ -36,7 +36,7 @@ def test_paper_config_has_the_papers_lengths(repo, schema):
     assert (hic["pseudocount_distance"], hic["tss_hic_contribution"]) == (5000, 100)
     assert hic["recipe"] == "authors"
     from seq2exp.architectures import resolve_options
-    from seq2exp.jobs import model_options
+    from seq2exp.training.specs import model_options
 
     hard, _ = resolve_options("seq2exp_hard", model_options(config, "seq2exp-hard"))
     alpha, beta = hard.prior  # the authors' marginal_mean 0.45, marginal_scale 0.1
@@ -126,8 +126,8 @@ def test_bad_config_names_the_key(demo_config, schema, path, value, message):
 
 def test_without_mrna_features_the_model_gets_promoter_activity_only(demo_config, schema):
     from seq2exp import demo
-    from seq2exp.jobs import feature_columns, model_options
     from seq2exp.sources import configured_sources
+    from seq2exp.training.specs import feature_columns, model_options
 
     config = _broken(
         _broken(demo_config, ["genes", "mrna_features"], None), ["genes", "mrna_feature_columns"], KeyError

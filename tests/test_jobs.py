@@ -7,7 +7,7 @@ import pytest
 from seq2exp.architectures import ARCHITECTURES
 from seq2exp.config import ConfigError, load_config, validate_config
 from seq2exp.evaluation.metrics import PAPER_RESULTS
-from seq2exp.jobs import (
+from seq2exp.training.specs import (
     MODEL_SPECS,
     SOFT_MODEL,
     TABLE1,

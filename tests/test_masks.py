@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from seq2exp.batches import MaskSource, retrain_mask
 from seq2exp.evaluation import discovery
-from seq2exp.masks import MaskWriter, binary_masks, open_masks
 from seq2exp.models.seq2exp import central_slice, force_mask, signal_beta
+from seq2exp.training.batches import MaskSource, retrain_mask
+from seq2exp.training.masks import MaskWriter, binary_masks, open_masks
 
 LENGTH = 1000
 BOUND = 1 / 510 + 1e-7  # half a step of 255 levels, plus float32 rounding

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from seq2exp.architectures import ARCHITECTURES
-from seq2exp.batches import BatchMaker, FeatureScaling
 from seq2exp.models import MODELS, build_model, one_hot
 from seq2exp.models.baselines import select_enhancers
 from seq2exp.models.registry import resolve
+from seq2exp.training.batches import BatchMaker, FeatureScaling
 
 SHARED = {"d_model": 16, "n_layer": 1, "mlp_hidden": 16, "central_region_bp": 20, "pooled_region_bp": 20}
 OWN = {

@@ -16,11 +16,11 @@ from seq2exp.files import write_tsv
 from seq2exp.genes import build_gene_table, cell_targets, promoter_activity
 from seq2exp.genome import N_CODE, central_slice, sequence_codes
 from seq2exp.hic import tss_contact_profiles
-from seq2exp.masks import open_masks
 from seq2exp.peaks import PeakSettings, peak_step
 from seq2exp.sources import prepare_fasta
 from seq2exp.store import GeneWindows, build_cell_stage, build_sequence_stage
-from seq2exp.train import JobPaths, train_job
+from seq2exp.training.masks import open_masks
+from seq2exp.training.train import JobPaths, train_job
 
 CELL = "K562"
 LENGTH = 200_000
@@ -139,7 +139,7 @@ def test_the_store_holds_200kb_windows_of_the_genome_and_5kb_hic(paper_store):
 def test_a_200kb_model_trains_predicts_and_writes_full_length_masks(paper_store, model, masks, caplog):
     config, _, root = paper_store
     out = root / "models" / CELL / model
-    with caplog.at_level(logging.INFO, logger="seq2exp.train"):
+    with caplog.at_level(logging.INFO, logger="seq2exp.training.train"):
         train_job(config, model, CELL, JobPaths(str(root / "store"), str(root / "genes.tsv"), str(out)))
     windows = GeneWindows(str(root / "store"), CELL)
     assert json.loads((out / "manifest.json").read_text())["steps"] == 1

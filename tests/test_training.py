@@ -14,12 +14,19 @@ import pandas as pd
 import pytest
 import torch
 
-from seq2exp.batches import BatchMaker, FeatureScaling, IndexedWindows, check_channel_order, retrain_mask, split_indices
 from seq2exp.files import write_checksum
-from seq2exp.masks import open_masks
 from seq2exp.models import build_model
 from seq2exp.store import GeneWindows
-from seq2exp.train import warmup_cosine
+from seq2exp.training.batches import (
+    BatchMaker,
+    FeatureScaling,
+    IndexedWindows,
+    check_channel_order,
+    retrain_mask,
+    split_indices,
+)
+from seq2exp.training.masks import open_masks
+from seq2exp.training.train import warmup_cosine
 
 LENGTH = 40
 SPLITS = ["train"] * 6 + ["valid"] * 3 + ["test"] * 3
@@ -115,7 +122,7 @@ def test_a_store_with_other_channel_order_is_refused(tmp_path):
 def test_fixed_masks_come_from_the_peaks_and_the_soft_mask(tmp_path):
     _, _, peaks = make_store(tmp_path)
     windows = GeneWindows(str(tmp_path), "CELL")
-    from seq2exp.batches import MaskSource
+    from seq2exp.training.batches import MaskSource
 
     items = [IndexedWindows(windows, [0, 1])[i] for i in range(2)]
     batch = BatchMaker(FeatureScaling.fit(windows.features), MaskSource("peaks"))(items)
@@ -157,7 +164,7 @@ def test_a_split_without_genes_is_an_error(tmp_path):
 
 JOB = """
 import json, logging, sys
-from seq2exp.train import JobPaths, train_job
+from seq2exp.training.train import JobPaths, train_job
 logging.basicConfig(level=logging.INFO)  # as the workflow's log_to does: the job's own messages
 config = json.load(open(sys.argv[1]))
 train_job(config, sys.argv[2], "CELL", JobPaths(sys.argv[3], sys.argv[3] + "/genes.tsv", sys.argv[4]))
@@ -204,7 +211,7 @@ def _run_job(config, model, store, out, tmp_path, wait=True, env=None):
 
 @pytest.mark.parametrize("model", ["features-only", "caduceus"])
 def test_without_mrna_features_every_model_trains_on_promoter_activity_alone(repo, tmp_path, model):
-    from seq2exp.train import ExpressionModule, JobPaths, train_job
+    from seq2exp.training.train import ExpressionModule, JobPaths, train_job
 
     make_store(tmp_path / "store", n_features=1)
     config = _job_config(repo)
@@ -234,7 +241,7 @@ def test_a_killed_job_resumes_and_its_step_count_continues(repo, tmp_path):
     killed_at = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
     assert 0 < killed_at < 3000
     output = _run_job(config, "seq2exp-soft", tmp_path / "store", out, tmp_path)
-    assert "seq2exp.train:resuming from" in output  # our message, not Lightning's mid-epoch warning
+    assert "seq2exp.training.train:resuming from" in output  # our message, not Lightning's mid-epoch warning
     logs = sorted((out / "work" / "logs").glob("version_*/metrics.csv"))
     assert len(logs) == 2
     resumed = pd.read_csv(logs[1])
@@ -286,7 +293,7 @@ def test_a_work_folder_resumes_across_logging_edits_and_is_kept_aside_otherwise(
     """Logging, checkpoint and progress-bar keys leave a killed job's work/ resumable; a changed
     recipe or model names its keys and moves work/ aside rather than deleting it. The manifest's
     split is the gene table's, whatever the config says."""
-    from seq2exp.train import make_manifest, resume_checkpoint
+    from seq2exp.training.train import make_manifest, resume_checkpoint
 
     make_store(tmp_path / "store")
     genes = pd.read_csv(tmp_path / "store/genes.tsv", sep="\t")
@@ -382,7 +389,7 @@ def test_two_processes_train_together_and_the_first_alone_writes_and_predicts(re
     """DDP on two CPU processes, started as a SLURM job step (`srun -n1`) starts them: the same files as
     one process, each written once, every gene predicted once, the configured steps, and a best
     checkpoint chosen on all validation genes."""
-    from seq2exp.train import JobPaths, train_job
+    from seq2exp.training.train import JobPaths, train_job
 
     make_store(tmp_path / "store")
     config = _job_config(repo)
@@ -403,7 +410,7 @@ def test_two_processes_train_together_and_the_first_alone_writes_and_predicts(re
     )
     assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in output, output
     assert _files(two) == _files(one)
-    assert output.count("seq2exp.train:CELL / seq2exp-soft: predicting 12 genes on cpu") == 1, output
+    assert output.count("seq2exp.training.train:CELL / seq2exp-soft: predicting 12 genes on cpu") == 1, output
     predictions = pd.read_csv(two / "predictions.tsv", sep="\t")
     assert sorted(predictions["gene_id"]) == [f"G{i:03d}" for i in range(12)]
     manifest = json.loads((two / "manifest.json").read_text())
@@ -416,7 +423,7 @@ def test_two_processes_train_together_and_the_first_alone_writes_and_predicts(re
 
 
 def _predict_setup(tmp_path, model):
-    from seq2exp.train import ExpressionModule
+    from seq2exp.training.train import ExpressionModule
 
     make_store(tmp_path)
     windows = GeneWindows(str(tmp_path), "CELL")
@@ -434,7 +441,7 @@ def _predict_setup(tmp_path, model):
 
 @pytest.mark.parametrize("model, forwards_per_batch", [("seq2exp-soft", 1), ("caduceus", 2)])
 def test_prediction_and_mask_come_from_one_forward_per_batch(tmp_path, model, forwards_per_batch):
-    from seq2exp.train import predict
+    from seq2exp.training.train import predict
 
     module, windows, genes, collate = _predict_setup(tmp_path, model)
     calls = []
@@ -456,7 +463,7 @@ def test_prediction_and_mask_come_from_one_forward_per_batch(tmp_path, model, fo
 def test_the_untrained_mask_is_stored_for_the_test_genes_alone(tmp_path):
     """The discovery table reads seq2exp-soft's step-0 mask of the test genes only; stored for every
     gene it took a third of the paper run's masks (benchmarks/bench_masks.py)."""
-    from seq2exp.train import predict
+    from seq2exp.training.train import predict
 
     module, windows, genes, collate = _predict_setup(tmp_path, "seq2exp-soft")
     untrained = copy.deepcopy(module)
@@ -488,7 +495,7 @@ def test_the_untrained_mask_is_stored_for_the_test_genes_alone(tmp_path):
 
 
 def test_streamed_predictions_and_masks_equal_whole_windows(tmp_path):
-    from seq2exp.train import predict, stream_scans
+    from seq2exp.training.train import predict, stream_scans
 
     module, windows, genes, collate = _predict_setup(tmp_path, "seq2exp-soft")
     tables, masks = [], []
@@ -511,7 +518,7 @@ def test_streamed_predictions_and_masks_equal_whole_windows(tmp_path):
 def test_discovery_names_a_test_gene_without_its_untrained_mask(tmp_path, untrained_rows, error):
     """The untrained mask is stored for the test genes alone: one missing is an error, not NaN scores."""
     from seq2exp.evaluation.stage import discovery_scores
-    from seq2exp.masks import MaskWriter
+    from seq2exp.training.masks import MaskWriter
 
     make_store(tmp_path)
     rng = np.random.default_rng(0)
@@ -549,7 +556,7 @@ def test_evaluation_readers_close_the_store_and_masks_even_when_they_fail(tmp_pa
     """Readers close their files as they return or raise: an open handle kept by a pending error
     (or a caller holding the reader) would leave the store and masks open."""
     from seq2exp.evaluation.stage import discovery_scores, gene_track_figures
-    from seq2exp.masks import MaskWriter
+    from seq2exp.training.masks import MaskWriter
 
     make_store(tmp_path)
     masks = str(tmp_path / "masks.h5")

@@ -94,12 +94,12 @@ def _load_checkpoint(path: str, module_class):
 
 
 def predict_command(args) -> None:
-    from .batches import BatchMaker, FeatureScaling, MaskSource
     from .evaluation.stage import mask_tracks_from
     from .files import write_tsv
-    from .jobs import MODEL_SPECS
     from .store import GeneWindows
-    from .train import ExpressionModule, predict
+    from .training.batches import BatchMaker, FeatureScaling, MaskSource
+    from .training.specs import MODEL_SPECS
+    from .training.train import ExpressionModule, predict
 
     torch.set_num_threads(args.threads)
     module = _load_checkpoint(args.checkpoint, ExpressionModule)

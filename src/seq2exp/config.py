@@ -10,7 +10,7 @@ import jsonschema
 import yaml
 
 from .genome import match_chromosomes, same_chromosome
-from .jobs import SOFT_MODEL, missing_upstream, model_options, resolved_options
+from .training.specs import SOFT_MODEL, missing_upstream, model_options, resolved_options
 
 # The training keys that cannot change a job's weights or predictions: how often it logs and keeps a
 # resumable checkpoint, and its progress bar. (num_workers can: persistent loader workers draw the

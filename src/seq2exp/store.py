@@ -9,7 +9,7 @@ reading a training sample touches one chunk per dataset:
     <cell>.h5     gene_id (n,)   signals (n, 3, L) float16: H3K27ac, DNase, Hi-C contact (log10(x+1))
                   peaks (n, ceil(L/8)) uint8 bit-packed   target (n,) float32   features (n, F) float32
 
-F features: the mRNA features (if configured), then promoter activity (`jobs.feature_columns`).
+F features: the mRNA features (if configured), then promoter activity (`training.specs.feature_columns`).
 
 L = 2 x half_width. With `reverse_complement_minus_strand`, windows of minus-strand genes are
 stored reverse-complemented (every channel flipped with the DNA), so the TSS faces the same way.
@@ -32,8 +32,8 @@ import pyfaidx
 
 from .files import atomic_output, write_checksum
 from .genome import genome_sizes, interval_mask, merged_intervals, reverse_complement_codes, window_bounds, window_codes
-from .jobs import feature_columns
 from .signals import Track
+from .training.specs import feature_columns
 
 SIGNAL_CHANNELS = ("h3k27ac", "dnase", "hic")
 FLOAT16_MAX = float(np.finfo(np.float16).max)  # 65,504: larger signals would be stored as inf

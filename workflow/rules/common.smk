@@ -78,8 +78,8 @@ def cell_source(kind):
 # --- models and evaluation -----------------------------------------------------------------
 
 MODELS = config["models"]
-MASK_MODELS = jobs.mask_models(MODELS)
-MODEL_DIR = jobs.model_dir(RESULTS)
+MASK_MODELS = specs.mask_models(MODELS)
+MODEL_DIR = specs.model_dir(RESULTS)
 TABLES = f"{RESULTS}/tables"
 FIGURES = f"{RESULTS}/figures"
 TRACKS = f"{RESULTS}/tracks"
@@ -91,24 +91,24 @@ AUTHORS_PREDICTIONS = f"{RESULTS}/authors_weights/{{cell}}/predictions.tsv"
 
 def soft_masks(wildcards):
     """The masks of the model that the job's model is trained on (seq2exp-retrain: seq2exp-soft's)."""
-    upstream = jobs.MODEL_SPECS[wildcards.model].trained_on
-    return jobs.masks_path(RESULTS, wildcards.cell, upstream) if upstream else []
+    upstream = specs.MODEL_SPECS[wildcards.model].trained_on
+    return specs.masks_path(RESULTS, wildcards.cell, upstream) if upstream else []
 
 
 def predictions_of(cells, models):
-    return {(c, m): f"{jobs.model_dir(RESULTS, c, m)}/predictions.tsv" for c in cells for m in models}
+    return {(c, m): f"{specs.model_dir(RESULTS, c, m)}/predictions.tsv" for c in cells for m in models}
 
 
 def discovery_inputs(wildcards):
     """Per cell type: the soft and hard masks, the MACS3 peaks, the store and the known elements."""
     files = {}
     for cell in CELLS:
-        files[jobs.cell_input(cell, "soft")] = jobs.masks_path(RESULTS, cell, jobs.SOFT_MODEL)
-        if jobs.HARD_MODEL in MODELS:
-            files[jobs.cell_input(cell, "hard")] = jobs.masks_path(RESULTS, cell, jobs.HARD_MODEL)
-        files[jobs.cell_input(cell, "peaks")] = rules.dnase_peaks.output.peaks.format(cell=cell)
-        files[jobs.cell_input(cell, "store")] = rules.store_cell.output.store.format(cell=cell)
-        files[jobs.cell_input(cell, "truth")] = TRUTH_BED.format(cell_type=cell)
+        files[specs.cell_input(cell, "soft")] = specs.masks_path(RESULTS, cell, specs.SOFT_MODEL)
+        if specs.HARD_MODEL in MODELS:
+            files[specs.cell_input(cell, "hard")] = specs.masks_path(RESULTS, cell, specs.HARD_MODEL)
+        files[specs.cell_input(cell, "peaks")] = rules.dnase_peaks.output.peaks.format(cell=cell)
+        files[specs.cell_input(cell, "store")] = rules.store_cell.output.store.format(cell=cell)
+        files[specs.cell_input(cell, "truth")] = TRUTH_BED.format(cell_type=cell)
     if config["evaluation"]["truth_elements"]:
         files["elements"] = config["evaluation"]["truth_elements"]
     return files
@@ -118,20 +118,20 @@ def crispri_inputs(wildcards):
     """Per cell type: the store (sequence beside it) and seq2exp-soft's masks."""
     files = {}
     for cell in CELLS:
-        files[jobs.cell_input(cell, "store")] = rules.store_cell.output.store.format(cell=cell)
-        files[jobs.cell_input(cell, "soft")] = jobs.masks_path(RESULTS, cell, jobs.SOFT_MODEL)
+        files[specs.cell_input(cell, "store")] = rules.store_cell.output.store.format(cell=cell)
+        files[specs.cell_input(cell, "soft")] = specs.masks_path(RESULTS, cell, specs.SOFT_MODEL)
     return files
 
 
 def gene_track_masks(wildcards):
-    return {m: jobs.masks_path(RESULTS, wildcards.cell, m) for m in MASK_MODELS}
+    return {m: specs.masks_path(RESULTS, wildcards.cell, m) for m in MASK_MODELS}
 
 
 def evaluation_outputs():
     """What the run ends in: every model's predictions (a deleted model folder is retrained), tables,
     discovery (where known elements exist), tracks and figures."""
     outputs = list(predictions_of(CELLS, MODELS).values()) + list(rules.result_tables.output)
-    if TRUTH_BED and jobs.SOFT_MODEL in MODELS:
+    if TRUTH_BED and specs.SOFT_MODEL in MODELS:
         outputs += list(rules.discovery.output)
     if CRISPRI:
         outputs += list(rules.crispri.output)

@@ -89,7 +89,7 @@ if CRISPRI:
 
 rule mask_tracks:
     input:
-        masks=jobs.masks_path(RESULTS),
+        masks=specs.masks_path(RESULTS),
         genes=rules.cell_genes.output.genes,
         fai=rules.prepare_genome.output.fai,
     output:
@@ -112,7 +112,7 @@ rule mask_tracks:
     resources:
         **job_resources("evaluation"),
     params:
-        threshold=lambda wildcards: jobs.mask_threshold(config, wildcards.model),
+        threshold=lambda wildcards: specs.mask_threshold(config, wildcards.model),
         settings=config_params("window"),
     script:
         "../scripts/mask_tracks.py"

@@ -20,7 +20,7 @@ rule train_model:
     benchmark:
         benchmark_file("train_model", "cell", "model")
     wildcard_constraints:
-        model=alternatives(jobs.plain_models(MODELS)),
+        model=alternatives(specs.plain_models(MODELS)),
     conda:
         "../envs/model.yaml"
     threads: job_threads("training")
@@ -42,7 +42,7 @@ use rule train_model as train_masked_model with:
     benchmark:
         benchmark_file("train_masked_model", "cell", "model")
     wildcard_constraints:
-        model=alternatives([m for m in jobs.mask_models(MODELS) if m not in jobs.upstream_models(MODELS)]),
+        model=alternatives([m for m in specs.mask_models(MODELS) if m not in specs.upstream_models(MODELS)]),
 
 
 # Models whose masks another model is trained on first (seq2exp-soft: seq2exp-retrain waits for
@@ -51,5 +51,5 @@ use rule train_masked_model as train_soft_model with:
     benchmark:
         benchmark_file("train_soft_model", "cell", "model")
     wildcard_constraints:
-        model=alternatives(jobs.upstream_models(MODELS)),
+        model=alternatives(specs.upstream_models(MODELS)),
     priority: 10

@@ -1,8 +1,8 @@
 from pathlib import Path
 
 from seq2exp.evaluation.stage import discovery_tables
-from seq2exp.jobs import cell_input
 from seq2exp.logs import log_to
+from seq2exp.training.specs import cell_input
 
 log_to(snakemake.log[0])
 i = snakemake.input

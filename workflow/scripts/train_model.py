@@ -3,7 +3,7 @@ from pathlib import Path
 from lightning.pytorch.utilities import rank_zero_only
 
 from seq2exp.logs import log_to
-from seq2exp.train import JobPaths, train_job
+from seq2exp.training.train import JobPaths, train_job
 
 log_to(snakemake.log[0], append=rank_zero_only.rank > 0)  # Lightning reruns this script for each further DDP process
 paths = JobPaths(

@@ -435,9 +435,9 @@ AUTHORS_FEATURES = (
 def authors_module(path_or_state_dict, options: Mapping | None = None):
     """An `ExpressionModule` (as `train.predict` takes) holding the authors' weights; features pass
     unscaled (their head was trained on raw features), so its scaling is the identity."""
-    from seq2exp.batches import FeatureScaling
-    from seq2exp.jobs import MODEL_SPECS
-    from seq2exp.train import ExpressionModule
+    from seq2exp.training.batches import FeatureScaling
+    from seq2exp.training.specs import MODEL_SPECS
+    from seq2exp.training.train import ExpressionModule
 
     converted, opts = load_authors_checkpoint(path_or_state_dict, options, return_state_dict=True)
     name = {spec.registry_name: key for key, spec in MODEL_SPECS.items()}[opts["model"]]
@@ -472,10 +472,10 @@ def evaluate_authors_weights(
     import numpy as np
     import pandas as pd
 
-    from seq2exp.batches import BatchMaker, FeatureScaling, check_channel_order
     from seq2exp.files import write_tsv
     from seq2exp.store import GeneWindows
-    from seq2exp.train import predict
+    from seq2exp.training.batches import BatchMaker, FeatureScaling, check_channel_order
+    from seq2exp.training.train import predict
 
     windows = GeneWindows(store_dir, cell_type)
     check_channel_order(windows)

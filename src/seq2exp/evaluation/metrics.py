@@ -16,7 +16,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..jobs import MODEL_SPECS, SOFT_MODEL, TABLE1, TABLE2, table_models
+from ..training.specs import MODEL_SPECS, SOFT_MODEL, TABLE1, TABLE2, table_models
 
 TABLE1_MODELS = table_models(TABLE1)
 TABLE2_MODELS = table_models(TABLE2)

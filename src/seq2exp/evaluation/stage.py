@@ -14,10 +14,10 @@ import pandas as pd
 
 from ..files import atomic_output, write_tsv
 from ..genome import N_CODE
-from ..jobs import HARD_MODEL, SOFT_MODEL
-from ..masks import MaskFile, StoredMask, open_masks
 from ..peaks import read_narrowpeak
 from ..store import GeneWindows
+from ..training.masks import MaskFile, StoredMask, open_masks
+from ..training.specs import HARD_MODEL, SOFT_MODEL
 from . import crispri, discovery, metrics, plots, tracks
 
 log = logging.getLogger(__name__)

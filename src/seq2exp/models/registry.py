@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any, Callable
 
 from ..architectures import Seq2ExpConfig, resolve_options
-from ..jobs import MODEL_SPECS
+from ..training.specs import MODEL_SPECS
 from .baselines import Enformer, EPInformer, HyenaDNA
 from .seq2exp import FeaturesOnly, FixedMaskRegressor, PeakMaskRegressor, Regressor, Seq2Exp, SequenceRegressor
 
@@ -25,7 +25,7 @@ _CLASSES = {
         SequenceRegressor,
     )
 }
-# Registry name -> class, as the spec table (`jobs.MODEL_SPECS`) pairs them.
+# Registry name -> class, as the spec table (`training.specs.MODEL_SPECS`) pairs them.
 MODELS: dict[str, Callable[..., Regressor]] = {
     spec.registry_name: _CLASSES[spec.model_class] for spec in MODEL_SPECS.values()
 }

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..models import one_hot
+from ..models.seq2exp import central_slice
+from ..store import GeneWindows
 from .masks import open_masks
-from .models import one_hot
-from .models.seq2exp import central_slice
-from .store import GeneWindows
 
 # The order of the signal channels that the model's signal Beta constants refer to:
 # Seq2ExpConfig.signal_b = (H3K27ac, DNase, Hi-C).

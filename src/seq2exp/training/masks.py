@@ -19,9 +19,9 @@ import h5py
 import numpy as np
 import torch
 
-from .files import atomic_output
-from .genome import true_runs
-from .jobs import MODEL_SPECS
+from ..files import atomic_output
+from ..genome import true_runs
+from .specs import MODEL_SPECS
 
 FORMAT = "seq2exp-masks/2"
 LEVELS = 255

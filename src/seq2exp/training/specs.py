@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .architectures import Seq2ExpConfig, resolve_options
+from ..architectures import Seq2ExpConfig, resolve_options
 
 TABLE1, TABLE2 = "table1", "table2"
 

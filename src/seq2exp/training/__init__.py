@@ -1,0 +1,1 @@
+"""The training stage: the model spec table (specs), store items -> batches, the masks file, training jobs."""
