@@ -9,7 +9,7 @@ Readers that cannot open the file are reported and skipped.
 import sys
 import time
 
-from seq2exp import hic
+from seq2exp.features import hic
 
 
 def main(path: str, resolution: str, normalization: str, chrom: str, max_distance: str = "1000000") -> None:

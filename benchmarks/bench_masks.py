@@ -31,7 +31,7 @@ import pandas as pd
 import pyBigWig
 import torch
 
-from seq2exp.hic import powerlaw_contact
+from seq2exp.features.hic import powerlaw_contact
 from seq2exp.models import build_model
 from seq2exp.models.seq2exp import Seq2ExpConfig, beta_product, force_mask, sequence_beta, signal_beta
 from seq2exp.training.batches import retrain_mask

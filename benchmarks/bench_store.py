@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seq2exp.demo import DemoPaths, DemoSpec, simulate, write_demo
+from seq2exp.inputs.demo import DemoPaths, DemoSpec, simulate, write_demo
 from seq2exp.models.runtime import tune_allocator
 
 HALF_WIDTH, RESOLUTION = 100_000, 5000
@@ -65,11 +65,11 @@ def make_dataset(workdir: Path, n_genes: int) -> tuple[DemoPaths, pd.DataFrame]:
 def _build(workdir: str, paths: DemoPaths, genes: pd.DataFrame, queue, workers: int) -> None:
     """Runs in a fresh process so that its peak RSS is the build's own; the stores are read by
     `workers` processes (rows_in_order)."""
-    from seq2exp.genes import read_blacklist
-    from seq2exp.genome import genome_sizes
-    from seq2exp.hic import per_base_contact, tss_contact_profiles
-    from seq2exp.sources import prepare_fasta
-    from seq2exp.store import build_cell_store, build_sequence_store
+    from seq2exp.features.genes import read_blacklist
+    from seq2exp.features.genome import genome_sizes
+    from seq2exp.features.hic import per_base_contact, tss_contact_profiles
+    from seq2exp.features.store import build_cell_store, build_sequence_store
+    from seq2exp.inputs.sources import prepare_fasta
 
     tune_allocator()
     fasta = f"{workdir}/genome.fa"
@@ -116,7 +116,7 @@ def build_in_fresh_process(workdir: Path, paths: DemoPaths, genes: pd.DataFrame,
 
 def direct_sample(fasta, dnase, h3k27ac, hic, gene) -> dict:
     """One sample read straight from the sources (the Hi-C row queried per sample)."""
-    from seq2exp.genome import window_codes
+    from seq2exp.features.genome import window_codes
 
     start, end = gene.tss - HALF_WIDTH, gene.tss + HALF_WIDTH
     tss_bin = gene.tss // RESOLUTION * RESOLUTION
@@ -221,8 +221,8 @@ def main() -> None:
     import hicstraw
     import pyfaidx
 
-    from seq2exp.signals import Track
-    from seq2exp.store import GeneWindows
+    from seq2exp.features.bigwig import Track
+    from seq2exp.features.store import GeneWindows
 
     data = GeneWindows(str(store), CELL)
     rng = np.random.default_rng(0)

@@ -125,8 +125,8 @@ def test_bad_config_names_the_key(demo_config, schema, path, value, message):
 
 
 def test_without_mrna_features_the_model_gets_promoter_activity_only(demo_config, schema):
-    from seq2exp import demo
-    from seq2exp.sources import configured_sources
+    from seq2exp.inputs import demo
+    from seq2exp.inputs.sources import configured_sources
     from seq2exp.training.specs import feature_columns, model_options
 
     config = _broken(

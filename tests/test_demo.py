@@ -9,7 +9,7 @@ import pyBigWig
 import pyfaidx
 import pytest
 
-from seq2exp.demo import (
+from seq2exp.inputs.demo import (
     MOTIFS,
     MRNA_FEATURES,
     DemoSpec,

@@ -366,6 +366,37 @@ except ConfigError as error:
     assert "model_overrides.seq2exp-hard (seq2exp-hard): \"unknown model config keys ['treshold']" in result.stdout
 
 
+BLOCK_TORCH = """
+import importlib, pkgutil, sys, traceback
+
+attempts = []
+
+
+class BlockTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "torch":
+            attempts.append("".join(traceback.format_stack(limit=8)))
+            raise ImportError("torch is blocked in this process")
+
+
+sys.meta_path.insert(0, BlockTorch())
+for package in ("seq2exp.inputs", "seq2exp.features"):
+    for module in pkgutil.walk_packages(importlib.import_module(package).__path__, package + "."):
+        importlib.import_module(module.name)
+print("\\n".join(attempts), file=sys.stderr)
+sys.exit(1 if attempts else 0)
+"""
+
+
+def test_inputs_and_features_import_no_torch(repo):
+    """The input and feature stages run in the data env, which has no torch: every module of
+    `seq2exp.inputs` and `seq2exp.features` imports in a process where importing torch fails, and
+    none tries (a guarded `try: import torch` counts too)."""
+    env = {**os.environ, "PYTHONPATH": str(repo / "src")}
+    result = subprocess.run([sys.executable, "-c", BLOCK_TORCH], capture_output=True, text=True, env=env, cwd=repo)
+    assert result.returncode == 0, f"torch imported:\n{result.stderr[-4000:]}"
+
+
 @pytest.mark.parametrize("env", ["data.yaml", "model.yaml"])
 def test_rule_env_alone_imports_what_its_scripts_import(repo, env):
     """Each script's imports, with the package reached through this checkout's src/ as Snakemake

@@ -17,13 +17,13 @@ import pandas as pd
 import pytest
 from test_peaks import write_bigwig
 
-from seq2exp.demo import write_ctss, write_fasta_gz
+from seq2exp.features.genes import read_ctss
+from seq2exp.features.peaks import PeakSettings, call_peaks
+from seq2exp.features.store import build_cell_store, build_sequence_store
 from seq2exp.files import scratch_dir, write_tsv
-from seq2exp.genes import read_ctss
-from seq2exp.inventory import chromosome_names
-from seq2exp.peaks import PeakSettings, call_peaks
-from seq2exp.sources import prepare_fasta
-from seq2exp.store import build_cell_store, build_sequence_store
+from seq2exp.inputs.checks import chromosome_names
+from seq2exp.inputs.demo import write_ctss, write_fasta_gz
+from seq2exp.inputs.sources import prepare_fasta
 
 FLOAT16_MAX = 65504.0
 
@@ -136,7 +136,7 @@ def test_nan_and_missing_bigwig_bases_are_counted_per_file(tmp_path, caplog):
         }
     )
     store = tmp_path / "K562.h5"
-    with caplog.at_level(logging.INFO, logger="seq2exp.store"):
+    with caplog.at_level(logging.INFO, logger="seq2exp.features.store"):
         build_cell_store(
             str(store),
             genes,
@@ -174,7 +174,7 @@ def test_store_killed_mid_write_leaves_nothing_after_a_rerun(tmp_path):
     store = tmp_path / "store" / "sequence.h5"
     killed_during(f"""
         import pandas as pd
-        from seq2exp import store
+        from seq2exp.features import store
         codes = store.window_codes
         def dying(*args):
             die() if args[2] == 400 else None
@@ -193,7 +193,7 @@ def test_peak_call_killed_mid_way_leaves_nothing_after_a_rerun(tmp_path):
     out = tmp_path / "K562" / "dnase_peaks.narrowPeak"
     settings = PeakSettings(cutoff=2.0, min_length=20, max_gap=10)
     killed_during(f"""
-        from seq2exp import peaks
+        from seq2exp.features import peaks
         peaks.bdgpeakcall = lambda *args: die()
         peaks.call_peaks({bigwig!r}, {str(out)!r}, peaks.{settings!r})
     """)

@@ -9,7 +9,8 @@ import pyBigWig
 import pyfaidx
 import pytest
 
-from seq2exp.genes import (
+from seq2exp.features.bigwig import Track
+from seq2exp.features.genes import (
     GENE_LIST_ACTIVITY_COLUMNS,
     GENE_LIST_TSS_COLUMNS,
     cage_targets,
@@ -25,8 +26,7 @@ from seq2exp.genes import (
     select_genes,
     window_qc,
 )
-from seq2exp.genome import match_chromosomes, reverse_complement_codes, sequence_codes, window_codes
-from seq2exp.signals import Track
+from seq2exp.features.genome import match_chromosomes, reverse_complement_codes, sequence_codes, window_codes
 
 
 @pytest.fixture
@@ -246,7 +246,7 @@ def test_windows_centre_on_the_gene_lists_tss_and_a_one_based_mix_up_is_reported
     for one_based, warned in ((True, False), (False, True)):
         caplog.clear()
         genes = genes_from_table(table, columns, one_based, "t.csv")
-        with caplog.at_level("INFO", logger="seq2exp.genes"):
+        with caplog.at_level("INFO", logger="seq2exp.features.genes"):
             centred, dropped = centre_on_gene_list(genes, gene_list, str(REAL_GENE_LIST))
         assert centred["tss"].tolist() == raw["tss"].tolist()  # used as is, both strands
         assert dropped["gene_id"].tolist() == ["ENSG_ABSENT"]

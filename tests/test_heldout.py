@@ -6,9 +6,9 @@ import logging
 import pytest
 
 from seq2exp.config import load_config, validate_config
+from seq2exp.features.genes import build_gene_table, cell_gene_table
 from seq2exp.files import write_tsv
-from seq2exp.genes import build_gene_table, cell_gene_table
-from seq2exp.sources import prepare_fasta
+from seq2exp.inputs.sources import prepare_fasta
 
 ALL_CHROMS = ["chr1", "chr2", "chr3", "chr21", "chr22", "chrX"]
 
@@ -84,7 +84,7 @@ def test_a_cell_type_keeps_every_gene_its_inputs_cover(config, tiny_demo, shared
 
 def test_allowed_missing_held_out_chromosome_reports_the_genes_lost(config, tiny_demo, shared_genes, fasta, caplog):
     inputs = {"K562.dnase (k.bw)": [c for c in ALL_CHROMS if c != "chr22"]}
-    with caplog.at_level(logging.INFO, logger="seq2exp.genes"):
+    with caplog.at_level(logging.INFO, logger="seq2exp.features.genes"):
         genes, chromosomes = cell_genes(config, shared_genes, fasta, inputs, allow_missing=True)
     on_chr22 = int((tiny_demo.genes["chrom"] == "chr22").sum())
     assert on_chr22 > 0 and "chr22" not in set(genes["chrom"])

@@ -1,4 +1,4 @@
-"""Hi-C contact to the TSS (seq2exp.hic): hand-computed units, real files, ABC's own outputs, demo."""
+"""Hi-C contact to the TSS (seq2exp.features.hic): hand-computed units, real files, ABC's own outputs, demo."""
 
 import logging
 import tempfile
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seq2exp import hic
+from seq2exp.features import hic
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
 IGV_HIC = REAL / "hic" / "igv-hic-straw_test_chr22.hic"  # chromosomes "1".."22"; KR all-NaN at 5 kb
@@ -132,7 +132,7 @@ def test_tiny_file_reads_back_and_vc_is_computed_with_a_log(tiny_hic, caplog):
     raw = hic.open_contact_matrix(tiny_hic, 10, "NONE").band("chr22", 3)
     np.testing.assert_array_equal(raw.values, _band_of(TINY).values)
     np.testing.assert_array_equal(raw.row_sums, TINY.sum(axis=1))
-    with caplog.at_level(logging.INFO, logger="seq2exp.hic"):
+    with caplog.at_level(logging.INFO, logger="seq2exp.features.hic"):
         vc = hic.open_contact_matrix(tiny_hic, 10, "VC").band("chr22", 3)
     assert "computing VC" in caplog.text and str(tiny_hic) in caplog.text
     rows = TINY.sum(axis=1)
@@ -315,7 +315,7 @@ def test_file_without_vectors_is_refused_for_balanced_normalisations(normalizati
 @needs_real
 def test_file_without_vectors_gets_vc_computed_from_its_counts(caplog):
     raw = hic.open_contact_matrix(NO_NORMS_HIC, 500_000, "NONE").band("chr1", 4)
-    with caplog.at_level(logging.INFO, logger="seq2exp.hic"):
+    with caplog.at_level(logging.INFO, logger="seq2exp.features.hic"):
         vc = hic.open_contact_matrix(NO_NORMS_HIC, 500_000, "VC").band("chr1", 4)
     assert "computing VC" in caplog.text
     coverage = hic.coverage_vector(raw.row_sums)
@@ -420,7 +420,7 @@ def _element_contacts(demo, table, cell):
 def test_demo_planted_enhancers_have_more_contact_than_distance_matched_decoys(tiny_demo, tiny_demo_paths, caplog):
     spec = tiny_demo.spec
     for cell in tiny_demo.cell_types:
-        with caplog.at_level(logging.INFO, logger="seq2exp.hic"):
+        with caplog.at_level(logging.INFO, logger="seq2exp.features.hic"):
             result = hic.tss_contact_profiles(
                 tiny_demo_paths.cell_types[cell]["hic"],
                 tiny_demo.genes,
@@ -530,7 +530,7 @@ def test_authors_recipe_takes_no_fitted_power_law_and_abc_is_the_other_recipe(ti
 
 def test_authors_recipe_on_a_hic_without_vectors_uses_the_computed_vc(tiny_hic, caplog):
     genes = pd.DataFrame({"gene_id": ["g1"], "chrom": ["chr22"], "tss": [15]})
-    with caplog.at_level(logging.INFO, logger="seq2exp.hic"):
+    with caplog.at_level(logging.INFO, logger="seq2exp.features.hic"):
         table = hic.tss_contact_profiles(tiny_hic, genes, 20, 10, "VC", recipe="authors").table
     assert "computing VC" in caplog.text
     rows = TINY.sum(axis=1)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from seq2exp.demo import DemoSpec, simulate
+from seq2exp.inputs.demo import DemoSpec, simulate
 from seq2exp.models import build_model, one_hot
 
 CODES = np.full(256, 4, dtype=np.uint8)

@@ -10,8 +10,8 @@ import pyBigWig
 import pytest
 
 from seq2exp.config import load_config
-from seq2exp.genome import interval_mask, merged_intervals, window_bounds
-from seq2exp.peaks import (
+from seq2exp.features.genome import interval_mask, merged_intervals, window_bounds
+from seq2exp.features.peaks import (
     PeakSettings,
     SignalBins,
     bdgpeakcall,
@@ -81,7 +81,7 @@ def test_bdgpeakcall_on_real_bedgraph(tmp_path):
 def test_poisson_score_on_a_real_pileup_finds_callpeaks_peaks(real_bigwig, tmp_path, caplog):
     """On a count-like track (MACS3's own CTCF pileup) the ppois route calls peaks that
     `macs3 callpeak` called too."""
-    caplog.set_level(logging.INFO, logger="seq2exp.peaks")
+    caplog.set_level(logging.INFO, logger="seq2exp.features.peaks")
     calls = call_peaks(real_bigwig, tmp_path / "peaks.narrowPeak", PeakSettings(score="ppois", cutoff=3.0))
     assert 300 <= len(calls.peaks) <= 500  # 391 with MACS3 3.0.4
     callpeak = read_narrowpeak(REAL_CALLPEAK)
@@ -178,7 +178,7 @@ def test_same_peaks_at_any_signal_scale(tiny_demo, tiny_demo_paths, demo_peaks, 
 def test_mask_ratio_outside_the_sane_range_is_a_warning(tiny_demo, tiny_demo_paths, demo_peaks, tmp_path, caplog):
     ratio = demo_peaks["K562"][2]["mask_ratio"].mean()
     narrow = PeakSettings(**{**DEMO_SETTINGS.__dict__, "mask_ratio_range": (0.5, 0.9)})
-    with caplog.at_level(logging.WARNING, logger="seq2exp.peaks"):
+    with caplog.at_level(logging.WARNING, logger="seq2exp.features.peaks"):
         peak_step(
             tiny_demo_paths.cell_types["K562"]["dnase"],
             tiny_demo.genes,

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from seq2exp.config import load_config, validate_config
-from seq2exp.sources import (
+from seq2exp.inputs.sources import (
     DownloadError,
     DownloadInterrupted,
     DownloadSettings,

@@ -10,8 +10,8 @@ import pandas as pd
 import pyBigWig
 import pytest
 
-from seq2exp.genome import reverse_complement_codes, sequence_codes
-from seq2exp.store import GeneWindows, build_cell_store, build_sequence_store, rows_in_order
+from seq2exp.features.genome import reverse_complement_codes, sequence_codes
+from seq2exp.features.store import GeneWindows, build_cell_store, build_sequence_store, rows_in_order
 
 FEATURES = ["f1", "f2"]
 

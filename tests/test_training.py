@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 import torch
 
+from seq2exp.features.store import GeneWindows
 from seq2exp.files import write_checksum
 from seq2exp.models import build_model
-from seq2exp.store import GeneWindows
 from seq2exp.training.batches import (
     BatchMaker,
     FeatureScaling,

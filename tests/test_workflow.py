@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from seq2exp.inventory import RunInputs, describe
-from seq2exp.sources import Source
+from seq2exp.inputs.checks import RunInputs, describe
+from seq2exp.inputs.sources import Source
 
 TINY_GENES = {"chr1": 4, "chr2": 3, "chr3": 2, "chr21": 2, "chr22": 2, "chrX": 2}
 
@@ -164,7 +164,7 @@ def test_demo_run_writes_truth_for_evaluation(tiny_run):
 
 def test_demo_run_builds_the_store(tiny_run):
     workdir, _ = tiny_run
-    from seq2exp.store import GeneWindows
+    from seq2exp.features.store import GeneWindows
 
     table = pd.read_csv(workdir / "results/demo/store/genes.tsv", sep="\t")
     source = pd.read_csv(workdir / "resources/demo/gene_expression.csv").set_index("ENSID")
@@ -364,7 +364,7 @@ def test_adding_cell_types_rebuilds_nothing_of_the_others(repo, tmp_path):
     assert {f: after[f] for f in before} == before
     assert "wildcards: cell=K562" not in output and "rule demo_K562" not in output, output
     table = pd.read_csv(tmp_path / target, sep="\t")
-    from seq2exp.store import GeneWindows
+    from seq2exp.features.store import GeneWindows
 
     for cell in ("K562", "GM12878", "HepG2"):
         assert table[f"target_{cell}"].notna().all() and table[f"promoter_activity_{cell}"].notna().all()
@@ -442,7 +442,7 @@ def test_jobs_import_the_package_of_the_workflow_being_run(repo, tmp_path):
     for part in ("workflow", "src", "config"):
         shutil.copytree(repo / part, clone / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copy(repo / "Snakefile", clone / "Snakefile")
-    with open(clone / "src/seq2exp/sources.py", "a") as handle:
+    with open(clone / "src/seq2exp/inputs/sources.py", "a") as handle:
         handle.write("\n\ndef prepare_fasta(source, fasta):\n    raise RuntimeError('the clone ran')\n")
     work = tmp_path / "work"
     work.mkdir()

@@ -95,8 +95,8 @@ def _load_checkpoint(path: str, module_class):
 
 def predict_command(args) -> None:
     from .evaluation.stage import mask_tracks_from
+    from .features.store import GeneWindows
     from .files import write_tsv
-    from .store import GeneWindows
     from .training.batches import BatchMaker, FeatureScaling, MaskSource
     from .training.specs import MODEL_SPECS
     from .training.train import ExpressionModule, predict

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from .genome import match_chromosomes, same_chromosome
+from .features.genome import match_chromosomes, same_chromosome
 from .training.specs import SOFT_MODEL, missing_upstream, model_options, resolved_options
 
 # The training keys that cannot change a job's weights or predictions: how often it logs and keeps a
@@ -235,7 +235,7 @@ def _split_overlaps(split: dict) -> list[str]:
 
 
 def _gene_problems(genes: dict) -> list[str]:
-    from .annotation import annotation_format
+    from .inputs.annotation import annotation_format
 
     problems = []
     if genes["mrna_features"] and not genes["mrna_feature_columns"]:

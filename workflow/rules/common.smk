@@ -42,7 +42,7 @@ def config_params(*keys):
 
 
 def source_path(key):
-    """The local file a rule reads for configured source `key` (see seq2exp.sources)."""
+    """The local file a rule reads for configured source `key` (see seq2exp.inputs.sources)."""
     return SOURCES[key].path
 
 
@@ -52,7 +52,7 @@ def alternatives(paths):
 
 
 def demo_world_outputs():
-    from seq2exp import demo
+    from seq2exp.inputs import demo
 
     return demo.world_files(demo.paths_from_config(config), list(config["demo"]["cell_type_motifs"]))
 

@@ -1,8 +1,8 @@
+from seq2exp.features.genes import cell_gene_table
 from seq2exp.files import write_tsv
-from seq2exp.genes import cell_gene_table
-from seq2exp.inventory import chromosome_names
+from seq2exp.inputs.checks import chromosome_names
+from seq2exp.inputs.sources import configured_sources
 from seq2exp.logs import log_to
-from seq2exp.sources import configured_sources
 
 log_to(snakemake.log[0])
 inputs = [s for s in configured_sources(snakemake.config) if s.path in snakemake.input.cell_inputs]

@@ -1,4 +1,4 @@
-from seq2exp import demo
+from seq2exp.inputs import demo
 from seq2exp.logs import log_to
 
 log_to(snakemake.log[0])

@@ -1,7 +1,7 @@
 import pandas as pd
 
+from seq2exp.features.peaks import PeakSettings, peak_step
 from seq2exp.logs import log_to
-from seq2exp.peaks import PeakSettings, peak_step
 
 log_to(snakemake.log[0])
 genes = pd.read_csv(snakemake.input.genes, sep="\t")

@@ -1,5 +1,5 @@
+from seq2exp.inputs.sources import DownloadSettings, download, download_jobs
 from seq2exp.logs import log_to
-from seq2exp.sources import DownloadSettings, download, download_jobs
 
 log_to(snakemake.log[0])
 # The format to check comes from the config, not a param: adding it would rerun every download.

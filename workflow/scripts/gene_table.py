@@ -1,5 +1,5 @@
+from seq2exp.features.genes import build_gene_table
 from seq2exp.files import write_tsv
-from seq2exp.genes import build_gene_table
 from seq2exp.logs import log_to
 
 log_to(snakemake.log[0])

@@ -1,7 +1,7 @@
 import pandas as pd
 
+from seq2exp.features.hic import tss_contact_profiles
 from seq2exp.files import write_tsv
-from seq2exp.hic import tss_contact_profiles
 from seq2exp.logs import log_to
 
 log_to(snakemake.log[0])

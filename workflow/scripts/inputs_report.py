@@ -1,5 +1,5 @@
 from seq2exp.files import write_tsv
-from seq2exp.inventory import inputs_report
+from seq2exp.inputs.checks import inputs_report
 from seq2exp.logs import log_to
 
 log_to(snakemake.log[0])

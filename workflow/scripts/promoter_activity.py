@@ -1,7 +1,12 @@
 import pandas as pd
 
+from seq2exp.features.genes import (
+    GENE_LIST_ACTIVITY_COLUMNS,
+    gene_list_promoter_activity,
+    promoter_activity,
+    read_gene_list,
+)
 from seq2exp.files import write_tsv
-from seq2exp.genes import GENE_LIST_ACTIVITY_COLUMNS, gene_list_promoter_activity, promoter_activity, read_gene_list
 from seq2exp.logs import log_to
 
 log_to(snakemake.log[0])

@@ -1,5 +1,5 @@
+from seq2exp.features.store import build_cell_stage
 from seq2exp.logs import log_to
-from seq2exp.store import build_cell_stage
 
 log_to(snakemake.log[0])
 i = snakemake.input

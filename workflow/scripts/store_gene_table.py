@@ -1,6 +1,6 @@
+from seq2exp.features.store import combined_gene_table
 from seq2exp.files import write_tsv
 from seq2exp.logs import log_to
-from seq2exp.store import combined_gene_table
 
 log_to(snakemake.log[0])
 cells = snakemake.config["run_cell_types"]

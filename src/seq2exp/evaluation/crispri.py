@@ -21,8 +21,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..features.genome import chromosome_aliases
 from ..files import check_intervals, nonnegative_integers, read_text_table
-from ..genome import chromosome_aliases
 from .discovery import Window, average_precision, ranked_thresholds
 from .metrics import _markdown_grid, _number
 

@@ -29,8 +29,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from ..features.genome import central_slice
 from ..files import check_intervals, nonnegative_integers
-from ..genome import central_slice
 from .metrics import _markdown_grid, _number
 
 TRUTH_COLUMNS = ["chrom", "start", "end", "name", "score", "strand", "gene_id", "kind", "contribution", "contact"]

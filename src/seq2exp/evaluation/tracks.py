@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..features.genome import true_runs, value_runs, window_bounds
 from ..files import atomic_output
-from ..genome import true_runs, value_runs, window_bounds
 
 GENE_COLUMNS = ("gene_id", "chrom", "tss", "strand")
 BED_COLUMNS = ["chrom", "start", "end", "name", "score", "strand", "gene_id", "mean_mask"]

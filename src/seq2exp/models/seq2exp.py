@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..architectures import PeakMaskOptions, Seq2ExpConfig
-from ..genome import central_slice
+from ..features.genome import central_slice
 from .caduceus import Caduceus, InputEmbedding, merge_rc_streams, zero_linear_biases
 
 

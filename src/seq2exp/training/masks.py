@@ -19,8 +19,8 @@ import h5py
 import numpy as np
 import torch
 
+from ..features.genome import true_runs
 from ..files import atomic_output
-from ..genome import true_runs
 from .specs import MODEL_SPECS
 
 FORMAT = "seq2exp-masks/2"

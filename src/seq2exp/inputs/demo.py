@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .files import atomic_output, gzip_text_writer, write_atomically
-from .genome import value_runs
+from ..features.genome import value_runs
+from ..files import atomic_output, gzip_text_writer, write_atomically
 
 MOTIFS = {
     # Consensus sites (IUPAC N = any base) of the factors the demo plants.

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pyfaidx
 
-from .annotation import annotation_format, read_annotation
-from .files import read_table, read_text_table, require_columns
+from ..files import read_table, read_text_table, require_columns
+from ..inputs.annotation import annotation_format, read_annotation
+from .bigwig import Track, region_rpm
 from .genome import (
     N_CODE,
     genome_sizes,
@@ -23,7 +24,6 @@ from .genome import (
     window_bounds,
     window_codes,
 )
-from .signals import Track, region_rpm
 
 log = logging.getLogger(__name__)
 GENE_FIELDS = ("gene_id", "gene_name", "chrom", "tss", "strand")

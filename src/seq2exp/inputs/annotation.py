@@ -14,7 +14,7 @@ import urllib.parse
 
 import pandas as pd
 
-from .files import GZIP_ERRORS, open_maybe_gzip
+from ..files import GZIP_ERRORS, open_maybe_gzip
 
 log = logging.getLogger(__name__)
 ANNOTATION_SUFFIXES = {".gtf": "gtf", ".gff3": "gff3", ".gff": "gff3"}

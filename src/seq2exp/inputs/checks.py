@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .annotation import annotation_format
-from .evaluation.crispri import read_crispri
-from .files import DELIMITER_NAMES, read_table, read_text_table, require_columns, sha256sum
-from .genes import (
+from ..evaluation.crispri import read_crispri
+from ..features.bigwig import Track
+from ..features.genes import (
     GENE_LIST_ACTIVITY_COLUMNS,
     GENE_LIST_TSS_COLUMNS,
     check_heldout_inputs,
@@ -22,9 +21,10 @@ from .genes import (
     read_gene_list,
     read_gene_table,
 )
-from .genome import genome_sizes, match_chromosomes, split_chromosomes
-from .hic import file_header, open_contact_matrix
-from .signals import Track
+from ..features.genome import genome_sizes, match_chromosomes, split_chromosomes
+from ..features.hic import file_header, open_contact_matrix
+from ..files import DELIMITER_NAMES, read_table, read_text_table, require_columns, sha256sum
+from .annotation import annotation_format
 from .sources import Source, configured_sources, discard_bad_download, source_scope
 
 CELL_INPUT_KINDS = ("bigwig", "hic", "ctss")

@@ -32,10 +32,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .files import atomic_output, scratch_dir, write_tsv
+from ..files import atomic_output, scratch_dir, write_tsv
+from .bigwig import Track
 from .genes import read_blacklist
 from .genome import interval_mask, match_chromosomes, merged_intervals, value_runs
-from .signals import Track
 
 log = logging.getLogger(__name__)
 

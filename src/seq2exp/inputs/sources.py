@@ -26,7 +26,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import GZIP_ERRORS, atomic_output, md5sum, open_maybe_gzip
+from ..files import GZIP_ERRORS, atomic_output, md5sum, open_maybe_gzip
 
 log = logging.getLogger(__name__)
 

@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 import pyfaidx
 
-from .files import atomic_output, write_checksum
+from ..files import atomic_output, write_checksum
+from ..training.specs import feature_columns
+from .bigwig import Track
 from .genome import genome_sizes, interval_mask, merged_intervals, reverse_complement_codes, window_bounds, window_codes
-from .signals import Track
-from .training.specs import feature_columns
 
 SIGNAL_CHANNELS = ("h3k27ac", "dnase", "hic")
 FLOAT16_MAX = float(np.finfo(np.float16).max)  # 65,504: larger signals would be stored as inf
@@ -339,7 +339,7 @@ def build_cell_stage(
 ) -> None:
     """One cell type's store file, and its per-gene table (target, features, QC); `workers`
     processes read the windows."""
-    from .files import write_tsv
+    from ..files import write_tsv
     from .genome import match_chromosomes
     from .hic import missing_fraction, per_base_contact
     from .peaks import read_narrowpeak
