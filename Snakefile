@@ -28,9 +28,9 @@ envvars:
 
 
 from seq2exp.config import config_values, training_settings, validate_config  # noqa: E402
+from seq2exp.features.genome import genome_sizes, split_chromosomes  # noqa: E402
 from seq2exp.inputs import sources  # noqa: E402
 from seq2exp.training import specs  # noqa: E402
-from seq2exp.features.genome import genome_sizes, split_chromosomes  # noqa: E402
 
 # The paper's run by default; a --configfile replaces it rather than merging into it, so a
 # demo or user config never inherits the paper's cell types.
