@@ -77,6 +77,7 @@ from typing import Any
 
 import torch
 
+from ..features.genes import EPINFORMER_MRNA_FEATURES
 from ..models.registry import build_model
 
 PREFIX = "model."
@@ -419,17 +420,7 @@ def load_authors_checkpoint(
 
 # The extra features their head reads, in order (their ExperInteractDataset): the eight mRNA features
 # of EPInformer's table, then ABC's PromoterActivity; unscaled. Our store's names for them:
-AUTHORS_FEATURES = (
-    "UTR5LEN_log10zscore",
-    "CDSLEN_log10zscore",
-    "INTRONLEN_log10zscore",
-    "UTR3LEN_log10zscore",
-    "UTR5GC",
-    "CDSGC",
-    "UTR3GC",
-    "ORFEXONDENSITY",
-    "promoter_activity",
-)
+AUTHORS_FEATURES = (*EPINFORMER_MRNA_FEATURES, "promoter_activity")
 
 
 def authors_module(path_or_state_dict, options: Mapping | None = None):
