@@ -17,11 +17,10 @@ import pandas as pd
 import pytest
 from test_peaks import write_bigwig
 
-from seq2exp.features.genes import read_ctss
+from seq2exp.features.genes import chromosome_names, read_ctss
 from seq2exp.features.peaks import PeakSettings, call_peaks
 from seq2exp.features.store import build_cell_store, build_sequence_store
 from seq2exp.files import scratch_dir, write_tsv
-from seq2exp.inputs.checks import chromosome_names
 from seq2exp.inputs.demo import write_ctss, write_fasta_gz
 from seq2exp.inputs.sources import prepare_fasta
 

@@ -13,12 +13,12 @@ from seq2exp.features.bigwig import Track
 from seq2exp.features.genes import (
     GENE_LIST_ACTIVITY_COLUMNS,
     GENE_LIST_TSS_COLUMNS,
-    cage_targets,
+    bigwig_promoter_activity,
     centre_on_gene_list,
     common_chromosomes,
+    ctss_targets,
     gene_list_promoter_activity,
     genes_from_table,
-    promoter_activity,
     read_columns_table,
     read_ctss,
     read_gene_list,
@@ -93,7 +93,7 @@ def test_promoter_activity_is_the_geometric_mean_of_rpms(tmp_path):
     dnase = write_bigwig(tmp_path / "d.bw", chroms, [("chr1", 0, 1000, 1.0)])  # total 1000
     h3k27ac = write_bigwig(tmp_path / "h.bw", chroms, [("chr1", 100, 200, 4.0)])  # total 400
     genes = pd.DataFrame({"gene_id": ["g1", "g2"], "chrom": ["chr1", "chr1"], "tss": [150, 600]})
-    table = promoter_activity(genes, dnase, h3k27ac, half_width=50)
+    table = bigwig_promoter_activity(genes, dnase, h3k27ac, half_width=50)
     # g1: DNase 100/1000 = 0.1 -> 1e5 RPM; H3K27ac 400/400 -> 1e6 RPM
     np.testing.assert_allclose(table["dnase_rpm"], [1e5, 1e5])
     np.testing.assert_allclose(table["h3k27ac_rpm"], [1e6, 0.0])
@@ -120,10 +120,10 @@ def test_cage_target_sums_both_strands_within_half_width(tmp_path):
         ],
     )
     genes = pd.DataFrame({"gene_id": ["g1", "g2", "g3"], "chrom": ["chr1", "chr2", "chr1"], "tss": [1000, 1000, 5000]})
-    targets = cage_targets(read_ctss(path), genes, half_width=192, per_million=False, source=path)
+    targets = ctss_targets(read_ctss(path), genes, half_width=192, per_million=False, source=path)
     assert list(targets["cage_tags"]) == [10, 7, 0]
     np.testing.assert_allclose(targets["target"], np.log10([11, 8, 1]))
-    per_million = cage_targets(read_ctss(path), genes, 192, True, path)
+    per_million = ctss_targets(read_ctss(path), genes, 192, True, path)
     np.testing.assert_allclose(per_million["target"], np.log10(np.array([10, 7, 0]) / (217 / 1e6) + 1))
 
 

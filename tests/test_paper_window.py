@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seq2exp.features.genes import build_gene_table, cell_targets, promoter_activity
+from seq2exp.features.genes import bigwig_promoter_activity, build_gene_table, cell_targets
 from seq2exp.features.genome import N_CODE, central_slice, sequence_codes
 from seq2exp.features.hic import tss_contact_profiles
-from seq2exp.features.peaks import PeakSettings, peak_step
+from seq2exp.features.peaks import PeakSettings, peaks_and_mask_ratios
 from seq2exp.features.store import GeneWindows, build_cell_stage, build_sequence_stage
 from seq2exp.files import write_tsv
 from seq2exp.inputs import demo
@@ -78,14 +78,16 @@ def paper_store(repo, tmp_path_factory):
     sources = paths.cell_types[CELL]
     write_tsv(cell_targets(config, genes, sources["cage"], paths.gene_table, CELL), files["targets.tsv"])
     write_tsv(
-        promoter_activity(genes, sources["dnase"], sources["h3k27ac"], config["features"]["promoter_half_width"]),
+        bigwig_promoter_activity(
+            genes, sources["dnase"], sources["h3k27ac"], config["features"]["promoter_half_width"]
+        ),
         files["promoter.tsv"],
     )
     write_tsv(
         tss_contact_profiles(sources["hic"], genes, config["window"]["half_width"], **config["hic"]).table,
         files["contacts.tsv"],
     )
-    peak_step(
+    peaks_and_mask_ratios(
         sources["dnase"],
         genes,
         config["window"]["half_width"],

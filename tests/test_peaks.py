@@ -19,7 +19,7 @@ from seq2exp.features.peaks import (
     call_peaks,
     control_track,
     mask_ratios,
-    peak_step,
+    peaks_and_mask_ratios,
     read_narrowpeak,
 )
 
@@ -96,12 +96,12 @@ def test_poisson_score_on_a_real_pileup_finds_callpeaks_peaks(real_bigwig, tmp_p
 
 @pytest.fixture(scope="module")
 def demo_peaks(tiny_demo, tiny_demo_paths, tmp_path_factory):
-    """peak_step's outputs per cell type on the demo: (narrowPeak path, mask table path, ratios)."""
+    """peaks_and_mask_ratios's outputs per cell type on the demo: (narrowPeak path, mask table path, ratios)."""
     out = tmp_path_factory.mktemp("demo_peaks")
     results = {}
     for cell in tiny_demo.cell_types:
         narrowpeak, table = out / f"{cell}.narrowPeak", out / f"{cell}.peak_mask.tsv"
-        ratios = peak_step(
+        ratios = peaks_and_mask_ratios(
             tiny_demo_paths.cell_types[cell]["dnase"],
             tiny_demo.genes,
             tiny_demo.spec.window_half_width,
@@ -160,7 +160,7 @@ def scaled_bigwig(source, path, factor):
 def test_same_peaks_at_any_signal_scale(tiny_demo, tiny_demo_paths, demo_peaks, tmp_path, factor):
     """Fold enrichment over a control built from the signal does not depend on its units."""
     dnase = scaled_bigwig(tiny_demo_paths.cell_types["K562"]["dnase"], tmp_path / "scaled.bigWig", factor)
-    peak_step(
+    peaks_and_mask_ratios(
         dnase,
         tiny_demo.genes,
         tiny_demo.spec.window_half_width,
@@ -179,7 +179,7 @@ def test_mask_ratio_outside_the_sane_range_is_a_warning(tiny_demo, tiny_demo_pat
     ratio = demo_peaks["K562"][2]["mask_ratio"].mean()
     narrow = PeakSettings(**{**DEMO_SETTINGS.__dict__, "mask_ratio_range": (0.5, 0.9)})
     with caplog.at_level(logging.WARNING, logger="seq2exp.features.peaks"):
-        peak_step(
+        peaks_and_mask_ratios(
             tiny_demo_paths.cell_types["K562"]["dnase"],
             tiny_demo.genes,
             tiny_demo.spec.window_half_width,
@@ -328,7 +328,9 @@ def test_bigwig_lacking_a_chromosome(tiny_demo, tiny_demo_paths, tmp_path):
         call_peaks(dnase, tmp_path / "out" / "p.narrowPeak", DEMO_SETTINGS, chromosomes=["chr1", "chr9"])
     genes = tiny_demo.genes.assign(chrom=np.where(tiny_demo.genes["chrom"] == "chrX", "chrY", tiny_demo.genes["chrom"]))
     with pytest.raises(ValueError, match=rf"{dnase}.*lacks chromosome.*chrY"):
-        peak_step(dnase, genes, 1000, DEMO_SETTINGS, tmp_path / "out" / "p.narrowPeak", tmp_path / "out" / "m.tsv")
+        peaks_and_mask_ratios(
+            dnase, genes, 1000, DEMO_SETTINGS, tmp_path / "out" / "p.narrowPeak", tmp_path / "out" / "m.tsv"
+        )
     assert files_in(tmp_path / "out") == []
 
 

@@ -109,7 +109,10 @@ rule promoter_activity:
     resources:
         **job_resources("data"),
     params:
-        half_width=config["features"]["promoter_half_width"],
-        settings=config_params("features.promoter_activity", "genes.gene_list_id_column"),
+        settings=config_params(
+            "features.promoter_activity",
+            "features.promoter_half_width",
+            "genes.gene_list_id_column",
+        ),
     script:
         "../scripts/promoter_activity.py"

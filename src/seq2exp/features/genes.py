@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pyfaidx
 
-from ..files import read_table, read_text_table, require_columns
+from ..files import read_table, read_text_table, require_columns, write_tsv
 from ..inputs.annotation import annotation_format, read_annotation
+from ..inputs.sources import configured_sources
 from .bigwig import Track, region_rpm
 from .genome import (
     N_CODE,
@@ -24,6 +25,7 @@ from .genome import (
     window_bounds,
     window_codes,
 )
+from .hic import file_header
 
 log = logging.getLogger(__name__)
 GENE_FIELDS = ("gene_id", "gene_name", "chrom", "tss", "strand")
@@ -310,7 +312,7 @@ def read_ctss(path: str) -> pd.DataFrame:
     return ctss
 
 
-def cage_targets(
+def ctss_targets(
     ctss: pd.DataFrame, genes: pd.DataFrame, half_width: int, per_million: bool, source: str
 ) -> pd.DataFrame:
     """Tags over [TSS - half_width, TSS + half_width) on both strands, then log10(x + 1)."""
@@ -423,7 +425,7 @@ def gene_list_promoter_activity(genes: pd.DataFrame, gene_list: pd.DataFrame, pa
 # --- promoter activity ----------------------------------------------------------------------
 
 
-def promoter_activity(genes: pd.DataFrame, dnase_path: str, h3k27ac_path: str, half_width: int) -> pd.DataFrame:
+def bigwig_promoter_activity(genes: pd.DataFrame, dnase_path: str, h3k27ac_path: str, half_width: int) -> pd.DataFrame:
     """sqrt(H3K27ac RPM x DNase RPM) over TSS +/- half_width (ABC's TSS1Kb region)."""
     regions = [(c, t - half_width, t + half_width) for c, t in zip(genes["chrom"], genes["tss"])]
     chroms = list(genes["chrom"].unique())
@@ -441,6 +443,19 @@ def promoter_activity(genes: pd.DataFrame, dnase_path: str, h3k27ac_path: str, h
 
 
 # --- the stage ------------------------------------------------------------------------------
+
+
+def chromosome_names(kind: str, path: str) -> list[str]:
+    """The chromosome names an input file uses (bigWig header, Hi-C header, CTSS rows)."""
+    if kind == "bigwig":
+        with Track(path) as track:
+            return list(track.file_chroms)
+    if kind == "hic":
+        _, names = file_header(path)
+        return [n for n in names if n.lower() != "all"]
+    if kind == "ctss":
+        return list(read_text_table(path, sep="\t", header=None, usecols=[0], dtype=str)[0].unique())
+    raise ValueError(f"no chromosome list for inputs of kind {kind}")
 
 
 def build_gene_table(
@@ -504,7 +519,7 @@ def cell_targets(config: dict, genes: pd.DataFrame, ctss_path: str, table_path: 
     """The CAGE target of every gene: `target_ctss` from the CTSS file, `precomputed` (the table's raw
     sum) where configured, and `target` from the one `target.source` names."""
     features = config["features"]
-    targets = cage_targets(
+    targets = ctss_targets(
         read_ctss(ctss_path), genes, features["cage_half_width"], features["cage_per_million"], ctss_path
     ).rename(columns={"target": "target_ctss"})
     template = config["genes"]["precomputed_target_column"]
@@ -537,3 +552,51 @@ def cell_targets(config: dict, genes: pd.DataFrame, ctss_path: str, table_path: 
         float(np.std(targets["target"].to_numpy()[test], ddof=1)),
     )
     return targets
+
+
+# --- the rules' entry points: each reads its rule's inputs and writes its outputs ---------------
+
+
+def _optional(paths) -> str | None:
+    """The path of an optional input, which a rule gives as a list of none or one."""
+    return paths[0] if paths else None
+
+
+def gene_table(
+    config: dict, table, mrna, tss_gene_list, fasta, blacklist, out_genes, out_dropped, out_chromosomes
+) -> None:
+    """`build_gene_table`'s genes, dropped genes and chromosome report; `mrna` and `tss_gene_list`
+    are optional inputs (none when genes.mrna_features or genes.tss_gene_list is null)."""
+    genes, dropped, report = build_gene_table(
+        config, table, _optional(mrna), fasta, blacklist, _optional(tss_gene_list)
+    )
+    write_tsv(dropped, out_dropped)
+    write_tsv(report, out_chromosomes)
+    write_tsv(genes, out_genes)
+
+
+def cell_genes(config: dict, genes, fasta, cell_inputs, out_genes, out_chromosomes) -> None:
+    """The genes every one of a cell type's inputs (`cell_inputs`, their local paths) covers."""
+    sources = [s for s in configured_sources(config) if s.path in cell_inputs]
+    chromosomes = {f"{s.key} ({s.path})": chromosome_names(s.kind, s.path) for s in sources}
+    kept, report = cell_gene_table(config, genes, fasta, chromosomes)
+    write_tsv(report, out_chromosomes)
+    write_tsv(kept, out_genes)
+
+
+def cage_targets(config: dict, genes, ctss, table, cell: str, out) -> None:
+    """Each gene's CAGE target in one cell type (`cell_targets`)."""
+    write_tsv(cell_targets(config, pd.read_csv(genes, sep="\t"), ctss, table, cell), out)
+
+
+def promoter_activity(config: dict, genes, dnase, h3k27ac, gene_list, out) -> None:
+    """Each gene's promoter activity: from ABC's GeneList (`gene_list`, a list of one path) with
+    features.promoter_activity: gene_list, else from the DNase and H3K27ac bigWigs."""
+    table = pd.read_csv(genes, sep="\t")
+    if config["features"]["promoter_activity"] == "gene_list":
+        path = gene_list[0]
+        listed = read_gene_list(path, config["genes"]["gene_list_id_column"], GENE_LIST_ACTIVITY_COLUMNS)
+        activity = gene_list_promoter_activity(table, listed, path)
+    else:
+        activity = bigwig_promoter_activity(table, dnase, h3k27ac, config["features"]["promoter_half_width"])
+    write_tsv(activity, out)

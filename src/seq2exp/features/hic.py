@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..files import write_tsv
 from .genome import match_chromosomes
 
 log = logging.getLogger(__name__)
@@ -687,3 +688,10 @@ def per_base_contact(profile: pd.DataFrame, tss: int, half_width: int, resolutio
 def missing_fraction(profiles: pd.DataFrame) -> float:
     """The fraction of window bins without Hi-C data (no normalisation value), for QC."""
     return float(profiles["hic_contact"].isna().mean()) if len(profiles) else 0.0
+
+
+def hic_contacts(config: dict, hic, genes, out) -> None:
+    """The hic_contacts rule: each gene's TSS contact profile over its window (hic.* settings)."""
+    genes_table = pd.read_csv(genes, sep="\t")
+    profiles = tss_contact_profiles(hic, genes_table, config["window"]["half_width"], **config["hic"])
+    write_tsv(profiles.table, out)

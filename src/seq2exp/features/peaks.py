@@ -394,7 +394,7 @@ def mask_ratios(peaks: pd.DataFrame, genes: pd.DataFrame, half_width: int, chrom
 # --- the pipeline step --------------------------------------------------------------------
 
 
-def peak_step(
+def peaks_and_mask_ratios(
     dnase_bigwig,
     genes: pd.DataFrame,
     half_width: int,
@@ -438,3 +438,17 @@ def peak_step(
         )
     write_tsv(ratios, out_mask_table)
     return ratios
+
+
+def dnase_peaks(config: dict, dnase, genes, blacklist, out_peaks, out_mask_ratios) -> None:
+    """The dnase_peaks rule: MACS3 peaks on one cell type's DNase bigWig (peaks.* settings) and each
+    gene's peak mask ratio."""
+    peaks_and_mask_ratios(
+        dnase,
+        pd.read_csv(genes, sep="\t"),
+        config["window"]["half_width"],
+        PeakSettings(**config["peaks"]),
+        out_peaks,
+        out_mask_ratios,
+        blacklist,
+    )

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..evaluation.crispri import read_crispri
-from ..features.bigwig import Track
 from ..features.genes import (
     GENE_LIST_ACTIVITY_COLUMNS,
     GENE_LIST_TSS_COLUMNS,
     check_heldout_inputs,
+    chromosome_names,
     genes_from_table,
     read_gene_list,
     read_gene_table,
@@ -134,19 +134,6 @@ def _crispri(path: str, run: RunInputs) -> str:
     pairs = read_crispri(path)
     cells = ", ".join(f"{cell} {n}" for cell, n in pairs["CellType"].value_counts().sort_index().items())
     return f"{len(pairs)} element-gene pairs, {int(pairs['Regulated'].sum())} regulated ({cells})"
-
-
-def chromosome_names(kind: str, path: str) -> list[str]:
-    """The chromosome names an input file uses (bigWig header, Hi-C header, CTSS rows)."""
-    if kind == "bigwig":
-        with Track(path) as track:
-            return list(track.file_chroms)
-    if kind == "hic":
-        _, names = file_header(path)
-        return [n for n in names if n.lower() != "all"]
-    if kind == "ctss":
-        return list(read_text_table(path, sep="\t", header=None, usecols=[0], dtype=str)[0].unique())
-    raise ValueError(f"no chromosome list for inputs of kind {kind}")
 
 
 SUMMARISERS = {
