@@ -101,17 +101,21 @@ def compile_kernel(args, backward):
     return compiled, elements_per_thread, (block_d, scan_triton.CHUNK, warps)
 
 
-def registers_and_spills(ptx):
+def cuda_tool(contents, file_name: str, command) -> subprocess.CompletedProcess:
+    """Runs a CUDA tool of BIN on `contents` written to a temporary `file_name`; `command(path, tmp)`
+    gives the tool's name and arguments."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "kernel.ptx")
-        with open(path, "w") as f:
-            f.write(ptx)
-        report = subprocess.run(
-            [os.path.join(BIN, "ptxas"), "-v", "--gpu-name=sm_90a", path, "-o", os.path.join(tmp, "kernel.cubin")],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stderr
+        path = os.path.join(tmp, file_name)
+        with open(path, "wb" if isinstance(contents, bytes) else "w") as f:
+            f.write(contents)
+        tool, *arguments = command(path, tmp)
+        return subprocess.run([os.path.join(BIN, tool), *arguments], capture_output=True, text=True, check=True)
+
+
+def registers_and_spills(ptx):
+    report = cuda_tool(
+        ptx, "kernel.ptx", lambda path, tmp: ["ptxas", "-v", "--gpu-name=sm_90a", path, "-o", f"{tmp}/kernel.cubin"]
+    ).stderr
     registers = int(re.search(r"Used (\d+) registers", report).group(1))
     spills = sum(map(int, re.search(r"(\d+) bytes spill stores, (\d+) bytes spill loads", report).groups()))
     return registers, spills
@@ -119,13 +123,7 @@ def registers_and_spills(ptx):
 
 def loop_body(cubin):
     """Opcodes of the chunk loop: from the earliest backward branch target to the last backward branch."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "kernel.cubin")
-        with open(path, "wb") as f:
-            f.write(cubin)
-        sass = subprocess.run(
-            [os.path.join(BIN, "cuobjdump"), "-sass", path], capture_output=True, text=True, check=True
-        ).stdout
+    sass = cuda_tool(cubin, "kernel.cubin", lambda path, tmp: ["cuobjdump", "-sass", path]).stdout
     code = [(int(m.group(1), 16), m.group(2)) for m in re.finditer(r"/\*([0-9a-f]{4,})\*/\s+([^;]*);", sass)]
     loops = [
         (int(m.group(1), 16), address)

@@ -84,10 +84,8 @@ def test_truncated_gzipped_ctss_is_named(tmp_path):
 # --- float16 storage ------------------------------------------------------------------------
 
 
-def test_signal_above_float16_range_is_clipped_and_counted(tmp_path, caplog):
-    sizes = {"chr1": 1000}
-    dnase = write_bigwig(tmp_path / "d.bw", sizes, [("chr1", 100, 110, 1e5), ("chr1", 110, 120, 7.0)])
-    h3k27ac = write_bigwig(tmp_path / "h.bw", sizes, [("chr1", 0, 1000, 1.0)])
+def build_two_gene_store(store, dnase, h3k27ac) -> None:
+    """A cell store of two genes on chr1 (TSS 100 and 500), windows of 100 bp, from these bigWigs."""
     genes = pd.DataFrame(
         {
             "gene_id": ["g1", "g2"],
@@ -98,19 +96,19 @@ def test_signal_above_float16_range_is_clipped_and_counted(tmp_path, caplog):
             "f": [0.0, 0.0],
         }
     )
+    no_blacklist = pd.DataFrame(columns=["chrom", "start", "end"])
+    build_cell_store(
+        str(store), genes, ["f"], dnase, h3k27ac, lambda g: np.zeros(100, np.float32), no_blacklist, 50, False
+    )
+
+
+def test_signal_above_float16_range_is_clipped_and_counted(tmp_path, caplog):
+    sizes = {"chr1": 1000}
+    dnase = write_bigwig(tmp_path / "d.bw", sizes, [("chr1", 100, 110, 1e5), ("chr1", 110, 120, 7.0)])
+    h3k27ac = write_bigwig(tmp_path / "h.bw", sizes, [("chr1", 0, 1000, 1.0)])
     store = tmp_path / "K562.h5"
     with caplog.at_level(logging.WARNING):
-        build_cell_store(
-            str(store),
-            genes,
-            ["f"],
-            dnase,
-            h3k27ac,
-            lambda g: np.zeros(100, np.float32),
-            pd.DataFrame(columns=["chrom", "start", "end"]),
-            50,
-            False,
-        )
+        build_two_gene_store(store, dnase, h3k27ac)
     with h5py.File(store) as handle:
         signals = handle["signals"][:]
     assert np.isfinite(signals).all()
@@ -124,29 +122,9 @@ def test_nan_and_missing_bigwig_bases_are_counted_per_file(tmp_path, caplog):
         tmp_path / "d.bw", sizes, [("chr1", 0, 90, 1.0), ("chr1", 90, 120, float("nan")), ("chr1", 120, 1000, 1.0)]
     )
     h3k27ac = write_bigwig(tmp_path / "h.bw", sizes, [("chr1", 0, 480, 1.0)])  # no data from 480 on
-    genes = pd.DataFrame(
-        {
-            "gene_id": ["g1", "g2"],
-            "chrom": ["chr1", "chr1"],
-            "tss": [100, 500],
-            "strand": ["+", "+"],
-            "target": [1.0, 2.0],
-            "f": [0.0, 0.0],
-        }
-    )
     store = tmp_path / "K562.h5"
     with caplog.at_level(logging.INFO, logger="seq2exp.features.store"):
-        build_cell_store(
-            str(store),
-            genes,
-            ["f"],
-            dnase,
-            h3k27ac,
-            lambda g: np.zeros(100, np.float32),
-            pd.DataFrame(columns=["chrom", "start", "end"]),
-            50,
-            False,
-        )
+        build_two_gene_store(store, dnase, h3k27ac)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [f"{dnase}: 30 bases of the genes' windows hold NaN values, read as 0 ({store})"]
     assert f"{h3k27ac}: 70 bases of the genes' windows have no data, read as 0" in caplog.text

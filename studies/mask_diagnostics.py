@@ -1,7 +1,7 @@
 """Why a trained Seq2Exp mask does (not) find elements: where the predictor looks, and which loss
 term moves the generator.
 
-    python benchmarks/mask_diagnostics.py results/demo/models/K562/seq2exp-soft/best.ckpt \
+    python studies/mask_diagnostics.py results/demo/models/K562/seq2exp-soft/best.ckpt \
         --store results/demo/store --cell K562 --genes results/demo/K562/genes.tsv \
         [--truth resources/demo/truth/K562.causal_elements.bed] [--png out.png]
 
@@ -31,7 +31,7 @@ import lightning as L
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from generator_probe import auprc, dna_one_hot, labelled_windows  # the benchmark beside this one
+from generator_probe import auprc, dna_one_hot, labelled_windows  # the study beside this one
 
 from seq2exp.evaluation import discovery
 from seq2exp.features.store import GeneWindows
@@ -74,13 +74,7 @@ def sequence_beta_auprc(module, store: str, cell: str, genes: str, truth_bed: st
     the sequence Beta alone, for the trained generator and the same model at initialisation."""
     untrained = untrained_twin(module)
     cfg = module.model.cfg
-    test = labelled_windows(
-        GeneWindows(store, cell),
-        pd.read_csv(genes, sep="\t"),
-        "test",
-        discovery.read_truth_bed(truth_bed),
-        cfg.central_region_bp,
-    )
+    test = split_windows(store, cell, genes, "test", truth_bed, cfg.central_region_bp)
     dna = dna_one_hot(test["dna"])
     result, spread = {}, {}
     for name, m in (("trained", module.model.eval()), ("untrained", untrained.model.eval())):
@@ -91,6 +85,12 @@ def sequence_beta_auprc(module, store: str, cell: str, genes: str, truth_bed: st
         result[name] = auprc(test["labels"], mean, test["eligible"])
         spread[name] = (float(mean.mean()), float(mean.std(1).mean()), float(alpha.median()), float(beta.median()))
     return {**result, "chance": float(test["labels"][test["eligible"]].mean())}, spread
+
+
+def split_windows(store: str, cell: str, genes: str, split: str, truth_bed: str, central_bp: int) -> dict:
+    """One split's windows with their per-base labels (`labelled_windows`)."""
+    table = pd.read_csv(genes, sep="\t")
+    return labelled_windows(GeneWindows(store, cell), table, split, discovery.read_truth_bed(truth_bed), central_bp)
 
 
 def untrained_twin(module) -> ExpressionModule:
@@ -138,13 +138,7 @@ def teacher_auprc(module, store: str, cell: str, genes: str, truth_bed: str, n: 
     """Per-base AUPRC over `n` training genes of `teacher_direction`, trained and at step 0: does the
     regression loss point the generator at the known elements at all?"""
     cfg = module.model.cfg
-    labelled = labelled_windows(
-        GeneWindows(store, cell),
-        pd.read_csv(genes, sep="\t"),
-        "train",
-        discovery.read_truth_bed(truth_bed),
-        cfg.central_region_bp,
-    )
+    labelled = split_windows(store, cell, genes, "train", truth_bed, cfg.central_region_bp)
     labelled = {k: v[:n] for k, v in labelled.items()}
     batch = split_batch(module, store, cell, genes, "train", n)
     result = {}

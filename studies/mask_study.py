@@ -1,7 +1,7 @@
 """Where the Seq2Exp mask starts to learn: seq2exp-soft with the paper's generator, trained on the
 demo over a grid of budgets, against its untrained self.
 
-    python benchmarks/mask_study.py --config config/demo.yaml --cell K562 \
+    python studies/mask_study.py --config config/demo.yaml --cell K562 \
         --store results/demo/store --genes results/demo/K562/genes.tsv \
         --truth resources/demo/truth/K562.causal_elements.bed [--quick] [--threads 2]
 
@@ -28,7 +28,7 @@ import time
 import lightning as L
 import pandas as pd
 import torch
-from generator_probe import auprc, job_arguments, labelled_windows  # the benchmarks beside this one
+from generator_probe import auprc, job_arguments, labelled_windows  # the studies beside this one
 from mask_diagnostics import input_gradients, split_batch
 
 from seq2exp.config import load_config

@@ -1,6 +1,6 @@
 """Can a generator learn known elements from DNA alone, given the answer? A ceiling for the mask.
 
-    python benchmarks/generator_probe.py --config config/demo.yaml --cell K562 \
+    python studies/generator_probe.py --config config/demo.yaml --cell K562 \
         --store results/demo/store --genes results/demo/K562/genes.tsv \
         --truth resources/demo/truth/K562.causal_elements.bed \
         [--elements resources/demo/truth/elements.tsv] [--steps 300] [--lr 2e-3]
