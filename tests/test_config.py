@@ -103,6 +103,16 @@ def _broken(config, path, value):
         ),
         (["model", "beta_min"], -0.5, "model (features-only): beta_min must be >= 0 and signal_scale > 0"),
         (
+            ["model_overrides", "epinformer", "n_heads"],
+            0,
+            "model_overrides.epinformer (epinformer): n_heads must be >= 1, got 0",
+        ),
+        (
+            ["model_overrides", "hyenadna", "short_conv"],
+            0,
+            "model_overrides.hyenadna (hyenadna): short_conv must be >= 1, got 0",
+        ),
+        (
             ["model_overrides"],
             {"seq2exp-hard": {"treshold": 0.4}},
             "model_overrides.seq2exp-hard (seq2exp-hard): \"unknown model config keys ['treshold']",

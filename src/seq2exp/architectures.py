@@ -120,6 +120,13 @@ class EnformerOptions:
             )
 
 
+def require_positive(options, names) -> None:
+    """An error naming the first of these integer options below 1."""
+    for name in names:
+        if getattr(options, name) < 1:
+            raise ValueError(f"{name} must be >= 1, got {getattr(options, name)}")
+
+
 @dataclass
 class EPInformerOptions:
     """EPInformer's own options (models/baselines/epinformer.py)."""
@@ -129,9 +136,7 @@ class EPInformerOptions:
     n_heads: int = 4
 
     def __post_init__(self):
-        for name in ("max_enhancers", "element_length", "n_heads"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        require_positive(self, ("max_enhancers", "element_length", "n_heads"))
 
 
 @dataclass
@@ -143,9 +148,7 @@ class HyenaOptions:
     short_conv: int = 3  # width of the short causal depthwise convolution
 
     def __post_init__(self):
-        for name in ("filter_hidden", "filter_bands", "short_conv"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        require_positive(self, ("filter_hidden", "filter_bands", "short_conv"))
 
 
 @dataclass
