@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from test_peaks import write_bigwig
+from test_bigwig import write_bigwig
 
 from seq2exp.features.genes import chromosome_names, read_ctss
 from seq2exp.features.peaks import PeakSettings, call_peaks

@@ -8,6 +8,7 @@ import pandas as pd
 import pybedtools
 import pyBigWig
 import pytest
+from test_bigwig import write_bigwig
 
 from seq2exp.config import load_config
 from seq2exp.features.genome import interval_mask, merged_intervals, window_bounds
@@ -30,16 +31,6 @@ HG19_CHR22 = 51_304_566
 REPO = Path(__file__).resolve().parents[1]
 DEMO_SETTINGS = PeakSettings(**load_config(REPO / "config/demo.yaml")["peaks"])
 needs_real = pytest.mark.skipif(not REAL_BEDGRAPH.is_file(), reason="real MACS3 test files not available")
-
-
-def write_bigwig(path, chrom_sizes, entries):
-    """entries: (chrom, start, end, value) rows, sorted."""
-    bw = pyBigWig.open(str(path), "w")
-    bw.addHeader(list(chrom_sizes.items()))
-    chroms, starts, ends, values = zip(*entries)
-    bw.addEntries(list(chroms), list(starts), ends=list(ends), values=[float(v) for v in values])
-    bw.close()
-    return str(path)
 
 
 def files_in(directory: Path) -> list[str]:

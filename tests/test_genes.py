@@ -1,15 +1,13 @@
-"""Genome windows, bigWig tracks, the gene table, CAGE targets and promoter activity (hand-computed)."""
+"""The gene table, CAGE targets and promoter activity (seq2exp.features.genes; hand-computed)."""
 
 import gzip
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyBigWig
-import pyfaidx
 import pytest
+from test_bigwig import write_bigwig
 
-from seq2exp.features.bigwig import Track
 from seq2exp.features.genes import (
     GENE_LIST_ACTIVITY_COLUMNS,
     GENE_LIST_TSS_COLUMNS,
@@ -26,66 +24,6 @@ from seq2exp.features.genes import (
     select_genes,
     window_qc,
 )
-from seq2exp.features.genome import match_chromosomes, reverse_complement_codes, sequence_codes, window_codes
-
-
-@pytest.fixture
-def fasta(tmp_path):
-    path = tmp_path / "genome.fa"
-    path.write_text(">chr1\nACGTNacgtA\n>chr2\nGGGG\n")
-    return pyfaidx.Fasta(str(path), as_raw=True)
-
-
-def test_window_near_chromosome_ends_is_padded_with_n(fasta):
-    assert list(window_codes(fasta, "chr1", 1, 3)) == [4, 4, 0, 1, 2, 3]  # [-2, 4)
-    assert list(window_codes(fasta, "chr1", 8, 3)) == [0, 1, 2, 3, 0, 4]  # [5, 11): "acgtA" + pad
-    assert list(window_codes(fasta, "chr2", 2, 4)) == [4, 4, 2, 2, 2, 2, 4, 4]  # both ends
-
-
-def test_codes_and_reverse_complement():
-    codes = sequence_codes("ACGTNx")
-    assert list(codes) == [0, 1, 2, 3, 4, 4]
-    assert list(reverse_complement_codes(sequence_codes("AACGN"))) == list(sequence_codes("NCGTT"))
-
-
-def test_chromosome_names_are_matched_across_conventions():
-    assert match_chromosomes(["chr1", "chrX", "chrM", "chr9"], ["1", "X", "MT"], "f.hic") == {
-        "chr1": "1",
-        "chrX": "X",
-        "chrM": "MT",
-    }
-    assert match_chromosomes(["22"], ["chr22"], "a.bw") == {"22": "chr22"}
-    with pytest.raises(ValueError, match=r"x.bw: chromosome M is ambiguous: it holds \['chrM', 'MT'\]"):
-        match_chromosomes(["M"], ["chrM", "MT"], "x.bw")
-
-
-def write_bigwig(path, chroms, entries):
-    bw = pyBigWig.open(str(path), "w")
-    bw.addHeader(list(chroms.items()))
-    for chrom, start, end, value in entries:
-        bw.addEntries([chrom], [start], ends=[end], values=[value])
-    bw.close()
-    return str(path)
-
-
-def test_track_window_pads_and_turns_missing_data_to_zero(tmp_path):
-    path = write_bigwig(tmp_path / "s.bw", {"1": 20}, [("1", 2, 4, 1.5), ("1", 10, 12, float("nan"))])
-    with Track(path, ["chr1"]) as track:
-        values, no_data, nan = track.window("chr1", 3, 5)  # [-2, 8)
-        assert values.dtype == np.float32
-        assert list(values) == [0, 0, 0, 0, 1.5, 1.5, 0, 0, 0, 0] and (no_data, nan) == (6, 0)
-        values, no_data, nan = track.window("chr1", 11, 2)  # [9, 13): NaN over 10-12
-        assert list(values) == [0, 0, 0, 0] and (no_data, nan) == (2, 2)
-        assert track.region_sum("chr1", 0, 20) == pytest.approx(3.0)
-        with pytest.raises(KeyError, match=f"{path}: no chromosome chr2"):
-            track.window("chr2", 5, 2)
-
-
-def test_not_a_bigwig_is_named(tmp_path):
-    path = tmp_path / "x.bw"
-    path.write_text("chr1\t0\t1\t2\n")
-    with pytest.raises((ValueError, RuntimeError), match="x.bw"):
-        Track(str(path))
 
 
 def test_promoter_activity_is_the_geometric_mean_of_rpms(tmp_path):
