@@ -8,6 +8,7 @@ import pytest
 
 from seq2exp.evaluation import crispri
 from seq2exp.evaluation.discovery import average_precision
+from seq2exp.inputs.crispri import read_crispri
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
 BENCHMARK = REAL / "crispr/EPCrisprBenchmark_combined_data.training_K562.GRCh38.tsv.gz"
@@ -16,7 +17,7 @@ needs_real = pytest.mark.skipif(not BENCHMARK.is_file(), reason=f"real test file
 
 @needs_real
 def test_benchmark_reads_with_typed_columns():
-    pairs = crispri.read_crispri(str(BENCHMARK))
+    pairs = read_crispri(str(BENCHMARK))
     assert len(pairs) == 10356 and pairs["Regulated"].sum() == 471
     assert pairs["Regulated"].dtype == bool and pairs["chromStart"].dtype == np.int64
 
@@ -112,10 +113,10 @@ def test_bad_tables_name_the_file_and_column(tmp_path):
     path = tmp_path / "pairs.tsv"
     good.drop(columns="Regulated").to_csv(path, sep="\t", index=False)
     with pytest.raises(ValueError, match=r"pairs.tsv: missing column\(s\) \['Regulated'\]"):
-        crispri.read_crispri(str(path))
+        read_crispri(str(path))
     good.assign(Regulated="maybe").to_csv(path, sep="\t", index=False)
     with pytest.raises(ValueError, match="pairs.tsv: column Regulated must be TRUE or FALSE; row 1 has 'maybe'"):
-        crispri.read_crispri(str(path))
+        read_crispri(str(path))
     good.assign(chromEnd=1).to_csv(path, sep="\t", index=False)
     with pytest.raises(ValueError, match="end <= start"):
-        crispri.read_crispri(str(path))
+        read_crispri(str(path))

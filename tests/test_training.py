@@ -517,7 +517,7 @@ def test_streamed_predictions_and_masks_equal_whole_windows(tmp_path):
 )
 def test_discovery_names_a_test_gene_without_its_untrained_mask(tmp_path, untrained_rows, error):
     """The untrained mask is stored for the test genes alone: one missing is an error, not NaN scores."""
-    from seq2exp.evaluation.stage import discovery_scores
+    from seq2exp.evaluation.discovery import discovery_scores
     from seq2exp.training.masks import MaskWriter
 
     make_store(tmp_path)
@@ -555,7 +555,8 @@ def _open_files_under(root) -> list[str]:
 def test_evaluation_readers_close_the_store_and_masks_even_when_they_fail(tmp_path):
     """Readers close their files as they return or raise: an open handle kept by a pending error
     (or a caller holding the reader) would leave the store and masks open."""
-    from seq2exp.evaluation.stage import discovery_scores, gene_track_figures
+    from seq2exp.evaluation.discovery import discovery_scores
+    from seq2exp.evaluation.plots import gene_track_figures
     from seq2exp.training.masks import MaskWriter
 
     make_store(tmp_path)

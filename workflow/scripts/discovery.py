@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from seq2exp.evaluation.stage import discovery_tables
+from seq2exp.evaluation.discovery import discovery
 from seq2exp.logs import log_to
 from seq2exp.training.specs import cell_input
 
@@ -18,4 +18,4 @@ per_cell = {
     )
     for cell in snakemake.config["run_cell_types"]
 }
-discovery_tables(snakemake.config, per_cell, snakemake.output.tsv, snakemake.output.md)
+discovery(snakemake.config, per_cell, snakemake.output.tsv, snakemake.output.md)

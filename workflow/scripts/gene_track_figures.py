@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from seq2exp.evaluation.stage import gene_track_figures
+from seq2exp.evaluation.plots import gene_track_figures
 from seq2exp.logs import log_to
 
 log_to(snakemake.log[0])
