@@ -120,3 +120,13 @@ def test_bad_tables_name_the_file_and_column(tmp_path):
     good.assign(chromEnd=1).to_csv(path, sep="\t", index=False)
     with pytest.raises(ValueError, match="end <= start"):
         read_crispri(str(path))
+
+
+def test_the_crispri_rule_names_the_run_cell_types_when_the_table_has_none_of_them(tmp_path):
+    path = tmp_path / "pairs.tsv"
+    pd.DataFrame([pair("chr1", 1, 2, "A", "ENSG1", cell="HepG2")]).to_csv(path, sep="\t", index=False)
+    config = {"run_cell_types": ["K562"], "window": {"half_width": 1000, "reverse_complement_minus_strand": False}}
+    inputs = {"table": str(path), "genes": str(tmp_path / "genes.tsv")}
+    with pytest.raises(ValueError, match=r"no pairs of the run's cell types \['K562'\]; .* holds \['HepG2'\]"):
+        crispri.crispri(config, inputs, str(tmp_path / "crispri.tsv"), str(tmp_path / "crispri.md"))
+    assert not (tmp_path / "crispri.tsv").exists()

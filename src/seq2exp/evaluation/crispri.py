@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,7 +29,7 @@ from ..features.store import GeneWindows
 from ..files import write_text, write_tsv
 from ..inputs.crispri import read_crispri
 from ..training.masks import StoredMask, open_masks
-from ..training.specs import SOFT_MODEL
+from ..training.specs import SOFT_MODEL, cell_input
 from .discovery import Window, average_precision, check_mask_genes, ranked_thresholds
 from .metrics import _markdown_grid, _number
 
@@ -147,21 +149,21 @@ def render_crispri_markdown(table: pd.DataFrame, title: str = "Discovered elemen
 # --- the rule `crispri`: the run's soft masks against the CRISPRi pairs ---------------------
 
 
-def crispri(
-    config: dict, crispri_path: str, genes_path: str, per_cell: dict[str, dict], out_tsv: str, out_md: str
-) -> None:
+def crispri(config: dict, inputs: Mapping[str, str], out_tsv: str, out_md: str) -> None:
     """`tables/crispri`: the benchmark's pairs of each run cell type (`CellType`), scored by the
     seq2exp-soft mask, the MACS3 peak mask, DNase x contact and distance (see `crispri`).
-    `per_cell`: cell -> dict(store_dir, soft_masks)."""
+    `inputs`: the rule's inputs by name: `table` (the benchmark), `genes`, and per cell type its
+    store and seq2exp-soft masks (`specs.cell_input`)."""
+    crispri_path, genes_path, cells = inputs["table"], inputs["genes"], config["run_cell_types"]
     pairs = read_crispri(crispri_path)
     window = config["window"]
     scored = {}
-    for cell, paths in per_cell.items():
+    for cell in cells:
         cell_pairs = pairs[pairs["CellType"] == cell]
         if cell_pairs.empty:
             log.warning("%s: no pairs of cell type %s", crispri_path, cell)
             continue
-        windows = GeneWindows(paths["store_dir"], cell)
+        windows = GeneWindows(str(Path(inputs[cell_input(cell, "store")]).parent), cell)
         genes = pd.read_csv(genes_path, sep="\t")
         genes = genes[genes["gene_id"].isin(windows.gene_ids)]
         located = pairs_in_windows(cell_pairs, genes, window["half_width"], window["reverse_complement_minus_strand"])
@@ -173,12 +175,12 @@ def crispri(
             match_genes(cell_pairs, genes).notna().sum(),
             len(located),
         )
-        with windows, open_masks(paths["soft_masks"]) as masks:
+        with windows, open_masks(inputs[cell_input(cell, "soft")]) as masks:
             check_mask_genes(masks, windows)
             scored[cell] = score_pairs(located, _crispri_tracks(windows, masks["mask"]), list(CRISPRI_TRACKS))
     if not scored:
         raise ValueError(
-            f"{crispri_path}: no pairs of the run's cell types {list(per_cell)}; its CellType column "
+            f"{crispri_path}: no pairs of the run's cell types {list(cells)}; its CellType column "
             f"holds {sorted(pairs['CellType'].unique())}"
         )
     table = crispri_table(scored, [*CRISPRI_TRACKS, "distance"])

@@ -26,6 +26,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+from collections.abc import Mapping
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -36,7 +38,7 @@ from ..features.peaks import read_narrowpeak
 from ..features.store import GeneWindows
 from ..files import check_intervals, nonnegative_integers, write_text, write_tsv
 from ..training.masks import MaskFile, open_masks
-from ..training.specs import HARD_MODEL, SOFT_MODEL
+from ..training.specs import HARD_MODEL, SOFT_MODEL, cell_input
 from .metrics import _markdown_grid, _number
 
 log = logging.getLogger(__name__)
@@ -531,9 +533,24 @@ def discovery_scores(
     return result
 
 
-def discovery(config: dict, per_cell: dict[str, dict], out_tsv: str, out_md: str) -> None:
-    """`per_cell`: cell -> keyword arguments of `discovery_scores`."""
-    table = discovery_table({cell: discovery_scores(config, cell, **kwargs) for cell, kwargs in per_cell.items()})
+def discovery(config: dict, inputs: Mapping[str, str], out_tsv: str, out_md: str) -> None:
+    """`tables/discovery` over the run's cell types. `inputs`: the rule's inputs by name: `genes`,
+    `elements` (optional decoys), and per cell type its store, soft and (optional) hard masks, MACS3
+    peaks and truth BED (`specs.cell_input`)."""
+    scores = {}
+    for cell in config["run_cell_types"]:
+        scores[cell] = discovery_scores(
+            config,
+            cell,
+            store_dir=str(Path(inputs[cell_input(cell, "store")]).parent),
+            genes_path=inputs["genes"],
+            soft_masks=inputs[cell_input(cell, "soft")],
+            hard_masks=inputs.get(cell_input(cell, "hard")),
+            peaks_path=inputs[cell_input(cell, "peaks")],
+            truth_bed=inputs[cell_input(cell, "truth")],
+            elements_path=inputs.get("elements"),
+        )
+    table = discovery_table(scores)
     write_tsv(table, out_tsv)
     write_text(render_discovery_markdown(table), out_md)
     for row in table.itertuples():

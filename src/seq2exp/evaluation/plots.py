@@ -7,6 +7,7 @@ and written atomically; each function returns the path it wrote.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -184,28 +185,27 @@ def model_figures(
 def gene_track_figures(
     config: dict,
     cell: str,
-    store_dir: str,
-    genes_path: str,
-    masks: dict[str, str],
-    peaks_path: str,
+    inputs: Mapping[str, str],
+    mask_models: list[str],
     truth_bed: str | None,
     out_dir: str,
 ) -> None:
     """For the first `evaluation.figure_genes` test genes (by expression), the input tracks, the
-    learned masks, MACS3 peaks and (where known) the true elements."""
+    learned masks, MACS3 peaks and (where known) the true elements. `inputs`: the rule's inputs by
+    name: `store` (the cell type's), `genes`, `peaks`, and the masks of each of `mask_models`."""
     window_cfg = config["window"]
     hw = window_cfg["half_width"]
-    genes = pd.read_csv(genes_path, sep="\t").set_index("gene_id")
-    windows = GeneWindows(store_dir, cell)
+    genes = pd.read_csv(inputs["genes"], sep="\t").set_index("gene_id")
+    windows = GeneWindows(str(Path(inputs["store"]).parent), cell)
     row_of = {g: i for i, g in enumerate(windows.gene_ids)}
     test = [g for g in genes.index[genes["split"] == "test"] if g in row_of]
     chosen = sorted(test, key=lambda g: -windows.targets[row_of[g]])[: config["evaluation"]["figure_genes"]]
     truth = read_truth_bed(truth_bed) if truth_bed else None
-    peaks = read_narrowpeak(peaks_path)
+    peaks = read_narrowpeak(inputs["peaks"])
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as files:
         files.enter_context(windows)
-        opened = {name: track_mask(files.enter_context(open_masks(path))) for name, path in masks.items()}
+        opened = {name: track_mask(files.enter_context(open_masks(inputs[name]))) for name in mask_models}
         for gene_id in chosen:
             g, item = genes.loc[gene_id], windows[row_of[gene_id]]
             window = store_window(g, window_cfg)
