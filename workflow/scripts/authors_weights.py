@@ -1,12 +1,12 @@
 from pathlib import Path
 
-from seq2exp.evaluation.authors_weights import evaluate_authors_weights
+from seq2exp.evaluation.authors import authors_predictions
 from seq2exp.logs import log_to
 
 log_to(snakemake.log[0])
 gpu = snakemake.config["resources"]["training"]["gpu"] > 0
 i = snakemake.input
-evaluate_authors_weights(
+authors_predictions(
     i.checkpoint,
     str(Path(i.store).parent),
     snakemake.wildcards.cell,
