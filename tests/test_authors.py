@@ -82,3 +82,21 @@ def test_evaluation_refuses_a_store_whose_hic_channel_is_abcs(tmp_path):
             options=EXTRA,
             block_size=16,
         )
+
+
+def test_the_authors_weights_rule_predicts_the_test_genes_of_the_cell_types_store_file(tmp_path):
+    import pandas as pd
+    from test_training import make_store
+
+    from seq2exp.evaluation.authors import authors_predictions, authors_weights
+
+    make_store(tmp_path / "store")
+    ckpt = tmp_path / "authors.ckpt"
+    torch.save({"state_dict": their_state(), "hyper_parameters": {"model": {"config": {"center_len": 8}}}}, ckpt)
+    genes = str(tmp_path / "store" / "genes.tsv")
+    config = {"resources": {"training": {"gpu": 0}}}
+    authors_weights(config, str(ckpt), str(tmp_path / "store" / "CELL.h5"), "CELL", genes, str(tmp_path / "p.tsv"))
+    written = pd.read_csv(tmp_path / "p.tsv", sep="\t")
+    expected = authors_predictions(ckpt, str(tmp_path / "store"), "CELL", genes, options=EXTRA, block_size=16)
+    assert list(written["gene_id"]) == list(expected["gene_id"]) and (written["split"] == "test").all()
+    assert written["prediction"].to_numpy() == pytest.approx(expected["prediction"].to_numpy(), rel=1e-4, abs=1e-5)

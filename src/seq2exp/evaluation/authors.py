@@ -7,25 +7,44 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+import h5py
+import numpy as np
+import pandas as pd
+
 from ..features.genes import EPINFORMER_MRNA_FEATURES
+from ..features.store import GeneWindows
+from ..files import write_tsv
 from ..models.authors_checkpoint import AuthorsCheckpointError, load_authors_checkpoint
+from ..training.batches import BatchMaker, FeatureScaling, check_channel_order
+from ..training.specs import MODEL_SPECS
+from ..training.train import ExpressionModule, predict
 
 # The extra features their head reads, in order (their ExperInteractDataset): the eight mRNA features
 # of EPInformer's table, then ABC's PromoterActivity; unscaled. Our store's names for them:
 AUTHORS_FEATURES = (*EPINFORMER_MRNA_FEATURES, "promoter_activity")
 
 
+def authors_weights(config: dict, checkpoint: str, store: str, cell: str, genes_path: str, out_tsv: str) -> None:
+    """The rule `authors_weights`: the authors' predictions for the test genes of `cell`'s `store`
+    (the cell type's store file). On a GPU (`resources.training.gpu`) each scan runs whole; on a CPU
+    it streams in 10 kb blocks."""
+    gpu = config["resources"]["training"]["gpu"] > 0
+    authors_predictions(
+        checkpoint,
+        str(Path(store).parent),
+        cell,
+        genes_path,
+        out_tsv,
+        device="cuda" if gpu else "cpu",
+        block_size=None if gpu else 10_000,
+    )
+
+
 def authors_module(path_or_state_dict, options: Mapping | None = None):
     """An `ExpressionModule` (as `train.predict` takes) holding the authors' weights; features pass
     unscaled (their head was trained on raw features), so its scaling is the identity."""
-    from seq2exp.training.batches import FeatureScaling
-    from seq2exp.training.specs import MODEL_SPECS
-    from seq2exp.training.train import ExpressionModule
-
     converted, opts = load_authors_checkpoint(path_or_state_dict, options, return_state_dict=True)
     name = {spec.registry_name: key for key, spec in MODEL_SPECS.items()}[opts["model"]]
-    import numpy as np
-
     n = opts["n_features"]
     identity = FeatureScaling(np.zeros(n), np.ones(n)).to_dict()
     module = ExpressionModule(name, {k: v for k, v in opts.items() if k != "model"}, {}, identity)
@@ -51,15 +70,6 @@ def authors_predictions(
     `out_tsv` if given, the masks to `masks_path` if given.
     `block_size` streams each scan in blocks (a 200 kb window on a CPU). The store's features must be
     the nine the authors' head reads, in their order; they are fed unscaled."""
-    import h5py
-    import numpy as np
-    import pandas as pd
-
-    from seq2exp.features.store import GeneWindows
-    from seq2exp.files import write_tsv
-    from seq2exp.training.batches import BatchMaker, FeatureScaling, check_channel_order
-    from seq2exp.training.train import predict
-
     windows = GeneWindows(store_dir, cell_type)
     check_channel_order(windows)
     with h5py.File(windows.cell_path, "r") as handle:
