@@ -105,21 +105,21 @@ def crispri_table(scored: dict[str, pd.DataFrame], methods: list[str]) -> pd.Dat
     for cell, pairs in scored.items():
         for subset, chosen in (("all", pairs), ("ValidConnection", pairs[pairs["ValidConnection"]])):
             labels = chosen["Regulated"].to_numpy(bool)
+            counts = {"n_pairs": len(chosen), "n_regulated": int(labels.sum())}
             for method in methods:
-                scores = chosen[method].to_numpy(float)
-                rows.append(
-                    dict(
-                        cell_type=cell,
-                        pairs=subset,
-                        method=method,
-                        n_pairs=len(chosen),
-                        n_regulated=int(labels.sum()),
-                        auprc=average_precision(labels, scores),
-                        **{"precision_at_recall_0.7": precision_at_recall(labels, scores)},
-                        chance=labels.mean() if len(labels) else math.nan,
-                    )
-                )
+                scores = _ranking_scores(labels, chosen[method].to_numpy(float))
+                rows.append({"cell_type": cell, "pairs": subset, "method": method, **counts, **scores})
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def _ranking_scores(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """How well `scores` rank the regulated pairs first: AUPRC, precision at the target recall, and
+    chance (the regulated share)."""
+    return {
+        "auprc": average_precision(labels, scores),
+        "precision_at_recall_0.7": precision_at_recall(labels, scores),
+        "chance": labels.mean() if len(labels) else math.nan,
+    }
 
 
 def render_crispri_markdown(table: pd.DataFrame, title: str = "Discovered elements against CRISPRi") -> str:
