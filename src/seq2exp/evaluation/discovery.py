@@ -19,6 +19,9 @@ Per gene the caller assembles a `GeneWindow`:
 `discovery_table` pools the genes of each cell type: per-base AUPRC over all eligible bases,
 per-element AUPRC over all scored elements (an element's score is the method's mean over its
 eligible bases), and precision/recall of each selection over eligible bases.
+
+`discovery` is the rule's work: per run cell type, `discovery_scores` assembles the test genes'
+windows from the store, the trained masks and the MACS3 peaks.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """PNG figures: predicted vs observed expression, training curves, and per-gene tracks.
 
 Figures are drawn on matplotlib's Agg canvas without pyplot (no global state, no display needed)
-and written atomically; each function returns the path it wrote.
+and written atomically; each `plot_*` function returns the path it wrote. `model_figures` and
+`gene_track_figures` are the rules' work.
 """
 
 from __future__ import annotations

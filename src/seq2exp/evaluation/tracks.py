@@ -6,7 +6,8 @@ gene's orientation (index 0 = genome position t + half_width - 1); they are flip
 Window positions beyond a chromosome's ends (padding) have no genome position and are dropped.
 
 Masks are read one gene row at a time (`masks[i]`), so a stored mask of `masks.py` (masks.h5) of
-the paper's 18,377 x 200 kb masks works as well as an in-memory array.
+the paper's 18,377 x 200 kb masks works as well as an in-memory array. `mask_tracks` is the rule's
+work (one model of one cell type); `mask_tracks_from` also serves `seq2exp predict`.
 """
 
 from __future__ import annotations
