@@ -8,6 +8,7 @@ import pytest
 
 from seq2exp.evaluation import crispri
 from seq2exp.evaluation.discovery import average_precision
+from seq2exp.inputs.crispri import read_crispri
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
 BENCHMARK = REAL / "crispr/EPCrisprBenchmark_combined_data.training_K562.GRCh38.tsv.gz"
@@ -16,7 +17,7 @@ needs_real = pytest.mark.skipif(not BENCHMARK.is_file(), reason=f"real test file
 
 @needs_real
 def test_benchmark_reads_with_typed_columns():
-    pairs = crispri.read_crispri(str(BENCHMARK))
+    pairs = read_crispri(str(BENCHMARK))
     assert len(pairs) == 10356 and pairs["Regulated"].sum() == 471
     assert pairs["Regulated"].dtype == bool and pairs["chromStart"].dtype == np.int64
 
@@ -112,10 +113,20 @@ def test_bad_tables_name_the_file_and_column(tmp_path):
     path = tmp_path / "pairs.tsv"
     good.drop(columns="Regulated").to_csv(path, sep="\t", index=False)
     with pytest.raises(ValueError, match=r"pairs.tsv: missing column\(s\) \['Regulated'\]"):
-        crispri.read_crispri(str(path))
+        read_crispri(str(path))
     good.assign(Regulated="maybe").to_csv(path, sep="\t", index=False)
     with pytest.raises(ValueError, match="pairs.tsv: column Regulated must be TRUE or FALSE; row 1 has 'maybe'"):
-        crispri.read_crispri(str(path))
+        read_crispri(str(path))
     good.assign(chromEnd=1).to_csv(path, sep="\t", index=False)
     with pytest.raises(ValueError, match="end <= start"):
-        crispri.read_crispri(str(path))
+        read_crispri(str(path))
+
+
+def test_the_crispri_rule_names_the_run_cell_types_when_the_table_has_none_of_them(tmp_path):
+    path = tmp_path / "pairs.tsv"
+    pd.DataFrame([pair("chr1", 1, 2, "A", "ENSG1", cell="HepG2")]).to_csv(path, sep="\t", index=False)
+    config = {"run_cell_types": ["K562"], "window": {"half_width": 1000, "reverse_complement_minus_strand": False}}
+    inputs = {"table": str(path), "genes": str(tmp_path / "genes.tsv")}
+    with pytest.raises(ValueError, match=r"no pairs of the run's cell types \['K562'\]; .* holds \['HepG2'\]"):
+        crispri.crispri(config, inputs, str(tmp_path / "crispri.tsv"), str(tmp_path / "crispri.md"))
+    assert not (tmp_path / "crispri.tsv").exists()

@@ -517,7 +517,7 @@ def test_streamed_predictions_and_masks_equal_whole_windows(tmp_path):
 )
 def test_discovery_names_a_test_gene_without_its_untrained_mask(tmp_path, untrained_rows, error):
     """The untrained mask is stored for the test genes alone: one missing is an error, not NaN scores."""
-    from seq2exp.evaluation.stage import discovery_scores
+    from seq2exp.evaluation.discovery import discovery_scores
     from seq2exp.training.masks import MaskWriter
 
     make_store(tmp_path)
@@ -547,6 +547,37 @@ def test_discovery_names_a_test_gene_without_its_untrained_mask(tmp_path, untrai
         assert len(discovery_scores(*args)) == 3
 
 
+@pytest.mark.parametrize("with_hard", [False, True])
+def test_the_discovery_rule_reads_each_cell_types_inputs_by_their_names(tmp_path, with_hard):
+    """`discovery` finds a cell type's store, masks, peaks and truth among the rule's inputs by
+    `cell_input`; the hard mask's selection is scored only where the run has that model."""
+    from seq2exp.evaluation.discovery import discovery
+    from seq2exp.training.masks import MaskWriter
+    from seq2exp.training.specs import HARD_MODEL, SOFT_MODEL, cell_input
+
+    make_store(tmp_path)
+    rng = np.random.default_rng(0)
+    inputs = {"genes": str(tmp_path / "genes.tsv"), cell_input("CELL", "store"): str(tmp_path / "CELL.h5")}
+    for kind in ("soft", "hard") if with_hard else ("soft",):
+        inputs[cell_input("CELL", kind)] = path = str(tmp_path / f"{kind}.h5")
+        with MaskWriter(path, [f"G{i:03d}" for i in range(12)], LENGTH) as writer:
+            writer.add(np.arange(12), mask=rng.random((12, LENGTH)))
+            writer.add(np.array([9, 10, 11]), mask_untrained=rng.random((3, LENGTH)))
+    inputs[cell_input("CELL", "peaks")] = str(tmp_path / "peaks.narrowPeak")
+    inputs[cell_input("CELL", "truth")] = str(tmp_path / "truth.bed")
+    (tmp_path / "peaks.narrowPeak").write_text("")
+    (tmp_path / "truth.bed").write_text("chr1\t1885\t1890\tE1\t0\t+\tG009\n")
+    config = {
+        "run_cell_types": ["CELL"],
+        "window": {"half_width": LENGTH // 2, "central_region": 4, "reverse_complement_minus_strand": False},
+    }
+    discovery(config, inputs, str(tmp_path / "discovery.tsv"), str(tmp_path / "discovery.md"))
+    methods = set(pd.read_csv(tmp_path / "discovery.tsv", sep="\t").query("cell_type == 'CELL'")["method"])
+    assert SOFT_MODEL in methods
+    assert (HARD_MODEL in methods) == with_hard
+    assert (tmp_path / "discovery.md").read_text().startswith("#")
+
+
 def _open_files_under(root) -> list[str]:
     names = [i.name.decode() for i in h5py.h5f.get_obj_ids(types=h5py.h5f.OBJ_FILE)]
     return [name for name in names if name.startswith(str(root))]
@@ -555,7 +586,8 @@ def _open_files_under(root) -> list[str]:
 def test_evaluation_readers_close_the_store_and_masks_even_when_they_fail(tmp_path):
     """Readers close their files as they return or raise: an open handle kept by a pending error
     (or a caller holding the reader) would leave the store and masks open."""
-    from seq2exp.evaluation.stage import discovery_scores, gene_track_figures
+    from seq2exp.evaluation.discovery import discovery_scores
+    from seq2exp.evaluation.plots import gene_track_figures
     from seq2exp.training.masks import MaskWriter
 
     make_store(tmp_path)
@@ -583,14 +615,11 @@ def test_evaluation_readers_close_the_store_and_masks_even_when_they_fail(tmp_pa
         )
     assert _open_files_under(tmp_path) == [], "open while the error (whose frames hold the readers) is kept"
     del error
-    gene_track_figures(
-        config,
-        "CELL",
-        str(tmp_path),
-        str(tmp_path / "genes.tsv"),
-        {"m": masks},
-        str(tmp_path / "peaks.narrowPeak"),
-        None,
-        str(tmp_path / "figures"),
-    )
+    inputs = {
+        "store": str(tmp_path / "CELL.h5"),
+        "genes": str(tmp_path / "genes.tsv"),
+        "peaks": str(tmp_path / "peaks.narrowPeak"),
+        "m": masks,
+    }
+    gene_track_figures(config, "CELL", inputs, ["m"], None, str(tmp_path / "figures"))
     assert _open_files_under(tmp_path) == []

@@ -534,7 +534,7 @@ def test_the_authors_weights_add_their_rows_to_table1(repo, tiny_run):
     """A checkpoint in the authors' layout named under evaluation.authors_weights is evaluated on the
     run's store and lands in Table 1 as seq2exp-soft rows of source authors-weights."""
     import torch
-    from test_authors_weights import their_state
+    from test_authors_checkpoint import their_state
 
     workdir, configfile = tiny_run
     checkpoint = workdir / "authors_K562.ckpt"

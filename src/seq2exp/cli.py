@@ -94,7 +94,7 @@ def _load_checkpoint(path: str, module_class):
 
 
 def predict_command(args) -> None:
-    from .evaluation.stage import mask_tracks_from
+    from .evaluation.tracks import mask_tracks_from
     from .features.store import GeneWindows
     from .files import write_tsv
     from .training.batches import BatchMaker, FeatureScaling, MaskSource
@@ -148,14 +148,14 @@ def predict_command(args) -> None:
 
 
 def authors_weights_command(args) -> None:
-    from .evaluation.authors_weights import evaluate_authors_weights
+    from .evaluation.authors import authors_predictions
 
     options = (
         {}
         if args.central_region is None
         else {"central_region_bp": args.central_region, "pooled_region_bp": args.central_region}
     )
-    table = evaluate_authors_weights(
+    table = authors_predictions(
         args.checkpoint,
         args.store,
         args.cell,

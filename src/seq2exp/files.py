@@ -113,6 +113,11 @@ def write_tsv(table, path: str) -> None:
             table.to_csv(tmp, sep="\t", index=False)
 
 
+def write_text(text: str, path: str) -> None:
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(text)
+
+
 def is_gzip(path: str) -> bool:
     with open(path, "rb") as handle:
         return handle.read(2) == b"\x1f\x8b"

@@ -1,17 +1,12 @@
-from pathlib import Path
-
-from seq2exp.evaluation.authors_weights import evaluate_authors_weights
+from seq2exp.evaluation.authors import authors_weights
 from seq2exp.logs import log_to
 
 log_to(snakemake.log[0])
-gpu = snakemake.config["resources"]["training"]["gpu"] > 0
-i = snakemake.input
-evaluate_authors_weights(
-    i.checkpoint,
-    str(Path(i.store).parent),
+authors_weights(
+    snakemake.config,
+    snakemake.input.checkpoint,
+    snakemake.input.store,
     snakemake.wildcards.cell,
-    i.genes,
+    snakemake.input.genes,
     snakemake.output[0],
-    device="cuda" if gpu else "cpu",
-    block_size=None if gpu else 10_000,
 )

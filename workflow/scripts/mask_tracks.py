@@ -1,4 +1,4 @@
-from seq2exp.evaluation.stage import mask_tracks
+from seq2exp.evaluation.tracks import mask_tracks
 from seq2exp.logs import log_to
 
 log_to(snakemake.log[0])

@@ -1,4 +1,4 @@
-from seq2exp.evaluation.stage import model_figures
+from seq2exp.evaluation.plots import model_figures
 from seq2exp.logs import log_to
 
 log_to(snakemake.log[0])

@@ -1,4 +1,4 @@
-from seq2exp.evaluation.stage import result_tables
+from seq2exp.evaluation.tables import result_tables
 from seq2exp.logs import log_to
 
 log_to(snakemake.log[0])

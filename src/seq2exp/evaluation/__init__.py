@@ -1,1 +1,2 @@
-"""The evaluation stage: metrics, discovery and CRISPRi scores, mask tracks, figures, and the rules' work (stage)."""
+"""The evaluation stage: tables and metrics, discovery and CRISPRi scores, mask tracks, figures,
+the authors' weights."""

@@ -16,52 +16,27 @@ first threshold whose recall reaches 0.7, over all pairs and over those with Val
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..features.genome import chromosome_aliases
-from ..files import check_intervals, nonnegative_integers, read_text_table
-from .discovery import Window, average_precision, ranked_thresholds
+from ..features.store import GeneWindows
+from ..files import write_text, write_tsv
+from ..inputs.crispri import read_crispri
+from ..training.masks import StoredMask, open_masks
+from ..training.specs import SOFT_MODEL, cell_input
+from .discovery import Window, average_precision, check_mask_genes, ranked_thresholds
 from .metrics import _markdown_grid, _number
 
-REQUIRED_COLUMNS = [
-    "chrom",
-    "chromStart",
-    "chromEnd",
-    "measuredGeneSymbol",
-    "measuredGeneEnsemblId",
-    "Regulated",
-    "ValidConnection",
-    "CellType",
-]
+log = logging.getLogger(__name__)
+CRISPRI_TRACKS = (SOFT_MODEL, "macs3", "dnase x contact")
 TARGET_RECALL = 0.7
 TABLE_COLUMNS = ["cell_type", "pairs", "method", "n_pairs", "n_regulated", "auprc", "precision_at_recall_0.7", "chance"]
-BOOLEANS = {"TRUE": True, "FALSE": False, "True": True, "False": False, "1": True, "0": False}
-
-
-def read_crispri(path: str) -> pd.DataFrame:
-    """The benchmark table (plain or gzipped TSV) with its columns checked and typed."""
-    table = read_text_table(path, sep="\t", dtype=str, keep_default_na=False)
-    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
-    if missing:
-        raise ValueError(
-            f"{path}: missing column(s) {missing}; expected the EPCrisprBenchmark layout with at "
-            f"least {REQUIRED_COLUMNS}"
-        )
-    for column in ("chromStart", "chromEnd"):
-        table[column] = nonnegative_integers(table[column], path, column)
-    for column in ("Regulated", "ValidConnection"):
-        bad = ~table[column].isin(BOOLEANS)
-        if bad.any():
-            raise ValueError(
-                f"{path}: column {column} must be TRUE or FALSE; row "
-                f"{int(np.flatnonzero(bad)[0]) + 1} has {table[column][bad].iloc[0]!r}"
-            )
-        table[column] = table[column].map(BOOLEANS).astype(bool)
-    check_intervals(table, path, "chromStart", "chromEnd")
-    return table
 
 
 def match_genes(pairs: pd.DataFrame, genes: pd.DataFrame) -> pd.Series:
@@ -130,21 +105,21 @@ def crispri_table(scored: dict[str, pd.DataFrame], methods: list[str]) -> pd.Dat
     for cell, pairs in scored.items():
         for subset, chosen in (("all", pairs), ("ValidConnection", pairs[pairs["ValidConnection"]])):
             labels = chosen["Regulated"].to_numpy(bool)
+            counts = {"n_pairs": len(chosen), "n_regulated": int(labels.sum())}
             for method in methods:
-                scores = chosen[method].to_numpy(float)
-                rows.append(
-                    dict(
-                        cell_type=cell,
-                        pairs=subset,
-                        method=method,
-                        n_pairs=len(chosen),
-                        n_regulated=int(labels.sum()),
-                        auprc=average_precision(labels, scores),
-                        **{"precision_at_recall_0.7": precision_at_recall(labels, scores)},
-                        chance=labels.mean() if len(labels) else math.nan,
-                    )
-                )
+                scores = _ranking_scores(labels, chosen[method].to_numpy(float))
+                rows.append({"cell_type": cell, "pairs": subset, "method": method, **counts, **scores})
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def _ranking_scores(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """How well `scores` rank the regulated pairs first: AUPRC, precision at the target recall, and
+    chance (the regulated share)."""
+    return {
+        "auprc": average_precision(labels, scores),
+        "precision_at_recall_0.7": precision_at_recall(labels, scores),
+        "chance": labels.mean() if len(labels) else math.nan,
+    }
 
 
 def render_crispri_markdown(table: pd.DataFrame, title: str = "Discovered elements against CRISPRi") -> str:
@@ -169,3 +144,73 @@ def render_crispri_markdown(table: pd.DataFrame, title: str = "Discovered elemen
         "'Regulated' is the positive class; chance is its share."
     )
     return f"# {title}\n\n{note}\n\n{_markdown_grid(header, lines)}\n"
+
+
+# --- the rule `crispri`: the run's soft masks against the CRISPRi pairs ---------------------
+
+
+def crispri(config: dict, inputs: Mapping[str, str], out_tsv: str, out_md: str) -> None:
+    """`tables/crispri`: the benchmark's pairs of each run cell type (`CellType`), scored by the
+    seq2exp-soft mask, the MACS3 peak mask, DNase x contact and distance (see `crispri`).
+    `inputs`: the rule's inputs by name: `table` (the benchmark), `genes`, and per cell type its
+    store and seq2exp-soft masks (`specs.cell_input`)."""
+    crispri_path, genes_path, cells = inputs["table"], inputs["genes"], config["run_cell_types"]
+    pairs = read_crispri(crispri_path)
+    window = config["window"]
+    scored = {}
+    for cell in cells:
+        cell_pairs = pairs[pairs["CellType"] == cell]
+        if cell_pairs.empty:
+            log.warning("%s: no pairs of cell type %s", crispri_path, cell)
+            continue
+        windows = GeneWindows(str(Path(inputs[cell_input(cell, "store")]).parent), cell)
+        genes = pd.read_csv(genes_path, sep="\t")
+        genes = genes[genes["gene_id"].isin(windows.gene_ids)]
+        located = pairs_in_windows(cell_pairs, genes, window["half_width"], window["reverse_complement_minus_strand"])
+        log.info(
+            "%s: %d %s pairs, %d with a gene of ours, %d with the element in its window",
+            crispri_path,
+            len(cell_pairs),
+            cell,
+            match_genes(cell_pairs, genes).notna().sum(),
+            len(located),
+        )
+        with windows, open_masks(inputs[cell_input(cell, "soft")]) as masks:
+            check_mask_genes(masks, windows)
+            scored[cell] = score_pairs(located, _crispri_tracks(windows, masks["mask"]), list(CRISPRI_TRACKS))
+    if not scored:
+        raise ValueError(
+            f"{crispri_path}: no pairs of the run's cell types {list(cells)}; its CellType column "
+            f"holds {sorted(pairs['CellType'].unique())}"
+        )
+    table = crispri_table(scored, [*CRISPRI_TRACKS, "distance"])
+    write_tsv(table, out_tsv)
+    write_text(render_crispri_markdown(table), out_md)
+    for row in table.to_dict("records"):
+        log.info(
+            "%s %-15s %-16s %5d pairs, %4d regulated: AUPRC %.3f, precision at recall 0.7 %.3f",
+            row["cell_type"],
+            row["pairs"],
+            row["method"],
+            row["n_pairs"],
+            row["n_regulated"],
+            row["auprc"],
+            row["precision_at_recall_0.7"],
+        )
+
+
+def _crispri_tracks(windows: GeneWindows, soft: StoredMask):
+    """gene_id -> the per-base tracks CRISPRi pairs are scored by, from the store and the soft mask."""
+    row_of = {g: i for i, g in enumerate(windows.gene_ids)}
+
+    def tracks(gene_id: str) -> dict[str, np.ndarray]:
+        row = row_of[gene_id]
+        item = windows[row]
+        signals = item["signals"].astype(np.float32)  # (H3K27ac, DNase, Hi-C)
+        return {
+            SOFT_MODEL: soft[row],
+            "macs3": item["peaks"].astype(np.float32),
+            "dnase x contact": signals[1] * signals[2],
+        }
+
+    return tracks

@@ -19,19 +19,32 @@ Per gene the caller assembles a `GeneWindow`:
 `discovery_table` pools the genes of each cell type: per-base AUPRC over all eligible bases,
 per-element AUPRC over all scored elements (an element's score is the method's mean over its
 eligible bases), and precision/recall of each selection over eligible bases.
+
+`discovery` is the rule's work: per run cell type, `discovery_scores` assembles the test genes'
+windows from the store, the trained masks and the MACS3 peaks.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
+from collections.abc import Mapping
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from ..features.genome import central_slice
-from ..files import check_intervals, nonnegative_integers
+from ..features.genome import N_CODE, central_slice
+from ..features.peaks import read_narrowpeak
+from ..features.store import GeneWindows
+from ..files import check_intervals, nonnegative_integers, write_text, write_tsv
+from ..training.masks import MaskFile, open_masks
+from ..training.specs import HARD_MODEL, SOFT_MODEL, cell_input
 from .metrics import _markdown_grid, _number
+
+log = logging.getLogger(__name__)
 
 TRUTH_COLUMNS = ["chrom", "start", "end", "name", "score", "strand", "gene_id", "kind", "contribution", "contact"]
 TRUTH_REQUIRED = 7  # chrom .. gene_id; kind, contribution and contact may be absent in a user's BED
@@ -424,3 +437,132 @@ def render_discovery_markdown(table: pd.DataFrame, title: str = "Discovered regu
 
 def _value(rows: pd.DataFrame, level: str, column: str) -> str:
     return _number(rows.loc[level, column]) if level in rows.index else "NA"
+
+
+# --- the rule `discovery`: the run's trained masks against the truth -------------------------
+
+
+def check_mask_genes(masks: MaskFile, windows: GeneWindows) -> None:
+    if list(masks.gene_ids) != list(windows.gene_ids):
+        raise ValueError(f"{masks.path}: genes differ from the store {windows.cell_path}")
+
+
+def peak_strength(peaks: pd.DataFrame) -> pd.Series:
+    """How strong MACS3 calls each peak: its signal value, or, where the caller leaves that 0
+    (`bdgpeakcall` does), its score, which is ten times the summit's height."""
+    return peaks["signal_value"] if (peaks["signal_value"] > 0).any() else peaks["score"].astype(float)
+
+
+def store_window(gene: pd.Series, window_cfg: dict) -> Window:
+    """The window of a gene-table row as the store built it (the config's `window`)."""
+    return Window(
+        gene["chrom"],
+        int(gene["tss"]),
+        window_cfg["half_width"],
+        gene["strand"] == "-",
+        window_cfg["reverse_complement_minus_strand"],
+    )
+
+
+def per_base_peak_signal(window: Window, peaks: pd.DataFrame) -> np.ndarray:
+    """MACS3 peaks as a per-base score: the peak's strength inside peaks, 0 outside."""
+    score = np.zeros(window.length)
+    for row in window.overlapping(peaks.assign(strength=peak_strength(peaks))).itertuples():
+        score[row.i : row.j] = np.maximum(score[row.i : row.j], row.strength)
+    return score
+
+
+def discovery_scores(
+    config: dict,
+    cell: str,
+    store_dir: str,
+    genes_path: str,
+    soft_masks: str,
+    hard_masks: str | None,
+    peaks_path: str,
+    truth_bed: str,
+    elements_path: str | None,
+) -> list[GeneWindow]:
+    """Per test gene: truth labels, eligible bases, and the scores of each method."""
+    window_cfg = config["window"]
+    genes = pd.read_csv(genes_path, sep="\t").set_index("gene_id")
+    windows = GeneWindows(store_dir, cell)
+    truth = read_truth_bed(truth_bed)
+    decoys = read_elements(elements_path) if elements_path else None
+    background = None if decoys is not None else int((truth["end"] - truth["start"]).median())
+    peaks = read_narrowpeak(peaks_path)
+    row_of = {g: i for i, g in enumerate(windows.gene_ids)}
+    result = []
+    with contextlib.ExitStack() as files:
+        files.enter_context(windows)
+        opened = [files.enter_context(open_masks(path)) for path in (soft_masks, hard_masks) if path]
+        for masks in opened:
+            check_mask_genes(masks, windows)
+        soft, untrained = opened[0]["mask"], opened[0]["mask_untrained"]
+        hard = opened[1]["mask"] if hard_masks else None
+        for gene_id in genes.index[genes["split"] == "test"]:
+            if gene_id not in row_of:
+                continue
+            row, g = row_of[gene_id], genes.loc[gene_id]
+            item = windows[row]
+            window = store_window(g, window_cfg)
+            eligible = eligible_positions(
+                window.length, window_cfg["central_region"], item["blacklist"], item["dna"] == N_CODE
+            )
+            signals = item["signals"].astype(np.float32)  # (H3K27ac, DNase, Hi-C)
+            peak_signal = per_base_peak_signal(window, peaks)
+            if not untrained.written[row]:
+                raise ValueError(
+                    f"{soft_masks}: no `mask_untrained` for test gene {gene_id} (stored for the test "
+                    f"genes of the training job's gene table only; is {genes_path}'s split another?)"
+                )
+            trained = soft[row]
+            scores = {
+                SOFT_MODEL: trained,
+                f"{SOFT_MODEL} (untrained)": untrained[row],
+                "macs3": peak_signal,
+                "dnase": signals[1],
+                "hic-contact": signals[2],
+                "dnase x contact": signals[1] * signals[2],
+            }
+            macs3_ratio = float((peak_signal[eligible] > 0).mean()) if eligible.any() else 0.0
+            selections = {
+                f"{SOFT_MODEL} top-k at macs3 ratio": top_k_selection(trained, eligible, macs3_ratio),
+                "macs3 peaks": peak_signal > 0,
+            }
+            if hard is not None:
+                selections[HARD_MODEL] = hard[row] >= 0.5
+            result.append(gene_window(window, gene_id, truth, eligible, scores, selections, decoys, background))
+    return result
+
+
+def discovery(config: dict, inputs: Mapping[str, str], out_tsv: str, out_md: str) -> None:
+    """`tables/discovery` over the run's cell types. `inputs`: the rule's inputs by name: `genes`,
+    `elements` (optional decoys), and per cell type its store, soft and (optional) hard masks, MACS3
+    peaks and truth BED (`specs.cell_input`)."""
+    scores = {}
+    for cell in config["run_cell_types"]:
+        scores[cell] = discovery_scores(
+            config,
+            cell,
+            store_dir=str(Path(inputs[cell_input(cell, "store")]).parent),
+            genes_path=inputs["genes"],
+            soft_masks=inputs[cell_input(cell, "soft")],
+            hard_masks=inputs.get(cell_input(cell, "hard")),
+            peaks_path=inputs[cell_input(cell, "peaks")],
+            truth_bed=inputs[cell_input(cell, "truth")],
+            elements_path=inputs.get("elements"),
+        )
+    table = discovery_table(scores)
+    write_tsv(table, out_tsv)
+    write_text(render_discovery_markdown(table), out_md)
+    for row in table.itertuples():
+        log.info(
+            "%s %-40s %-7s AUPRC %.3f precision %.3f recall %.3f",
+            row.cell_type,
+            row.method,
+            row.level,
+            row.auprc,
+            row.precision,
+            row.recall,
+        )

@@ -1,10 +1,15 @@
 """PNG figures: predicted vs observed expression, training curves, and per-gene tracks.
 
 Figures are drawn on matplotlib's Agg canvas without pyplot (no global state, no display needed)
-and written atomically; each function returns the path it wrote.
+and written atomically; each `plot_*` function returns the path it wrote. `model_figures` and
+`gene_track_figures` are the rules' work.
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,7 +17,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import StrMethodFormatter
 
+from ..features.peaks import read_narrowpeak
+from ..features.store import GeneWindows
 from ..files import atomic_output
+from ..training.masks import open_masks
+from .discovery import per_base_peak_signal, read_truth_bed, store_window
+from .tracks import track_mask
 
 PREDICTION_COLUMNS = ("gene_id", "chrom", "split", "target", "prediction")
 # Training-curve panels: (y label, logged columns drawn on it); panels with no column are left out.
@@ -160,3 +170,59 @@ def plot_gene_tracks(
     axes[-1].xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))  # genome coordinates, no offset
     figure.tight_layout()
     return _save(figure, path)
+
+
+# --- the rules `model_figures` and `gene_track_figures` --------------------------------------
+
+
+def model_figures(
+    model: str, cell: str, predictions_path: str, metrics_path: str, out_scatter: str, out_curves: str
+) -> None:
+    predictions = pd.read_csv(predictions_path, sep="\t")
+    plot_predicted_vs_observed(predictions, f"{cell} / {model}: test genes", out_scatter)
+    plot_training_curves(metrics_path, f"{cell} / {model}: training", out_curves)
+
+
+def gene_track_figures(
+    config: dict,
+    cell: str,
+    inputs: Mapping[str, str],
+    mask_models: list[str],
+    truth_bed: str | None,
+    out_dir: str,
+) -> None:
+    """For the first `evaluation.figure_genes` test genes (by expression), the input tracks, the
+    learned masks, MACS3 peaks and (where known) the true elements. `inputs`: the rule's inputs by
+    name: `store` (the cell type's), `genes`, `peaks`, and the masks of each of `mask_models`."""
+    window_cfg = config["window"]
+    hw = window_cfg["half_width"]
+    genes = pd.read_csv(inputs["genes"], sep="\t").set_index("gene_id")
+    windows = GeneWindows(str(Path(inputs["store"]).parent), cell)
+    row_of = {g: i for i, g in enumerate(windows.gene_ids)}
+    test = [g for g in genes.index[genes["split"] == "test"] if g in row_of]
+    chosen = sorted(test, key=lambda g: -windows.targets[row_of[g]])[: config["evaluation"]["figure_genes"]]
+    truth = read_truth_bed(truth_bed) if truth_bed else None
+    peaks = read_narrowpeak(inputs["peaks"])
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as files:
+        files.enter_context(windows)
+        opened = {name: track_mask(files.enter_context(open_masks(inputs[name]))) for name in mask_models}
+        for gene_id in chosen:
+            g, item = genes.loc[gene_id], windows[row_of[gene_id]]
+            window = store_window(g, window_cfg)
+            signals = item["signals"].astype(np.float32)
+            panels = {"DNase": signals[1], "H3K27ac": signals[0], "Hi-C contact": signals[2]}
+            panels.update({f"{name} mask": data[row_of[gene_id]] for name, data in opened.items()})
+            panels["MACS3 peaks"] = (per_base_peak_signal(window, peaks) > 0).astype(np.float32)
+            regions = None
+            if truth is not None:
+                own = window.overlapping(truth[truth["gene_id"] == gene_id])
+                regions = {"true elements": [(int(i) - hw, int(j) - hw) for i, j in zip(own["i"], own["j"])]}
+            plot_gene_tracks(
+                panels,
+                f"{cell}: {g.get('gene_name', gene_id)} ({gene_id}, {g['chrom']}:{g['tss']:,}"
+                f" {g['strand']}); x: bp from the TSS in window order",
+                str(Path(out_dir) / f"{gene_id}.png"),
+                regions=regions,
+                x=np.arange(2 * hw) - hw,
+            )

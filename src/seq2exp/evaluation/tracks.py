@@ -6,16 +6,22 @@ gene's orientation (index 0 = genome position t + half_width - 1); they are flip
 Window positions beyond a chromosome's ends (padding) have no genome position and are dropped.
 
 Masks are read one gene row at a time (`masks[i]`), so a stored mask of `masks.py` (masks.h5) of
-the paper's 18,377 x 200 kb masks works as well as an in-memory array.
+the paper's 18,377 x 200 kb masks works as well as an in-memory array. `mask_tracks` is the rule's
+work (one model of one cell type); `mask_tracks_from` also serves `seq2exp predict`.
 """
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 import pandas as pd
 
 from ..features.genome import true_runs, value_runs, window_bounds
 from ..files import atomic_output
+from ..training.masks import MaskFile, StoredMask, open_masks
+
+log = logging.getLogger(__name__)
 
 GENE_COLUMNS = ("gene_id", "chrom", "tss", "strand")
 BED_COLUMNS = ["chrom", "start", "end", "name", "score", "strand", "gene_id", "mean_mask"]
@@ -208,3 +214,66 @@ def write_mask_bed(elements: pd.DataFrame, path: str) -> str:
             out.write("#" + "\t".join(BED_COLUMNS) + "\n")
             _sorted_bed(elements[BED_COLUMNS]).to_csv(out, sep="\t", header=False, index=False, float_format="%.6g")
     return path
+
+
+# --- the rule `mask_tracks` ------------------------------------------------------------------
+
+
+def track_mask(masks: MaskFile) -> StoredMask:
+    """The soft mask of a model: its Beta mean where it has a hard one, else what its predictor saw."""
+    return masks["soft" if "soft" in masks else "mask"]
+
+
+def mask_tracks(
+    config: dict, genes_path: str, masks_path: str, fai_path: str, out_bigwig: str, out_bed: str, threshold: float
+) -> None:
+    window = config["window"]
+    mask_tracks_from(
+        pd.read_csv(genes_path, sep="\t"),
+        masks_path,
+        fai_path,
+        window["half_width"],
+        window["reverse_complement_minus_strand"],
+        out_bigwig,
+        out_bed,
+        threshold,
+    )
+
+
+def mask_tracks_from(
+    genes: pd.DataFrame,
+    masks_path: str,
+    fai_path: str,
+    half_width: int,
+    reverse_minus: bool,
+    out_bigwig: str | None,
+    out_bed: str | None,
+    threshold: float,
+    rows=None,
+) -> None:
+    """A bigWig of the model's soft mask over the genes' windows, and a BED of the elements it
+    selects: runs of the mask its predictor saw at or above `threshold` (for the hard model exactly
+    its hard mask). `rows`: the store rows to export (default all)."""
+    sizes = dict(pd.read_csv(fai_path, sep="\t", header=None, usecols=[0, 1]).itertuples(index=False))
+    with open_masks(masks_path) as masks:
+        rows = np.arange(len(masks.gene_ids)) if rows is None else np.asarray(rows)
+        table = genes.set_index("gene_id").loc[masks.gene_ids[rows]].reset_index()
+        if out_bigwig:
+            write_mask_bigwig(table, _Rows(track_mask(masks), rows), half_width, reverse_minus, sizes, out_bigwig)
+        if out_bed:
+            elements = mask_elements(
+                table, _Rows(masks["mask"], rows), half_width, reverse_minus, sizes, threshold=threshold
+            )
+            write_mask_bed(elements, out_bed)
+            log.info("%s: %d elements over %d genes", out_bed, len(elements), elements["gene_id"].nunique())
+
+
+class _Rows:
+    """The rows `rows` of a per-gene dataset, read one at a time."""
+
+    def __init__(self, data, rows):
+        self.data, self.rows = data, rows
+        self.shape = (len(rows), *data.shape[1:])
+
+    def __getitem__(self, i):
+        return self.data[int(self.rows[i])]

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..evaluation.crispri import read_crispri
 from ..features.genes import (
     GENE_LIST_ACTIVITY_COLUMNS,
     GENE_LIST_TSS_COLUMNS,
@@ -25,6 +24,7 @@ from ..features.genome import genome_sizes, match_chromosomes, split_chromosomes
 from ..features.hic import file_header, open_contact_matrix
 from ..files import DELIMITER_NAMES, read_table, read_text_table, require_columns, sha256sum
 from .annotation import annotation_format
+from .crispri import read_crispri
 from .sources import Source, configured_sources, discard_bad_download, source_scope
 
 CELL_INPUT_KINDS = ("bigwig", "hic", "ctss")

@@ -16,7 +16,7 @@ import types
 import pytest
 import torch
 
-from seq2exp.evaluation.authors_weights import AuthorsCheckpointError, load_authors_checkpoint
+from seq2exp.models.authors_checkpoint import AuthorsCheckpointError, load_authors_checkpoint
 
 TINY = dict(d_model=16, n_layer=2, d_state=4, expand=2, d_conv=4, n_signals=3, n_features=9)
 EXTRA = {"central_region_bp": 8, "pooled_region_bp": 8}
@@ -234,80 +234,3 @@ def test_shared_generator_and_predictor_is_refused():
             state[k] = state[k.replace("model.encoder.", "model.generator.")]
     with pytest.raises(AuthorsCheckpointError, match="enc_prd_ps"):
         load_authors_checkpoint(state, EXTRA)
-
-
-def test_evaluation_on_a_store_feeds_raw_features_and_writes_the_predictions_table(tmp_path):
-    import numpy as np
-    import pandas as pd
-    from test_training import make_store
-
-    from seq2exp.cli import main
-    from seq2exp.evaluation.authors_weights import evaluate_authors_weights
-    from seq2exp.features.store import GeneWindows
-
-    make_store(tmp_path / "store")
-    ckpt = tmp_path / "authors.ckpt"
-    torch.save({"state_dict": their_state()}, ckpt)
-    genes = str(tmp_path / "store" / "genes.tsv")
-    table = evaluate_authors_weights(
-        ckpt, str(tmp_path / "store"), "CELL", genes, str(tmp_path / "p.tsv"), EXTRA, batch_size=2, block_size=16
-    )
-    assert list(table["split"].unique()) == ["test"] and (table["source"] == "authors-weights").all()
-    assert {"gene_id", "target", "prediction", "mask_ratio"} <= set(table.columns)
-    # same numbers as our model on the store's items with the unscaled features, unstreamed
-    model = load_authors_checkpoint(their_state(), EXTRA)
-    windows = GeneWindows(str(tmp_path / "store"), "CELL")
-    rows = [i for i, g in enumerate(windows.gene_ids) if g in set(table["gene_id"])]
-    items = [windows[i] for i in rows]
-    batch = {
-        "dna": torch.eye(5)[torch.from_numpy(np.stack([it["dna"] for it in items])).long()][..., :4],
-        "signals": torch.from_numpy(np.stack([it["signals"] for it in items])).float().transpose(1, 2),
-        "blacklist": torch.from_numpy(np.stack([it["blacklist"] for it in items])),
-        "features": torch.from_numpy(np.stack([it["features"] for it in items])).float(),
-    }
-    with torch.no_grad():
-        expected = model(batch).prediction
-    got = table.set_index("gene_id").loc[[windows.gene_ids[i] for i in rows], "prediction"].to_numpy()
-    np.testing.assert_allclose(got, expected.numpy(), rtol=1e-4, atol=1e-5)
-    main(
-        [
-            "authors-weights",
-            "--checkpoint",
-            str(ckpt),
-            "--store",
-            str(tmp_path / "store"),
-            "--cell",
-            "CELL",
-            "--genes-table",
-            genes,
-            "--out",
-            str(tmp_path / "all.tsv"),
-            "--all-genes",
-            "--central-region",
-            "8",
-        ]
-    )
-    assert len(pd.read_csv(tmp_path / "all.tsv", sep="\t")) == 12
-
-
-def test_evaluation_refuses_a_store_whose_hic_channel_is_abcs(tmp_path):
-    import h5py
-    from test_training import make_store
-
-    from seq2exp.evaluation.authors_weights import evaluate_authors_weights
-    from seq2exp.files import write_checksum
-
-    make_store(tmp_path / "store")
-    cell = tmp_path / "store" / "CELL.h5"
-    with h5py.File(cell, "a") as handle:
-        handle.attrs["hic_recipe"] = "abc"
-    write_checksum(str(cell))
-    with pytest.raises(AuthorsCheckpointError, match=r"CELL\.h5: its Hi-C channel was made by the 'abc' recipe"):
-        evaluate_authors_weights(
-            their_state(),
-            str(tmp_path / "store"),
-            "CELL",
-            str(tmp_path / "store" / "genes.tsv"),
-            options=EXTRA,
-            block_size=16,
-        )
