@@ -34,9 +34,9 @@ import torch.nn.functional as F
 from generator_probe import auprc, dna_one_hot, labelled_windows  # the benchmark beside this one
 
 from seq2exp.evaluation import discovery
-from seq2exp.features.store import GeneWindows
 from seq2exp.models import seq2exp as s2e
 from seq2exp.training.batches import BatchMaker, FeatureScaling, IndexedWindows, split_indices
+from seq2exp.training.dataset import GeneWindows
 from seq2exp.training.train import ExpressionModule
 
 DISTANCE_BINS = (0, 50, 100, 200, 400, 700, 1_000, 5_000, 20_000, 50_000)

@@ -15,10 +15,11 @@ from seq2exp.features.genes import build_gene_table, cell_targets, promoter_acti
 from seq2exp.features.genome import N_CODE, central_slice, sequence_codes
 from seq2exp.features.hic import tss_contact_profiles
 from seq2exp.features.peaks import PeakSettings, peak_step
-from seq2exp.features.store import GeneWindows, build_cell_stage, build_sequence_stage
+from seq2exp.features.store import build_cell_stage, build_sequence_stage
 from seq2exp.files import write_tsv
 from seq2exp.inputs import demo
 from seq2exp.inputs.sources import prepare_fasta
+from seq2exp.training.dataset import GeneWindows
 from seq2exp.training.masks import open_masks
 from seq2exp.training.train import JobPaths, train_job
 

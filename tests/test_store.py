@@ -1,8 +1,6 @@
-"""The per-gene store: values equal their sources, orientation follows the config, reads are lazy."""
+"""The per-gene store: values equal their sources, orientation follows the config."""
 
-import gzip
 import os
-import pickle
 
 import h5py
 import numpy as np
@@ -11,20 +9,10 @@ import pyBigWig
 import pytest
 
 from seq2exp.features.genome import reverse_complement_codes, sequence_codes
-from seq2exp.features.store import GeneWindows, build_cell_store, build_sequence_store, rows_in_order
+from seq2exp.features.store import build_cell_store, build_sequence_store, rows_in_order
+from seq2exp.training.dataset import GeneWindows
 
 FEATURES = ["f1", "f2"]
-
-
-@pytest.fixture(scope="module")
-def fasta_path(tiny_demo_paths, tmp_path_factory):
-    path = tmp_path_factory.mktemp("genome") / "genome.fa"
-    with gzip.open(tiny_demo_paths.fasta) as src:
-        path.write_bytes(src.read())
-    import pyfaidx
-
-    pyfaidx.Faidx(str(path)).close()
-    return str(path)
 
 
 def hic_ramp(half_width):
@@ -88,37 +76,6 @@ def test_store_holds_the_source_values(tiny_demo, tiny_demo_paths, fasta_path, t
     assert checked >= 10
 
 
-def test_a_cell_store_with_fewer_genes_joins_the_sequence_store_on_gene_id(
-    tiny_demo, tiny_demo_paths, fasta_path, tmp_path
-):
-    """A cell type holds the genes its inputs cover, in its own order: each item's DNA and
-    blacklist are its own gene's, whatever its row in the shared sequence store."""
-    full, _ = build(tmp_path / "all", tiny_demo, tiny_demo_paths, fasta_path, reverse_minus=False)
-    picked = [7, 2, 5]
-    subset, genes = build(
-        tmp_path / "some", tiny_demo, tiny_demo_paths, fasta_path, reverse_minus=False, cell_genes=picked
-    )
-    assert len(subset) == 3 and list(subset.gene_ids) == list(genes["gene_id"])
-    for i, row in enumerate(picked):
-        assert subset[i]["gene_id"] == full[row]["gene_id"]
-        for name in ("dna", "blacklist", "signals", "peaks"):
-            np.testing.assert_array_equal(subset[i][name], full[row][name])
-
-
-def test_a_cell_gene_missing_from_the_sequence_store_is_an_error(tiny_demo, tiny_demo_paths, fasta_path, tmp_path):
-    build(tmp_path, tiny_demo, tiny_demo_paths, fasta_path, reverse_minus=False, genes=tiny_demo.genes.head(6))
-    build_sequence_store(
-        str(tmp_path / "sequence.h5"),
-        tiny_demo.genes.head(4),
-        fasta_path,
-        tiny_demo.blacklist[["chrom", "start", "end"]],
-        tiny_demo.spec.window_half_width,
-        False,
-    )
-    with pytest.raises(ValueError, match=r"K562.h5: 2 genes \(e.g. ENSG9\d+\) are not in .*sequence.h5; rebuild"):
-        GeneWindows(str(tmp_path), tiny_demo.cell_types[0])
-
-
 def test_rows_are_computed_in_other_processes_and_kept_in_order():
     rows = list(rows_in_order(lambda i: (i, os.getpid()), 50, workers=2, batch=4))
     assert [i for i, _ in rows] == list(range(50))
@@ -148,18 +105,6 @@ def test_minus_strand_windows_follow_the_config(tiny_demo, tiny_demo_paths, fast
     np.testing.assert_array_equal(b["blacklist"], a["blacklist"][::-1])
     plus = int(np.flatnonzero(genes["strand"] == "+")[0])
     np.testing.assert_array_equal(forward[plus]["dna"], flipped[plus]["dna"])
-
-
-def test_dataset_opens_lazily_and_pickles(tiny_demo, tiny_demo_paths, fasta_path, tmp_path):
-    data, _ = build(tmp_path, tiny_demo, tiny_demo_paths, fasta_path, reverse_minus=False)
-    assert data._datasets.handles is None
-    first = data[0]
-    assert data._datasets.handles is not None
-    clone = pickle.loads(pickle.dumps(data))
-    assert clone._datasets.handles is None
-    np.testing.assert_array_equal(clone[0]["dna"], first["dna"])
-    subset = GeneWindows(str(tmp_path), tiny_demo.cell_types[0], indices=[3, 1])
-    assert len(subset) == 2 and subset[0]["gene_id"] == data[3]["gene_id"]
 
 
 def test_failed_build_leaves_no_store(tiny_demo, tiny_demo_paths, fasta_path, tmp_path):

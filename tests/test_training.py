@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 import torch
 
-from seq2exp.features.store import GeneWindows
 from seq2exp.files import write_checksum
 from seq2exp.models import build_model
 from seq2exp.training.batches import (
@@ -25,6 +24,7 @@ from seq2exp.training.batches import (
     retrain_mask,
     split_indices,
 )
+from seq2exp.training.dataset import GeneWindows
 from seq2exp.training.masks import open_masks
 from seq2exp.training.train import warmup_cosine
 

@@ -463,9 +463,9 @@ def evaluate_authors_weights(
     import numpy as np
     import pandas as pd
 
-    from seq2exp.features.store import GeneWindows
     from seq2exp.files import write_tsv
     from seq2exp.training.batches import BatchMaker, FeatureScaling, check_channel_order
+    from seq2exp.training.dataset import GeneWindows
     from seq2exp.training.train import predict
 
     windows = GeneWindows(store_dir, cell_type)

@@ -14,8 +14,8 @@ import pandas as pd
 
 from ..features.genome import N_CODE
 from ..features.peaks import read_narrowpeak
-from ..features.store import GeneWindows
 from ..files import atomic_output, write_tsv
+from ..training.dataset import GeneWindows
 from ..training.masks import MaskFile, StoredMask, open_masks
 from ..training.specs import HARD_MODEL, SOFT_MODEL
 from . import crispri, discovery, metrics, plots, tracks

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..features.store import GeneWindows
 from ..models import one_hot
 from ..models.seq2exp import central_slice
+from .dataset import GeneWindows
 from .masks import open_masks
 
 # The order of the signal channels that the model's signal Beta constants refer to:
