@@ -103,7 +103,7 @@ def test_each_channel_lands_where_the_model_reads_it(tmp_path):
         {"d_model": 8, "n_layer": 1, "d_state": 4, "central_region_bp": 4, "pooled_region_bp": 4, "signal_scale": 1.0},
     )
     alpha, _ = model.mask_distribution(batch, model.dna_embed(batch["dna"]))
-    from seq2exp.models.seq2exp import sequence_beta
+    from seq2exp.models.beta_mask import sequence_beta
 
     seq_alpha, _ = sequence_beta(model.beta_head(model.generator(model.dna_embed(batch["dna"]))), 1.0)
     h3k27ac, dnase, hic = np.arange(LENGTH), 7.0, 0.5

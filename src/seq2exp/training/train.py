@@ -31,9 +31,12 @@ from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
 from lightning.pytorch.utilities import move_data_to_device, rank_zero_only
 
 from ..config import training_settings
+from ..features.genome import central_slice
 from ..files import atomic_output, read_checksum, sha256sum, write_tsv
 from ..models import build_model, rc_averaged_predict, reverse_complement_sample, tune_allocator
-from ..models.seq2exp import ModelOutput, Seq2Exp, central_slice, force_mask
+from ..models.beta_mask import force_mask
+from ..models.head import ModelOutput
+from ..models.seq2exp import Seq2Exp
 from .batches import BatchMaker, FeatureScaling, IndexedWindows, MaskSource, check_channel_order, split_indices
 from .dataset import GeneWindows
 from .masks import MaskWriter
