@@ -15,7 +15,7 @@ from seq2exp.features.genes import build_gene_table, cell_targets, promoter_acti
 from seq2exp.features.genome import N_CODE, central_slice, sequence_codes
 from seq2exp.features.hic import tss_contact_profiles
 from seq2exp.features.peaks import PeakSettings, peak_step
-from seq2exp.features.store import build_cell_stage, build_sequence_stage
+from seq2exp.features.store import store_cell, store_sequence
 from seq2exp.files import write_tsv
 from seq2exp.inputs import demo
 from seq2exp.inputs.sources import prepare_fasta
@@ -95,10 +95,8 @@ def paper_store(repo, tmp_path_factory):
         files["ratios.tsv"],
         paths.blacklist,
     )
-    build_sequence_stage(
-        config, files["genes.tsv"], files["genome.fa"], paths.blacklist, str(root / "store" / "sequence.h5")
-    )
-    build_cell_stage(
+    store_sequence(config, files["genes.tsv"], files["genome.fa"], paths.blacklist, str(root / "store" / "sequence.h5"))
+    store_cell(
         config,
         files["genes.tsv"],
         files["targets.tsv"],

@@ -204,7 +204,7 @@ def build_cell_store(
 # --- the stage ----------------------------------------------------------------------------
 
 
-def build_sequence_stage(
+def store_sequence(
     config: dict, genes_path: str, fasta_path: str, blacklist_path: str, out_h5: str, workers: int = 1
 ) -> None:
     from .genes import read_blacklist
@@ -217,7 +217,7 @@ def build_sequence_stage(
     )
 
 
-def build_cell_stage(
+def store_cell(
     config: dict,
     genes_path: str,
     targets_path: str,
