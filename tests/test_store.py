@@ -9,7 +9,7 @@ import pyBigWig
 import pytest
 
 from seq2exp.features.genome import reverse_complement_codes, sequence_codes
-from seq2exp.features.store import build_cell_store, build_sequence_store, rows_in_order
+from seq2exp.features.store import build_cell_store, build_sequence_store, rows_in_order, store_gene_table
 from seq2exp.training.dataset import GeneWindows
 
 FEATURES = ["f1", "f2"]
@@ -123,3 +123,28 @@ def test_failed_build_leaves_no_store(tiny_demo, tiny_demo_paths, fasta_path, tm
             False,
         )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_gene_table_gathers_each_cell_types_columns_under_its_name(tmp_path):
+    """The rule's per-cell inputs come in `run_cell_types` order: each cell type's values carry its
+    name, and a list that does not match the cell types is an error, not a shorter table."""
+    pd.DataFrame({"gene_id": ["a", "b"], "chrom": "chr1"}).to_csv(tmp_path / "genes.tsv", sep="\t", index=False)
+    tables, peaks = [], []
+    for cell, value in (("K562", 1.0), ("GM12878", 2.0)):
+        table = pd.DataFrame({"gene_id": ["b", "a"], "target": value, "promoter_activity": value + 10})
+        table.assign(frac_hic_missing=0.0).to_csv(tmp_path / f"{cell}.tsv", sep="\t", index=False)
+        pd.DataFrame({"gene_id": ["a"], "mask_ratio": value / 10}).to_csv(
+            tmp_path / f"{cell}.peaks.tsv", sep="\t", index=False
+        )
+        tables.append(str(tmp_path / f"{cell}.tsv"))
+        peaks.append(str(tmp_path / f"{cell}.peaks.tsv"))
+    out = tmp_path / "store" / "genes.tsv"
+    config = {"run_cell_types": ["K562", "GM12878"]}
+    store_gene_table(config, str(tmp_path / "genes.tsv"), tables, peaks, str(out))
+    table = pd.read_csv(out, sep="\t")
+    assert list(table["gene_id"]) == ["a", "b"] and list(table["chrom"]) == ["chr1", "chr1"]
+    assert list(table["target_K562"]) == [1.0, 1.0] and list(table["promoter_activity_GM12878"]) == [12.0, 12.0]
+    assert table["peak_mask_ratio_GM12878"].tolist()[0] == 0.2 and np.isnan(table["peak_mask_ratio_K562"][1])
+    with pytest.raises(ValueError, match=r"run_cell_types \['K562', 'GM12878'\]: got 1 cell tables"):
+        store_gene_table(config, str(tmp_path / "genes.tsv"), tables[:1], peaks[:1], str(tmp_path / "other.tsv"))
+    assert not (tmp_path / "other.tsv").exists()

@@ -164,10 +164,11 @@ def test_a_split_without_genes_is_an_error(tmp_path):
 
 JOB = """
 import json, logging, sys
-from seq2exp.training.train import JobPaths, train_job
+from seq2exp.training.train import train_model
 logging.basicConfig(level=logging.INFO)  # as the workflow's log_to does: the job's own messages
 config = json.load(open(sys.argv[1]))
-train_job(config, sys.argv[2], "CELL", JobPaths(sys.argv[3], sys.argv[3] + "/genes.tsv", sys.argv[4]))
+store, out = sys.argv[3], sys.argv[4]
+train_model(config, sys.argv[2], "CELL", store + "/CELL.h5", store + "/genes.tsv", out + "/best.ckpt", soft_masks=[])
 """
 
 
@@ -323,7 +324,7 @@ def test_a_work_folder_resumes_across_logging_edits_and_is_kept_aside_otherwise(
 
 
 KILLED_JOB = JOB.replace(
-    "train_job(config",
+    "train_model(config",
     """import os, signal
 from lightning.pytorch.callbacks import ModelCheckpoint
 save = ModelCheckpoint._save_checkpoint
@@ -332,7 +333,7 @@ def save_then_die(self, trainer, filepath):   # a kill right after a checkpoint:
     if filepath.endswith("last.ckpt") and trainer.global_step == int(sys.argv[5]):
         os.kill(os.getpid(), signal.SIGKILL)
 ModelCheckpoint._save_checkpoint = save_then_die
-train_job(config""",
+train_model(config""",
 )
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import pyfaidx
 
-from ..files import PerProcess, atomic_output, write_checksum
+from ..files import PerProcess, atomic_output, write_checksum, write_tsv
 from ..training.specs import feature_columns
 from .bigwig import Track
 from .genome import genome_sizes, interval_mask, merged_intervals, reverse_complement_codes, window_bounds, window_codes
@@ -232,7 +232,6 @@ def store_cell(
 ) -> None:
     """One cell type's store file, and its per-gene table (target, features, QC); `workers`
     processes read the windows."""
-    from ..files import write_tsv
     from .genome import match_chromosomes
     from .hic import missing_fraction, per_base_contact
     from .peaks import read_narrowpeak
@@ -281,14 +280,21 @@ def store_cell(
     write_tsv(table, out_table)
 
 
-def combined_gene_table(genes_path: str, cell_tables: dict[str, str], peak_tables: dict[str, str]) -> pd.DataFrame:
-    """The gene table with every cell type's target, promoter activity and QC columns beside it."""
+def store_gene_table(config: dict, genes_path: str, cell_tables: list, peak_tables: list, out_table: str) -> None:
+    """The gene table with every cell type's target, promoter activity and QC columns beside it;
+    `cell_tables` (`store_cell`'s) and `peak_tables` (peak mask ratios) in `run_cell_types` order."""
+    cells = config["run_cell_types"]
+    if not len(cells) == len(cell_tables) == len(peak_tables):
+        raise ValueError(
+            f"run_cell_types {cells}: got {len(cell_tables)} cell tables and {len(peak_tables)} peak tables, "
+            "expected one of each per cell type"
+        )
     genes = pd.read_csv(genes_path, sep="\t")
-    for cell, path in cell_tables.items():
+    for cell, path, peaks_path in zip(cells, cell_tables, peak_tables):
         table = pd.read_csv(path, sep="\t")[["gene_id", "target", "promoter_activity", "frac_hic_missing"]]
-        peaks = pd.read_csv(peak_tables[cell], sep="\t")[["gene_id", "mask_ratio"]].rename(
+        peaks = pd.read_csv(peaks_path, sep="\t")[["gene_id", "mask_ratio"]].rename(
             columns={"mask_ratio": "peak_mask_ratio"}
         )
         table = table.merge(peaks, on="gene_id", how="left").set_index("gene_id").add_suffix(f"_{cell}")
         genes = genes.join(table, on="gene_id")
-    return genes
+    write_tsv(genes, out_table)

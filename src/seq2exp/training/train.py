@@ -395,6 +395,27 @@ def train_job(config: dict, model: str, cell: str, paths: JobPaths, threads: int
         )
 
 
+def train_model(
+    config: dict,
+    model: str,
+    cell: str,
+    cell_store: str,
+    genes: str,
+    checkpoint: str,
+    soft_masks: str | None = None,
+    threads: int = 1,
+) -> None:
+    """The train_model rule: `train_job` on the store folder holding `cell_store`, writing beside
+    `checkpoint` (the job's out_dir); `soft_masks`, seq2exp-soft's masks for seq2exp-retrain (empty for the others)."""
+    paths = JobPaths(
+        store_dir=str(Path(cell_store).parent),
+        genes=genes,
+        out_dir=str(Path(checkpoint).parent),
+        soft_masks=soft_masks or None,
+    )
+    train_job(config, model, cell, paths, threads=threads)
+
+
 def training_processes(config: dict) -> tuple[str, int]:
     """(accelerator, processes) of a training job: one DDP process per GPU of `resources.training.gpu`,
     else `resources.training.cpu_processes` (1 unless set) on the CPU."""
