@@ -513,12 +513,21 @@ def test_streamed_predictions_and_masks_equal_whole_windows(tmp_path):
         np.testing.assert_allclose(masks[1][name], masks[0][name], atol=1 / 255 + 1e-6)  # one 8-bit step
 
 
+def _discovery_scores(config, store, masks):
+    """discovery_scores of `masks` on the store in `store`, without peaks, with one known element."""
+    from seq2exp.evaluation.stage import discovery_scores
+
+    (store / "peaks.narrowPeak").write_text("")
+    (store / "truth.bed").write_text("chr1\t1885\t1890\tE1\t0\t+\tG009\n")
+    peaks, truth = str(store / "peaks.narrowPeak"), str(store / "truth.bed")
+    return discovery_scores(config, "CELL", str(store), str(store / "genes.tsv"), masks, None, peaks, truth, None)
+
+
 @pytest.mark.parametrize(
     "untrained_rows, error", [([9, 10, 11], None), ([9, 10], "no `mask_untrained` for test gene G011")]
 )
 def test_discovery_names_a_test_gene_without_its_untrained_mask(tmp_path, untrained_rows, error):
     """The untrained mask is stored for the test genes alone: one missing is an error, not NaN scores."""
-    from seq2exp.evaluation.stage import discovery_scores
     from seq2exp.training.masks import MaskWriter
 
     make_store(tmp_path)
@@ -527,25 +536,12 @@ def test_discovery_names_a_test_gene_without_its_untrained_mask(tmp_path, untrai
     with MaskWriter(masks, [f"G{i:03d}" for i in range(12)], LENGTH) as writer:
         writer.add(np.arange(12), mask=rng.random((12, LENGTH)))
         writer.add(np.array(untrained_rows), mask_untrained=rng.random((len(untrained_rows), LENGTH)))
-    (tmp_path / "peaks.narrowPeak").write_text("")
-    (tmp_path / "truth.bed").write_text("chr1\t1885\t1890\tE1\t0\t+\tG009\n")
     config = {"window": {"half_width": LENGTH // 2, "central_region": 4, "reverse_complement_minus_strand": False}}
-    args = (
-        config,
-        "CELL",
-        str(tmp_path),
-        str(tmp_path / "genes.tsv"),
-        masks,
-        None,
-        str(tmp_path / "peaks.narrowPeak"),
-        str(tmp_path / "truth.bed"),
-        None,
-    )
     if error:
         with pytest.raises(ValueError, match=error):
-            discovery_scores(*args)
+            _discovery_scores(config, tmp_path, masks)
     else:
-        assert len(discovery_scores(*args)) == 3
+        assert len(_discovery_scores(config, tmp_path, masks)) == 3
 
 
 def _open_files_under(root) -> list[str]:
@@ -556,7 +552,7 @@ def _open_files_under(root) -> list[str]:
 def test_evaluation_readers_close_the_store_and_masks_even_when_they_fail(tmp_path):
     """Readers close their files as they return or raise: an open handle kept by a pending error
     (or a caller holding the reader) would leave the store and masks open."""
-    from seq2exp.evaluation.stage import discovery_scores, gene_track_figures
+    from seq2exp.evaluation.stage import gene_track_figures
     from seq2exp.training.masks import MaskWriter
 
     make_store(tmp_path)
@@ -564,24 +560,12 @@ def test_evaluation_readers_close_the_store_and_masks_even_when_they_fail(tmp_pa
     with MaskWriter(masks, [f"G{i:03d}" for i in range(12)], LENGTH) as writer:
         writer.add(np.arange(12), mask=np.random.default_rng(0).random((12, LENGTH)))
         writer.add(np.array([9, 10]), mask_untrained=np.ones((2, LENGTH)))  # not G011's: an error there
-    (tmp_path / "peaks.narrowPeak").write_text("")
-    (tmp_path / "truth.bed").write_text("chr1\t1885\t1890\tE1\t0\t+\tG009\n")
     config = {
         "window": {"half_width": LENGTH // 2, "central_region": 4, "reverse_complement_minus_strand": False},
         "evaluation": {"figure_genes": 2},
     }
     with pytest.raises(ValueError, match="no `mask_untrained` for test gene") as error:
-        discovery_scores(
-            config,
-            "CELL",
-            str(tmp_path),
-            str(tmp_path / "genes.tsv"),
-            masks,
-            None,
-            str(tmp_path / "peaks.narrowPeak"),
-            str(tmp_path / "truth.bed"),
-            None,
-        )
+        _discovery_scores(config, tmp_path, masks)
     assert _open_files_under(tmp_path) == [], "open while the error (whose frames hold the readers) is kept"
     del error
     gene_track_figures(
