@@ -13,10 +13,9 @@ import torch
 import torch.nn as nn
 
 from ..architectures import PeakMaskOptions, Seq2ExpConfig
-from ..features.genome import central_slice
 from .beta_mask import force_mask
 from .caduceus import Caduceus, InputEmbedding, merge_rc_streams, zero_linear_biases
-from .head import ModelOutput, RegressionHead, regression_loss
+from .head import ModelOutput, RegressionHead, central_pool, regression_loss
 
 
 class FeaturesOnly(nn.Module):
@@ -85,8 +84,7 @@ class Regressor(nn.Module):
         """Predictor + head on embedded input (B, L, w); `selected` (B, L) bool compacts each sample to
         its selected positions first (then one sample at a time: lengths differ)."""
         length = x.shape[1]
-        pool = torch.zeros(length, device=x.device)
-        pool[central_slice(length, self.cfg.pooled_region_bp)] = 1.0
+        pool = central_pool(length, self.cfg.pooled_region_bp, x.device)
         features = batch.get("features")
         if selected is None:
             return self.head(self.backbone_states(self.predictor, x), pool, features)
