@@ -3,7 +3,7 @@ the paper run, write and read speed, and the continuous masks under other HDF5 f
 
     python benchmarks/bench_masks.py [--windows 40] [--files results/demo/models/*/*/masks.h5]
 
-Realistic masks from real data, through the model's own Beta code (`models/seq2exp.py`):
+Realistic masks from real data, through the model's own Beta code (`models/beta_mask.py`):
 - signals: K562 H3K27ac (`real/bigwig/coolbox_K562_H3K27ac_chr9_...bigwig`, 2 Mb, windows every
   50 kb; the same track 1 Mb away stands in for DNase), and K562 chr22 DHS and H3K27ac read counts
   of ABC's candidate regions (`real/abc_k562_chr22/*.bedgraph`, windows at ABC's gene TSSs); the
@@ -31,9 +31,10 @@ import pandas as pd
 import pyBigWig
 import torch
 
+from seq2exp.architectures import Seq2ExpConfig
 from seq2exp.features.hic import powerlaw_contact
 from seq2exp.models import build_model
-from seq2exp.models.seq2exp import Seq2ExpConfig, beta_product, force_mask, sequence_beta, signal_beta
+from seq2exp.models.beta_mask import beta_product, force_mask, sequence_beta, signal_beta
 from seq2exp.training.batches import retrain_mask
 from seq2exp.training.masks import MaskFile, MaskWriter, quantise
 

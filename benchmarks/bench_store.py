@@ -222,7 +222,7 @@ def main() -> None:
     import pyfaidx
 
     from seq2exp.features.bigwig import Track
-    from seq2exp.features.store import GeneWindows
+    from seq2exp.training.dataset import GeneWindows
 
     data = GeneWindows(str(store), CELL)
     rng = np.random.default_rng(0)

@@ -43,7 +43,7 @@ summary() {  # the figures each part prints, on one line
     esac
 }
 
-part triton_tests 90 "$PY" -m pytest tests/test_models_scan_triton.py -q -p no:cacheprovider
+part triton_tests 90 "$PY" -m pytest tests/test_scan_triton.py -q -p no:cacheprovider
 part sass 40 "$PY" benchmarks/bench_triton_sass.py
 part scan_bench 120 "$PY" benchmarks/bench_triton_scan.py --repeats 1 --impls triton,torch
 part training_step 120 "$PY" benchmarks/bench_training.py --paper --steps 2

@@ -28,9 +28,9 @@ import torch.nn.functional as F
 from seq2exp.config import load_config
 from seq2exp.evaluation import discovery
 from seq2exp.features.genome import N_CODE
-from seq2exp.features.store import GeneWindows
 from seq2exp.models import build_model, one_hot
 from seq2exp.training.batches import split_indices
+from seq2exp.training.dataset import GeneWindows
 from seq2exp.training.specs import model_options
 
 MOTIF_WIDTH = 15

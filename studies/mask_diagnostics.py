@@ -34,9 +34,10 @@ import torch.nn.functional as F
 from generator_probe import auprc, dna_one_hot, labelled_windows  # the study beside this one
 
 from seq2exp.evaluation import discovery
-from seq2exp.features.store import GeneWindows
+from seq2exp.models import beta_mask
 from seq2exp.models import seq2exp as s2e
 from seq2exp.training.batches import BatchMaker, FeatureScaling, IndexedWindows, split_indices
+from seq2exp.training.dataset import GeneWindows
 from seq2exp.training.train import ExpressionModule
 
 DISTANCE_BINS = (0, 50, 100, 200, 400, 700, 1_000, 5_000, 20_000, 50_000)
@@ -80,7 +81,7 @@ def sequence_beta_auprc(module, store: str, cell: str, genes: str, truth_bed: st
     for name, m in (("trained", module.model.eval()), ("untrained", untrained.model.eval())):
         with torch.no_grad():
             logits = m.generator_logits(dna, m.dna_embed(dna))
-        alpha, beta = s2e.sequence_beta(logits, cfg.beta_min)
+        alpha, beta = beta_mask.sequence_beta(logits, cfg.beta_min)
         mean = sequence_mean(logits, cfg.beta_min)
         result[name] = auprc(test["labels"], mean, test["eligible"])
         spread[name] = (float(mean.mean()), float(mean.std(1).mean()), float(alpha.median()), float(beta.median()))
@@ -102,7 +103,7 @@ def untrained_twin(module) -> ExpressionModule:
 
 
 def sequence_mean(logits: torch.Tensor, beta_min: float) -> torch.Tensor:
-    alpha, beta = s2e.sequence_beta(logits, beta_min)
+    alpha, beta = beta_mask.sequence_beta(logits, beta_min)
     return alpha / (alpha + beta)
 
 

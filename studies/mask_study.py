@@ -33,9 +33,9 @@ from mask_diagnostics import input_gradients, split_batch
 
 from seq2exp.config import load_config
 from seq2exp.evaluation import discovery
-from seq2exp.features.store import GeneWindows
-from seq2exp.models.seq2exp import central_slice
+from seq2exp.features.genome import central_slice
 from seq2exp.training.batches import BatchMaker, FeatureScaling, IndexedWindows, split_indices
+from seq2exp.training.dataset import GeneWindows
 from seq2exp.training.specs import model_options
 from seq2exp.training.train import ExpressionModule
 

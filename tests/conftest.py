@@ -1,3 +1,4 @@
+import gzip
 import os
 from pathlib import Path
 
@@ -55,3 +56,14 @@ def demo_size_demo():
     from seq2exp.inputs.demo import spec_from_config
 
     return simulate(spec_from_config(load_config(REPO / "config" / "demo.yaml")))
+
+
+@pytest.fixture(scope="module")
+def fasta_path(tiny_demo_paths, tmp_path_factory):
+    path = tmp_path_factory.mktemp("genome") / "genome.fa"
+    with gzip.open(tiny_demo_paths.fasta) as src:
+        path.write_bytes(src.read())
+    import pyfaidx
+
+    pyfaidx.Faidx(str(path)).close()
+    return str(path)

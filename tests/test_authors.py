@@ -14,7 +14,7 @@ def test_evaluation_on_a_store_feeds_raw_features_and_writes_the_predictions_tab
 
     from seq2exp.cli import main
     from seq2exp.evaluation.authors import authors_predictions
-    from seq2exp.features.store import GeneWindows
+    from seq2exp.training.dataset import GeneWindows
 
     make_store(tmp_path / "store")
     ckpt = tmp_path / "authors.ckpt"

@@ -27,7 +27,7 @@ from seq2exp.evaluation.discovery import (
     top_k_selection,
     window_interval,
 )
-from seq2exp.models.seq2exp import central_slice
+from seq2exp.features.genome import central_slice
 
 # --- average precision ------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from seq2exp.evaluation import discovery
-from seq2exp.models.seq2exp import central_slice, force_mask, signal_beta
+from seq2exp.features.genome import central_slice
+from seq2exp.models.beta_mask import force_mask, signal_beta
 from seq2exp.training.batches import MaskSource, retrain_mask
 from seq2exp.training.masks import MaskWriter, binary_masks, open_masks
 

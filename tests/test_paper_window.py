@@ -15,10 +15,11 @@ from seq2exp.features.genes import bigwig_promoter_activity, build_gene_table, c
 from seq2exp.features.genome import N_CODE, central_slice, sequence_codes
 from seq2exp.features.hic import tss_contact_profiles
 from seq2exp.features.peaks import PeakSettings, peaks_and_mask_ratios
-from seq2exp.features.store import GeneWindows, build_cell_stage, build_sequence_stage
+from seq2exp.features.store import store_cell, store_sequence
 from seq2exp.files import write_tsv
 from seq2exp.inputs import demo
 from seq2exp.inputs.sources import prepare_fasta
+from seq2exp.training.dataset import GeneWindows
 from seq2exp.training.masks import open_masks
 from seq2exp.training.train import JobPaths, train_job
 
@@ -96,10 +97,8 @@ def paper_store(repo, tmp_path_factory):
         files["ratios.tsv"],
         paths.blacklist,
     )
-    build_sequence_stage(
-        config, files["genes.tsv"], files["genome.fa"], paths.blacklist, str(root / "store" / "sequence.h5")
-    )
-    build_cell_stage(
+    store_sequence(config, files["genes.tsv"], files["genome.fa"], paths.blacklist, str(root / "store" / "sequence.h5"))
+    store_cell(
         config,
         files["genes.tsv"],
         files["targets.tsv"],

@@ -1,8 +1,6 @@
-"""The per-gene store: values equal their sources, orientation follows the config, reads are lazy."""
+"""The per-gene store: values equal their sources, orientation follows the config."""
 
-import gzip
 import os
-import pickle
 
 import h5py
 import numpy as np
@@ -11,20 +9,10 @@ import pyBigWig
 import pytest
 
 from seq2exp.features.genome import reverse_complement_codes, sequence_codes
-from seq2exp.features.store import GeneWindows, build_cell_store, build_sequence_store, rows_in_order
+from seq2exp.features.store import build_cell_store, build_sequence_store, rows_in_order, store_gene_table
+from seq2exp.training.dataset import GeneWindows
 
 FEATURES = ["f1", "f2"]
-
-
-@pytest.fixture(scope="module")
-def fasta_path(tiny_demo_paths, tmp_path_factory):
-    path = tmp_path_factory.mktemp("genome") / "genome.fa"
-    with gzip.open(tiny_demo_paths.fasta) as src:
-        path.write_bytes(src.read())
-    import pyfaidx
-
-    pyfaidx.Faidx(str(path)).close()
-    return str(path)
 
 
 def hic_ramp(half_width):
@@ -88,37 +76,6 @@ def test_store_holds_the_source_values(tiny_demo, tiny_demo_paths, fasta_path, t
     assert checked >= 10
 
 
-def test_a_cell_store_with_fewer_genes_joins_the_sequence_store_on_gene_id(
-    tiny_demo, tiny_demo_paths, fasta_path, tmp_path
-):
-    """A cell type holds the genes its inputs cover, in its own order: each item's DNA and
-    blacklist are its own gene's, whatever its row in the shared sequence store."""
-    full, _ = build(tmp_path / "all", tiny_demo, tiny_demo_paths, fasta_path, reverse_minus=False)
-    picked = [7, 2, 5]
-    subset, genes = build(
-        tmp_path / "some", tiny_demo, tiny_demo_paths, fasta_path, reverse_minus=False, cell_genes=picked
-    )
-    assert len(subset) == 3 and list(subset.gene_ids) == list(genes["gene_id"])
-    for i, row in enumerate(picked):
-        assert subset[i]["gene_id"] == full[row]["gene_id"]
-        for name in ("dna", "blacklist", "signals", "peaks"):
-            np.testing.assert_array_equal(subset[i][name], full[row][name])
-
-
-def test_a_cell_gene_missing_from_the_sequence_store_is_an_error(tiny_demo, tiny_demo_paths, fasta_path, tmp_path):
-    build(tmp_path, tiny_demo, tiny_demo_paths, fasta_path, reverse_minus=False, genes=tiny_demo.genes.head(6))
-    build_sequence_store(
-        str(tmp_path / "sequence.h5"),
-        tiny_demo.genes.head(4),
-        fasta_path,
-        tiny_demo.blacklist[["chrom", "start", "end"]],
-        tiny_demo.spec.window_half_width,
-        False,
-    )
-    with pytest.raises(ValueError, match=r"K562.h5: 2 genes \(e.g. ENSG9\d+\) are not in .*sequence.h5; rebuild"):
-        GeneWindows(str(tmp_path), tiny_demo.cell_types[0])
-
-
 def test_rows_are_computed_in_other_processes_and_kept_in_order():
     rows = list(rows_in_order(lambda i: (i, os.getpid()), 50, workers=2, batch=4))
     assert [i for i, _ in rows] == list(range(50))
@@ -150,18 +107,6 @@ def test_minus_strand_windows_follow_the_config(tiny_demo, tiny_demo_paths, fast
     np.testing.assert_array_equal(forward[plus]["dna"], flipped[plus]["dna"])
 
 
-def test_dataset_opens_lazily_and_pickles(tiny_demo, tiny_demo_paths, fasta_path, tmp_path):
-    data, _ = build(tmp_path, tiny_demo, tiny_demo_paths, fasta_path, reverse_minus=False)
-    assert data._datasets.handles is None
-    first = data[0]
-    assert data._datasets.handles is not None
-    clone = pickle.loads(pickle.dumps(data))
-    assert clone._datasets.handles is None
-    np.testing.assert_array_equal(clone[0]["dna"], first["dna"])
-    subset = GeneWindows(str(tmp_path), tiny_demo.cell_types[0], indices=[3, 1])
-    assert len(subset) == 2 and subset[0]["gene_id"] == data[3]["gene_id"]
-
-
 def test_failed_build_leaves_no_store(tiny_demo, tiny_demo_paths, fasta_path, tmp_path):
     genes = tiny_demo.genes.copy()
     genes.loc[0, "chrom"] = "chr9"  # not in the bigWigs
@@ -178,3 +123,28 @@ def test_failed_build_leaves_no_store(tiny_demo, tiny_demo_paths, fasta_path, tm
             False,
         )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_gene_table_gathers_each_cell_types_columns_under_its_name(tmp_path):
+    """The rule's per-cell inputs come in `run_cell_types` order: each cell type's values carry its
+    name, and a list that does not match the cell types is an error, not a shorter table."""
+    pd.DataFrame({"gene_id": ["a", "b"], "chrom": "chr1"}).to_csv(tmp_path / "genes.tsv", sep="\t", index=False)
+    tables, peaks = [], []
+    for cell, value in (("K562", 1.0), ("GM12878", 2.0)):
+        table = pd.DataFrame({"gene_id": ["b", "a"], "target": value, "promoter_activity": value + 10})
+        table.assign(frac_hic_missing=0.0).to_csv(tmp_path / f"{cell}.tsv", sep="\t", index=False)
+        pd.DataFrame({"gene_id": ["a"], "mask_ratio": value / 10}).to_csv(
+            tmp_path / f"{cell}.peaks.tsv", sep="\t", index=False
+        )
+        tables.append(str(tmp_path / f"{cell}.tsv"))
+        peaks.append(str(tmp_path / f"{cell}.peaks.tsv"))
+    out = tmp_path / "store" / "genes.tsv"
+    config = {"run_cell_types": ["K562", "GM12878"]}
+    store_gene_table(config, str(tmp_path / "genes.tsv"), tables, peaks, str(out))
+    table = pd.read_csv(out, sep="\t")
+    assert list(table["gene_id"]) == ["a", "b"] and list(table["chrom"]) == ["chr1", "chr1"]
+    assert list(table["target_K562"]) == [1.0, 1.0] and list(table["promoter_activity_GM12878"]) == [12.0, 12.0]
+    assert table["peak_mask_ratio_GM12878"].tolist()[0] == 0.2 and np.isnan(table["peak_mask_ratio_K562"][1])
+    with pytest.raises(ValueError, match=r"run_cell_types \['K562', 'GM12878'\]: got 1 cell tables"):
+        store_gene_table(config, str(tmp_path / "genes.tsv"), tables[:1], peaks[:1], str(tmp_path / "other.tsv"))
+    assert not (tmp_path / "other.tsv").exists()

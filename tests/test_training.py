@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 import torch
 
-from seq2exp.features.store import GeneWindows
 from seq2exp.files import write_checksum
 from seq2exp.models import build_model
 from seq2exp.training.batches import (
@@ -25,6 +24,7 @@ from seq2exp.training.batches import (
     retrain_mask,
     split_indices,
 )
+from seq2exp.training.dataset import GeneWindows
 from seq2exp.training.masks import open_masks
 from seq2exp.training.train import warmup_cosine
 
@@ -103,7 +103,7 @@ def test_each_channel_lands_where_the_model_reads_it(tmp_path):
         {"d_model": 8, "n_layer": 1, "d_state": 4, "central_region_bp": 4, "pooled_region_bp": 4, "signal_scale": 1.0},
     )
     alpha, _ = model.mask_distribution(batch, model.dna_embed(batch["dna"]))
-    from seq2exp.models.seq2exp import sequence_beta
+    from seq2exp.models.beta_mask import sequence_beta
 
     seq_alpha, _ = sequence_beta(model.beta_head(model.generator(model.dna_embed(batch["dna"]))), 1.0)
     h3k27ac, dnase, hic = np.arange(LENGTH), 7.0, 0.5
@@ -164,10 +164,11 @@ def test_a_split_without_genes_is_an_error(tmp_path):
 
 JOB = """
 import json, logging, sys
-from seq2exp.training.train import JobPaths, train_job
+from seq2exp.training.train import train_model
 logging.basicConfig(level=logging.INFO)  # as the workflow's log_to does: the job's own messages
 config = json.load(open(sys.argv[1]))
-train_job(config, sys.argv[2], "CELL", JobPaths(sys.argv[3], sys.argv[3] + "/genes.tsv", sys.argv[4]))
+store, out = sys.argv[3], sys.argv[4]
+train_model(config, sys.argv[2], "CELL", store + "/CELL.h5", store + "/genes.tsv", out + "/best.ckpt", soft_masks=[])
 """
 
 
@@ -323,7 +324,7 @@ def test_a_work_folder_resumes_across_logging_edits_and_is_kept_aside_otherwise(
 
 
 KILLED_JOB = JOB.replace(
-    "train_job(config",
+    "train_model(config",
     """import os, signal
 from lightning.pytorch.callbacks import ModelCheckpoint
 save = ModelCheckpoint._save_checkpoint
@@ -332,7 +333,7 @@ def save_then_die(self, trainer, filepath):   # a kill right after a checkpoint:
     if filepath.endswith("last.ckpt") and trainer.global_step == int(sys.argv[5]):
         os.kill(os.getpid(), signal.SIGKILL)
 ModelCheckpoint._save_checkpoint = save_then_die
-train_job(config""",
+train_model(config""",
 )
 
 
@@ -512,12 +513,21 @@ def test_streamed_predictions_and_masks_equal_whole_windows(tmp_path):
         np.testing.assert_allclose(masks[1][name], masks[0][name], atol=1 / 255 + 1e-6)  # one 8-bit step
 
 
+def _discovery_scores(config, store, masks):
+    """discovery_scores of `masks` on the store in `store`, without peaks, with one known element."""
+    from seq2exp.evaluation.discovery import discovery_scores
+
+    (store / "peaks.narrowPeak").write_text("")
+    (store / "truth.bed").write_text("chr1\t1885\t1890\tE1\t0\t+\tG009\n")
+    peaks, truth = str(store / "peaks.narrowPeak"), str(store / "truth.bed")
+    return discovery_scores(config, "CELL", str(store), str(store / "genes.tsv"), masks, None, peaks, truth, None)
+
+
 @pytest.mark.parametrize(
     "untrained_rows, error", [([9, 10, 11], None), ([9, 10], "no `mask_untrained` for test gene G011")]
 )
 def test_discovery_names_a_test_gene_without_its_untrained_mask(tmp_path, untrained_rows, error):
     """The untrained mask is stored for the test genes alone: one missing is an error, not NaN scores."""
-    from seq2exp.evaluation.discovery import discovery_scores
     from seq2exp.training.masks import MaskWriter
 
     make_store(tmp_path)
@@ -526,25 +536,12 @@ def test_discovery_names_a_test_gene_without_its_untrained_mask(tmp_path, untrai
     with MaskWriter(masks, [f"G{i:03d}" for i in range(12)], LENGTH) as writer:
         writer.add(np.arange(12), mask=rng.random((12, LENGTH)))
         writer.add(np.array(untrained_rows), mask_untrained=rng.random((len(untrained_rows), LENGTH)))
-    (tmp_path / "peaks.narrowPeak").write_text("")
-    (tmp_path / "truth.bed").write_text("chr1\t1885\t1890\tE1\t0\t+\tG009\n")
     config = {"window": {"half_width": LENGTH // 2, "central_region": 4, "reverse_complement_minus_strand": False}}
-    args = (
-        config,
-        "CELL",
-        str(tmp_path),
-        str(tmp_path / "genes.tsv"),
-        masks,
-        None,
-        str(tmp_path / "peaks.narrowPeak"),
-        str(tmp_path / "truth.bed"),
-        None,
-    )
     if error:
         with pytest.raises(ValueError, match=error):
-            discovery_scores(*args)
+            _discovery_scores(config, tmp_path, masks)
     else:
-        assert len(discovery_scores(*args)) == 3
+        assert len(_discovery_scores(config, tmp_path, masks)) == 3
 
 
 @pytest.mark.parametrize("with_hard", [False, True])
@@ -586,7 +583,6 @@ def _open_files_under(root) -> list[str]:
 def test_evaluation_readers_close_the_store_and_masks_even_when_they_fail(tmp_path):
     """Readers close their files as they return or raise: an open handle kept by a pending error
     (or a caller holding the reader) would leave the store and masks open."""
-    from seq2exp.evaluation.discovery import discovery_scores
     from seq2exp.evaluation.plots import gene_track_figures
     from seq2exp.training.masks import MaskWriter
 
@@ -595,24 +591,12 @@ def test_evaluation_readers_close_the_store_and_masks_even_when_they_fail(tmp_pa
     with MaskWriter(masks, [f"G{i:03d}" for i in range(12)], LENGTH) as writer:
         writer.add(np.arange(12), mask=np.random.default_rng(0).random((12, LENGTH)))
         writer.add(np.array([9, 10]), mask_untrained=np.ones((2, LENGTH)))  # not G011's: an error there
-    (tmp_path / "peaks.narrowPeak").write_text("")
-    (tmp_path / "truth.bed").write_text("chr1\t1885\t1890\tE1\t0\t+\tG009\n")
     config = {
         "window": {"half_width": LENGTH // 2, "central_region": 4, "reverse_complement_minus_strand": False},
         "evaluation": {"figure_genes": 2},
     }
     with pytest.raises(ValueError, match="no `mask_untrained` for test gene") as error:
-        discovery_scores(
-            config,
-            "CELL",
-            str(tmp_path),
-            str(tmp_path / "genes.tsv"),
-            masks,
-            None,
-            str(tmp_path / "peaks.narrowPeak"),
-            str(tmp_path / "truth.bed"),
-            None,
-        )
+        _discovery_scores(config, tmp_path, masks)
     assert _open_files_under(tmp_path) == [], "open while the error (whose frames hold the readers) is kept"
     del error
     inputs = {

@@ -164,7 +164,7 @@ def test_demo_run_writes_truth_for_evaluation(tiny_run):
 
 def test_demo_run_builds_the_store(tiny_run):
     workdir, _ = tiny_run
-    from seq2exp.features.store import GeneWindows
+    from seq2exp.training.dataset import GeneWindows
 
     table = pd.read_csv(workdir / "results/demo/store/genes.tsv", sep="\t")
     source = pd.read_csv(workdir / "resources/demo/gene_expression.csv").set_index("ENSID")
@@ -364,7 +364,7 @@ def test_adding_cell_types_rebuilds_nothing_of_the_others(repo, tmp_path):
     assert {f: after[f] for f in before} == before
     assert "wildcards: cell=K562" not in output and "rule demo_K562" not in output, output
     table = pd.read_csv(tmp_path / target, sep="\t")
-    from seq2exp.features.store import GeneWindows
+    from seq2exp.training.dataset import GeneWindows
 
     for cell in ("K562", "GM12878", "HepG2"):
         assert table[f"target_{cell}"].notna().all() and table[f"promoter_activity_{cell}"].notna().all()

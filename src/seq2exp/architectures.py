@@ -153,7 +153,7 @@ class HyenaOptions:
 
 @dataclass
 class PeakMaskOptions:
-    """The MACS3 baseline's own option (models/seq2exp.py, PeakMaskRegressor)."""
+    """The MACS3 baseline's own option (models/regressors.py, PeakMaskRegressor)."""
 
     force_central: bool = False  # true: the central region is always selected, as in Seq2Exp's masks;
     #                              false: the raw peak mask, as the authors' use_peak_mask

@@ -95,9 +95,9 @@ def _load_checkpoint(path: str, module_class):
 
 def predict_command(args) -> None:
     from .evaluation.tracks import mask_tracks_from
-    from .features.store import GeneWindows
     from .files import write_tsv
     from .training.batches import BatchMaker, FeatureScaling, MaskSource
+    from .training.dataset import GeneWindows
     from .training.specs import MODEL_SPECS
     from .training.train import ExpressionModule, predict
 

@@ -162,6 +162,28 @@ def read_checksum(path: str) -> str:
     return sidecar.read_text().split()[0]
 
 
+class PerProcess:
+    """Handles opened on first use in each process (forked workers must not share file offsets);
+    a pickled copy opens its own."""
+
+    def __init__(self, open_handles):
+        self._open, self.handles, self._pid = open_handles, None, None
+
+    def get(self):
+        if self._pid != os.getpid():
+            self.handles, self._pid = self._open(), os.getpid()
+        return self.handles
+
+    def release(self):
+        """This process's handles, forgotten here (None when it opened none), for the caller to close."""
+        handles = self.handles if self._pid == os.getpid() else None
+        self.handles, self._pid = None, None
+        return handles
+
+    def __getstate__(self):
+        return {**self.__dict__, "handles": None, "_pid": None}
+
+
 def read_text_table(path: str, **kwargs) -> pd.DataFrame:
     """pd.read_csv of a plain or gzipped file; an empty or broken file is a ValueError naming it."""
     try:

@@ -1,17 +1,16 @@
-from seq2exp.features.store import build_cell_stage
+from seq2exp.features.store import store_cell
 from seq2exp.logs import log_to
 
 log_to(snakemake.log[0])
-i = snakemake.input
-build_cell_stage(
+store_cell(
     snakemake.config,
-    i.genes,
-    i.targets,
-    i.promoter,
-    i.dnase,
-    i.h3k27ac,
-    i.contacts,
-    i.peaks,
+    snakemake.input.genes,
+    snakemake.input.targets,
+    snakemake.input.promoter,
+    snakemake.input.dnase,
+    snakemake.input.h3k27ac,
+    snakemake.input.contacts,
+    snakemake.input.peaks,
     snakemake.output.store,
     snakemake.output.table,
     workers=snakemake.threads,

@@ -1,12 +1,12 @@
-from seq2exp.features.store import build_sequence_stage
+from seq2exp.features.store import store_sequence
 from seq2exp.logs import log_to
 
 log_to(snakemake.log[0])
-build_sequence_stage(
+store_sequence(
     snakemake.config,
     snakemake.input.genes,
     snakemake.input.fasta,
     snakemake.input.blacklist,
-    snakemake.output[0],
+    snakemake.output.store,
     workers=snakemake.threads,
 )

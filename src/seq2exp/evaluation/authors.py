@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from ..features.genes import EPINFORMER_MRNA_FEATURES
-from ..features.store import GeneWindows
 from ..files import write_tsv
 from ..models.authors_checkpoint import AuthorsCheckpointError, load_authors_checkpoint
 from ..training.batches import BatchMaker, FeatureScaling, check_channel_order
+from ..training.dataset import GeneWindows
 from ..training.specs import MODEL_SPECS
 from ..training.train import ExpressionModule, predict
 

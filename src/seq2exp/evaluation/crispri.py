@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 
 from ..features.genome import chromosome_aliases
-from ..features.store import GeneWindows
 from ..files import write_text, write_tsv
 from ..inputs.crispri import read_crispri
+from ..training.dataset import GeneWindows
 from ..training.masks import StoredMask, open_masks
 from ..training.specs import SOFT_MODEL, cell_input
 from .discovery import Window, average_precision, check_mask_genes, ranked_thresholds

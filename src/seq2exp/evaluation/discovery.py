@@ -38,8 +38,8 @@ import pandas as pd
 
 from ..features.genome import N_CODE, central_slice
 from ..features.peaks import read_narrowpeak
-from ..features.store import GeneWindows
 from ..files import check_intervals, nonnegative_integers, write_text, write_tsv
+from ..training.dataset import GeneWindows
 from ..training.masks import MaskFile, open_masks
 from ..training.specs import HARD_MODEL, SOFT_MODEL, cell_input
 from .metrics import _markdown_grid, _number

@@ -18,8 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import StrMethodFormatter
 
 from ..features.peaks import read_narrowpeak
-from ..features.store import GeneWindows
 from ..files import atomic_output
+from ..training.dataset import GeneWindows
 from ..training.masks import open_masks
 from .discovery import per_base_peak_signal, read_truth_bed, store_window
 from .tracks import track_mask

@@ -1,4 +1,4 @@
-"""The per-gene tensor store and its PyTorch Dataset.
+"""The per-gene tensor store: its builders (read by `training.dataset.GeneWindows`).
 
 One HDF5 file holds what all cell types share (every gene of the gene table), one file per cell
 type the rest (the genes on chromosomes its inputs have); each per-gene array is one chunk, so
@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import warnings
-from pathlib import Path
 
 import h5py
 import numpy as np
 import pandas as pd
 import pyfaidx
 
-from ..files import atomic_output, write_checksum
+from ..files import PerProcess, atomic_output, write_checksum, write_tsv
 from ..training.specs import feature_columns
 from .bigwig import Track
 from .genome import genome_sizes, interval_mask, merged_intervals, reverse_complement_codes, window_bounds, window_codes
@@ -62,28 +60,6 @@ def _orient(array: np.ndarray, minus: bool, reverse_minus: bool) -> np.ndarray:
 
 def _packed_length(length: int) -> int:
     return -(-length // 8)
-
-
-class _PerProcess:
-    """Handles opened on first use in each process (forked workers must not share file offsets);
-    a pickled copy opens its own."""
-
-    def __init__(self, open_handles):
-        self._open, self.handles, self._pid = open_handles, None, None
-
-    def get(self):
-        if self._pid != os.getpid():
-            self.handles, self._pid = self._open(), os.getpid()
-        return self.handles
-
-    def release(self):
-        """This process's handles, forgotten here (None when it opened none), for the caller to close."""
-        handles = self.handles if self._pid == os.getpid() else None
-        self.handles, self._pid = None, None
-        return handles
-
-    def __getstate__(self):
-        return {**self.__dict__, "handles": None, "_pid": None}
 
 
 _ROW = None  # the per-gene function of a parallel build; forked workers inherit it
@@ -129,7 +105,7 @@ def build_sequence_store(
     length = 2 * half_width
     merged = merged_intervals(blacklist)
     rows = list(genes[["chrom", "tss", "strand"]].itertuples(index=False))
-    fasta = _PerProcess(lambda: pyfaidx.Fasta(fasta_path, as_raw=True))
+    fasta = PerProcess(lambda: pyfaidx.Fasta(fasta_path, as_raw=True))
 
     def window(i):
         g = rows[i]
@@ -179,7 +155,7 @@ def build_cell_store(
     merged_peaks = merged_intervals(peaks)
     features = list(feature_columns)
     rows = list(genes.itertuples())
-    tracks = _PerProcess(lambda: (Track(h3k27ac_path, chroms), Track(dnase_path, chroms)))
+    tracks = PerProcess(lambda: (Track(h3k27ac_path, chroms), Track(dnase_path, chroms)))
 
     def window(i):
         g = rows[i]
@@ -225,93 +201,10 @@ def build_cell_store(
             log.warning("%s: %d bases of the genes' windows hold NaN values, read as 0 (%s)", bigwig, nan, path)
 
 
-def _rows_of(gene_ids: np.ndarray, shared_ids: np.ndarray, cell_path: str, sequence_path: str) -> np.ndarray:
-    """The row of each of a cell type's genes in the shared sequence store."""
-    row_of = pd.Index(shared_ids).get_indexer(gene_ids)
-    if (row_of < 0).any():
-        raise ValueError(
-            f"{cell_path}: {int((row_of < 0).sum())} genes (e.g. {gene_ids[row_of < 0][0]}) are not "
-            f"in {sequence_path}; rebuild the store"
-        )
-    return row_of
-
-
-class GeneWindows:
-    """A torch-style Dataset over one cell type's store, joined to the shared sequence store on
-    gene_id (a cell type holds the genes its inputs cover); HDF5 files open lazily in each worker.
-
-    Each item: dna (L,) uint8 codes, signals (3, L) float16 (cast on the device), blacklist (L,)
-    bool, peaks (L,) bool, features (F,) float32, target float32, gene_id str.
-    """
-
-    def __init__(self, store_dir: str, cell_type: str, indices=None):
-        self.sequence_path = str(Path(store_dir) / "sequence.h5")
-        self.cell_path = str(Path(store_dir) / f"{cell_type}.h5")
-        with h5py.File(self.sequence_path, "r") as seq, h5py.File(self.cell_path, "r") as cell:
-            self.gene_ids = cell["gene_id"][:].astype(str)
-            self._sequence_rows = _rows_of(
-                self.gene_ids, seq["gene_id"][:].astype(str), self.cell_path, self.sequence_path
-            )
-            self.length = 2 * int(seq.attrs["half_width"])
-            self.reverse_complement_minus_strand = bool(seq.attrs["reverse_complement_minus_strand"])
-            self.features = cell["features"][:]
-            self.targets = cell["target"][:]
-        self.indices = np.arange(len(self.gene_ids)) if indices is None else np.asarray(indices)
-        self._datasets = _PerProcess(self._open_datasets)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def _open_datasets(self):
-        seq, cell = h5py.File(self.sequence_path, "r"), h5py.File(self.cell_path, "r")
-        return {
-            name: (handle[name], handle[name].dtype, handle[name].chunks)
-            for handle, names in ((seq, ("dna", "blacklist")), (cell, ("signals", "peaks")))
-            for name in names
-        }
-
-    def _chunk(self, name: str, i: int) -> np.ndarray:
-        """One gene's chunk as stored: a raw read into a fresh array, without HDF5's selection
-        machinery (several times faster than dataset[i] for chunks of a megabyte)."""
-        dataset, dtype, chunks = self._datasets.get()[name]
-        out = np.empty(chunks[1:], dtype=dtype)
-        dataset.id.read_direct_chunk((i,) + (0,) * (len(chunks) - 1), out=out.reshape(-1).view(np.uint8))
-        return out
-
-    def _mask(self, name: str, i: int) -> np.ndarray:
-        return np.unpackbits(self._chunk(name, i), count=self.length).astype(bool)
-
-    def __getitem__(self, item: int) -> dict:
-        i = int(self.indices[item])
-        shared = int(self._sequence_rows[i])
-        return {
-            "gene_id": self.gene_ids[i],
-            "dna": self._chunk("dna", shared),
-            "blacklist": self._mask("blacklist", shared),
-            "signals": self._chunk("signals", i),
-            "peaks": self._mask("peaks", i),
-            "features": self.features[i],
-            "target": self.targets[i],
-        }
-
-    def close(self) -> None:
-        """Close the files this process opened (a later item opens them again)."""
-        handles = self._datasets.release()
-        for dataset, _, _ in (handles or {}).values():
-            if dataset.id.valid:  # the first of a file's datasets closes the file and its other datasets
-                dataset.file.close()
-
-    def __enter__(self) -> "GeneWindows":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
 # --- the stage ----------------------------------------------------------------------------
 
 
-def build_sequence_stage(
+def store_sequence(
     config: dict, genes_path: str, fasta_path: str, blacklist_path: str, out_h5: str, workers: int = 1
 ) -> None:
     from .genes import read_blacklist
@@ -324,7 +217,7 @@ def build_sequence_stage(
     )
 
 
-def build_cell_stage(
+def store_cell(
     config: dict,
     genes_path: str,
     targets_path: str,
@@ -339,7 +232,6 @@ def build_cell_stage(
 ) -> None:
     """One cell type's store file, and its per-gene table (target, features, QC); `workers`
     processes read the windows."""
-    from ..files import write_tsv
     from .genome import match_chromosomes
     from .hic import missing_fraction, per_base_contact
     from .peaks import read_narrowpeak
@@ -388,14 +280,21 @@ def build_cell_stage(
     write_tsv(table, out_table)
 
 
-def combined_gene_table(genes_path: str, cell_tables: dict[str, str], peak_tables: dict[str, str]) -> pd.DataFrame:
-    """The gene table with every cell type's target, promoter activity and QC columns beside it."""
+def store_gene_table(config: dict, genes_path: str, cell_tables: list, peak_tables: list, out_table: str) -> None:
+    """The gene table with every cell type's target, promoter activity and QC columns beside it;
+    `cell_tables` (`store_cell`'s) and `peak_tables` (peak mask ratios) in `run_cell_types` order."""
+    cells = config["run_cell_types"]
+    if not len(cells) == len(cell_tables) == len(peak_tables):
+        raise ValueError(
+            f"run_cell_types {cells}: got {len(cell_tables)} cell tables and {len(peak_tables)} peak tables, "
+            "expected one of each per cell type"
+        )
     genes = pd.read_csv(genes_path, sep="\t")
-    for cell, path in cell_tables.items():
+    for cell, path, peaks_path in zip(cells, cell_tables, peak_tables):
         table = pd.read_csv(path, sep="\t")[["gene_id", "target", "promoter_activity", "frac_hic_missing"]]
-        peaks = pd.read_csv(peak_tables[cell], sep="\t")[["gene_id", "mask_ratio"]].rename(
+        peaks = pd.read_csv(peaks_path, sep="\t")[["gene_id", "mask_ratio"]].rename(
             columns={"mask_ratio": "peak_mask_ratio"}
         )
         table = table.merge(peaks, on="gene_id", how="left").set_index("gene_id").add_suffix(f"_{cell}")
         genes = genes.join(table, on="gene_id")
-    return genes
+    write_tsv(genes, out_table)

@@ -1,7 +1,10 @@
 """Sequence models: the selective scan, Mamba / Caduceus backbones, Seq2Exp and baselines from its parts."""
 
-from ..architectures import model_config
-from .caduceus import Caduceus, one_hot, rc_averaged_predict, reverse_complement, reverse_complement_sample
+from ..architectures import Seq2ExpConfig, model_config
+from .beta_mask import top_fraction_mask
+from .caduceus import Caduceus
+from .dna import one_hot, rc_averaged_predict, reverse_complement, reverse_complement_sample
+from .head import ModelOutput
 from .mamba import BackboneConfig
 from .registry import MODELS, build_model
 from .runtime import tune_allocator
@@ -10,7 +13,7 @@ from .scan.select import resolve_scan
 
 # scan.triton is imported on demand (resolve_scan): importing triton fixes whether its kernels are
 # compiled or interpreted (TRITON_INTERPRET), which tests and benchmarks must choose first.
-from .seq2exp import ModelOutput, Seq2Exp, Seq2ExpConfig, top_fraction_mask
+from .seq2exp import Seq2Exp
 
 __all__ = [
     "BackboneConfig",

@@ -1,7 +1,4 @@
-"""Caduceus backbone: bidirectional Mamba ("add", projections tied), optional RCPS; plain Mamba from the same blocks.
-
-Also the reverse-complement tools the Caduceus-Ph baseline needs (augmentation and post-hoc averaging).
-"""
+"""Caduceus backbone: bidirectional Mamba ("add", projections tied), optional RCPS; plain Mamba from the same blocks."""
 
 from __future__ import annotations
 
@@ -11,35 +8,6 @@ import torch
 import torch.nn as nn
 
 from .mamba import BackboneConfig, MambaMixer, RMSNorm
-
-# Per-position inputs of a sample and whether their channel axis is complemented under reverse complement.
-POSITIONAL_KEYS = {"dna": True, "signals": False, "blacklist": False, "mask": False}
-
-
-def one_hot(codes: torch.Tensor) -> torch.Tensor:
-    """uint8 codes 0..4 = A, C, G, T, N (..., L) -> float one-hot (..., L, 4) in ACGT order, N all zeros."""
-    return torch.eye(5, dtype=torch.float32, device=codes.device)[codes.long()][..., :4]
-
-
-def reverse_complement(dna: torch.Tensor) -> torch.Tensor:
-    """One-hot (B, L, 4) in ACGT order: complement reverses the channels, reverse flips the length."""
-    return dna.flip(-2, -1)
-
-
-def reverse_complement_sample(batch: dict) -> dict:
-    """The whole sample on the other strand: DNA reverse-complemented, signals and masks flipped along L."""
-    out = dict(batch)
-    for key, complement in POSITIONAL_KEYS.items():
-        if key in batch and batch[key] is not None:
-            out[key] = batch[key].flip(-2, -1) if complement else batch[key].flip(1)
-    return out
-
-
-def rc_averaged_predict(model: nn.Module, batch: dict, forward=None) -> torch.Tensor:
-    """Caduceus-Ph test-time prediction: mean of the forward and reverse-complement predictions;
-    `forward`, the model's output on `batch` where the caller has it already."""
-    forward = model(batch) if forward is None else forward
-    return (forward.prediction + model(reverse_complement_sample(batch)).prediction) / 2
 
 
 def flip_streams(x: torch.Tensor) -> torch.Tensor:

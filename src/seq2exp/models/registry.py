@@ -10,7 +10,8 @@ from typing import Any, Callable
 from ..architectures import Seq2ExpConfig, resolve_options
 from ..training.specs import MODEL_SPECS
 from .baselines import Enformer, EPInformer, HyenaDNA
-from .seq2exp import FeaturesOnly, FixedMaskRegressor, PeakMaskRegressor, Regressor, Seq2Exp, SequenceRegressor
+from .regressors import FeaturesOnly, FixedMaskRegressor, PeakMaskRegressor, Regressor, SequenceRegressor
+from .seq2exp import Seq2Exp
 
 _CLASSES = {
     cls.__name__: cls

@@ -1,7 +1,7 @@
 """From the per-gene store to model batches: splits, feature scaling, channel layout, external masks.
 
 The store holds DNA as uint8 codes (L,), signals as (3, L) float16 in `SIGNAL_CHANNELS` order, and
-bit-packed masks; a model batch (see `models/seq2exp.py`) holds one-hot DNA (B, L, 4), signals
+bit-packed masks; a model batch (see `models/regressors.py`) holds one-hot DNA (B, L, 4), signals
 (B, L, 3) in the order that the model's `signal_b` / `signal_weights` expect, blacklist (B, L) bool,
 standardised features (B, F), target (B,), for the fixed-mask models a mask (B, L), and for models
 that pick elements from the peaks (EPInformer) the MACS3 peak mask as peaks (B, L) bool.
@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..features.store import GeneWindows
+from ..features.genome import central_slice
 from ..models import one_hot
-from ..models.seq2exp import central_slice
+from .dataset import GeneWindows
 from .masks import open_masks
 
 # The order of the signal channels that the model's signal Beta constants refer to:

@@ -31,11 +31,14 @@ from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
 from lightning.pytorch.utilities import move_data_to_device, rank_zero_only
 
 from ..config import training_settings
-from ..features.store import GeneWindows
+from ..features.genome import central_slice
 from ..files import atomic_output, read_checksum, sha256sum, write_tsv
 from ..models import build_model, rc_averaged_predict, reverse_complement_sample, tune_allocator
-from ..models.seq2exp import ModelOutput, Seq2Exp, central_slice, force_mask
+from ..models.beta_mask import force_mask
+from ..models.head import ModelOutput
+from ..models.seq2exp import Seq2Exp
 from .batches import BatchMaker, FeatureScaling, IndexedWindows, MaskSource, check_channel_order, split_indices
+from .dataset import GeneWindows
 from .masks import MaskWriter
 from .specs import MODEL_SPECS, model_options
 
@@ -390,6 +393,27 @@ def train_job(config: dict, model: str, cell: str, paths: JobPaths, threads: int
                 {**manifest, "best_val_mse": float(best.best_model_score), "steps": int(trainer.global_step)}, indent=1
             )
         )
+
+
+def train_model(
+    config: dict,
+    model: str,
+    cell: str,
+    cell_store: str,
+    genes: str,
+    checkpoint: str,
+    soft_masks: str | None = None,
+    threads: int = 1,
+) -> None:
+    """The train_model rule: `train_job` on the store folder holding `cell_store`, writing beside
+    `checkpoint` (the job's out_dir); `soft_masks`, seq2exp-soft's masks for seq2exp-retrain (empty for the others)."""
+    paths = JobPaths(
+        store_dir=str(Path(cell_store).parent),
+        genes=genes,
+        out_dir=str(Path(checkpoint).parent),
+        soft_masks=soft_masks or None,
+    )
+    train_job(config, model, cell, paths, threads=threads)
 
 
 def training_processes(config: dict) -> tuple[str, int]:

@@ -1,6 +1,6 @@
 """Table 1's other baselines, written from their papers: HyenaDNA, Enformer, EPInformer.
 
-Each takes the batch of `models/seq2exp.py` and predicts through the shared `RegressionHead`
+Each takes the batch of `models/regressors.py` and predicts through the shared `RegressionHead`
 (pool the central region's states, concatenate the nine features, MLP). Width and depth come from
 the shared `d_model` / `n_layer`; each model's own options are its `Options` dataclass, which
 `registry.resolve` validates.

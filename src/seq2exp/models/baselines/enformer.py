@@ -21,9 +21,10 @@ import math
 import torch
 import torch.nn as nn
 
-from ...architectures import EnformerOptions
-from ..seq2exp import ModelOutput, RegressionHead, Seq2ExpConfig, central_slice
-from .head import BaselineRegressor
+from ...architectures import EnformerOptions, Seq2ExpConfig
+from ...features.genome import central_slice
+from ..head import ModelOutput, RegressionHead
+from .base import BaselineRegressor
 
 
 def conv_block(c_in: int, c_out: int, width: int) -> nn.Sequential:

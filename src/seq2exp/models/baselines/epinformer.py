@@ -19,9 +19,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ...architectures import EPInformerOptions
-from ..seq2exp import ModelOutput, RegressionHead, Seq2ExpConfig, central_slice
-from .head import BaselineRegressor
+from ...architectures import EPInformerOptions, Seq2ExpConfig
+from ...features.genome import central_slice
+from ..head import ModelOutput, RegressionHead
+from .base import BaselineRegressor
 
 H3K27AC, DNASE, HIC = 0, 1, 2  # channels of batch["signals"] (the order of Seq2ExpConfig.signal_b)
 N_ELEMENT_FEATURES = 4  # DNase, H3K27ac, Hi-C contact, distance

@@ -17,9 +17,9 @@ import math
 import torch
 import torch.nn as nn
 
-from ...architectures import HyenaOptions
-from ..seq2exp import ModelOutput, RegressionHead, Seq2ExpConfig
-from .head import BaselineRegressor, central_pool
+from ...architectures import HyenaOptions, Seq2ExpConfig
+from ..head import ModelOutput, RegressionHead, central_pool
+from .base import BaselineRegressor
 
 ORDER = 2  # HyenaDNA's operator order: two gates, two long filters
 

@@ -567,11 +567,30 @@ def _compute_dtype(u):
     return torch.float64 if u.dtype == torch.float64 else torch.float32
 
 
-def _launch_options(u, n_state, block_d, chunk, num_warps):
+def _launch(kernel, block_d, num_warps, inputs, buffers, n_chunks, n_slots, softplus, chunk):
+    """`kernel` on `inputs` (u, delta, A, B, C, D, z, delta_bias, as both kernels take them first) and
+    its own `buffers`, then the strides, sizes and flags that both kernels take after those."""
+    u, delta, A, B, C, D, z, delta_bias = inputs
     batch, channels, length = u.shape
-    grid = (triton.cdiv(channels, block_d), batch)
-    compute = tl.float64 if u.dtype == torch.float64 else tl.float32
-    return grid, dict(BLOCK_D=block_d, CHUNK=chunk, COMPUTE=compute, num_warps=num_warps)
+    kernel[(triton.cdiv(channels, block_d), batch)](
+        *inputs,
+        *buffers,
+        *_strides(u, delta, B, C, z),
+        channels,
+        length,
+        n_chunks,
+        n_slots,
+        HAS_D=D is not None,
+        HAS_Z=z is not None,
+        HAS_BIAS=delta_bias is not None,
+        SOFTPLUS=softplus,
+        BLOCK_D=block_d,
+        N_STATE=A.shape[1],
+        CHUNK=chunk,
+        RUN=_run_length(u, chunk),
+        COMPUTE=tl.float64 if u.dtype == torch.float64 else tl.float32,
+        num_warps=num_warps,
+    )
 
 
 def _padded(t, dtype, n_chunks, chunk):
@@ -622,31 +641,8 @@ def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, softplus, chunk
     out = torch.empty(u.shape, dtype=u.dtype, device=u.device)
     states = torch.empty(batch, channels, n_slots, n_state, dtype=compute, device=u.device)
     states[:, :, 0] = 0.0 if initial_state is None else initial_state.to(compute)
-    grid, options = _launch_options(u, n_state, BLOCK_D_FWD, chunk, NUM_WARPS_FWD)
-    _scan_fwd_kernel[grid](
-        u,
-        delta,
-        A,
-        B,
-        C,
-        D,
-        z,
-        delta_bias,
-        out,
-        states,
-        *_strides(u, delta, B, C, z),
-        channels,
-        length,
-        n_chunks,
-        n_slots,
-        HAS_D=D is not None,
-        HAS_Z=z is not None,
-        HAS_BIAS=delta_bias is not None,
-        SOFTPLUS=softplus,
-        N_STATE=n_state,
-        RUN=_run_length(u, chunk),
-        **options,
-    )
+    inputs = (u, delta, A, B, C, D, z, delta_bias)
+    _launch(_scan_fwd_kernel, BLOCK_D_FWD, NUM_WARPS_FWD, inputs, (out, states), n_chunks, n_slots, softplus, chunk)
     return out, states[:, :, n_chunks % n_slots], states if save_starts else None
 
 
@@ -682,40 +678,16 @@ class TritonScan(torch.autograd.Function):
         dB, dC = torch.zeros_like(B_rows), torch.zeros_like(C_rows)
         dA, ds0 = (torch.empty(batch, channels, n_state, dtype=compute, device=u.device) for _ in range(2))
         dD, dbias = (torch.empty(batch, channels, dtype=compute, device=u.device) for _ in range(2))
-        grid, options = _launch_options(u, n_state, BLOCK_D_BWD, ctx.chunk, NUM_WARPS_BWD)
-        _scan_bwd_kernel[grid](
-            u,
-            delta,
-            A,
-            B_rows,
-            C_rows,
-            D,
-            z,
-            delta_bias,
-            starts,
-            dout,
-            dlast,
-            du,
-            ddelta,
-            dA,
-            dB,
-            dC,
-            dD,
-            dz,
-            dbias,
-            ds0,
-            *_strides(u, delta, B_rows, C_rows, z),
-            channels,
-            length,
+        _launch(
+            _scan_bwd_kernel,
+            BLOCK_D_BWD,
+            NUM_WARPS_BWD,
+            (u, delta, A, B_rows, C_rows, D, z, delta_bias),
+            (starts, dout, dlast, du, ddelta, dA, dB, dC, dD, dz, dbias, ds0),
             starts.shape[2] - 1,
             starts.shape[2],
-            HAS_D=D is not None,
-            HAS_Z=z is not None,
-            HAS_BIAS=delta_bias is not None,
-            SOFTPLUS=ctx.softplus,
-            N_STATE=n_state,
-            RUN=_run_length(u, ctx.chunk),
-            **options,
+            ctx.softplus,
+            ctx.chunk,
         )
         grads = [
             du,

@@ -6,8 +6,6 @@ chunk so that every case crosses several chunk boundaries and pads the last chun
 tests run the compiled kernels.
 """
 
-import sys
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -15,7 +13,6 @@ import torch.nn.functional as F
 from seq2exp.models.scan import select
 from seq2exp.models.scan import triton as scan_triton
 from seq2exp.models.scan.chunked import random_scan_inputs, selective_scan, selective_scan_reference
-from seq2exp.models.scan.select import resolve_scan
 from seq2exp.models.scan.triton import selective_scan_triton
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
@@ -147,28 +144,6 @@ def test_mamba_mixer_streams_through_the_kernel(monkeypatch):
     streamed = mixer.forward_streamed(hidden, block_size=8)
     assert calls == [False, False, True, True]
     torch.testing.assert_close(streamed, whole, rtol=1e-10, atol=1e-10)
-
-
-def test_auto_on_cuda_without_mamba_ssm_resolves_to_the_kernel_and_logs_once(monkeypatch, caplog):
-    """CUDA faked: mamba-ssm made unimportable, the kernel's CUDA self-check stubbed as passed."""
-    monkeypatch.setitem(sys.modules, "mamba_ssm", None)
-    select.mamba_ssm_problem.cache_clear()
-    select._log_choice.cache_clear()
-    monkeypatch.setattr(select, "triton_problem", lambda device_index=0: None)
-    with caplog.at_level("INFO", logger=select.__name__):
-        assert resolve_scan("auto", "cuda") is selective_scan_triton
-        assert resolve_scan("auto", "cuda") is selective_scan_triton
-    messages = [r.getMessage() for r in caplog.records]
-    assert len(messages) == 1
-    assert messages[0].startswith("scan_impl 'auto' on cuda: fused Triton kernel (mamba-ssm: import failed")
-    assert resolve_scan("auto", "cpu") is selective_scan
-
-    monkeypatch.setattr(select, "triton_problem", lambda device_index=0: "kernel failed: planted")
-    with pytest.warns(UserWarning, match="planted"):
-        assert resolve_scan("auto", "cuda") is selective_scan
-    with pytest.raises(RuntimeError, match="'triton' requested but unusable: kernel failed: planted"):
-        resolve_scan("triton", "cuda")
-    select.mamba_ssm_problem.cache_clear()
 
 
 def test_bad_shapes_and_chunk_size_are_named():

@@ -11,7 +11,6 @@ from seq2exp.models.scan.chunked import (
     selective_scan,
     selective_scan_reference,
 )
-from seq2exp.models.scan.select import resolve_scan
 
 
 def _inputs(batch=2, d_inner=6, d_state=4, length=150, seed=0, dtype=torch.float64):
@@ -104,15 +103,6 @@ def test_float32_scan_close_to_float64_reference():
     ref = selective_scan_reference(*inputs64, delta_softplus=True)
     ours = selective_scan(*(t.float() for t in inputs64), delta_softplus=True)
     torch.testing.assert_close(ours.double(), ref, rtol=1e-4, atol=1e-4)
-
-
-def test_resolve_scan_on_cpu_is_ours_and_mamba_ssm_request_fails_clearly():
-    assert resolve_scan("auto", "cpu") is selective_scan
-    assert resolve_scan("torch", "cpu") is selective_scan
-    with pytest.raises(RuntimeError, match="mamba_ssm"):
-        resolve_scan("mamba_ssm", "cpu")
-    with pytest.raises(ValueError, match="scan_impl"):
-        resolve_scan("cuda_kernel", "cpu")
 
 
 @pytest.mark.gpu

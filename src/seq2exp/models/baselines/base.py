@@ -1,11 +1,12 @@
-"""What the baselines share: their own options next to the shared config, the loss, the pooled region."""
+"""What the baselines share: their own options next to the shared config, and the loss."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
 
-from ..seq2exp import ModelOutput, Seq2ExpConfig, central_slice, regression_loss
+from ...architectures import Seq2ExpConfig
+from ..head import ModelOutput, regression_loss
 
 
 class BaselineRegressor(nn.Module):
@@ -18,10 +19,3 @@ class BaselineRegressor(nn.Module):
 
     def loss(self, output: ModelOutput, target: torch.Tensor) -> tuple[torch.Tensor, dict]:
         return regression_loss(output, target, self.cfg.kl_weight)
-
-
-def central_pool(length: int, region_bp: int, device) -> torch.Tensor:
-    """(length,) weights of the head's pooling: 1 over the central `region_bp` positions."""
-    pool = torch.zeros(length, device=device)
-    pool[central_slice(length, region_bp)] = 1.0
-    return pool
