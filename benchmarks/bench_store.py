@@ -69,7 +69,7 @@ def _build(workdir: str, paths: DemoPaths, genes: pd.DataFrame, queue, workers: 
     from seq2exp.features.genome import genome_sizes
     from seq2exp.features.hic import per_base_contact, tss_contact_profiles
     from seq2exp.features.store import build_cell_store, build_sequence_store
-    from seq2exp.inputs.sources import prepare_fasta
+    from seq2exp.inputs.unpack import prepare_fasta
 
     tune_allocator()
     fasta = f"{workdir}/genome.fa"

@@ -10,7 +10,7 @@ import pytest
 from seq2exp.config import load_config, validate_config
 from seq2exp.features.genes import attach_mrna_features, read_gene_table
 from seq2exp.inputs.checks import inputs_report
-from seq2exp.inputs.sources import prepare_fasta
+from seq2exp.inputs.unpack import prepare_fasta
 
 # GENCODE-style GTF (1-based, inclusive). A: + strand, canonical transcript starts at 151; B: lncRNA on -,
 # canonical transcript ends at 1900; C: - strand, no canonical transcript. Exons must be ignored.

@@ -18,7 +18,7 @@ from seq2exp.features.peaks import PeakSettings, peak_step
 from seq2exp.features.store import GeneWindows, build_cell_stage, build_sequence_stage
 from seq2exp.files import write_tsv
 from seq2exp.inputs import demo
-from seq2exp.inputs.sources import prepare_fasta
+from seq2exp.inputs.unpack import prepare_fasta
 from seq2exp.training.masks import open_masks
 from seq2exp.training.train import JobPaths, train_job
 

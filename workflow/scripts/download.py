@@ -1,4 +1,5 @@
-from seq2exp.inputs.sources import DownloadSettings, download, download_jobs
+from seq2exp.inputs.download import DownloadSettings, download
+from seq2exp.inputs.sources import download_jobs
 from seq2exp.logs import log_to
 
 log_to(snakemake.log[0])

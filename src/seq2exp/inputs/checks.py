@@ -25,7 +25,8 @@ from ..features.genome import genome_sizes, match_chromosomes, split_chromosomes
 from ..features.hic import file_header, open_contact_matrix
 from ..files import DELIMITER_NAMES, read_table, read_text_table, require_columns, sha256sum
 from .annotation import annotation_format
-from .sources import Source, configured_sources, discard_bad_download, source_scope
+from .download import discard_bad_download
+from .sources import Source, configured_sources, source_scope
 
 CELL_INPUT_KINDS = ("bigwig", "hic", "ctss")
 
