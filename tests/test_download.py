@@ -229,15 +229,17 @@ def test_unreadable_metadata_falls_back_to_the_lock_file(portal, settings, tmp_p
     assert len(portal.requests) == 3
 
 
+def download_gives_up(url, target, settings, error, cause, then=""):
+    """Downloading `url` to `target` raises `error` for `cause` after three tries without progress."""
+    with pytest.raises(error, match=rf"{cause}.*gave up after 3 tries without progress{then}"):
+        download(url, str(target), settings)
+
+
 def test_body_shorter_than_content_length_is_an_error(portal, settings, tmp_path):
     url = serve(portal, "/expression_data.zip", "always short")
     target = tmp_path / "res" / "expression_data.zip"
-    with pytest.raises(
-        DownloadError,
-        match=rf"{re.escape(url)}: body ended after {len(PAYLOAD) // 2} of "
-        rf"{len(PAYLOAD)} bytes.*gave up after 3 tries without progress",
-    ):
-        download(url, str(target), settings)
+    cause = rf"{re.escape(url)}: body ended after {len(PAYLOAD) // 2} of {len(PAYLOAD)} bytes"
+    download_gives_up(url, target, settings, DownloadError, cause)
     assert not target.exists() and read_lock(settings.lock_file) == {}
     # The first try made progress and does not count; each restart from byte 0 makes none.
     assert [rng for _, rng in portal.requests] == [None] + [f"bytes={len(PAYLOAD) // 2}-"] * 3
@@ -352,12 +354,9 @@ def test_link_that_drops_every_20_kB_completes_as_every_try_progresses(portal, s
 def test_interrupted_download_is_resumed_by_the_next_run(portal, settings, tmp_path):
     url = serve(portal, "/x.bigWig", "cut, then 503")
     target = tmp_path / "res" / "x.bigWig"
-    with pytest.raises(
-        DownloadInterrupted,
-        match=rf"HTTP 503.*gave up after 3 tries without progress. The "
-        rf"{len(PAYLOAD) // 3} bytes received are kept",
-    ):
-        download(url, str(target), settings)
+    download_gives_up(
+        url, target, settings, DownloadInterrupted, "HTTP 503", rf". The {len(PAYLOAD) // 3} bytes received are kept"
+    )
     assert not target.exists() and (target.parent / ".x.bigWig.part").stat().st_size == len(PAYLOAD) // 3
     portal.behaviour["/x.bigWig"] = "file"  # the next run
     download(url, str(target), settings)
