@@ -26,7 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seq2exp.inputs.demo import DemoPaths, DemoSpec, simulate, write_demo
+from seq2exp.inputs.demo.simulation import simulate
+from seq2exp.inputs.demo.spec import DemoPaths, DemoSpec
+from seq2exp.inputs.demo.writers import write_demo
 from seq2exp.models.runtime import tune_allocator
 
 HALF_WIDTH, RESOLUTION = 100_000, 5000

@@ -9,10 +9,9 @@ import pyBigWig
 import pyfaidx
 import pytest
 
-from seq2exp.inputs.demo import (
+from seq2exp.inputs.demo.simulation import (
     MOTIFS,
     MRNA_FEATURES,
-    DemoSpec,
     cell_rng,
     expected_tags,
     simulate,
@@ -20,6 +19,7 @@ from seq2exp.inputs.demo import (
     simulate_world,
     validate_spec,
 )
+from seq2exp.inputs.demo.spec import DemoSpec
 
 COMPLEMENT = str.maketrans("ACGT", "TGCA")
 

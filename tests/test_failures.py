@@ -22,7 +22,7 @@ from seq2exp.features.peaks import PeakSettings, call_peaks
 from seq2exp.features.store import build_cell_store, build_sequence_store
 from seq2exp.files import scratch_dir, write_tsv
 from seq2exp.inputs.checks import chromosome_names
-from seq2exp.inputs.demo import write_ctss, write_fasta_gz
+from seq2exp.inputs.demo.writers import write_ctss, write_fasta_gz
 from seq2exp.inputs.unpack import prepare_fasta
 
 FLOAT16_MAX = 65504.0
