@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ...features.genes import EPINFORMER_MRNA_FEATURES
 from .spec import DemoSpec
 
 MOTIFS = {
@@ -48,16 +49,6 @@ MOTIFS = {
 }
 SHARED_CLASS = "shared"
 SHARED_MOTIFS = ("AP1",)
-MRNA_FEATURES = (
-    "UTR5LEN_log10zscore",
-    "CDSLEN_log10zscore",
-    "INTRONLEN_log10zscore",
-    "UTR3LEN_log10zscore",
-    "UTR5GC",
-    "CDSGC",
-    "UTR3GC",
-    "ORFEXONDENSITY",
-)
 # Effect of the mRNA features on log expected tags (others carry no signal, as in life).
 MRNA_EFFECT = {"UTR3LEN_log10zscore": -0.25, "CDSLEN_log10zscore": 0.15}
 BASE_PROBS = np.array([0.295, 0.205, 0.205, 0.295])  # A C G T, 41% GC
@@ -240,7 +231,7 @@ def _gene_table(spec: DemoSpec, layout: _Layout, rng: np.random.Generator) -> pd
     only_in = rng.choice(list(spec.cell_types), size=n)
     for cell in spec.cell_types:
         genes[f"promoter_on_{cell}"] = on_everywhere | (only_in == cell)
-    for name in MRNA_FEATURES:
+    for name in EPINFORMER_MRNA_FEATURES:
         genes[name] = _mrna_feature(name, n, rng)
     genes["mrna_effect"] = sum(genes[k] * w for k, w in MRNA_EFFECT.items())
     return genes

@@ -9,9 +9,10 @@ import tempfile
 import numpy as np
 import pandas as pd
 
+from ...features.genes import EPINFORMER_MRNA_FEATURES
 from ...features.genome import value_runs
 from ...files import atomic_output, gzip_text_writer, write_atomically
-from .simulation import MRNA_FEATURES, CellData, Demo, World, observed_tags
+from .simulation import CellData, Demo, World, observed_tags
 from .spec import DemoPaths, world_files
 
 GENE_TABLE_COLUMNS = {
@@ -63,7 +64,7 @@ def gene_table(world: World) -> pd.DataFrame:
     table = genes[list(GENE_TABLE_COLUMNS)].rename(columns=GENE_TABLE_COLUMNS)
     for cell in world.cell_types:
         table[f"{cell}_CAGE_128*3_sum"] = observed_tags(world, cell)
-    for name in MRNA_FEATURES:
+    for name in EPINFORMER_MRNA_FEATURES:
         table[name] = genes[name].round(6)
     return table
 
@@ -74,7 +75,7 @@ def mrna_table(world: World) -> pd.DataFrame:
     table = pd.DataFrame(
         {"chrom": g["chrom"], "TSS": g["tss"] + 1, "gene_id": g["gene_id"], "Gene name": g["gene_name"]}
     )
-    for name in MRNA_FEATURES:
+    for name in EPINFORMER_MRNA_FEATURES:
         table[name] = g[name].round(6)
     return table
 
