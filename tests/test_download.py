@@ -18,7 +18,7 @@ import pytest
 import yaml
 from test_formats import FORMATS, MARKUP_PAGE
 
-from seq2exp.inputs.download import DownloadError, DownloadInterrupted, DownloadSettings, download, read_lock
+from seq2exp.inputs.download import DownloadError, DownloadInterrupted, DownloadSettings, download_file, read_lock
 
 
 class PortalServer(http.server.ThreadingHTTPServer):
@@ -135,7 +135,7 @@ def left_in(directory):
 def test_download_streams_the_file_into_place_and_records_it(portal, settings, tmp_path):
     url = serve(portal, "/files/ENCFF1/@@download/ENCFF1.bigWig")
     target = tmp_path / "res" / "ENCFF1.bigWig"
-    fingerprint = download(url, str(target), settings)
+    fingerprint = download_file(url, str(target), settings)
     assert target.read_bytes() == PAYLOAD and left_in(target.parent) == ["ENCFF1.bigWig"]
     assert (fingerprint.md5, fingerprint.size) == (PAYLOAD_MD5, len(PAYLOAD))
     recorded = read_lock(settings.lock_file)[url]
@@ -145,11 +145,11 @@ def test_download_streams_the_file_into_place_and_records_it(portal, settings, t
 
 def test_later_download_must_match_the_recorded_file(portal, settings, tmp_path):
     url = serve(portal, "/genes.csv", data=b"ENSID,chrom\nENSG1,chr1\n")
-    download(url, str(tmp_path / "first" / "genes.csv"), settings)
+    download_file(url, str(tmp_path / "first" / "genes.csv"), settings)
     serve(portal, "/genes.csv", data=b"ENSID,chrom\nENSG1,chr2\n")  # changed upstream, same length
     target = tmp_path / "again" / "genes.csv"
     with pytest.raises(DownloadError) as error:
-        download(url, str(target), settings)
+        download_file(url, str(target), settings)
     assert url in str(error.value) and str(target) in str(error.value)
     assert hashlib.md5(b"ENSID,chrom\nENSG1,chr2\n").hexdigest() in str(error.value)
     assert read_lock(settings.lock_file)[url].md5 in str(error.value) and settings.lock_file in str(error.value)
@@ -162,9 +162,9 @@ def test_published_md5_is_checked_before_the_file_is_moved_into_place(portal, se
     target = tmp_path / "res" / "ENCFF2.bigWig"
     wrong = "0" * 32
     with pytest.raises(DownloadError, match=rf"{re.escape(url)} .*md5 {PAYLOAD_MD5}, expected {wrong}"):
-        download(url, str(target), settings, md5=wrong)
+        download_file(url, str(target), settings, md5=wrong)
     assert left_in(target.parent) == [] and read_lock(settings.lock_file) == {}
-    download(url, str(target), settings, md5=PAYLOAD_MD5.upper())
+    download_file(url, str(target), settings, md5=PAYLOAD_MD5.upper())
     assert target.read_bytes() == PAYLOAD
 
 
@@ -211,20 +211,20 @@ def test_checksum_the_portal_publishes_is_checked(portal, settings, tmp_path, po
         match=rf"{re.escape(url)} .*md5 {PAYLOAD_MD5}, expected {'0' * 32} \(expected "
         rf"values from {portal_name} metadata {re.escape(portal.url(metadata_path))}",
     ):
-        download(url, str(target), settings)
+        download_file(url, str(target), settings)
     assert left_in(target.parent) == []
     serve(portal, metadata_path, data=metadata(PAYLOAD_MD5).encode())
-    download(url, str(target), settings)
+    download_file(url, str(target), settings)
     assert target.read_bytes() == PAYLOAD
 
 
 def test_unreadable_metadata_falls_back_to_the_lock_file(portal, settings, tmp_path, caplog):
     settings = dataclasses.replace(settings, published_checksums=True)
     url = serve(portal, "/files/ENCFF5/@@download/ENCFF5.bigWig")  # no metadata: 404
-    download(url, str(tmp_path / "a" / "ENCFF5.bigWig"), settings)
+    download_file(url, str(tmp_path / "a" / "ENCFF5.bigWig"), settings)
     assert f"{url}: no checksum from ENCODE metadata" in caplog.text and url in read_lock(settings.lock_file)
     plain = serve(portal, "/data/mRNA_halflife_features.csv")  # GitHub, FANTOM5: nothing to look up
-    download(plain, str(tmp_path / "a" / "features.csv"), settings)
+    download_file(plain, str(tmp_path / "a" / "features.csv"), settings)
     assert [path for path, _ in portal.requests[-1:]] == ["/data/mRNA_halflife_features.csv"]
     assert len(portal.requests) == 3
 
@@ -232,7 +232,7 @@ def test_unreadable_metadata_falls_back_to_the_lock_file(portal, settings, tmp_p
 def download_gives_up(url, target, settings, error, cause, then=""):
     """Downloading `url` to `target` raises `error` for `cause` after three tries without progress."""
     with pytest.raises(error, match=rf"{cause}.*gave up after 3 tries without progress{then}"):
-        download(url, str(target), settings)
+        download_file(url, str(target), settings)
 
 
 def test_body_shorter_than_content_length_is_an_error(portal, settings, tmp_path):
@@ -248,7 +248,7 @@ def test_body_shorter_than_content_length_is_an_error(portal, settings, tmp_path
 def test_cut_transfer_resumes_with_a_range_request(portal, settings, tmp_path):
     url = serve(portal, "/4DNFIAAAAAAA.hic", "cut once")
     target = tmp_path / "res" / "x.hic"
-    download(url, str(target), settings)
+    download_file(url, str(target), settings)
     assert target.read_bytes() == PAYLOAD and left_in(target.parent) == ["x.hic"]
     assert [rng for _, rng in portal.requests] == [None, f"bytes={len(PAYLOAD) // 3}-"]
 
@@ -256,7 +256,7 @@ def test_cut_transfer_resumes_with_a_range_request(portal, settings, tmp_path):
 def test_resume_from_the_wrong_byte_starts_again(portal, settings, tmp_path):
     url = serve(portal, "/x.bigWig", "cut, then resumed at 0")
     target = tmp_path / "res" / "x.bigWig"
-    download(url, str(target), settings)
+    download_file(url, str(target), settings)
     assert target.read_bytes() == PAYLOAD
     assert [rng for _, rng in portal.requests] == [None, f"bytes={len(PAYLOAD) // 3}-", None]
 
@@ -264,7 +264,7 @@ def test_resume_from_the_wrong_byte_starts_again(portal, settings, tmp_path):
 def test_transient_503_is_retried(portal, settings, tmp_path, caplog):
     url = serve(portal, "/hg38.fa.gz", "503 once")
     target = tmp_path / "res" / "hg38.fa.gz"
-    download(url, str(target), settings)
+    download_file(url, str(target), settings)
     assert target.read_bytes() == PAYLOAD and len(portal.requests) == 2
     assert f"{url}: HTTP 503" in caplog.text
 
@@ -273,7 +273,7 @@ def test_404_names_the_url_and_is_not_retried(portal, settings, tmp_path):
     url = portal.url("/files/ENCFF404/@@download/ENCFF404.bigWig")
     target = tmp_path / "res" / "ENCFF404.bigWig"
     with pytest.raises(DownloadError, match=rf"^{re.escape(url)}: HTTP 404 .*no file at this URL"):
-        download(url, str(target), settings)
+        download_file(url, str(target), settings)
     assert left_in(target.parent) == [] and len(portal.requests) == 1
 
 
@@ -283,12 +283,12 @@ def test_html_page_instead_of_data_is_an_error(portal, settings, tmp_path):
     with pytest.raises(
         DownloadError, match=rf"^{re.escape(url)}: the server sent an HTML page \(Content-Type text/html"
     ):
-        download(url, str(target), settings)
+        download_file(url, str(target), settings)
     assert left_in(target.parent) == []
     # The same page labelled as binary is recognised by how it starts.
     url = serve(portal, "/ENCFF4.bigWig", data=b"\n  <!doctype HTML>\n<html><body>Error</body></html>")
     with pytest.raises(DownloadError, match=rf"^{re.escape(url)}: the server sent an HTML page instead"):
-        download(url, str(target), settings)
+        download_file(url, str(target), settings)
     assert left_in(target.parent) == []
 
 
@@ -303,7 +303,7 @@ def test_html_or_xml_page_posing_as_any_format_is_rejected(portal, settings, tmp
         match=rf"^{re.escape(url)}: the server sent an HTML page instead of the "
         r"file \(it starts with b'<\?xml",
     ):
-        download(url, str(target), settings, kind=kind)
+        download_file(url, str(target), settings, kind=kind)
     assert left_in(target.parent) == [] and read_lock(settings.lock_file) == {}
 
 
@@ -320,7 +320,7 @@ def test_format_failure_names_the_lock_line_that_recorded_the_bad_file(portal, s
         match=rf"HTML page.*{re.escape(settings.lock_file)} line 3 .*records this "
         "URL: delete that line",
     ):
-        download(url, str(target), settings, kind="bigwig")
+        download_file(url, str(target), settings, kind="bigwig")
     assert left_in(target.parent) == []
 
 
@@ -331,12 +331,12 @@ def test_body_cut_short_without_a_length_fails_its_format_or_is_locked_as_unveri
     url = serve(portal, "/x.ctss.bed.gz", "no length, cut", data=ctss)
     target = tmp_path / "res" / "x.ctss.bed.gz"
     with pytest.raises(DownloadError, match=rf"^{re.escape(url)}: the gzip stream is truncated"):
-        download(url, str(target), settings, kind="ctss")
+        download_file(url, str(target), settings, kind="ctss")
     assert left_in(target.parent) == [] and read_lock(settings.lock_file) == {}
     table = serve(portal, "/features.csv", "no length", data=b"ENSID,halflife\nENSG1,0.5\n")
-    download(table, str(tmp_path / "res" / "features.csv"), settings, kind="mrna_features")
+    download_file(table, str(tmp_path / "res" / "features.csv"), settings, kind="mrna_features")
     whole = serve(portal, "/genes.csv", data=b"ENSID,chrom\nENSG1,chr1\n")
-    download(whole, str(tmp_path / "res" / "genes.csv"), settings, kind="gene_table")
+    download_file(whole, str(tmp_path / "res" / "genes.csv"), settings, kind="gene_table")
     rows = [line.split("\t") for line in Path(settings.lock_file).read_text().splitlines()[1:]]
     assert [(row[0], row[3]) for row in rows[1:]] == [(table, "unverified"), (whole, "content-length")]
     assert f"{table}: the server declared no length and publishes no md5" in caplog.text
@@ -346,7 +346,7 @@ def test_body_cut_short_without_a_length_fails_its_format_or_is_locked_as_unveri
 def test_link_that_drops_every_20_kB_completes_as_every_try_progresses(portal, settings, tmp_path):
     url = serve(portal, "/hg38.fa.gz", "drops every 20 kB")
     target = tmp_path / "res" / "hg38.fa.gz"
-    download(url, str(target), dataclasses.replace(settings, retries=0))
+    download_file(url, str(target), dataclasses.replace(settings, retries=0))
     assert target.read_bytes() == PAYLOAD and left_in(target.parent) == ["hg38.fa.gz"]
     assert [rng for _, rng in portal.requests] == [None] + [f"bytes={n}-" for n in range(20_000, len(PAYLOAD), 20_000)]
 
@@ -359,7 +359,7 @@ def test_interrupted_download_is_resumed_by_the_next_run(portal, settings, tmp_p
     )
     assert not target.exists() and (target.parent / ".x.bigWig.part").stat().st_size == len(PAYLOAD) // 3
     portal.behaviour["/x.bigWig"] = "file"  # the next run
-    download(url, str(target), settings)
+    download_file(url, str(target), settings)
     assert target.read_bytes() == PAYLOAD and left_in(target.parent) == ["x.bigWig"]
     assert [rng for _, rng in portal.requests][-1] == f"bytes={len(PAYLOAD) // 3}-"
     assert read_lock(settings.lock_file)[url].md5 == PAYLOAD_MD5
@@ -369,10 +369,10 @@ def test_partial_file_of_a_file_changed_upstream_starts_again(portal, settings, 
     url = serve(portal, "/x.bigWig", "cut, then 503")
     target = tmp_path / "res" / "x.bigWig"
     with pytest.raises(DownloadInterrupted):
-        download(url, str(target), settings)
+        download_file(url, str(target), settings)
     changed = PAYLOAD[::-1]
     serve(portal, "/x.bigWig", data=changed)  # its ETag changes: If-Range gets the whole new file
-    download(url, str(target), settings)
+    download_file(url, str(target), settings)
     assert target.read_bytes() == changed
 
 
@@ -383,10 +383,10 @@ def test_a_download_into_a_folder_another_job_is_downloading_into_is_refused(por
     other_job = os.open(target.parent, os.O_RDONLY)  # a run in another working directory, sharing resources/
     fcntl.flock(other_job, fcntl.LOCK_EX)
     with pytest.raises(DownloadError, match=rf"^{re.escape(url)}: another job is downloading into {target.parent}"):
-        download(url, str(target), settings)
+        download_file(url, str(target), settings)
     os.close(other_job)
     assert portal.requests == [] and left_in(target.parent) == []
-    download(url, str(target), settings)
+    download_file(url, str(target), settings)
     assert target.read_bytes() == PAYLOAD
 
 
@@ -401,11 +401,11 @@ def test_4dn_refusal_asks_for_an_access_key_and_the_key_is_sent(portal, settings
         match=rf"^{re.escape(url)}: HTTP 403 .*access key.*FOURDN_ACCESS_KEY_ID "
         "and FOURDN_SECRET_ACCESS_KEY",
     ):
-        download(url, str(target), settings)
+        download_file(url, str(target), settings)
     assert left_in(target.parent) == []
     monkeypatch.setenv("FOURDN_ACCESS_KEY_ID", "KEYID")
     monkeypatch.setenv("FOURDN_SECRET_ACCESS_KEY", "s3cret")
-    download(url, str(target), settings)
+    download_file(url, str(target), settings)
     assert target.read_bytes() == PAYLOAD
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from seq2exp.config import load_config, validate_config
 from seq2exp.features.genes import attach_mrna_features, read_gene_table
-from seq2exp.inputs.checks import inputs_report
-from seq2exp.inputs.unpack import prepare_fasta
+from seq2exp.inputs.checks import inputs_report_table
+from seq2exp.inputs.unpack import prepare_genome
 
 # GENCODE-style GTF (1-based, inclusive). A: + strand, canonical transcript starts at 151; B: lncRNA on -,
 # canonical transcript ends at 1900; C: - strand, no canonical transcript. Exons must be ignored.
@@ -139,7 +139,7 @@ def test_annotation_without_genes_of_the_types_is_named(config, tmp_path):
 @pytest.fixture(scope="module")
 def fasta(tiny_demo_paths, tmp_path_factory):
     path = str(tmp_path_factory.mktemp("genome") / "genome.fa")
-    prepare_fasta(tiny_demo_paths.fasta, path)
+    prepare_genome(tiny_demo_paths.fasta, path)
     return path
 
 
@@ -169,7 +169,7 @@ def test_the_shared_report_leaves_cell_and_evaluation_inputs_to_their_own(config
 
     def keys(scope):
         run = run_config(config, tiny_demo_paths, **{"evaluation.crispri": str(crispri)})
-        return list(inputs_report(run, fasta, scope)["key"])
+        return list(inputs_report_table(run, fasta, scope)["key"])
 
     assert keys(None) == ["genome.fasta", "genome.blacklist", "genes.table", "genes.mrna_features"]
     assert keys("GM12878") == ["GM12878.dnase", "GM12878.h3k27ac", "GM12878.hic", "GM12878.cage"]
@@ -179,7 +179,7 @@ def test_the_shared_report_leaves_cell_and_evaluation_inputs_to_their_own(config
 def test_the_report_reads_a_tsv_table_as_the_rules_do(config, tiny_demo, tiny_demo_paths, fasta, tmp_path):
     path = tmp_path / "genes.tsv"
     path.write_text(pd.read_csv(tiny_demo_paths.gene_table).to_csv(sep="\t", index=False))
-    report = inputs_report(run_config(config, tiny_demo_paths, **{"genes.table": str(path)}), fasta)
+    report = inputs_report_table(run_config(config, tiny_demo_paths, **{"genes.table": str(path)}), fasta)
     summary = report.set_index("key").loc["genes.table", "summary"]
     assert summary == f"{len(tiny_demo.genes)} genes on 6 chromosomes, chr-prefixed (tab-separated)"
 
@@ -197,20 +197,20 @@ def test_the_report_reads_a_tsv_table_as_the_rules_do(config, tiny_demo, tiny_de
 )
 def test_the_report_checks_the_columns_the_rules_need(config, tiny_demo_paths, fasta, change, message):
     with pytest.raises(ValueError, match=message):
-        inputs_report(run_config(config, tiny_demo_paths, **change), fasta)
+        inputs_report_table(run_config(config, tiny_demo_paths, **change), fasta)
 
 
 def test_hic_resolution_and_normalisation_are_checked_in_the_inputs_stage(config, tiny_demo_paths, fasta):
-    report = inputs_report(run_config(config, tiny_demo_paths), fasta, "K562").set_index("key")
+    report = inputs_report_table(run_config(config, tiny_demo_paths), fasta, "K562").set_index("key")
     assert report.loc["K562.hic", "summary"].endswith("VC at 50 bp checked on 6, VC to compute on 6 chromosomes")
     with pytest.raises(
         ValueError,
         match=r"K562.hic: .*K562.hic could not be read as hic: hic.resolution 5000 bp "
         r"is not in the file \(it has 50 bp\)",
     ):
-        inputs_report(run_config(config, tiny_demo_paths, **{"hic.resolution": 5000}), fasta, "K562")
+        inputs_report_table(run_config(config, tiny_demo_paths, **{"hic.resolution": 5000}), fasta, "K562")
     with pytest.raises(ValueError, match=r"K562.hic: .*hic.normalization KR: .*has no KR normalisation vector"):
-        inputs_report(run_config(config, tiny_demo_paths, **{"hic.normalization": "KR"}), fasta, "K562")
+        inputs_report_table(run_config(config, tiny_demo_paths, **{"hic.normalization": "KR"}), fasta, "K562")
 
 
 def _rename_ctss_chromosomes(source, path, rename):
@@ -223,7 +223,7 @@ def _rename_ctss_chromosomes(source, path, rename):
 def test_chromosome_names_are_matched_across_inputs(config, tiny_demo_paths, fasta, tmp_path):
     unprefixed = tmp_path / "K562.unprefixed.ctss.bed.gz"
     _rename_ctss_chromosomes(tiny_demo_paths.cell_types["K562"]["cage"], unprefixed, lambda line: line[3:])
-    report = inputs_report(
+    report = inputs_report_table(
         run_config(config, tiny_demo_paths, **{"cell_types.K562.cage": str(unprefixed)}), fasta, "K562"
     )
     assert report.set_index("key").loc["K562.cage", "summary"].endswith("unprefixed")
@@ -234,7 +234,9 @@ def test_chromosome_names_are_matched_across_inputs(config, tiny_demo_paths, fas
         match=r"K562.cage \(.*K562.foreign.ctss.bed.gz\): none of its chromosomes "
         r"\(NC_1, .*\) matches the genome FASTA's \(chr1, ",
     ):
-        inputs_report(run_config(config, tiny_demo_paths, **{"cell_types.K562.cage": str(foreign)}), fasta, "K562")
+        inputs_report_table(
+            run_config(config, tiny_demo_paths, **{"cell_types.K562.cage": str(foreign)}), fasta, "K562"
+        )
 
 
 def test_an_input_lacking_a_held_out_chromosome_stops_the_inputs_stage(config, tiny_demo_paths, fasta, tmp_path):
@@ -243,14 +245,16 @@ def test_an_input_lacking_a_held_out_chromosome_stops_the_inputs_stage(config, t
         tiny_demo_paths.cell_types["K562"]["cage"], partial, lambda line: "" if line.startswith("chr22\t") else line
     )
     with pytest.raises(ValueError, match=r"K562.cage \(.*\) lacks \['chr22'\] of split.test"):
-        inputs_report(run_config(config, tiny_demo_paths, **{"cell_types.K562.cage": str(partial)}), fasta, "K562")
+        inputs_report_table(
+            run_config(config, tiny_demo_paths, **{"cell_types.K562.cage": str(partial)}), fasta, "K562"
+        )
 
 
 def test_gene_table_chromosomes_must_match_the_genome(config, tiny_demo_paths, fasta, tmp_path):
     path = tmp_path / "genes.csv"
     pd.read_csv(tiny_demo_paths.gene_table).assign(chrom="scaffold_1").to_csv(path, index=False)
     with pytest.raises(ValueError, match=r"genes.table: no chromosome of .*genes.csv \(scaffold_1\) is in the genome"):
-        inputs_report(run_config(config, tiny_demo_paths, **{"genes.table": str(path)}), fasta)
+        inputs_report_table(run_config(config, tiny_demo_paths, **{"genes.table": str(path)}), fasta)
 
 
 def test_a_downloaded_file_that_fails_its_format_is_removed_naming_the_lock_line(
@@ -273,5 +277,5 @@ def test_a_downloaded_file_that_fails_its_format_is_removed_naming_the_lock_line
         rf"bigwig file \(the server sent an HTML page.*removed it; "
         rf"{tmp_path}/sources.lock.tsv line 2 .*delete that line",
     ):
-        inputs_report(run, fasta, "K562")
+        inputs_report_table(run, fasta, "K562")
     assert not page.exists()

@@ -20,7 +20,7 @@ from seq2exp.files import write_tsv
 from seq2exp.inputs.demo.simulation import simulate_cell, simulate_world
 from seq2exp.inputs.demo.spec import paths_from_config, spec_from_config
 from seq2exp.inputs.demo.writers import write_cell, write_world
-from seq2exp.inputs.unpack import prepare_fasta
+from seq2exp.inputs.unpack import prepare_genome
 from seq2exp.training.masks import open_masks
 from seq2exp.training.train import JobPaths, train_job
 
@@ -74,7 +74,7 @@ def paper_store(repo, tmp_path_factory):
             "cell.tsv",
         )
     }
-    prepare_fasta(paths.fasta, files["genome.fa"])
+    prepare_genome(paths.fasta, files["genome.fa"])
     genes, _, _ = build_gene_table(config, paths.gene_table, paths.mrna_features, files["genome.fa"], paths.blacklist)
     write_tsv(genes, files["genes.tsv"])
     sources = paths.cell_types[CELL]

@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from seq2exp.inputs.unpack import extract_member, prepare_fasta
+from seq2exp.inputs.unpack import extract_member, prepare_genome
 
 
 def test_extract_member(tmp_path):
@@ -20,20 +20,20 @@ def test_extract_member(tmp_path):
 
 
 @pytest.mark.parametrize("compressed", [True, False])
-def test_prepare_fasta_decompresses_and_indexes(tmp_path, compressed):
+def test_prepare_genome_decompresses_and_indexes(tmp_path, compressed):
     text = ">chr1\nACGTN\nAC\n>chr2\nGG\n"
     source = tmp_path / ("in.fa.gz" if compressed else "in.fa")
     source.write_bytes(gzip.compress(text.encode()) if compressed else text.encode())
     out = tmp_path / "genome" / "genome.fa"
-    prepare_fasta(str(source), str(out))
+    prepare_genome(str(source), str(out))
     assert out.read_text() == text
     fai = (tmp_path / "genome" / "genome.fa.fai").read_text().splitlines()
     assert [line.split("\t")[:2] for line in fai] == [["chr1", "7"], ["chr2", "2"]]
 
 
-def test_prepare_fasta_rejects_non_fasta(tmp_path):
+def test_prepare_genome_rejects_non_fasta(tmp_path):
     source = tmp_path / "in.fa"
     source.write_text("chr1\t0\t10\n")
     with pytest.raises(ValueError, match=f"{source}: not a FASTA file"):
-        prepare_fasta(str(source), str(tmp_path / "genome" / "genome.fa"))
+        prepare_genome(str(source), str(tmp_path / "genome" / "genome.fa"))
     assert list((tmp_path / "genome").iterdir()) == []

@@ -227,7 +227,7 @@ def check_chromosomes(run: RunInputs, sources: list[Source]) -> None:
     check_heldout_inputs(heldout, inputs, run.config["split"]["allow_missing_heldout"])
 
 
-def inputs_report(config: dict, fasta_path: str, scope: str | None = None) -> pd.DataFrame:
+def inputs_report_table(config: dict, fasta_path: str, scope: str | None = None) -> pd.DataFrame:
     """The inputs every cell type shares (`scope` None), one cell type's, or the evaluation's
     (`sources.source_scope`), read and checked as the rules will read them (the FASTA at its
     prepared, indexed `fasta_path`), one row each."""

@@ -112,7 +112,7 @@ class _Partial:
             path.unlink(missing_ok=True)
 
 
-def download(
+def download_file(
     url: str,
     destination: str,
     settings: DownloadSettings = DownloadSettings(),

@@ -20,7 +20,7 @@ def extract_member(archive: str, member: str, destination: str) -> None:
             shutil.copyfileobj(src, out)
 
 
-def prepare_fasta(source: str, fasta: str) -> None:
+def prepare_genome(source: str, fasta: str) -> None:
     """Decompress (if gzipped) or copy `source` to `fasta` and index it (.fai)."""
     import pyfaidx
 
