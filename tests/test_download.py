@@ -18,7 +18,15 @@ import pytest
 import yaml
 from test_formats import FORMATS, MARKUP_PAGE
 
-from seq2exp.inputs.download import DownloadError, DownloadInterrupted, DownloadSettings, download_file, read_lock
+from seq2exp.config import load_config, validate_config
+from seq2exp.inputs.download import (
+    DownloadError,
+    DownloadInterrupted,
+    DownloadSettings,
+    download,
+    download_file,
+    read_lock,
+)
 
 
 class PortalServer(http.server.ThreadingHTTPServer):
@@ -407,6 +415,26 @@ def test_4dn_refusal_asks_for_an_access_key_and_the_key_is_sent(portal, settings
     monkeypatch.setenv("FOURDN_SECRET_ACCESS_KEY", "s3cret")
     download_file(url, str(target), settings)
     assert target.read_bytes() == PAYLOAD
+
+
+def test_the_download_rule_checks_the_format_of_its_sources_kind(repo, portal, tmp_path):
+    """The rules' entry point takes the format to check from the config's source, and refuses a
+    destination that no source of the config downloads to."""
+    config = validate_config(load_config(repo / "config/config.yaml"), repo / "workflow/schemas/config.schema.yaml")
+    url = serve(portal, "/ENCFF9.bed.gz")  # binary, not the blacklist's BED text
+    config = {
+        **config,
+        "resources_dir": str(tmp_path / "res"),
+        "genome": {**config["genome"], "blacklist": url},
+        "downloads": {**config["downloads"], "lock_file": str(tmp_path / "sources.lock.tsv")},
+    }
+    target = tmp_path / "res/downloads/genome.blacklist/ENCFF9.bed.gz"
+    with pytest.raises(DownloadError, match=rf"^{re.escape(url)}: binary data where blacklist text was expected"):
+        download(config, url, None, str(target))
+    assert left_in(target.parent) == []
+    elsewhere = tmp_path / "elsewhere.bed.gz"
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(elsewhere))}: no source of this config downloads there"):
+        download(config, url, None, str(elsewhere))
 
 
 def test_pipeline_downloads_once_and_records_the_file(repo, portal, tmp_path):

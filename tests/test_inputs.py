@@ -9,7 +9,7 @@ import pytest
 
 from seq2exp.config import load_config, validate_config
 from seq2exp.features.genes import attach_mrna_features, read_gene_table
-from seq2exp.inputs.checks import inputs_report_table
+from seq2exp.inputs.checks import inputs_report, inputs_report_table
 from seq2exp.inputs.unpack import prepare_genome
 
 # GENCODE-style GTF (1-based, inclusive). A: + strand, canonical transcript starts at 151; B: lncRNA on -,
@@ -174,6 +174,12 @@ def test_the_shared_report_leaves_cell_and_evaluation_inputs_to_their_own(config
     assert keys(None) == ["genome.fasta", "genome.blacklist", "genes.table", "genes.mrna_features"]
     assert keys("GM12878") == ["GM12878.dnase", "GM12878.h3k27ac", "GM12878.hic", "GM12878.cage"]
     assert keys("evaluation") == ["evaluation.crispri"]
+
+
+def test_each_report_rule_writes_the_report_of_its_scope(config, tiny_demo_paths, fasta, tmp_path):
+    report = tmp_path / "K562" / "inputs.tsv"
+    inputs_report(run_config(config, tiny_demo_paths), fasta, "K562", str(report))
+    assert list(pd.read_csv(report, sep="\t")["key"]) == ["K562.dnase", "K562.h3k27ac", "K562.hic", "K562.cage"]
 
 
 def test_the_report_reads_a_tsv_table_as_the_rules_do(config, tiny_demo, tiny_demo_paths, fasta, tmp_path):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..files import md5sum
 from .formats import format_problem
-from .sources import Source
+from .sources import Source, download_jobs
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,16 @@ class _Partial:
     def discard(self) -> None:
         for path in (self.path, self.note):
             path.unlink(missing_ok=True)
+
+
+def download(config: dict, url: str, md5: str | None, destination: str) -> Fingerprint:
+    """The rules download_<key>: the source at `url` to `destination`, one of the config's download
+    jobs, checked for its source's format (`download_file`). The format comes from the config, not
+    from a param of the rule: adding one would rerun every download."""
+    jobs = {job.path: job for job in download_jobs(config)}
+    if destination not in jobs:
+        raise ValueError(f"{destination}: no source of this config downloads there; expected one of {sorted(jobs)}")
+    return download_file(url, destination, DownloadSettings.from_config(config), md5=md5, kind=jobs[destination].kind)
 
 
 def download_file(

@@ -12,8 +12,8 @@ import pandas as pd
 from ...features.genes import EPINFORMER_MRNA_FEATURES
 from ...features.genome import value_runs
 from ...files import atomic_output, gzip_text_writer, write_atomically
-from .simulation import CellData, Demo, World, observed_tags
-from .spec import DemoPaths, world_files
+from .simulation import CellData, Demo, World, observed_tags, simulate_cell, simulate_world
+from .spec import DemoPaths, paths_from_config, spec_from_config, world_files
 
 GENE_TABLE_COLUMNS = {
     "gene_id": "ENSID",
@@ -24,6 +24,17 @@ GENE_TABLE_COLUMNS = {
     "strand": "strand",
     "tss_1based": "TSS_xpresso",
 }
+
+
+def demo_world(config: dict) -> None:
+    """The rule demo_world: the files every cell type shares and the truth, where the config names them."""
+    write_world(simulate_world(spec_from_config(config)), paths_from_config(config))
+
+
+def demo_cell(config: dict, cell: str) -> None:
+    """The rules demo_<cell>: one cell type's measurements, where the config names them."""
+    world = simulate_world(spec_from_config(config))
+    write_cell(world, simulate_cell(world, cell), paths_from_config(config).cell_types[cell])
 
 
 def write_demo(demo: Demo, paths: DemoPaths) -> None:
