@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pyBigWig
 
-from seq2exp.inputs.sources import format_problem
+from seq2exp.inputs.formats import format_problem
 
 
 def timed(path: Path, kind: str) -> float:

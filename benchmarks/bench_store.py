@@ -26,7 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seq2exp.inputs.demo import DemoPaths, DemoSpec, simulate, write_demo
+from seq2exp.inputs.demo.simulation import simulate
+from seq2exp.inputs.demo.spec import DemoPaths, DemoSpec
+from seq2exp.inputs.demo.writers import write_demo
 from seq2exp.models.runtime import tune_allocator
 
 HALF_WIDTH, RESOLUTION = 100_000, 5000
@@ -69,11 +71,11 @@ def _build(workdir: str, paths: DemoPaths, genes: pd.DataFrame, queue, workers: 
     from seq2exp.features.genome import genome_sizes
     from seq2exp.features.hic import per_base_contact, tss_contact_profiles
     from seq2exp.features.store import build_cell_store, build_sequence_store
-    from seq2exp.inputs.sources import prepare_fasta
+    from seq2exp.inputs.unpack import prepare_genome
 
     tune_allocator()
     fasta = f"{workdir}/genome.fa"
-    prepare_fasta(paths.fasta, fasta)
+    prepare_genome(paths.fasta, fasta)
     timings = {}
     start = time.perf_counter()
     blacklist = read_blacklist(paths.blacklist, genome_sizes(fasta))

@@ -10,7 +10,9 @@ import torch
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
-from seq2exp.inputs.demo import DemoPaths, DemoSpec, simulate, write_demo
+from seq2exp.inputs.demo.simulation import simulate
+from seq2exp.inputs.demo.spec import DemoPaths, DemoSpec
+from seq2exp.inputs.demo.writers import write_demo
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -53,7 +55,7 @@ def tiny_demo_paths(tiny_demo, tmp_path_factory) -> DemoPaths:
 def demo_size_demo():
     """The demo config's genes (640) in memory: big enough for statistics on the test genes."""
     from seq2exp.config import load_config
-    from seq2exp.inputs.demo import spec_from_config
+    from seq2exp.inputs.demo.spec import spec_from_config
 
     return simulate(spec_from_config(load_config(REPO / "config" / "demo.yaml")))
 

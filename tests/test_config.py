@@ -135,7 +135,7 @@ def test_bad_config_names_the_key(demo_config, schema, path, value, message):
 
 
 def test_without_mrna_features_the_model_gets_promoter_activity_only(demo_config, schema):
-    from seq2exp.inputs import demo
+    from seq2exp.inputs.demo.spec import paths_from_config, world_files
     from seq2exp.inputs.sources import configured_sources
     from seq2exp.training.specs import feature_columns, model_options
 
@@ -146,7 +146,7 @@ def test_without_mrna_features_the_model_gets_promoter_activity_only(demo_config
     assert feature_columns(config) == ["promoter_activity"]
     assert all(model_options(config, m)["n_features"] == 1 for m in config["models"])
     assert "genes.mrna_features" not in {s.key for s in configured_sources(config)}
-    assert "mrna_features" not in demo.world_files(demo.paths_from_config(config), config["cell_types"])
+    assert "mrna_features" not in world_files(paths_from_config(config), config["cell_types"])
     assert model_options(validate_config(demo_config, schema), "seq2exp-soft")["n_features"] == 9
 
 

@@ -9,10 +9,9 @@ import pyBigWig
 import pyfaidx
 import pytest
 
-from seq2exp.inputs.demo import (
+from seq2exp.features.genes import EPINFORMER_MRNA_FEATURES
+from seq2exp.inputs.demo.simulation import (
     MOTIFS,
-    MRNA_FEATURES,
-    DemoSpec,
     cell_rng,
     expected_tags,
     simulate,
@@ -20,6 +19,7 @@ from seq2exp.inputs.demo import (
     simulate_world,
     validate_spec,
 )
+from seq2exp.inputs.demo.spec import DemoSpec
 
 COMPLEMENT = str.maketrans("ACGT", "TGCA")
 
@@ -285,7 +285,7 @@ def test_features_alone_leave_most_expression_to_distal_elements(demo_size_demo)
         target = np.log10(demo.cells[cell].tags + 1.0)
         features = np.column_stack(
             [
-                genes[list(MRNA_FEATURES)].to_numpy(),
+                genes[list(EPINFORMER_MRNA_FEATURES)].to_numpy(),
                 np.log10(_promoter_activity(demo, cell) + 1e-3),
                 np.ones(len(genes)),
             ]

@@ -85,7 +85,7 @@ def test_the_rule_map_covers_every_script_and_names_live_functions():
     pairs = rule_scripts()
     assert {script for _, script in pairs} == {p.name for p in (REPO / "workflow" / "scripts").glob("*.py")}
     assert ("train_model", "train_model.py") in pairs and ("demo_*", "demo_cell.py") in pairs
-    assert package_calls(REPO / "workflow" / "scripts" / "demo_cell.py")[0] == "seq2exp.inputs.demo.simulate_world"
+    assert package_calls(REPO / "workflow" / "scripts" / "demo_cell.py")[0] == "seq2exp.inputs.demo.writers.demo_cell"
 
 
 def test_the_package_map_lists_every_module():

@@ -21,8 +21,8 @@ from seq2exp.features.genes import chromosome_names, read_ctss
 from seq2exp.features.peaks import PeakSettings, call_peaks
 from seq2exp.features.store import build_cell_store, build_sequence_store
 from seq2exp.files import scratch_dir, write_tsv
-from seq2exp.inputs.demo import write_ctss, write_fasta_gz
-from seq2exp.inputs.sources import prepare_fasta
+from seq2exp.inputs.demo.writers import write_ctss, write_fasta_gz
+from seq2exp.inputs.unpack import prepare_genome
 
 FLOAT16_MAX = 65504.0
 
@@ -59,7 +59,7 @@ def test_truncated_gzipped_fasta_is_named(tmp_path):
     source = tmp_path / "in.fa.gz"
     source.write_bytes(gzip.compress(random_fasta())[:-200])
     with pytest.raises(ValueError, match=f"{source}: truncated or corrupt gzip"):
-        prepare_fasta(str(source), str(tmp_path / "genome" / "genome.fa"))
+        prepare_genome(str(source), str(tmp_path / "genome" / "genome.fa"))
     assert list((tmp_path / "genome").iterdir()) == []
 
 

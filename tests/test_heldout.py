@@ -8,7 +8,7 @@ import pytest
 from seq2exp.config import load_config, validate_config
 from seq2exp.features.genes import build_gene_table, cell_gene_table
 from seq2exp.files import write_tsv
-from seq2exp.inputs.sources import prepare_fasta
+from seq2exp.inputs.unpack import prepare_genome
 
 ALL_CHROMS = ["chr1", "chr2", "chr3", "chr21", "chr22", "chrX"]
 
@@ -16,7 +16,7 @@ ALL_CHROMS = ["chr1", "chr2", "chr3", "chr21", "chr22", "chrX"]
 @pytest.fixture(scope="module")
 def fasta(tiny_demo_paths, tmp_path_factory):
     path = str(tmp_path_factory.mktemp("genome") / "genome.fa")
-    prepare_fasta(tiny_demo_paths.fasta, path)
+    prepare_genome(tiny_demo_paths.fasta, path)
     return path
 
 

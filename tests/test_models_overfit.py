@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from seq2exp.inputs.demo import DemoSpec, simulate
+from seq2exp.inputs.demo.simulation import simulate
+from seq2exp.inputs.demo.spec import DemoSpec
 from seq2exp.models import build_model, one_hot
 
 CODES = np.full(256, 4, dtype=np.uint8)

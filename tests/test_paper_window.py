@@ -17,8 +17,10 @@ from seq2exp.features.hic import tss_contact_profiles
 from seq2exp.features.peaks import PeakSettings, peaks_and_mask_ratios
 from seq2exp.features.store import store_cell, store_sequence
 from seq2exp.files import write_tsv
-from seq2exp.inputs import demo
-from seq2exp.inputs.sources import prepare_fasta
+from seq2exp.inputs.demo.simulation import simulate_cell, simulate_world
+from seq2exp.inputs.demo.spec import paths_from_config, spec_from_config
+from seq2exp.inputs.demo.writers import write_cell, write_world
+from seq2exp.inputs.unpack import prepare_genome
 from seq2exp.training.dataset import GeneWindows
 from seq2exp.training.masks import open_masks
 from seq2exp.training.train import JobPaths, train_job
@@ -56,10 +58,10 @@ def paper_store(repo, tmp_path_factory):
     promoter activity, Hi-C contacts, peaks and the store, as the rules build them."""
     root = tmp_path_factory.mktemp("paper_window")
     config = paper_length_config(repo, root)
-    world = demo.simulate_world(demo.spec_from_config(config))
-    paths = demo.paths_from_config(config)
-    demo.write_world(world, paths)
-    demo.write_cell(world, demo.simulate_cell(world, CELL), paths.cell_types[CELL])
+    world = simulate_world(spec_from_config(config))
+    paths = paths_from_config(config)
+    write_world(world, paths)
+    write_cell(world, simulate_cell(world, CELL), paths.cell_types[CELL])
     files = {
         name: str(root / name)
         for name in (
@@ -73,7 +75,7 @@ def paper_store(repo, tmp_path_factory):
             "cell.tsv",
         )
     }
-    prepare_fasta(paths.fasta, files["genome.fa"])
+    prepare_genome(paths.fasta, files["genome.fa"])
     genes, _, _ = build_gene_table(config, paths.gene_table, paths.mrna_features, files["genome.fa"], paths.blacklist)
     write_tsv(genes, files["genes.tsv"])
     sources = paths.cell_types[CELL]

@@ -1,4 +1,5 @@
-"""The package's shape stays as the README describes it: no import cycle among its modules."""
+"""The package's shape stays as the README describes it: no import cycle among its modules, and each
+rule's script calling one package function of its own name (config/README.md's rule map)."""
 
 import ast
 from pathlib import Path
@@ -72,3 +73,17 @@ def test_no_module_imports_itself_through_others():
     graph = {module_name(path): imported_modules(path) for path in sorted(SRC.rglob("*.py"))}
     assert len(graph) > 40 and "seq2exp.models.scan.chunked" in graph["seq2exp.models.scan.select"]
     assert import_cycles(graph) == []
+
+
+SCRIPTS = SRC.parent / "workflow" / "scripts"
+
+
+def test_each_script_calls_one_package_function_of_its_name():
+    """The entry-point pattern: workflow/scripts/<name>.py calls one package function, `<name>`,
+    which reads the rule's inputs and writes its outputs (config/README.md's rule map)."""
+    from test_docs import package_calls
+
+    called = {script.stem: package_calls(script) for script in sorted(SCRIPTS.glob("*.py"))}
+    assert len(called) > 20
+    wrong = {stem: calls for stem, calls in called.items() if [c.rpartition(".")[2] for c in calls] != [stem]}
+    assert wrong == {}

@@ -442,8 +442,8 @@ def test_jobs_import_the_package_of_the_workflow_being_run(repo, tmp_path):
     for part in ("workflow", "src", "config"):
         shutil.copytree(repo / part, clone / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copy(repo / "Snakefile", clone / "Snakefile")
-    with open(clone / "src/seq2exp/inputs/sources.py", "a") as handle:
-        handle.write("\n\ndef prepare_fasta(source, fasta):\n    raise RuntimeError('the clone ran')\n")
+    with open(clone / "src/seq2exp/inputs/unpack.py", "a") as handle:
+        handle.write("\n\ndef prepare_genome(source, fasta):\n    raise RuntimeError('the clone ran')\n")
     work = tmp_path / "work"
     work.mkdir()
     code, output = genome_only_run(

@@ -52,9 +52,9 @@ def alternatives(paths):
 
 
 def demo_world_outputs():
-    from seq2exp.inputs import demo
+    from seq2exp.inputs.demo.spec import paths_from_config, world_files
 
-    return demo.world_files(demo.paths_from_config(config), list(config["demo"]["cell_type_motifs"]))
+    return world_files(paths_from_config(config), list(config["demo"]["cell_type_motifs"]))
 
 
 def demo_cell_outputs(cell):

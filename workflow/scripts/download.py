@@ -1,13 +1,5 @@
-from seq2exp.inputs.sources import DownloadSettings, download, download_jobs
+from seq2exp.inputs.download import download
 from seq2exp.logs import log_to
 
 log_to(snakemake.log[0])
-# The format to check comes from the config, not a param: adding it would rerun every download.
-kind = next(job.kind for job in download_jobs(snakemake.config) if job.path == snakemake.output[0])
-download(
-    snakemake.params.url,
-    snakemake.output[0],
-    DownloadSettings.from_config(snakemake.config),
-    md5=snakemake.params.md5,
-    kind=kind,
-)
+download(snakemake.config, snakemake.params.url, snakemake.params.md5, snakemake.output[0])

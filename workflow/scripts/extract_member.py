@@ -1,4 +1,4 @@
-from seq2exp.inputs.sources import extract_member
+from seq2exp.inputs.unpack import extract_member
 from seq2exp.logs import log_to
 
 log_to(snakemake.log[0])

@@ -22,10 +22,11 @@ from ..features.genes import (
 )
 from ..features.genome import genome_sizes, match_chromosomes, split_chromosomes
 from ..features.hic import file_header, open_contact_matrix
-from ..files import DELIMITER_NAMES, read_table, read_text_table, require_columns, sha256sum
+from ..files import DELIMITER_NAMES, read_table, read_text_table, require_columns, sha256sum, write_tsv
 from .annotation import annotation_format
 from .crispri import read_crispri
-from .sources import Source, configured_sources, discard_bad_download, source_scope
+from .download import discard_bad_download
+from .sources import Source, configured_sources, source_scope
 
 CELL_INPUT_KINDS = ("bigwig", "hic", "ctss")
 
@@ -213,7 +214,13 @@ def check_chromosomes(run: RunInputs, sources: list[Source]) -> None:
     check_heldout_inputs(heldout, inputs, run.config["split"]["allow_missing_heldout"])
 
 
-def inputs_report(config: dict, fasta_path: str, scope: str | None = None) -> pd.DataFrame:
+def inputs_report(config: dict, fasta_path: str, scope: str | None, report_path: str) -> None:
+    """The rules inputs_report, cell_inputs_report and evaluation_inputs_report: the report of the
+    shared inputs (`scope` None), of one cell type's or of the evaluation's, to `report_path`."""
+    write_tsv(inputs_report_table(config, fasta_path, scope), report_path)
+
+
+def inputs_report_table(config: dict, fasta_path: str, scope: str | None = None) -> pd.DataFrame:
     """The inputs every cell type shares (`scope` None), one cell type's, or the evaluation's
     (`sources.source_scope`), read and checked as the rules will read them (the FASTA at its
     prepared, indexed `fasta_path`), one row each."""

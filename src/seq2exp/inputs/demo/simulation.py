@@ -2,9 +2,10 @@
 
 `simulate_world` builds what every cell type shares (genome, genes, elements, each cell type's
 activities), `simulate_cell` one cell type's measurements from its own random stream, so that a
-run can add a cell type without touching the others' files. `write_world` and `write_cell` write
-them in the formats of the real sources (gzipped FASTA, EPInformer-style gene and mRNA tables,
-bigWig, .hic, FANTOM5 CTSS BED, blacklist BED) plus ground-truth files that only evaluation reads.
+run can add a cell type without touching the others' files. `writers.write_world` and
+`writers.write_cell` write them in the formats of the real sources (gzipped FASTA, EPInformer-style
+gene and mRNA tables, bigWig, .hic, FANTOM5 CTSS BED, blacklist BED) plus ground-truth files that
+only evaluation reads.
 
 The biology planted per gene g and cell type c (all lengths in bp, coordinates 0-based):
 - a promoter at the TSS with SP1 motifs; it is on in c or not (cell-type-specific genes);
@@ -26,16 +27,13 @@ high-signal artefacts, and neighbouring promoters.
 
 from __future__ import annotations
 
-import os
-import tempfile
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ..features.genome import value_runs
-from ..files import atomic_output, gzip_text_writer, write_atomically
+from ...features.genes import EPINFORMER_MRNA_FEATURES
+from .spec import DemoSpec
 
 MOTIFS = {
     # Consensus sites (IUPAC N = any base) of the factors the demo plants.
@@ -51,56 +49,11 @@ MOTIFS = {
 }
 SHARED_CLASS = "shared"
 SHARED_MOTIFS = ("AP1",)
-MRNA_FEATURES = (
-    "UTR5LEN_log10zscore",
-    "CDSLEN_log10zscore",
-    "INTRONLEN_log10zscore",
-    "UTR3LEN_log10zscore",
-    "UTR5GC",
-    "CDSGC",
-    "UTR3GC",
-    "ORFEXONDENSITY",
-)
 # Effect of the mRNA features on log expected tags (others carry no signal, as in life).
 MRNA_EFFECT = {"UTR3LEN_log10zscore": -0.25, "CDSLEN_log10zscore": 0.15}
 BASE_PROBS = np.array([0.295, 0.205, 0.205, 0.295])  # A C G T, 41% GC
 BASES = np.frombuffer(b"ACGT", dtype=np.uint8)
 COMPLEMENT = bytes.maketrans(b"ACGTN", b"TGCAN")
-
-
-@dataclass(frozen=True)
-class DemoSpec:
-    """What to simulate. Lengths are in bp; they scale with the pipeline's window."""
-
-    seed: int = 0
-    cell_types: tuple[str, ...] = ("K562", "GM12878")
-    cell_type_motifs: dict[str, tuple[str, ...]] = field(
-        default_factory=lambda: {"K562": ("GATA1", "TAL1"), "GM12878": ("SPI1", "EBF1")}
-    )
-    genes_per_chromosome: dict[str, int] = field(
-        default_factory=lambda: {"chr1": 6, "chr2": 4, "chr3": 2, "chr21": 2, "chr22": 2, "chrX": 2}
-    )
-    window_half_width: int = 1000
-    central_region: int = 100
-    promoter_half_width: int = 50
-    cage_half_width: int = 192
-    hic_resolution: int = 50
-    gene_spacing: tuple[int, int] = (900, 2000)
-    element_length: int = 50
-    enhancers_per_gene: tuple[int, int] = (1, 4)
-    telomere_length: int = 300
-    log_base: float = 3.5
-    promoter_leak: float = 0.05
-    promoter_weight: float = 0.05
-    enhancer_gain: float = 2.0
-    housekeeping_fraction: float = 0.9  # promoters on in every cell type; the rest in one only
-    hic_depth: float = 60.0
-
-    @property
-    def enhancer_min_distance(self) -> int:
-        """Enhancers stay clear of the always-selected centre, the promoter and the CAGE window."""
-        centre = max(self.central_region // 2, self.promoter_half_width, self.cage_half_width)
-        return centre + self.element_length
 
 
 @dataclass
@@ -278,7 +231,7 @@ def _gene_table(spec: DemoSpec, layout: _Layout, rng: np.random.Generator) -> pd
     only_in = rng.choice(list(spec.cell_types), size=n)
     for cell in spec.cell_types:
         genes[f"promoter_on_{cell}"] = on_everywhere | (only_in == cell)
-    for name in MRNA_FEATURES:
+    for name in EPINFORMER_MRNA_FEATURES:
         genes[name] = _mrna_feature(name, n, rng)
     genes["mrna_effect"] = sum(genes[k] * w for k, w in MRNA_EFFECT.items())
     return genes
@@ -603,231 +556,3 @@ def _ctss(spec, cell, layout, genes, elements, rng) -> pd.DataFrame:
         ctss["chrom"] + ":" + ctss["start"].astype(str) + ".." + ctss["end"].astype(str) + "," + ctss["strand"]
     )
     return ctss[["chrom", "start", "end", "name", "count", "strand"]]
-
-
-# --- writers ------------------------------------------------------------------------------
-
-
-GENE_TABLE_COLUMNS = {
-    "gene_id": "ENSID",
-    "gene_name": "Gene name",
-    "chrom": "chrom",
-    "start": "start",
-    "end": "end",
-    "strand": "strand",
-    "tss_1based": "TSS_xpresso",
-}
-
-
-@dataclass(frozen=True)
-class DemoPaths:
-    """Where `write_demo` puts each file; mirrors the config's source keys."""
-
-    fasta: str
-    blacklist: str
-    gene_table: str
-    mrna_features: str | None  # None: not written (genes.mrna_features: null)
-    cell_types: dict[str, dict[str, str]]  # cell -> {dnase, h3k27ac, hic, cage}
-    truth_dir: str
-
-
-def write_demo(demo: Demo, paths: DemoPaths) -> None:
-    """Write every file; each appears atomically, so a failure leaves no partial file."""
-    write_world(demo.world, paths)
-    for cell, files in paths.cell_types.items():
-        write_cell(demo.world, demo.cells[cell], files)
-
-
-def write_world(world: World, paths: DemoPaths) -> None:
-    """The files every cell type shares (genome, blacklist, gene and mRNA tables) and the truth."""
-    write_atomically(paths.fasta, lambda tmp: write_fasta_gz(world.sequence, tmp))
-    write_atomically(paths.blacklist, lambda tmp: world.blacklist.to_csv(tmp, sep="\t", header=False, index=False))
-    write_atomically(paths.gene_table, lambda tmp: gene_table(world).to_csv(tmp, index=False))
-    if paths.mrna_features:
-        write_atomically(paths.mrna_features, lambda tmp: mrna_table(world).to_csv(tmp, index=False))
-    truth = world_files(paths, world.cell_types)
-    for cell in world.cell_types:
-        with atomic_output(truth[f"truth_{cell}"]) as tmp:
-            write_causal_bed(world.causal[world.causal["cell_type"] == cell], tmp)
-    write_atomically(truth["truth_elements"], lambda tmp: world.elements.to_csv(tmp, sep="\t", index=False))
-    write_atomically(truth["truth_genes"], lambda tmp: truth_gene_table(world).to_csv(tmp, sep="\t", index=False))
-
-
-def write_cell(world: World, data: CellData, files: dict[str, str]) -> None:
-    """One cell type's DNase and H3K27ac bigWigs, .hic and CTSS file."""
-    for kind in ("dnase", "h3k27ac"):
-        with atomic_output(files[kind]) as tmp:
-            write_bigwig(data.tracks[kind], world.chrom_sizes, tmp)
-    write_atomically(files["hic"], lambda tmp: write_hic(data.hic, world.chrom_sizes, world.spec.hic_resolution, tmp))
-    write_atomically(files["cage"], lambda tmp: write_ctss(data.ctss, tmp))
-
-
-def gene_table(world: World) -> pd.DataFrame:
-    """The gene table in the layout of EPInformer's expression CSV (TSS 1-based), with every demo
-    cell type's precomputed CAGE sum (the tags of its CTSS file within the TSS +/- 192 bp)."""
-    genes = world.genes.assign(tss_1based=world.genes["tss"] + 1, start=world.genes["start"] + 1)
-    table = genes[list(GENE_TABLE_COLUMNS)].rename(columns=GENE_TABLE_COLUMNS)
-    for cell in world.cell_types:
-        table[f"{cell}_CAGE_128*3_sum"] = observed_tags(world, cell)
-    for name in MRNA_FEATURES:
-        table[name] = genes[name].round(6)
-    return table
-
-
-def mrna_table(world: World) -> pd.DataFrame:
-    """The mRNA half-life feature table in the layout of EPInformer's `mRNA_halflife_features.csv`."""
-    g = world.genes
-    table = pd.DataFrame(
-        {"chrom": g["chrom"], "TSS": g["tss"] + 1, "gene_id": g["gene_id"], "Gene name": g["gene_name"]}
-    )
-    for name in MRNA_FEATURES:
-        table[name] = g[name].round(6)
-    return table
-
-
-def truth_gene_table(world: World) -> pd.DataFrame:
-    table = world.genes[["gene_id", "chrom", "tss", "strand", "promoter_strength", "mrna_effect"]].copy()
-    for cell in world.cell_types:
-        table[f"promoter_on_{cell}"] = world.genes[f"promoter_on_{cell}"]
-        table[f"expected_tags_{cell}"] = world.genes[f"expected_tags_{cell}"]
-        table[f"tags_{cell}"] = observed_tags(world, cell)
-    return table
-
-
-def write_fasta_gz(sequence: dict[str, str], path: str, width: int = 60) -> None:
-    with gzip_text_writer(path) as out:
-        for chrom, seq in sequence.items():
-            out.write(f">{chrom}\n")
-            out.write("\n".join(seq[i : i + width] for i in range(0, len(seq), width)))
-            out.write("\n")
-
-
-def write_bigwig(track: dict[str, np.ndarray], chrom_sizes: dict[str, int], path: str) -> None:
-    """bedGraph-style runs of equal value; assembly gaps (value 0 in N) are left without data."""
-    import pyBigWig
-
-    bw = pyBigWig.open(path, "w")
-    bw.addHeader(list(chrom_sizes.items()), maxZooms=4)
-    for chrom in chrom_sizes:
-        starts, ends, run_values = value_runs(track[chrom])
-        keep = run_values != 0.0
-        bw.addEntries(
-            [chrom] * int(keep.sum()),
-            starts[keep].tolist(),
-            ends=ends[keep].tolist(),
-            values=run_values[keep].astype(np.float64).tolist(),
-        )
-    bw.close()
-
-
-def write_hic(pixels: pd.DataFrame, chrom_sizes: dict[str, int], resolution: int, path: str) -> None:
-    """A Juicer .hic (observed counts only: hictkpy writes no normalisation vectors)."""
-    import hictkpy
-
-    with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(path))) as tmpdir:
-        writer = hictkpy.hic.FileWriter(path, chrom_sizes, resolution, "demo", tmpdir=tmpdir)
-        for chrom, chunk in pixels.groupby("chrom", sort=False):
-            writer.add_pixels(
-                pd.DataFrame(
-                    {
-                        "chrom1": chrom,
-                        "start1": chunk["bin1"] * resolution,
-                        "end1": np.minimum((chunk["bin1"] + 1) * resolution, chrom_sizes[chrom]),
-                        "chrom2": chrom,
-                        "start2": chunk["bin2"] * resolution,
-                        "end2": np.minimum((chunk["bin2"] + 1) * resolution, chrom_sizes[chrom]),
-                        "count": chunk["count"].astype(np.int32),
-                    }
-                )
-            )
-        writer.finalize()
-
-
-def write_ctss(ctss: pd.DataFrame, path: str) -> None:
-    """FANTOM5 per-library CTSS BED6 (gzipped): chrom, start, end, name, tag count, strand."""
-    with gzip_text_writer(path) as out:
-        ctss.to_csv(out, sep="\t", header=False, index=False)
-
-
-def write_causal_bed(causal: pd.DataFrame, path: str) -> None:
-    """BED6+4: the elements each gene's expected tags were computed from, with contributions."""
-    bed = pd.DataFrame(
-        {
-            "chrom": causal["chrom"],
-            "start": causal["start"],
-            "end": causal["end"],
-            "name": causal["target_gene"] + "|" + causal["element_id"],
-            "score": np.clip(np.round(100 * np.log10(1 + causal["contribution"])), 0, 1000).astype(int),
-            "strand": ".",
-            "gene_id": causal["target_gene"],
-            "kind": causal["kind"],
-            "contribution": causal["contribution"].round(6),
-            "contact": causal["contact"].round(6),
-        }
-    )
-    with open(path, "w") as out:
-        out.write("#" + "\t".join(bed.columns) + "\n")
-        bed.sort_values(["chrom", "start"]).to_csv(out, sep="\t", header=False, index=False)
-
-
-# --- configuration ------------------------------------------------------------------------
-
-
-def spec_from_config(config: dict) -> DemoSpec:
-    """The demo spec of a validated pipeline config: lengths come from the pipeline's keys."""
-    demo = config["demo"]
-    return DemoSpec(
-        seed=demo["seed"],
-        cell_types=tuple(demo["cell_type_motifs"]),
-        cell_type_motifs={c: tuple(m) for c, m in demo["cell_type_motifs"].items()},
-        genes_per_chromosome=dict(demo["genes_per_chromosome"]),
-        window_half_width=config["window"]["half_width"],
-        central_region=config["window"]["central_region"],
-        promoter_half_width=config["features"]["promoter_half_width"],
-        cage_half_width=config["features"]["cage_half_width"],
-        hic_resolution=config["hic"]["resolution"],
-        gene_spacing=tuple(demo["gene_spacing"]),
-        element_length=demo["element_length"],
-        enhancers_per_gene=tuple(demo["enhancers_per_gene"]),
-    )
-
-
-def paths_from_config(config: dict) -> DemoPaths:
-    """Where the demo writes: exactly the local source paths the config names."""
-    unknown = [cell for cell in config["cell_types"] if cell not in config["demo"]["cell_type_motifs"]]
-    if unknown:
-        raise ValueError(
-            f"cell_types: {unknown} are not demo cell types; demo.cell_type_motifs defines "
-            f"{list(config['demo']['cell_type_motifs'])}"
-        )
-    named = {
-        "genome.fasta": config["genome"]["fasta"],
-        "genome.blacklist": config["genome"]["blacklist"],
-        "genes.table": config["genes"]["table"],
-        "genes.mrna_features": config["genes"]["mrna_features"],
-    }
-    for cell, files in config["cell_types"].items():
-        named.update({f"cell_types.{cell}.{kind}": path for kind, path in files.items()})
-    remote = [key for key, value in named.items() if value and ("#" in value or "://" in value)]
-    if remote:
-        raise ValueError(f"demo config: {', '.join(remote)} must be local paths for the demo rule to write")
-    return DemoPaths(
-        fasta=named["genome.fasta"],
-        blacklist=named["genome.blacklist"],
-        gene_table=named["genes.table"],
-        mrna_features=named["genes.mrna_features"],
-        cell_types={cell: dict(files) for cell, files in config["cell_types"].items()},
-        truth_dir=config["demo"]["truth_dir"],
-    )
-
-
-def world_files(paths: DemoPaths, cell_types) -> dict[str, str]:
-    """The files `write_world` produces, by a name usable as a Snakemake output key."""
-    files = {"fasta": paths.fasta, "blacklist": paths.blacklist, "gene_table": paths.gene_table}
-    if paths.mrna_features:
-        files["mrna_features"] = paths.mrna_features
-    truth = Path(paths.truth_dir)
-    files.update({f"truth_{cell}": str(truth / f"{cell}.causal_elements.bed") for cell in cell_types})
-    files["truth_elements"] = str(truth / "elements.tsv")
-    files["truth_genes"] = str(truth / "genes.tsv")
-    return files
