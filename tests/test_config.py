@@ -135,9 +135,10 @@ def test_bad_config_names_the_key(demo_config, schema, path, value, message):
 
 
 def test_without_mrna_features_the_model_gets_promoter_activity_only(demo_config, schema):
+    from seq2exp.features.columns import feature_columns
     from seq2exp.inputs.demo.spec import paths_from_config, world_files
     from seq2exp.inputs.sources import configured_sources
-    from seq2exp.training.specs import feature_columns, model_options
+    from seq2exp.training.specs import model_options
 
     config = _broken(
         _broken(demo_config, ["genes", "mrna_features"], None), ["genes", "mrna_feature_columns"], KeyError

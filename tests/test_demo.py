@@ -9,7 +9,7 @@ import pyBigWig
 import pyfaidx
 import pytest
 
-from seq2exp.features.genes import EPINFORMER_MRNA_FEATURES
+from seq2exp.features.columns import EPINFORMER_MRNA_FEATURES
 from seq2exp.inputs.demo.simulation import (
     MOTIFS,
     cell_rng,

@@ -69,10 +69,27 @@ def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return cycles
 
 
+def import_graph() -> dict[str, set[str]]:
+    return {module_name(path): imported_modules(path) for path in sorted(SRC.rglob("*.py"))}
+
+
 def test_no_module_imports_itself_through_others():
-    graph = {module_name(path): imported_modules(path) for path in sorted(SRC.rglob("*.py"))}
+    graph = import_graph()
     assert len(graph) > 40 and "seq2exp.models.scan.chunked" in graph["seq2exp.models.scan.select"]
     assert import_cycles(graph) == []
+
+
+def test_the_data_stages_import_nothing_of_the_model_stages():
+    """inputs/ and features/ run in the data env, before any model: they read nothing of training,
+    models or evaluation."""
+    later = ("seq2exp.training", "seq2exp.models", "seq2exp.evaluation", "seq2exp.cli")
+    data_stage = {
+        module: sorted(i for i in imports if i.startswith(later))
+        for module, imports in import_graph().items()
+        if module.startswith(("seq2exp.inputs", "seq2exp.features"))
+    }
+    assert len(data_stage) > 15
+    assert {module: imports for module, imports in data_stage.items() if imports} == {}
 
 
 SCRIPTS = SRC.parent / "workflow" / "scripts"

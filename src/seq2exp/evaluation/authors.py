@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from ..features.genes import EPINFORMER_MRNA_FEATURES
+from ..features.columns import EPINFORMER_MRNA_FEATURES
 from ..files import write_tsv
 from ..models.authors_checkpoint import AuthorsCheckpointError, load_authors_checkpoint
 from ..training.batches import BatchMaker, FeatureScaling, check_channel_order

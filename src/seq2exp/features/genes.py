@@ -29,18 +29,6 @@ from .hic import file_header
 
 log = logging.getLogger(__name__)
 GENE_FIELDS = ("gene_id", "gene_name", "chrom", "tss", "strand")
-# The mRNA features of EPInformer's table (Xpresso's half-life features), in its column order; the
-# paper's config reads these, the demo writes them and the authors' head expects them in this order.
-EPINFORMER_MRNA_FEATURES = (
-    "UTR5LEN_log10zscore",
-    "CDSLEN_log10zscore",
-    "INTRONLEN_log10zscore",
-    "UTR3LEN_log10zscore",
-    "UTR5GC",
-    "CDSGC",
-    "UTR3GC",
-    "ORFEXONDENSITY",
-)
 
 
 def read_gene_table(path: str, genes_config: dict) -> pd.DataFrame:

@@ -9,7 +9,7 @@ reading a training sample touches one chunk per dataset:
     <cell>.h5     gene_id (n,)   signals (n, 3, L) float16: H3K27ac, DNase, Hi-C contact (log10(x+1))
                   peaks (n, ceil(L/8)) uint8 bit-packed   target (n,) float32   features (n, F) float32
 
-F features: the mRNA features (if configured), then promoter activity (`training.specs.feature_columns`).
+F features: the mRNA features (if configured), then promoter activity (`features.columns.feature_columns`).
 
 L = 2 x half_width. With `reverse_complement_minus_strand`, windows of minus-strand genes are
 stored reverse-complemented (every channel flipped with the DNA), so the TSS faces the same way.
@@ -29,8 +29,8 @@ import pandas as pd
 import pyfaidx
 
 from ..files import PerProcess, atomic_output, write_checksum, write_tsv
-from ..training.specs import feature_columns
 from .bigwig import Track
+from .columns import feature_columns
 from .genome import genome_sizes, interval_mask, merged_intervals, reverse_complement_codes, window_bounds, window_codes
 
 SIGNAL_CHANNELS = ("h3k27ac", "dnase", "hic")

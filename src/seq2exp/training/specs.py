@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..architectures import Seq2ExpConfig, resolve_options
+from ..features.columns import feature_columns
 
 TABLE1, TABLE2 = "table1", "table2"
 
@@ -128,13 +129,6 @@ def missing_upstream(models: list[str]) -> list[tuple[str, str]]:
         for m in models
         if MODEL_SPECS[m].trained_on and MODEL_SPECS[m].trained_on not in models
     ]
-
-
-def feature_columns(config: dict) -> list[str]:
-    """The extra features, in model order: the mRNA features (none without `genes.mrna_features`),
-    then promoter activity."""
-    mrna = config["genes"]["mrna_feature_columns"] if config["genes"]["mrna_features"] else []
-    return [*mrna, "promoter_activity"]
 
 
 def model_options(config: dict, model: str) -> dict:

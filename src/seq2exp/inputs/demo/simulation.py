@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ...features.genes import EPINFORMER_MRNA_FEATURES
+from ...features.columns import EPINFORMER_MRNA_FEATURES
 from .spec import DemoSpec
 
 MOTIFS = {

@@ -9,7 +9,7 @@ import tempfile
 import numpy as np
 import pandas as pd
 
-from ...features.genes import EPINFORMER_MRNA_FEATURES
+from ...features.columns import EPINFORMER_MRNA_FEATURES
 from ...features.genome import value_runs
 from ...files import atomic_output, gzip_text_writer, write_atomically
 from .simulation import CellData, Demo, World, observed_tags, simulate_cell, simulate_world
