@@ -17,9 +17,10 @@ import pandas as pd
 import pytest
 from test_bigwig import write_bigwig
 
-from seq2exp.features.genes import chromosome_names, read_ctss
+from seq2exp.features.genes import chromosome_names
 from seq2exp.features.peaks import PeakSettings, call_peaks
 from seq2exp.features.store import build_cell_store, build_sequence_store
+from seq2exp.features.targets import read_ctss
 from seq2exp.files import scratch_dir, write_tsv
 from seq2exp.inputs.demo.writers import write_ctss, write_fasta_gz
 from seq2exp.inputs.unpack import prepare_genome

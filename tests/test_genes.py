@@ -1,79 +1,21 @@
-"""The gene table, CAGE targets and promoter activity (seq2exp.features.genes; hand-computed)."""
+"""The gene table (seq2exp.features.genes; hand-computed)."""
 
-import gzip
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-from test_bigwig import write_bigwig
 
 from seq2exp.features.genes import (
-    GENE_LIST_ACTIVITY_COLUMNS,
     GENE_LIST_TSS_COLUMNS,
-    bigwig_promoter_activity,
     centre_on_gene_list,
     common_chromosomes,
-    ctss_targets,
-    gene_list_promoter_activity,
     genes_from_table,
     read_columns_table,
-    read_ctss,
     read_gene_list,
     read_gene_table,
     select_genes,
     window_qc,
 )
-
-
-def test_promoter_activity_is_the_geometric_mean_of_rpms(tmp_path):
-    chroms = {"chr1": 1000}
-    dnase = write_bigwig(tmp_path / "d.bw", chroms, [("chr1", 0, 1000, 1.0)])  # total 1000
-    h3k27ac = write_bigwig(tmp_path / "h.bw", chroms, [("chr1", 100, 200, 4.0)])  # total 400
-    genes = pd.DataFrame({"gene_id": ["g1", "g2"], "chrom": ["chr1", "chr1"], "tss": [150, 600]})
-    table = bigwig_promoter_activity(genes, dnase, h3k27ac, half_width=50)
-    # g1: DNase 100/1000 = 0.1 -> 1e5 RPM; H3K27ac 400/400 -> 1e6 RPM
-    np.testing.assert_allclose(table["dnase_rpm"], [1e5, 1e5])
-    np.testing.assert_allclose(table["h3k27ac_rpm"], [1e6, 0.0])
-    np.testing.assert_allclose(table["promoter_activity"], [np.sqrt(1e11), 0.0])
-
-
-def write_ctss(path, rows):
-    with gzip.open(path, "wt") as handle:
-        for chrom, start, count, strand in rows:
-            handle.write(f"{chrom}\t{start}\t{start + 1}\t{chrom}:{start}..{start + 1},{strand}\t{count}\t{strand}\n")
-    return str(path)
-
-
-def test_cage_target_sums_both_strands_within_half_width(tmp_path):
-    path = write_ctss(
-        tmp_path / "c.ctss.bed.gz",
-        [
-            ("1", 808, 5, "+"),  # TSS - 192: inside
-            ("1", 1000, 3, "-"),  # at the TSS, other strand: inside
-            ("1", 1191, 2, "+"),  # TSS + 191: inside
-            ("1", 1192, 100, "+"),  # TSS + 192: outside (half-open window)
-            ("1", 807, 100, "-"),  # TSS - 193: outside
-            ("2", 1000, 7, "+"),  # another chromosome
-        ],
-    )
-    genes = pd.DataFrame({"gene_id": ["g1", "g2", "g3"], "chrom": ["chr1", "chr2", "chr1"], "tss": [1000, 1000, 5000]})
-    targets = ctss_targets(read_ctss(path), genes, half_width=192, per_million=False, source=path)
-    assert list(targets["cage_tags"]) == [10, 7, 0]
-    np.testing.assert_allclose(targets["target"], np.log10([11, 8, 1]))
-    per_million = ctss_targets(read_ctss(path), genes, 192, True, path)
-    np.testing.assert_allclose(per_million["target"], np.log10(np.array([10, 7, 0]) / (217 / 1e6) + 1))
-
-
-def test_empty_or_malformed_ctss_is_named(tmp_path):
-    empty = tmp_path / "empty.ctss.bed"
-    empty.write_text("")
-    with pytest.raises(ValueError, match=f"{empty}: the file is empty"):
-        read_ctss(str(empty))
-    bad = tmp_path / "bad.bed"
-    bad.write_text("chr1\t1\t2\tx\t5\t.\n")
-    with pytest.raises(ValueError, match=f"{bad}: not CTSS BED6"):
-        read_ctss(str(bad))
 
 
 def test_gene_selection_drops_with_reasons():
@@ -148,20 +90,6 @@ def test_window_qc_counts_n_padding_and_blacklist(tmp_path):
 
 REAL_GENE_LIST = Path(__file__).resolve().parents[1].parent / "shared" / "real" / "abc_k562_chr22" / "GeneList.txt"
 needs_real = pytest.mark.skipif(not REAL_GENE_LIST.exists(), reason=f"real test files not found at {REAL_GENE_LIST}")
-
-
-@needs_real
-def test_gene_list_promoter_activity_is_the_authors_geometric_mean_of_the_tss_rpms():
-    raw = pd.read_csv(REAL_GENE_LIST, sep="\t")
-    active = raw[(raw["H3K27ac.RPM.TSS1Kb"] > 0) & (raw["DHS.RPM.TSS1Kb"] > 0)].head(5)
-    genes = pd.DataFrame({"gene_id": [*active["name"], raw["name"].iloc[0]]})
-    gene_list = read_gene_list(str(REAL_GENE_LIST), "name", GENE_LIST_ACTIVITY_COLUMNS)
-    table = gene_list_promoter_activity(genes, gene_list, str(REAL_GENE_LIST))
-    expected = [(h * d) ** 0.5 for h, d in zip(active["H3K27ac.RPM.TSS1Kb"], active["DHS.RPM.TSS1Kb"])]
-    np.testing.assert_allclose(table["promoter_activity"].iloc[:5], expected, rtol=1e-12)
-    assert table["promoter_activity"].iloc[5] == 0.0 and (np.array(expected) > 0).all()
-    with pytest.raises(ValueError, match=r"GeneList\.txt: no promoter activity for 1 gene\(s\), e\.g\. ENSG_NOT"):
-        gene_list_promoter_activity(pd.DataFrame({"gene_id": ["ENSG_NOT"]}), gene_list, str(REAL_GENE_LIST))
 
 
 @needs_real

@@ -11,11 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seq2exp.features.genes import bigwig_promoter_activity, build_gene_table, cell_targets
+from seq2exp.features.genes import build_gene_table
 from seq2exp.features.genome import N_CODE, central_slice, sequence_codes
 from seq2exp.features.hic import tss_contact_profiles
 from seq2exp.features.peaks import PeakSettings, peaks_and_mask_ratios
+from seq2exp.features.promoters import bigwig_promoter_activity
 from seq2exp.features.store import store_cell, store_sequence
+from seq2exp.features.targets import cell_targets
 from seq2exp.files import write_tsv
 from seq2exp.inputs.demo.simulation import simulate_cell, simulate_world
 from seq2exp.inputs.demo.spec import paths_from_config, spec_from_config

@@ -1,4 +1,4 @@
-from seq2exp.features.genes import cage_targets
+from seq2exp.features.targets import cage_targets
 from seq2exp.logs import log_to
 
 log_to(snakemake.log[0])

@@ -1,4 +1,4 @@
-from seq2exp.features.genes import promoter_activity
+from seq2exp.features.promoters import promoter_activity
 from seq2exp.logs import log_to
 
 log_to(snakemake.log[0])

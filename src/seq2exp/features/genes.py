@@ -1,4 +1,4 @@
-"""The gene table: which genes, where (TSS, strand), which split; CAGE targets; extra features.
+"""The gene table: which genes, where (TSS, strand), which split, their mRNA features and window QC.
 
 Coordinates are 0-based throughout (a 1-based TSS column is converted on reading).
 """
@@ -14,7 +14,7 @@ import pyfaidx
 from ..files import read_table, read_text_table, require_columns, write_tsv
 from ..inputs.annotation import annotation_format, read_annotation
 from ..inputs.sources import configured_sources
-from .bigwig import Track, region_rpm
+from .bigwig import Track
 from .genome import (
     N_CODE,
     genome_sizes,
@@ -279,53 +279,10 @@ def drop_mostly_n(genes: pd.DataFrame, dropped: pd.DataFrame, max_fraction: floa
     return kept.reset_index(drop=True), pd.concat([dropped, *extra], ignore_index=True)
 
 
-# --- CAGE targets ---------------------------------------------------------------------------
+# --- ABC's GeneList: the authors' TSS ------------------------------------------------------
 
-
-def read_ctss(path: str) -> pd.DataFrame:
-    """A FANTOM5 CTSS BED6 (plain or gzipped): chrom, start, end, name, tag count, strand."""
-    ctss = read_text_table(
-        path,
-        sep="\t",
-        header=None,
-        usecols=[0, 1, 4, 5],
-        comment="#",
-        names=["chrom", "start", "count", "strand"],
-        dtype={"chrom": str},
-    )
-    if ctss.empty:
-        raise ValueError(f"{path}: no CTSS records (expected BED6: chrom, start, end, name, tag count, strand)")
-    if not pd.api.types.is_numeric_dtype(ctss["count"]) or not ctss["strand"].isin(["+", "-"]).all():
-        raise ValueError(f"{path}: not CTSS BED6 (column 5 must be tag counts, column 6 the strand)")
-    return ctss
-
-
-def ctss_targets(
-    ctss: pd.DataFrame, genes: pd.DataFrame, half_width: int, per_million: bool, source: str
-) -> pd.DataFrame:
-    """Tags over [TSS - half_width, TSS + half_width) on both strands, then log10(x + 1)."""
-    to_file = match_chromosomes(genes["chrom"].unique(), ctss["chrom"].unique(), source)
-    tags = np.zeros(len(genes))
-    for chrom, file_chrom in to_file.items():
-        sites = ctss[ctss["chrom"] == file_chrom]
-        order = np.argsort(sites["start"].to_numpy(), kind="stable")
-        starts = sites["start"].to_numpy()[order]
-        cumulative = np.concatenate([[0], np.cumsum(sites["count"].to_numpy()[order])])
-        rows = np.flatnonzero(genes["chrom"].to_numpy() == chrom)
-        tss = genes["tss"].to_numpy()[rows]
-        lo = np.searchsorted(starts, tss - half_width, side="left")
-        hi = np.searchsorted(starts, tss + half_width, side="left")
-        tags[rows] = cumulative[hi] - cumulative[lo]
-    value = tags / (ctss["count"].sum() / 1e6) if per_million else tags
-    return pd.DataFrame({"gene_id": genes["gene_id"].to_numpy(), "cage_tags": tags, "target": np.log10(value + 1.0)})
-
-
-# --- ABC's GeneList: the authors' TSS and promoter activity --------------------------------
-
-# ABC's GeneList (Neighborhoods/GeneList.txt) columns the authors read: the TSS of their windows,
-# and the RPMs whose geometric mean is their PromoterActivity (promo_enhan_inter.py).
+# ABC's GeneList (Neighborhoods/GeneList.txt) columns that centre the authors' windows (their TSS).
 GENE_LIST_TSS_COLUMNS = ("chr", "tss")
-GENE_LIST_ACTIVITY_COLUMNS = ("H3K27ac.RPM.TSS1Kb", "DHS.RPM.TSS1Kb")
 
 
 def read_gene_list(path: str, id_column: str, columns) -> pd.DataFrame:
@@ -386,48 +343,6 @@ def log_tss_offsets(genes: pd.DataFrame, gene_list_tss, path: str) -> None:
             one_off,
             equal,
         )
-
-
-def gene_list_promoter_activity(genes: pd.DataFrame, gene_list: pd.DataFrame, path: str) -> pd.DataFrame:
-    """The authors' PromoterActivity: sqrt(H3K27ac.RPM.TSS1Kb x DHS.RPM.TSS1Kb) of ABC's GeneList
-    (read counts in the TSS's 1 kb per million, from their ABC run's BAMs), unscaled. A gene the list
-    lacks is an error naming it."""
-    missing = genes.loc[~genes["gene_id"].isin(gene_list.index), "gene_id"]
-    if len(missing):
-        raise ValueError(
-            f"{path}: no promoter activity for {len(missing)} gene(s), e.g. {missing.iloc[0]}; centre "
-            "the windows on the same list (genes.tss_gene_list) so the genes it lacks are dropped"
-        )
-    found = gene_list.reindex(genes["gene_id"])
-    h3k27ac, dnase = (found[c].to_numpy(np.float64) for c in GENE_LIST_ACTIVITY_COLUMNS)
-    return pd.DataFrame(
-        {
-            "gene_id": genes["gene_id"].to_numpy(),
-            "dnase_rpm": dnase,
-            "h3k27ac_rpm": h3k27ac,
-            "promoter_activity": np.sqrt(h3k27ac * dnase),
-        }
-    )
-
-
-# --- promoter activity ----------------------------------------------------------------------
-
-
-def bigwig_promoter_activity(genes: pd.DataFrame, dnase_path: str, h3k27ac_path: str, half_width: int) -> pd.DataFrame:
-    """sqrt(H3K27ac RPM x DNase RPM) over TSS +/- half_width (ABC's TSS1Kb region)."""
-    regions = [(c, t - half_width, t + half_width) for c, t in zip(genes["chrom"], genes["tss"])]
-    chroms = list(genes["chrom"].unique())
-    with Track(dnase_path, chroms) as dnase, Track(h3k27ac_path, chroms) as h3k27ac:
-        dnase_rpm = region_rpm(dnase, regions)
-        h3k27ac_rpm = region_rpm(h3k27ac, regions)
-    return pd.DataFrame(
-        {
-            "gene_id": genes["gene_id"].to_numpy(),
-            "dnase_rpm": dnase_rpm,
-            "h3k27ac_rpm": h3k27ac_rpm,
-            "promoter_activity": np.sqrt(dnase_rpm * h3k27ac_rpm),
-        }
-    )
 
 
 # --- the stage ------------------------------------------------------------------------------
@@ -503,45 +418,6 @@ def cell_gene_table(
     return kept.reset_index(drop=True), report
 
 
-def cell_targets(config: dict, genes: pd.DataFrame, ctss_path: str, table_path: str, cell: str) -> pd.DataFrame:
-    """The CAGE target of every gene: `target_ctss` from the CTSS file, `precomputed` (the table's raw
-    sum) where configured, and `target` from the one `target.source` names."""
-    features = config["features"]
-    targets = ctss_targets(
-        read_ctss(ctss_path), genes, features["cage_half_width"], features["cage_per_million"], ctss_path
-    ).rename(columns={"target": "target_ctss"})
-    template = config["genes"]["precomputed_target_column"]
-    if template:
-        column = template.format(cell_type=cell)
-        table = read_table(table_path)
-        id_column = config["genes"]["columns"]["gene_id"]
-        require_columns(table, [id_column, column], table_path)
-        precomputed = table.drop_duplicates(id_column).set_index(id_column)[column]
-        targets["precomputed"] = targets["gene_id"].map(precomputed).to_numpy()
-        r = targets["target_ctss"].corr(np.log10(targets["precomputed"] + 1.0))
-        log.info("%s: target vs log10(%s + 1): Pearson r = %.4f over %d genes", cell, column, r, len(targets))
-    if config["target"]["source"] == "precomputed":
-        missing = targets["precomputed"].isna()
-        if missing.any():
-            raise ValueError(
-                f"{table_path}: column {column} has no value for {int(missing.sum())} genes, "
-                f"e.g. {targets.loc[missing, 'gene_id'].iloc[0]} (target.source: precomputed)"
-            )
-        targets["target"] = np.log10(targets["precomputed"] + 1.0)
-    else:
-        targets["target"] = targets["target_ctss"]
-    test = genes["split"].to_numpy() == "test"
-    log.info(
-        "%s: target (%s) SD over the %d test genes: %.3f (the paper's Table 1 implies about 0.87 for "
-        "K562 and 0.96 for GM12878)",
-        cell,
-        config["target"]["source"],
-        int(test.sum()),
-        float(np.std(targets["target"].to_numpy()[test], ddof=1)),
-    )
-    return targets
-
-
 # --- the rules' entry points: each reads its rule's inputs and writes its outputs ---------------
 
 
@@ -570,21 +446,3 @@ def cell_genes(config: dict, genes, fasta, cell_inputs, out_genes, out_chromosom
     kept, report = cell_gene_table(config, genes, fasta, chromosomes)
     write_tsv(report, out_chromosomes)
     write_tsv(kept, out_genes)
-
-
-def cage_targets(config: dict, genes, ctss, table, cell: str, out) -> None:
-    """Each gene's CAGE target in one cell type (`cell_targets`)."""
-    write_tsv(cell_targets(config, pd.read_csv(genes, sep="\t"), ctss, table, cell), out)
-
-
-def promoter_activity(config: dict, genes, dnase, h3k27ac, gene_list, out) -> None:
-    """Each gene's promoter activity: from ABC's GeneList (`gene_list`, a list of one path) with
-    features.promoter_activity: gene_list, else from the DNase and H3K27ac bigWigs."""
-    table = pd.read_csv(genes, sep="\t")
-    if config["features"]["promoter_activity"] == "gene_list":
-        path = gene_list[0]
-        listed = read_gene_list(path, config["genes"]["gene_list_id_column"], GENE_LIST_ACTIVITY_COLUMNS)
-        activity = gene_list_promoter_activity(table, listed, path)
-    else:
-        activity = bigwig_promoter_activity(table, dnase, h3k27ac, config["features"]["promoter_half_width"])
-    write_tsv(activity, out)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..features.genes import (
-    GENE_LIST_ACTIVITY_COLUMNS,
     GENE_LIST_TSS_COLUMNS,
     check_heldout_inputs,
     chromosome_names,
@@ -22,6 +21,7 @@ from ..features.genes import (
 )
 from ..features.genome import genome_sizes, match_chromosomes, split_chromosomes
 from ..features.hic import file_header, open_contact_matrix
+from ..features.promoters import GENE_LIST_ACTIVITY_COLUMNS
 from ..files import DELIMITER_NAMES, read_table, read_text_table, require_columns, sha256sum, write_tsv
 from .annotation import annotation_format
 from .crispri import read_crispri
