@@ -151,7 +151,7 @@ def render_crispri_markdown(table: pd.DataFrame, title: str = "Discovered elemen
 
 def crispri(config: dict, inputs: Mapping[str, str], out_tsv: str, out_md: str) -> None:
     """`tables/crispri`: the benchmark's pairs of each run cell type (`CellType`), scored by the
-    seq2exp-soft mask, the MACS3 peak mask, DNase x contact and distance (see `crispri`).
+    seq2exp-soft mask, the MACS3 peak mask, DNase x contact and distance (see this module's docstring).
     `inputs`: the rule's inputs by name: `table` (the benchmark), `genes`, and per cell type its
     store and seq2exp-soft masks (`specs.cell_input`)."""
     crispri_path, genes_path, cells = inputs["table"], inputs["genes"], config["run_cell_types"]

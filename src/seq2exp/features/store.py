@@ -31,7 +31,18 @@ import pyfaidx
 from ..files import PerProcess, atomic_output, write_checksum, write_tsv
 from .bigwig import Track
 from .columns import feature_columns
-from .genome import genome_sizes, interval_mask, merged_intervals, reverse_complement_codes, window_bounds, window_codes
+from .genes import read_blacklist
+from .genome import (
+    genome_sizes,
+    interval_mask,
+    match_chromosomes,
+    merged_intervals,
+    reverse_complement_codes,
+    window_bounds,
+    window_codes,
+)
+from .hic import missing_fraction, per_base_contact
+from .peaks import read_narrowpeak
 
 SIGNAL_CHANNELS = ("h3k27ac", "dnase", "hic")
 FLOAT16_MAX = float(np.finfo(np.float16).max)  # 65,504: larger signals would be stored as inf
@@ -207,8 +218,7 @@ def build_cell_store(
 def store_sequence(
     config: dict, genes_path: str, fasta_path: str, blacklist_path: str, out_h5: str, workers: int = 1
 ) -> None:
-    from .genes import read_blacklist
-
+    """The store every cell type shares: each gene's DNA codes and blacklist mask."""
     genes = pd.read_csv(genes_path, sep="\t")
     blacklist = read_blacklist(blacklist_path, genome_sizes(fasta_path))
     window = config["window"]
@@ -232,10 +242,6 @@ def store_cell(
 ) -> None:
     """One cell type's store file, and its per-gene table (target, features, QC); `workers`
     processes read the windows."""
-    from .genome import match_chromosomes
-    from .hic import missing_fraction, per_base_contact
-    from .peaks import read_narrowpeak
-
     half_width = config["window"]["half_width"]
     resolution = config["hic"]["resolution"]
     genes = (
